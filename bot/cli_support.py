@@ -1,0 +1,41 @@
+"""Process entry point helpers shared by the CLI commands: settings, errors, actors."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+from pydantic import ValidationError
+
+from settings import Settings, get_settings
+
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> SystemExit:
+    """Print ``mendbot: <message>`` to stderr and return a SystemExit to raise."""
+    print(f"mendbot: {message}", file=sys.stderr)
+    return SystemExit(code)
+
+
+def load_settings_or_exit() -> Settings:
+    """The process settings, or exit 2 with one line per invalid variable."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            lines.append(f"  {where}: {problem['msg'].removeprefix('Value error, ')}")
+        raise fail("configuration error:\n" + "\n".join(lines)) from None
+
+
+def local_actor(name: str | None = None) -> str:
+    """The audit actor for a terminal user: ``cli:<name>`` (default: the login name)."""
+    if name:
+        return name if name.startswith("cli:") else f"cli:{name}"
+    try:
+        login = getpass.getuser()
+    except Exception:
+        login = "unknown"
+    return f"cli:{login}"

@@ -1,0 +1,206 @@
+"""Shared configuration: the one pydantic-settings class that bot, monitoring and fixes read.
+
+Every field is read from the environment variable named in its alias (``DATABASE_URL``,
+``MENDBOT_LM``, ...), or from a ``.env`` file in the working directory. Code never reads
+``os.environ`` for configuration: the process entry point calls :func:`get_settings` once
+and passes the object (or the fields it needs) into constructors; tests build
+``Settings(...)`` directly with keyword arguments named after the fields.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogSourceName = Literal["railway", "loki", "file", "command", "none"]
+
+DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
+
+
+class Settings(BaseSettings):
+    """mendbot's configuration, one field per environment variable (see README, "Configuration").
+
+    Durations are in seconds, sizes in bytes or characters as the name says. Secrets are
+    ``SecretStr`` so they never appear in ``repr`` or logs.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///mendbot.db",
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL; postgres:// and postgresql:// use psycopg 3.",
+    )
+
+    # --- diagnosis (LLM through DSPy) ------------------------------------------------------
+    lm: str | None = Field(
+        None,
+        validation_alias="MENDBOT_LM",
+        description="LiteLLM model string, e.g. openai/gpt-4o-mini; unset = offline playbooks.",
+    )
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    lm_timeout_seconds: float = Field(60.0, validation_alias="MENDBOT_LM_TIMEOUT_SECONDS")
+    lm_max_retries: int = Field(2, validation_alias="MENDBOT_LM_MAX_RETRIES")
+    max_diagnoses_per_cycle: int = Field(
+        3, ge=0, validation_alias="MENDBOT_MAX_DIAGNOSES_PER_CYCLE"
+    )
+
+    # --- Slack ----------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_channel: str | None = Field(None, validation_alias="SLACK_CHANNEL")
+    slack_approvers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="SLACK_APPROVERS",
+        description="Comma-separated Slack user IDs (U...) allowed to decide.",
+    )
+    slack_api_url: str | None = Field(None, validation_alias="SLACK_API_URL")
+    proposal_ttl_seconds: int = Field(
+        24 * 3600, gt=0, validation_alias="MENDBOT_PROPOSAL_TTL_SECONDS"
+    )
+    port: int = Field(8080, validation_alias="PORT")
+
+    # --- log sources ------------------------------------------------------------------------
+    log_source: LogSourceName | None = Field(
+        None,
+        validation_alias="MENDBOT_LOG_SOURCE",
+        description="railway, loki, file, command or none; unset = chosen from what is set.",
+    )
+    railway_api_token: SecretStr | None = Field(
+        None, validation_alias="RAILWAY_API_TOKEN", description="Account or team token."
+    )
+    railway_token: SecretStr | None = Field(
+        None, validation_alias="RAILWAY_TOKEN", description="Project access token."
+    )
+    railway_project_id: str | None = Field(None, validation_alias="RAILWAY_PROJECT_ID")
+    railway_environment_id: str | None = Field(
+        None, validation_alias="RAILWAY_ENVIRONMENT_ID"
+    )
+    railway_service_id: str | None = Field(None, validation_alias="RAILWAY_SERVICE_ID")
+    railway_api_url: str = Field(DEFAULT_RAILWAY_API_URL, validation_alias="RAILWAY_API_URL")
+    loki_url: str | None = Field(None, validation_alias="LOKI_URL")
+    loki_query: str | None = Field(None, validation_alias="LOKI_QUERY")
+    loki_token: SecretStr | None = Field(None, validation_alias="LOKI_TOKEN")
+    log_file: Path | None = Field(None, validation_alias="MENDBOT_LOG_FILE")
+    log_command: str | None = Field(None, validation_alias="MENDBOT_LOG_COMMAND")
+
+    # --- monitoring -------------------------------------------------------------------------
+    monitor_interval_seconds: float = Field(
+        300.0, gt=0, validation_alias="MONITOR_INTERVAL_SECONDS"
+    )
+    cooldown_seconds: float = Field(
+        6 * 3600.0, ge=0, validation_alias="MENDBOT_COOLDOWN_SECONDS"
+    )
+    slow_threshold_seconds: float = Field(
+        1.0, gt=0, validation_alias="MENDBOT_SLOW_THRESHOLD_SECONDS"
+    )
+
+    # --- the service's repository -------------------------------------------------------------
+    target_repo_path: Path | None = Field(None, validation_alias="TARGET_REPO_PATH")
+    git_remote: str = Field("origin", validation_alias="GIT_REMOTE")
+    git_branch: str = Field("main", validation_alias="GIT_BRANCH")
+    validate_command: str | None = Field(None, validation_alias="VALIDATE_COMMAND")
+    validate_timeout_seconds: float = Field(
+        600.0, gt=0, validation_alias="VALIDATE_TIMEOUT_SECONDS"
+    )
+
+    @field_validator("slack_approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        # Railway and Heroku hand out postgres:// URLs; SQLAlchemy wants a driver name.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _check_chosen_source(self) -> Settings:
+        missing = _missing_for_source(self)
+        if missing:
+            raise ValueError(
+                f"MENDBOT_LOG_SOURCE={self.log_source} needs {' and '.join(missing)} to be set"
+            )
+        return self
+
+    @property
+    def effective_log_source(self) -> LogSourceName:
+        """The log source to use: ``log_source`` when set, else the first one configured.
+
+        Order of the guess: Railway (service id and a token), Loki (``LOKI_URL``), a file
+        (``MENDBOT_LOG_FILE``), a command (``MENDBOT_LOG_COMMAND``); ``"none"`` otherwise.
+        """
+        if self.log_source:
+            return self.log_source
+        if self.railway_service_id and (self.railway_api_token or self.railway_token):
+            return "railway"
+        if self.loki_url:
+            return "loki"
+        if self.log_file:
+            return "file"
+        if self.log_command:
+            return "command"
+        return "none"
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when proposals can be posted: a bot token and a channel are set."""
+        return bool(self.slack_bot_token and self.slack_channel)
+
+
+def _missing_for_source(settings: Settings) -> list[str]:
+    """Names of the variables that the explicitly chosen log source lacks."""
+    need: dict[str, list[tuple[str, object]]] = {
+        "railway": [
+            ("RAILWAY_API_TOKEN or RAILWAY_TOKEN",
+             settings.railway_api_token or settings.railway_token),
+            ("RAILWAY_ENVIRONMENT_ID", settings.railway_environment_id),
+            ("RAILWAY_SERVICE_ID", settings.railway_service_id),
+        ],
+        "loki": [("LOKI_URL", settings.loki_url)],
+        "file": [("MENDBOT_LOG_FILE", settings.log_file)],
+        "command": [("MENDBOT_LOG_COMMAND", settings.log_command)],
+    }
+    return [name for name, value in need.get(settings.log_source or "", []) if not value]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings from the environment once per process.
+
+    Raises:
+        pydantic.ValidationError: a variable has a value of the wrong type, or the chosen
+            log source lacks its credentials (the message names the variables).
+    """
+    return Settings()
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    """The plain value of an optional secret, or None."""
+    return secret.get_secret_value() if secret is not None else None
+
+
+def workdir_database_url(directory: str | os.PathLike[str]) -> str:
+    """A SQLite URL for ``mendbot.db`` inside ``directory`` (used by tests and the CLI)."""
+    return f"sqlite:///{Path(directory).resolve() / 'mendbot.db'}"
