@@ -1,0 +1,301 @@
+"""Fixes workflow: a person's decision on a proposal, the same from Slack and the terminal.
+
+``Decisions`` turns "implement fix_ID" / "reject fix_ID" into store transitions, runs the
+implementor, and tells the notifier each step. Who may decide is the caller's business
+(Slack checks ``SLACK_APPROVERS``; a terminal user is trusted).
+
+Errors::
+
+    DecisionRefused      the decision cannot be taken; ``.reason`` is a sentence for the
+                         person, ``.code`` one of: not_found, not_open, expired,
+                         not_implementable, no_repository
+
+Approval is a compare-and-set from ``proposed``: of two approvals arriving together (two
+clicks, a Slack retry, a CLI and a Slack user) one wins and the other is refused with
+``not_open``, so a fix is applied at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from fixes.db import utcnow
+from fixes.models import FixProposal, ProposalStatus
+from fixes.notifier import Notifier, ProposalEvent
+from fixes.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
+
+RefusalCode = Literal["not_found", "not_open", "expired", "not_implementable", "no_repository"]
+
+
+class DecisionRefused(Exception):
+    """A decision that cannot be taken, with a reason fit to show the person."""
+
+    def __init__(self, proposal_id: str, code: RefusalCode, reason: str) -> None:
+        super().__init__(reason)
+        self.proposal_id = proposal_id
+        self.code = code
+        self.reason = reason
+
+
+class ApplyOutcome(BaseModel):
+    """What the implementor did with an approved proposal.
+
+    Attributes:
+        status: ``applied`` (pushed), ``rolled_back`` (files restored, nothing pushed)
+            or ``failed`` (refused before writing, or the push was refused).
+        commit_sha: the fix commit, when one was made.
+        commit_url: a web link to it, when the remote is a known forge.
+        reason: why it did not apply (token-scrubbed), None when applied.
+        validation_output: the tail of the validation output, token-scrubbed.
+        kept_branch: a local branch holding an unpushed fix commit, if any.
+    """
+
+    status: Literal["applied", "rolled_back", "failed"]
+    commit_sha: str | None = None
+    commit_url: str | None = None
+    reason: str | None = None
+    validation_output: str | None = None
+    kept_branch: str | None = None
+
+
+class Implementor(Protocol):
+    """Applies an approved proposal to the repository (``fixes.implementor.FixImplementor``)."""
+
+    def apply(
+        self, proposal: FixProposal, *, approved_by: str,
+        on_event: Callable[[ProposalEvent], None],
+    ) -> ApplyOutcome:
+        """Back up, edit, validate, commit and push, or restore everything."""
+        ...
+
+    def recover_interrupted(self) -> dict[str, ApplyOutcome]:
+        """Finish an apply that a killed process left half done, from its journal.
+
+        Returns:
+            Proposal id -> outcome: ``rolled_back`` with reason "interrupted" after the
+            files were restored, or ``applied`` when the fix had already been pushed.
+        """
+        ...
+
+
+class Decisions:
+    """Approve, implement, reject and expire proposals.
+
+    Args:
+        store: where proposals live.
+        notifier: told about every step (thread messages, refreshed proposal message).
+        implementor: applies approved proposals; None when no repository is configured
+            (``TARGET_REPO_PATH`` unset), in which case approvals are refused.
+        proposal_ttl_seconds: a proposal older than this cannot be approved any more.
+        clock: the current aware UTC time (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: ProposalStore,
+        notifier: Notifier,
+        implementor: Implementor | None,
+        proposal_ttl_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.implementor = implementor
+        self.ttl = timedelta(seconds=proposal_ttl_seconds)
+        self.clock = clock
+
+    def approve(self, proposal_id: str, *, actor: str) -> FixProposal:
+        """Record ``actor``'s approval (``proposed`` -> ``approved``) without applying.
+
+        Raises:
+            DecisionRefused: unknown id, not ``proposed`` any more, expired (it is marked
+                ``expired`` then), nothing to apply, or no repository configured.
+        """
+        proposal = self._get(proposal_id)
+        self._check_open(proposal)
+        if not proposal.implementable:
+            raise DecisionRefused(proposal_id, "not_implementable",
+                                  f"{proposal_id} needs investigation: it has no change to apply")
+        if self.implementor is None:
+            raise DecisionRefused(proposal_id, "no_repository",
+                                  "no repository is configured (set TARGET_REPO_PATH)")
+        try:
+            approved = self.store.transition(
+                proposal_id, ProposalStatus.APPROVED, actor=actor,
+                expected={ProposalStatus.PROPOSED}, decided_by=actor, decided_at=self.clock(),
+            )
+        except InvalidTransition as lost:
+            raise self._not_open(proposal_id, lost.current) from lost
+        self.notifier.post_event(approved, ProposalEvent(kind="approved", actor=actor))
+        return approved
+
+    def execute(self, proposal_id: str) -> FixProposal:
+        """Apply an approved proposal: ``approved`` -> ``applying`` -> final status.
+
+        Safe to call twice: only the call that moves it to ``applying`` runs the
+        implementor; the other is refused.
+
+        Returns:
+            The proposal in its final status (applied, rolled_back or failed).
+
+        Raises:
+            DecisionRefused: unknown id, or not ``approved`` (already running or done).
+        """
+        if self.implementor is None:
+            raise DecisionRefused(proposal_id, "no_repository",
+                                  "no repository is configured (set TARGET_REPO_PATH)")
+        try:
+            applying = self.store.transition(
+                proposal_id, ProposalStatus.APPLYING, actor=SYSTEM_ACTOR,
+                expected={ProposalStatus.APPROVED},
+            )
+        except ProposalNotFound as missing:
+            raise DecisionRefused(proposal_id, "not_found", str(missing)) from missing
+        except InvalidTransition as lost:
+            raise self._not_open(proposal_id, lost.current) from lost
+
+        def forward(event: ProposalEvent) -> None:
+            self.notifier.post_event(self.store.get(proposal_id), event)
+            if event.kind == "validation_failed":
+                self.store.audit(actor=SYSTEM_ACTOR, action="validation_output",
+                                 proposal_id=proposal_id, details=event.details)
+
+        try:
+            outcome = self.implementor.apply(
+                applying, approved_by=applying.decided_by or SYSTEM_ACTOR, on_event=forward
+            )
+        except Exception as error:  # the implementor restores files itself; record why
+            outcome = ApplyOutcome(status="failed", reason=f"internal error: {error}")
+        return self._finish(proposal_id, outcome)
+
+    def implement(self, proposal_id: str, *, actor: str) -> FixProposal:
+        """Approve and apply in one call (the CLI's ``fixes implement``).
+
+        Raises:
+            DecisionRefused: as :meth:`approve` and :meth:`execute`.
+        """
+        self.approve(proposal_id, actor=actor)
+        return self.execute(proposal_id)
+
+    def reject(self, proposal_id: str, *, actor: str, reason: str = "") -> FixProposal:
+        """Record ``actor``'s rejection (``proposed`` -> ``rejected``).
+
+        Raises:
+            DecisionRefused: unknown id, or not ``proposed`` any more.
+        """
+        proposal = self._get(proposal_id)
+        if proposal.status is not ProposalStatus.PROPOSED:
+            raise self._not_open(proposal_id, proposal.status)
+        try:
+            rejected = self.store.transition(
+                proposal_id, ProposalStatus.REJECTED, actor=actor,
+                expected={ProposalStatus.PROPOSED}, details={"reason": reason},
+                decided_by=actor, decided_at=self.clock(),
+            )
+        except InvalidTransition as lost:
+            raise self._not_open(proposal_id, lost.current) from lost
+        self.notifier.post_event(
+            rejected, ProposalEvent(kind="rejected", actor=actor, details={"reason": reason})
+        )
+        return rejected
+
+    def expire_stale(self) -> list[FixProposal]:
+        """Mark every ``proposed`` proposal older than the TTL ``expired``; return them."""
+        expired = []
+        for proposal in self.store.list(statuses={ProposalStatus.PROPOSED}, limit=1000):
+            if self._is_expired(proposal):
+                done = self._expire(proposal)
+                if done is not None:
+                    expired.append(done)
+        return expired
+
+    def recover(self) -> list[FixProposal]:
+        """At start: finish what a killed process left behind, before anything else runs.
+
+        A half-applied fix is rolled back by the implementor (files restored) and marked
+        ``rolled_back`` with reason "interrupted" (or ``applied`` if its push had already
+        gone through); a proposal left ``approved`` (approved but never started) is
+        marked ``failed`` so it does not hang forever.
+
+        Returns:
+            The proposals whose status changed.
+        """
+        changed: list[FixProposal] = []
+        recovered = self.implementor.recover_interrupted() if self.implementor else {}
+        stuck = self.store.list(statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED},
+                                limit=1000)
+        for proposal in stuck:
+            if proposal.id in recovered:
+                outcome = recovered[proposal.id]
+            elif proposal.status is ProposalStatus.APPLYING:
+                outcome = ApplyOutcome(status="rolled_back", reason="interrupted")
+            else:
+                outcome = ApplyOutcome(
+                    status="failed", reason="interrupted before applying; nothing was changed"
+                )
+            try:
+                changed.append(self._finish(proposal.id, outcome))
+            except DecisionRefused:
+                continue
+        return changed
+
+    # --- internals --------------------------------------------------------------------------
+    def _finish(self, proposal_id: str, outcome: ApplyOutcome) -> FixProposal:
+        target = ProposalStatus(outcome.status)
+        fields = {"commit_sha": outcome.commit_sha, "error": outcome.reason}
+        details = {k: v for k, v in outcome.model_dump().items() if v is not None}
+        try:
+            final = self.store.transition(proposal_id, target, actor=SYSTEM_ACTOR,
+                                          details=details, **fields)
+        except InvalidTransition as lost:
+            raise self._not_open(proposal_id, lost.current) from lost
+        event_details = {k: v for k, v in details.items() if k != "status"}
+        self.notifier.post_event(final, ProposalEvent(kind=outcome.status, details=event_details))
+        return final
+
+    def _get(self, proposal_id: str) -> FixProposal:
+        try:
+            return self.store.get(proposal_id)
+        except ProposalNotFound as missing:
+            raise DecisionRefused(proposal_id, "not_found",
+                                  f"there is no proposal {proposal_id}") from missing
+
+    def _check_open(self, proposal: FixProposal) -> None:
+        if proposal.status is not ProposalStatus.PROPOSED:
+            raise self._not_open(proposal.id, proposal.status)
+        if self._is_expired(proposal):
+            self._expire(proposal)
+            hours = self.ttl.total_seconds() / 3600
+            raise DecisionRefused(
+                proposal.id, "expired",
+                f"{proposal.id} expired (proposals can be decided for {hours:g} h); "
+                "it will be proposed again if the problem recurs",
+            )
+
+    def _is_expired(self, proposal: FixProposal) -> bool:
+        return self.clock() - proposal.created_at > self.ttl
+
+    def _expire(self, proposal: FixProposal) -> FixProposal | None:
+        try:
+            expired = self.store.transition(
+                proposal.id, ProposalStatus.EXPIRED, actor=SYSTEM_ACTOR,
+                expected={ProposalStatus.PROPOSED},
+                details={"ttl_seconds": self.ttl.total_seconds()},
+            )
+        except InvalidTransition:
+            return None
+        self.notifier.post_event(
+            expired, ProposalEvent(kind="expired",
+                                   details={"ttl_seconds": self.ttl.total_seconds()})
+        )
+        return expired
+
+    @staticmethod
+    def _not_open(proposal_id: str, current: ProposalStatus) -> DecisionRefused:
+        return DecisionRefused(proposal_id, "not_open",
+                               f"{proposal_id} is already {current.value.replace('_', ' ')}")
