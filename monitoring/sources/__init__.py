@@ -1,0 +1,59 @@
+"""Log sources: where the service's logs come from, chosen by settings (the registry).
+
+``SOURCES`` lists every source that settings can choose (``MENDBOT_LOG_SOURCE``, or the
+first one configured, see ``Settings.effective_log_source``); :func:`build_source` builds
+the chosen one with its cursor kept in the database. :class:`StaticSource` is the
+in-memory source for tests and dry runs.
+"""
+
+from __future__ import annotations
+
+from fixes.state import StateStore
+from monitoring.sources.base import (
+    Batch,
+    CursoredSource,
+    LogSource,
+    LogSourceAuthError,
+    LogSourceError,
+    LogSourceUnavailable,
+    is_retryable,
+)
+from monitoring.sources.command import CommandSource
+from monitoring.sources.file import FileSource
+from monitoring.sources.loki import LokiSource
+from monitoring.sources.railway import RailwaySource
+from monitoring.sources.static import StaticSource
+from settings import Settings
+
+SOURCES = {
+    "railway": RailwaySource,
+    "loki": LokiSource,
+    "file": FileSource,
+    "command": CommandSource,
+}
+
+__all__ = [
+    "SOURCES", "Batch", "CommandSource", "CursoredSource", "FileSource", "LogSource",
+    "LogSourceAuthError", "LogSourceError", "LogSourceUnavailable", "LokiSource",
+    "RailwaySource", "StaticSource", "build_source", "is_retryable",
+]
+
+
+def build_source(settings: Settings, *, state: StateStore) -> CursoredSource | None:
+    """The configured log source with its cursor in ``state``, or None when none is set.
+
+    Args:
+        settings: the process settings; ``effective_log_source`` picks the source.
+        state: where the cursor is kept (key per source and service/query/path/command).
+
+    Returns:
+        A :class:`CursoredSource` (``fetch()`` / ``commit(batch)`` / ``check()`` /
+        ``close()``), or None for ``"none"``.
+
+    Raises:
+        LogSourceError: the chosen source lacks a setting (the message names it).
+    """
+    name = settings.effective_log_source
+    if name == "none":
+        return None
+    return CursoredSource(SOURCES[name].from_settings(settings), state=state)

@@ -1,0 +1,333 @@
+"""Log sources: a Railway service's deployment logs through Railway's public GraphQL API.
+
+Each fetch asks ``serviceInstance(environmentId, serviceId) { latestDeployment }`` which
+deployment is current, then reads ``deploymentLogs(deploymentId, startDate, endDate,
+limit)`` for every deployment it follows, in overlapping windows (see
+:mod:`monitoring.sources.window`). On a redeploy the old deployment keeps being read
+until the new one is live and the old one's tail is drained, so nothing it logged while
+the new one was building is lost.
+
+A window that comes back full (``limit`` entries; Railway sometimes sends ``limit + 1``)
+is continued on both sides of the span it returned, so the result does not depend on
+which end of a full window Railway chose to keep.
+
+Authentication (both from Railway's dashboard): an account or team token
+(``RAILWAY_API_TOKEN``) goes in ``Authorization: Bearer``, a project token
+(``RAILWAY_TOKEN``) in ``Project-Access-Token``. Railway answers a refused token with
+HTTP 200 and a GraphQL error "Not Authorized", which becomes
+:class:`~monitoring.sources.base.LogSourceAuthError` naming the variable.
+
+Cursor shape::
+
+    {"deployments": {"<id>": {"until": ..., "edge": [...], "retired": false}}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from monitoring.models import LogRecord
+from monitoring.sources.base import (
+    Batch,
+    LogSourceAuthError,
+    LogSourceError,
+    call_with_retries,
+    check_http_status,
+    iso,
+    level_from_word,
+    occurrence_keys,
+    parse_iso_timestamp,
+    translate_http_error,
+)
+from monitoring.sources.window import EdgeWindow, Entry
+from settings import Settings, secret_value
+
+LATEST_DEPLOYMENT_QUERY = """
+query MendbotLatestDeployment($environmentId: String!, $serviceId: String!) {
+  serviceInstance(environmentId: $environmentId, serviceId: $serviceId) {
+    serviceName
+    latestDeployment { id status createdAt }
+  }
+}
+"""
+
+DEPLOYMENT_LOGS_QUERY = """
+query MendbotDeploymentLogs(
+  $deploymentId: String!, $startDate: DateTime, $endDate: DateTime, $limit: Int
+) {
+  deploymentLogs(
+    deploymentId: $deploymentId, startDate: $startDate, endDate: $endDate, limit: $limit
+  ) {
+    timestamp
+    message
+    severity
+    attributes { key value }
+  }
+}
+"""
+
+#: Deployment statuses after which a deployment logs nothing new of its own.
+_SETTLED = frozenset({"SUCCESS", "FAILED", "CRASHED", "REMOVED", "REMOVING", "SKIPPED",
+                      "SLEEPING"})
+_LEVEL_KEYS = frozenset({"level", "severity", "levelname", "lvl"})
+
+
+class RailwaySource:
+    """Deployment logs of one Railway service in one environment.
+
+    Args:
+        client: an ``httpx.Client`` (its timeout applies to every request).
+        api_url: the GraphQL endpoint, ``settings.railway_api_url``.
+        environment_id, service_id: which service instance to follow.
+        api_token: an account/team token (``RAILWAY_API_TOKEN``), sent as Bearer.
+        project_token: a project token (``RAILWAY_TOKEN``), sent as
+            ``Project-Access-Token``; used only when ``api_token`` is None.
+        page_limit: ``limit`` per ``deploymentLogs`` query (lines).
+        overlap_seconds: how far each window reaches back for late lines.
+        lookback_seconds: how far back the very first window goes.
+        attempts: calls per request at most (429/5xx/network errors are retried).
+        backoff_seconds: first retry wait (doubles; ``Retry-After`` wins when sent).
+        max_backoff_seconds: longest single retry wait.
+        parser_factory: builds a record parser for ``service`` (default
+            :class:`monitoring.parsing.RecordParser`).
+    """
+
+    name = "railway"
+
+    def __init__(
+        self, *, client: httpx.Client, api_url: str, environment_id: str, service_id: str,
+        api_token: str | None = None, project_token: str | None = None,
+        page_limit: int = 1000, overlap_seconds: float = 30.0,
+        lookback_seconds: float = 3600.0, attempts: int = 4, backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0, parser_factory: Any = None,
+    ) -> None:
+        if not (api_token or project_token):
+            raise LogSourceAuthError("Railway needs RAILWAY_API_TOKEN or RAILWAY_TOKEN")
+        self.client = client
+        self.api_url = api_url
+        self.environment_id = environment_id
+        self.service_id = service_id
+        self.page_limit = page_limit
+        self.window = EdgeWindow(overlap_seconds=overlap_seconds,
+                                 lookback_seconds=lookback_seconds)
+        self._retry = {"attempts": attempts, "base_delay_seconds": backoff_seconds,
+                       "max_delay_seconds": max_backoff_seconds}
+        self._token_variable = "RAILWAY_API_TOKEN" if api_token else "RAILWAY_TOKEN"
+        self._headers = ({"Authorization": f"Bearer {api_token}"} if api_token
+                         else {"Project-Access-Token": str(project_token)})
+        self._parser_factory = parser_factory or _default_parser
+        self.cursor_key = f"source:railway:{environment_id}:{service_id}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RailwaySource:
+        """Built from ``RAILWAY_*`` settings (the settings validator checked they are set).
+
+        Raises:
+            LogSourceError: the environment or service id is missing.
+        """
+        if not (settings.railway_environment_id and settings.railway_service_id):
+            raise LogSourceError("Railway needs RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID")
+        return cls(client=httpx.Client(timeout=30.0), api_url=settings.railway_api_url,
+                   environment_id=settings.railway_environment_id,
+                   service_id=settings.railway_service_id,
+                   api_token=secret_value(settings.railway_api_token),
+                   project_token=secret_value(settings.railway_token))
+
+    # --- LogSource --------------------------------------------------------------------------
+    def fetch(self, cursor: Mapping[str, Any] | None, *, now: datetime) -> Batch:
+        """New log records of the followed deployments since ``cursor``, oldest first.
+
+        Raises:
+            LogSourceAuthError: the token was refused (names the variable).
+            LogSourceUnavailable: Railway unreachable, 429 or 5xx after the retries.
+            LogSourceError: the service instance has no deployment, or a bad answer.
+        """
+        instance = self._service_instance()
+        latest = instance.get("latestDeployment") or {}
+        if not latest.get("id"):
+            raise LogSourceError(f"Railway service {self.service_id} has no deployment yet")
+        followed = self._followed(cursor, latest, now)
+        records: list[LogRecord] = []
+        notes: list[str] = []
+        new_cursor: dict[str, Any] = {}
+        for deployment_id, state in followed.items():
+            entries, truncated = self._window_entries(
+                deployment_id, self.window.start(state, now), now)
+            fresh, window_cursor = self.window.select(state, entries, end=now)
+            records.extend(self._parse(fresh, instance.get("serviceName")))
+            if truncated:
+                notes.append(f"deployment {deployment_id}: more than {self.page_limit} lines "
+                             "at one instant; some were skipped")
+            if not _drained(state, latest, fresh):
+                new_cursor[deployment_id] = {**window_cursor,
+                                             "retired": deployment_id != latest["id"]}
+        records.sort(key=lambda r: r.timestamp)
+        return Batch(records=records, cursor={"deployments": new_cursor}, notes=notes)
+
+    def check(self) -> str:
+        """Ask for the latest deployment: proves the token and ids are right.
+
+        Raises:
+            LogSourceError: as :meth:`fetch`.
+        """
+        instance = self._service_instance()
+        latest = instance.get("latestDeployment") or {}
+        return (f"Railway service {instance.get('serviceName') or self.service_id}, "
+                f"deployment {latest.get('id', 'none')} ({latest.get('status', 'unknown')})")
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.client.close()
+
+    # --- internals ----------------------------------------------------------------------------
+    def _followed(
+        self, cursor: Mapping[str, Any] | None, latest: Mapping[str, Any], now: datetime
+    ) -> dict[str, dict[str, Any]]:
+        """Deployments to read this time: those in the cursor, plus the latest one.
+
+        A deployment seen for the first time is read from its creation (bounded by the
+        look-back), so a redeploy's first lines are not missed.
+        """
+        followed = {k: dict(v) for k, v in ((cursor or {}).get("deployments") or {}).items()}
+        if latest["id"] not in followed:
+            start = now - self.window.lookback
+            created = latest.get("createdAt")
+            if followed and created:
+                start = max(start, parse_iso_timestamp(created) - self.window.overlap)
+            followed[latest["id"]] = {"until": iso(start + self.window.overlap), "edge": []}
+        return followed
+
+    def _service_instance(self) -> dict[str, Any]:
+        data = self._graphql(LATEST_DEPLOYMENT_QUERY, {"environmentId": self.environment_id,
+                                                       "serviceId": self.service_id})
+        instance = data.get("serviceInstance")
+        if not isinstance(instance, dict):
+            raise LogSourceError("Railway returned no serviceInstance; check "
+                                 "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID")
+        return instance
+
+    def _window_entries(
+        self, deployment_id: str, start: datetime, end: datetime
+    ) -> tuple[list[Entry], bool]:
+        """Entries with ``start <= timestamp < end``, however many pages that takes.
+
+        Returns:
+            The entries, oldest first, and whether some page was full within one instant
+            (then entries at that instant beyond the page limit were not read).
+        """
+        parts: list[list[Entry]] = []
+        truncated = self._collect(deployment_id, start, end, parts)
+        merged = _union(parts)
+        return [e for e in merged if start <= e.timestamp < end], truncated
+
+    def _collect(self, deployment_id: str, start: datetime, end: datetime,
+                 parts: list[list[Entry]]) -> bool:
+        """Query ``[start, end]``; a full page spanning ``[lo, hi]`` means the rest lies in
+        ``[start, lo]`` or ``[hi, end]`` (Railway keeps one end of a full window), so both
+        are queried, recursively. Returns True when a full page sat on one instant."""
+        logs = self._graphql(DEPLOYMENT_LOGS_QUERY, {
+            "deploymentId": deployment_id, "startDate": iso(start), "endDate": iso(end),
+            "limit": self.page_limit,
+        }).get("deploymentLogs") or []
+        page = [_entry(log) for log in logs]
+        parts.append(page)
+        if len(logs) < self.page_limit or not page:
+            return False
+        lo = min(e.timestamp for e in page)
+        hi = max(e.timestamp for e in page)
+        if lo == hi:
+            return True
+        truncated = False
+        if start < lo:
+            truncated |= self._collect(deployment_id, start, lo, parts)
+        if hi < end:
+            truncated |= self._collect(deployment_id, hi, end, parts)
+        return truncated
+
+    def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return call_with_retries(lambda: self._post(query, variables), **self._retry)
+
+    def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.client.post(self.api_url, json={"query": query,
+                                                            "variables": variables},
+                                        headers=self._headers)
+        except httpx.HTTPError as error:
+            raise translate_http_error(error, backend="Railway") from error
+        check_http_status(response, backend="Railway", auth_hint=self._token_variable)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise LogSourceError("Railway answered with something that is not JSON") from error
+        errors = body.get("errors") or []
+        if errors:
+            raise self._graphql_error(errors)
+        return body.get("data") or {}
+
+    def _graphql_error(self, errors: list[Any]) -> LogSourceError:
+        messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                             for e in errors)
+        if "not authorized" in messages.lower() or "unauthorized" in messages.lower():
+            return LogSourceAuthError(
+                f"Railway refused the token in {self._token_variable} (\"{messages}\"): "
+                "check that it is valid and can read this project, and that "
+                "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID belong to it")
+        return LogSourceError(f"Railway GraphQL error: {messages}")
+
+    def _parse(self, entries: list[Entry], service: str | None) -> list[LogRecord]:
+        parser = self._parser_factory(service)
+        records: list[LogRecord] = []
+        for entry in entries:
+            severity, attributes = entry.extra
+            structured = bool(_LEVEL_KEYS & {k.lower() for k in attributes})
+            level = level_from_word(severity) if structured else None
+            records.extend(parser.feed(entry.text, timestamp=entry.timestamp, level=level,
+                                       attributes={**attributes,
+                                                   "railway.severity": severity or ""}))
+        records.extend(parser.flush())
+        return records
+
+
+def _entry(log: Mapping[str, Any]) -> Entry:
+    """An :class:`Entry` from a GraphQL ``Log`` object (severity and attributes kept)."""
+    try:
+        stamp = str(log["timestamp"])
+        attributes = {str(a["key"]): str(a["value"]) for a in log.get("attributes") or []}
+        return Entry(timestamp=parse_iso_timestamp(stamp), stamp=stamp,
+                     text=str(log.get("message") or ""),
+                     extra=(log.get("severity"), attributes))
+    except (KeyError, TypeError, ValueError) as error:
+        raise LogSourceError(f"Railway sent a log entry without a usable timestamp: "
+                             f"{str(log)[:200]}") from error
+
+
+def _union(parts: list[list[Entry]]) -> list[Entry]:
+    """Entries of overlapping pages, each once, oldest first.
+
+    Pages overlap at their boundary instants; an entry is identified by its timestamp,
+    text and repeat number within its page, so two identical lines at one instant stay
+    two entries while the same line seen on two pages counts once.
+    """
+    merged: dict[str, Entry] = {}
+    for page in parts:
+        ordered = sorted(page, key=lambda e: e.timestamp)
+        for key, entry in zip(occurrence_keys((e.stamp, e.text) for e in ordered), ordered,
+                              strict=True):
+            merged.setdefault(key, entry)
+    return sorted(merged.values(), key=lambda e: e.timestamp)
+
+
+def _drained(state: Mapping[str, Any], latest: Mapping[str, Any], fresh: list[Entry]) -> bool:
+    """True when a retired deployment can be forgotten: the new one is settled (live or
+    dead) and this window brought nothing more from the old one."""
+    return bool(state.get("retired")) and latest.get("status") in _SETTLED and not fresh
+
+
+def _default_parser(service: str | None) -> Any:
+    from monitoring.parsing import RecordParser
+
+    return RecordParser(service=service)
