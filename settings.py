@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     validate_timeout_seconds: float = Field(
         600.0, gt=0, validation_alias="VALIDATE_TIMEOUT_SECONDS"
     )
+    git_author_name: str = Field(
+        "mendbot", min_length=1, validation_alias="MENDBOT_GIT_AUTHOR_NAME",
+        description="Author and committer name of fix commits.",
+    )
+    git_author_email: str = Field(
+        "mendbot@localhost", min_length=3, validation_alias="MENDBOT_GIT_AUTHOR_EMAIL",
+        description="Author and committer e-mail of fix commits.",
+    )
 
     @field_validator("slack_approvers", mode="before")
     @classmethod

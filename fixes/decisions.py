@@ -13,11 +13,19 @@ Errors::
 Approval is a compare-and-set from ``proposed``: of two approvals arriving together (two
 clicks, a Slack retry, a CLI and a Slack user) one wins and the other is refused with
 ``not_open``, so a fix is applied at most once.
+
+A proposal is ``applying`` only while its process holds the implementor's lock on the
+checkout (taken before the transition, released after the final one), and the transition
+records which checkout (``owner``: ``<host>:<path>``). So :meth:`Decisions.recover` can
+tell a dead apply from a live one: with the lock free, an ``applying`` proposal of this
+checkout is dead; one of another checkout is left to its own process unless it has not
+moved for ``abandoned_after_seconds``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -72,14 +80,21 @@ class Implementor(Protocol):
         """Back up, edit, validate, commit and push, or restore everything."""
         ...
 
-    def recover_interrupted(self) -> dict[str, ApplyOutcome]:
+    def recover_interrupted(self, *, applying: Collection[str] = ()) -> dict[str, ApplyOutcome]:
         """Finish an apply that a killed process left half done, from its journal.
+
+        Args:
+            applying: ids the store shows as ``applying`` on this checkout.
 
         Returns:
             Proposal id -> outcome: ``rolled_back`` with reason "interrupted" after the
             files were restored, or ``applied`` when the fix had already been pushed.
         """
         ...
+
+    # Optional (``FixImplementor`` has them; Decisions falls back when absent):
+    # ``exclusive(*, wait_seconds) -> ContextManager[bool]``, the checkout's apply lock,
+    # and ``location: str``, ``"<host>:<repository path>"``.
 
 
 class Decisions:
@@ -92,6 +107,8 @@ class Decisions:
             (``TARGET_REPO_PATH`` unset), in which case approvals are refused.
         proposal_ttl_seconds: a proposal older than this cannot be approved any more.
         clock: the current aware UTC time (tests pass a fixed one).
+        abandoned_after_seconds: :meth:`recover` gives up on a proposal left ``approved``,
+            or ``applying`` on another checkout, after it has not moved for this long.
     """
 
     def __init__(
@@ -102,12 +119,14 @@ class Decisions:
         implementor: Implementor | None,
         proposal_ttl_seconds: float,
         clock: Callable[[], datetime] = utcnow,
+        abandoned_after_seconds: float = 3600.0,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.implementor = implementor
         self.ttl = timedelta(seconds=proposal_ttl_seconds)
         self.clock = clock
+        self.abandoned_after = timedelta(seconds=abandoned_after_seconds)
 
     def approve(self, proposal_id: str, *, actor: str) -> FixProposal:
         """Record ``actor``'s approval (``proposed`` -> ``approved``) without applying.
@@ -138,7 +157,9 @@ class Decisions:
         """Apply an approved proposal: ``approved`` -> ``applying`` -> final status.
 
         Safe to call twice: only the call that moves it to ``applying`` runs the
-        implementor; the other is refused.
+        implementor; the other is refused. Waits while another fix is being applied to
+        the same checkout; if that takes longer than the implementor allows, the
+        proposal is marked ``failed`` (nothing changed).
 
         Returns:
             The proposal in its final status (applied, rolled_back or failed).
@@ -149,22 +170,36 @@ class Decisions:
         if self.implementor is None:
             raise DecisionRefused(proposal_id, "no_repository",
                                   "no repository is configured (set TARGET_REPO_PATH)")
+        with self._apply_lock(None) as held:
+            if not held:
+                return self._finish(proposal_id, ApplyOutcome(
+                    status="failed", reason="another fix was being applied to the "
+                    "repository for too long; nothing was changed, approve it again later"))
+            applying = self._start_applying(proposal_id)
+            return self._run_implementor(applying)
+
+    def _start_applying(self, proposal_id: str) -> FixProposal:
+        owner = getattr(self.implementor, "location", None)
         try:
-            applying = self.store.transition(
+            return self.store.transition(
                 proposal_id, ProposalStatus.APPLYING, actor=SYSTEM_ACTOR,
-                expected={ProposalStatus.APPROVED},
+                expected={ProposalStatus.APPROVED}, details={"owner": owner} if owner else None,
             )
         except ProposalNotFound as missing:
             raise DecisionRefused(proposal_id, "not_found", str(missing)) from missing
         except InvalidTransition as lost:
             raise self._not_open(proposal_id, lost.current) from lost
 
+    def _run_implementor(self, applying: FixProposal) -> FixProposal:
+        proposal_id = applying.id
+
         def forward(event: ProposalEvent) -> None:
-            self.notifier.post_event(self.store.get(proposal_id), event)
             if event.kind == "validation_failed":
                 self.store.audit(actor=SYSTEM_ACTOR, action="validation_output",
                                  proposal_id=proposal_id, details=event.details)
+            self.notifier.post_event(self.store.get(proposal_id), event)
 
+        assert self.implementor is not None
         try:
             outcome = self.implementor.apply(
                 applying, approved_by=applying.decided_by or SYSTEM_ACTOR, on_event=forward
@@ -217,32 +252,62 @@ class Decisions:
     def recover(self) -> list[FixProposal]:
         """At start: finish what a killed process left behind, before anything else runs.
 
-        A half-applied fix is rolled back by the implementor (files restored) and marked
-        ``rolled_back`` with reason "interrupted" (or ``applied`` if its push had already
-        gone through); a proposal left ``approved`` (approved but never started) is
-        marked ``failed`` so it does not hang forever.
+        With this checkout's apply lock free (else a live process is applying and this
+        returns at once): a half-applied fix is rolled back by the implementor (files
+        restored) and marked ``rolled_back`` with reason "interrupted" (or ``applied`` if
+        its push had already gone through). A proposal ``applying`` on another checkout,
+        or left ``approved`` and never started, is marked ``failed`` once it has not
+        moved for ``abandoned_after_seconds``.
 
         Returns:
             The proposals whose status changed.
+
+        Raises:
+            fixes.journal.JournalError: the journal cannot be read (a person must look).
         """
-        changed: list[FixProposal] = []
-        recovered = self.implementor.recover_interrupted() if self.implementor else {}
-        stuck = self.store.list(statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED},
-                                limit=1000)
-        for proposal in stuck:
-            if proposal.id in recovered:
-                outcome = recovered[proposal.id]
-            elif proposal.status is ProposalStatus.APPLYING:
-                outcome = ApplyOutcome(status="rolled_back", reason="interrupted")
-            else:
-                outcome = ApplyOutcome(
-                    status="failed", reason="interrupted before applying; nothing was changed"
-                )
-            try:
-                changed.append(self._finish(proposal.id, outcome))
-            except DecisionRefused:
-                continue
-        return changed
+        with self._apply_lock(0) as held:
+            if not held:
+                return []
+            stuck = self.store.list(
+                statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED}, limit=1000)
+            here = [p.id for p in stuck
+                    if p.status is ProposalStatus.APPLYING and self._applying_here(p.id)]
+            recovered = (self.implementor.recover_interrupted(applying=here)
+                         if self.implementor is not None else {})
+            changed: list[FixProposal] = []
+            for proposal in stuck:
+                outcome = recovered.get(proposal.id) or self._abandoned(proposal)
+                if outcome is None:
+                    continue
+                try:
+                    changed.append(self._finish(proposal.id, outcome))
+                except DecisionRefused:
+                    continue
+            return changed
+
+    def _applying_here(self, proposal_id: str) -> bool:
+        """True when this process's implementor owns the checkout the apply ran on."""
+        if self.implementor is None:
+            return False
+        location = getattr(self.implementor, "location", None)
+        starts = [e for e in self.store.audit_trail(proposal_id) if e.action == "applying"]
+        owner = starts[-1].details.get("owner") if starts else None
+        return owner is None or location is None or owner == location
+
+    def _abandoned(self, proposal: FixProposal) -> ApplyOutcome | None:
+        idle = self.clock() - (proposal.updated_at or proposal.created_at)
+        if idle < self.abandoned_after:
+            return None
+        if proposal.status is ProposalStatus.APPROVED:
+            return ApplyOutcome(status="failed",
+                                reason="interrupted before applying; nothing was changed")
+        return ApplyOutcome(
+            status="failed", reason="interrupted: the process applying it on another "
+            "checkout stopped; check that repository (its next start rolls it back)")
+
+    def _apply_lock(self, wait_seconds: float | None) -> AbstractContextManager[bool]:
+        exclusive = getattr(self.implementor, "exclusive", None)
+        return exclusive(wait_seconds=wait_seconds) if exclusive else _held()
 
     # --- internals --------------------------------------------------------------------------
     def _finish(self, proposal_id: str, outcome: ApplyOutcome) -> FixProposal:
@@ -299,3 +364,8 @@ class Decisions:
     def _not_open(proposal_id: str, current: ProposalStatus) -> DecisionRefused:
         return DecisionRefused(proposal_id, "not_open",
                                f"{proposal_id} is already {current.value.replace('_', ' ')}")
+
+
+@contextmanager
+def _held() -> Iterator[bool]:
+    yield True

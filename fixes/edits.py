@@ -101,17 +101,43 @@ def check_edit(repo_root: Path, edit: Edit) -> Path:
         return target
     if not target.is_file():
         raise EditRejected(edit.path, "file does not exist")
+    if edit.old_text == edit.new_text:
+        raise EditRejected(edit.path, "old and new text are the same")
+    apply_to_text(read_exact(target, edit.path), edit)
+    return target
+
+
+def read_exact(target: Path, shown_as: str) -> str:
+    """A file's text exactly as stored (UTF-8, line endings untouched).
+
+    Raises:
+        EditRejected: it cannot be read or is not UTF-8 (``shown_as`` names it).
+    """
     try:
-        text = target.read_text(encoding="utf-8")
+        return target.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
-        raise EditRejected(edit.path, "file is not UTF-8 text") from error
-    occurrences = text.count(edit.old_text)
+        raise EditRejected(shown_as, "file is not UTF-8 text") from error
+    except OSError as error:
+        raise EditRejected(shown_as, f"cannot read the file ({error.strerror})") from error
+
+
+def apply_to_text(text: str, edit: Edit) -> str:
+    """``text`` with the edit's ``old_text`` replaced once by its ``new_text``.
+
+    In a file with CRLF line endings, an edit written with ``\n`` (as LMs write) is
+    matched and applied with ``\r\n``, so the file keeps its line endings.
+
+    Raises:
+        EditRejected: ``old_text`` does not occur exactly once in ``text``.
+    """
+    old, new = edit.old_text, edit.new_text
+    if "\r\n" in text and "\r" not in old:
+        old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+    occurrences = text.count(old)
     if occurrences != 1:
         where = "does not occur" if occurrences == 0 else f"occurs {occurrences} times"
         raise EditRejected(edit.path, f"old text {where} in the file (must be exactly once)")
-    if edit.old_text == edit.new_text:
-        raise EditRejected(edit.path, "old and new text are the same")
-    return target
+    return text.replace(old, new, 1)
 
 
 def check_edits(repo_root: Path, edits: Sequence[Edit]) -> list[Path]:
@@ -137,6 +163,34 @@ def check_edits(repo_root: Path, edits: Sequence[Edit]) -> list[Path]:
     if size > MAX_EDIT_CHARS:
         raise EditRejected(edits[0].path, f"adds {size} characters (limit {MAX_EDIT_CHARS})")
     return targets
+
+
+def planned_contents(repo_root: Path, edits: Sequence[Edit]) -> dict[Path, bytes]:
+    """Check the edits, then compute every touched file's new bytes without writing.
+
+    Edits to the same file apply in order, each to the text the previous ones left.
+
+    Returns:
+        Absolute path -> new content (UTF-8), in the order the files are first edited.
+
+    Raises:
+        EditRejected: a rule is broken (see :func:`check_edits`), or two edits to one
+            file overlap so that a later ``old_text`` no longer occurs exactly once.
+    """
+    targets = check_edits(repo_root, edits)
+    texts: dict[Path, str] = {}
+    for target, edit in zip(targets, edits, strict=True):
+        if edit.old_text == "":
+            texts[target] = edit.new_text
+            continue
+        current = texts.get(target)
+        if current is None:
+            current = read_exact(target, edit.path)
+        try:
+            texts[target] = apply_to_text(current, edit)
+        except EditRejected as error:
+            raise EditRejected(edit.path, f"edits overlap: {error.reason}") from error
+    return {target: text.encode("utf-8") for target, text in texts.items()}
 
 
 def changed_lines(edits: Sequence[Edit]) -> int:
