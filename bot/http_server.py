@@ -1,0 +1,189 @@
+"""Slack bot stage: the HTTP transport on ``$PORT``: ``POST /slack/events`` and ``GET /health``.
+
+Routes::
+
+    POST /slack/events   handed to Bolt (``App.dispatch``), whose middleware checks
+                         ``X-Slack-Signature`` against SLACK_SIGNING_SECRET and refuses a
+                         bad signature, or a timestamp more than 5 minutes off, with 401
+                         before any listener runs; 404 when Slack is not configured;
+                         413 for a body over 1 MiB
+    GET  /health         200 with the JSON object the ``health`` callback returns;
+                         503 when it says ``"ok": false`` or raises
+    anything else        404
+
+Why the standard library's ``ThreadingHTTPServer`` rather than a Bolt adapter: Bolt's
+production adapters need a web framework (Flask, FastAPI, ...), a new dependency for two
+routes, and ``App.start()``'s development server cannot serve ``/health`` beside it.
+A thread per request matches the rest of mendbot (synchronous code on threads), and the
+raw body and headers go to ``App.dispatch(BoltRequest(...))`` exactly as Bolt's own WSGI
+adapter passes them, so signature checking stays Bolt's.
+
+Use::
+
+    server = serve_http(port=settings.port, slack=bot, health=lambda: {"ok": True}).start()
+    ...
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_bolt.request import BoltRequest
+
+from bot import slack_messages as msg
+from bot.slack_app import SlackBot, SlackConfigError
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/health"
+#: Largest request body accepted, in bytes (Slack's payloads are far smaller).
+MAX_BODY_BYTES = 1024 * 1024
+
+HealthCheck = Callable[[], dict[str, Any]]
+
+
+class HttpServer:
+    """A threaded HTTP server for Slack's requests and health checks.
+
+    Args:
+        host: interface to listen on (``0.0.0.0`` on a platform, ``127.0.0.1`` in tests).
+        port: TCP port; 0 picks a free one (see :attr:`port`).
+        slack: the bot whose Bolt app handles ``/slack/events``; None = Slack off (404).
+        health: returns the ``/health`` JSON object; ``"ok": false`` in it gives 503.
+
+    Raises:
+        SlackConfigError: ``slack`` does not verify signatures (no SLACK_SIGNING_SECRET).
+        OSError: the port is taken or cannot be bound.
+    """
+
+    def __init__(self, *, host: str, port: int, slack: SlackBot | None,
+                 health: HealthCheck) -> None:
+        if slack is not None and not slack.verifies_signatures:
+            raise SlackConfigError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's "
+                                   "requests (or use Socket Mode with SLACK_APP_TOKEN)")
+        self.slack = slack
+        self.health = health
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://<host>:<port>`` (``127.0.0.1`` when listening on all interfaces)."""
+        host = str(self._httpd.server_address[0])
+        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"
+
+    def start(self) -> HttpServer:
+        """Serve in a daemon thread; returns self."""
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        name="mendbot-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wait for the serving thread, close the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+        self._httpd.server_close()
+
+    # --- request handling (called on the server's threads) --------------------------------------
+    def handle_events(self, body: bytes, query: str,
+                      headers: dict[str, list[str]]) -> tuple[int, dict[str, list[str]], bytes]:
+        """Dispatch one Slack request to Bolt; returns ``(status, headers, body)``."""
+        if self.slack is None:
+            return _json(404, {"ok": False, "error": msg.HTTP_SLACK_OFF})
+        request = BoltRequest(body=body.decode("utf-8", errors="replace"), query=query,
+                              headers=headers)
+        response = self.slack.app.dispatch(request)
+        return response.status, dict(response.headers), response.body.encode("utf-8")
+
+    def handle_health(self) -> tuple[int, dict[str, list[str]], bytes]:
+        """Run the health callback; returns ``(status, headers, body)``."""
+        try:
+            report = dict(self.health())
+        except Exception as error:
+            log.exception("health check failed")
+            return _json(503, {"ok": False, "error": msg.HTTP_HEALTH_FAILED,
+                               "detail": type(error).__name__})
+        return _json(503 if report.get("ok") is False else 200, report)
+
+
+def serve_http(*, port: int, slack: SlackBot | None, health: HealthCheck,
+               host: str = "0.0.0.0") -> HttpServer:
+    """An :class:`HttpServer` (not started: call ``.start()``) on ``host:port``.
+
+    Raises:
+        SlackConfigError: ``slack`` does not verify signatures.
+        OSError: the port cannot be bound.
+    """
+    return HttpServer(host=host, port=port, slack=slack, health=health)
+
+
+def _json(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, list[str]], bytes]:
+    body = json.dumps(payload, default=str).encode("utf-8")
+    return status, {"Content-Type": ["application/json; charset=utf-8"]}, body
+
+
+def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "mendbot"
+
+        def do_GET(self) -> None:
+            if urlsplit(self.path).path == HEALTH_PATH:
+                self._send(*server.handle_health())
+            else:
+                self._send(*_json(404, {"ok": False, "error": msg.HTTP_NOT_FOUND}))
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if parts.path != EVENTS_PATH:
+                self._discard(length)
+                self._send(*_json(404, {"ok": False, "error": msg.HTTP_NOT_FOUND}))
+                return
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True
+                self._send(*_json(413, {"ok": False, "error": msg.HTTP_TOO_LARGE}))
+                return
+            body = self.rfile.read(length) if length else b""
+            headers: dict[str, list[str]] = {}
+            for name, value in self.headers.items():
+                headers.setdefault(name.lower(), []).append(value)
+            self._send(*server.handle_events(body, parts.query, headers))
+
+        def _discard(self, length: int) -> None:
+            if 0 < length <= MAX_BODY_BYTES:
+                self.rfile.read(length)
+            elif length:
+                self.close_connection = True
+
+        def _send(self, status: int, headers: dict[str, Any], body: bytes) -> None:
+            self.send_response(status)
+            for name, values in headers.items():
+                if name.lower() == "content-length":
+                    continue
+                for value in values if isinstance(values, (list, tuple)) else [values]:
+                    self.send_header(name, str(value))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("http %s", format % args)
+
+    return _Handler
