@@ -1,0 +1,239 @@
+"""Monitoring cycle: records -> anomalies -> new proposals stored and posted, repeats counted.
+
+One cycle's core, shared by the scheduled monitor and ``mendbot scan``. For each anomaly
+the analyzer finds, in order:
+
+1. its events are added to the fingerprint's running totals (``store.record_anomaly``);
+2. an open proposal for the fingerprint (proposed, approved, applying) means it is not
+   posted again: the proposal's ``seen_again`` grows and its thread gets a
+   ``seen_again`` event (``details``: ``count`` this cycle, ``total``);
+3. a rejection within ``cooldown_seconds`` suppresses it, and so does a fix applied
+   recently when every event predates ``applied + applied_grace_seconds`` (the fix is
+   still deploying);
+4. otherwise it is diagnosed; every proposal is stored, then posted, and the notifier's
+   thread handle is stored with it.
+
+A proposal whose posting failed (Slack down) is stored all the same, audited
+``notify_failed``, and posted again at the start of the next cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from fixes.db import utcnow
+from fixes.models import OPEN_STATUSES, FixProposal, ProposalStatus
+from fixes.notifier import Notifier, ProposalEvent
+from fixes.store import SYSTEM_ACTOR, ProposalStore
+from monitoring.models import Anomaly, LogRecord
+from monitoring.redact import scrub_secrets
+
+if TYPE_CHECKING:
+    from monitoring.sources.base import CursoredSource
+
+
+class Analyzer(Protocol):
+    """``monitoring.analyzer.LogAnalyzer``'s one method the pipeline uses."""
+
+    def analyze(self, records: Sequence[LogRecord]) -> list[Anomaly]:
+        """Anomalies in one window of records, most severe first."""
+        ...
+
+
+class Diagnoser(Protocol):
+    """``monitoring.diagnosis.Diagnoser``'s one method the pipeline uses."""
+
+    def propose(self, anomalies: Sequence[Anomaly]) -> list[FixProposal]:
+        """One unsaved proposal per anomaly, same order; never raises for LM trouble."""
+        ...
+
+
+@dataclass
+class CycleResult:
+    """What one cycle did.
+
+    Attributes:
+        records: records analyzed.
+        anomalies: every anomaly found, most severe first.
+        new_proposals: proposals stored (ids assigned) and posted, in anomaly order.
+        repeats: ``(open proposal, events this cycle)`` for anomalies already proposed.
+        suppressed: anomalies not proposed because of a recent rejection or fix.
+        notes: remarks for the operator (a notifier failure, a source's note).
+    """
+
+    records: int
+    anomalies: list[Anomaly]
+    new_proposals: list[FixProposal] = field(default_factory=list)
+    repeats: list[tuple[FixProposal, int]] = field(default_factory=list)
+    suppressed: list[Anomaly] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """E.g. ``"812 records, 2 anomalies, 1 new proposal, 1 repeat"``."""
+        parts = [_plural(self.records, "record"), _plural(len(self.anomalies), "anomaly"),
+                 _plural(len(self.new_proposals), "new proposal")]
+        if self.repeats:
+            parts.append(_plural(len(self.repeats), "repeat"))
+        if self.suppressed:
+            parts.append(f"{len(self.suppressed)} suppressed")
+        return ", ".join(parts)
+
+
+class CyclePipeline:
+    """Analyze, dedupe, diagnose, store and notify for one batch of records.
+
+    Args:
+        analyzer: finds anomalies (keeps its baseline in the state store).
+        diagnoser: turns anomalies into unsaved proposals.
+        store: where proposals and anomaly totals live.
+        notifier: where proposals and repeats are shown.
+        cooldown_seconds: after a rejection, the same fingerprint is not proposed again
+            for this long (``MENDBOT_COOLDOWN_SECONDS``).
+        clock: the current aware UTC time.
+        diagnose: False = only find anomalies (nothing stored, diagnosed or posted).
+        applied_grace_seconds: after a fix is applied, events older than this much past
+            the push are taken as the old code's and not proposed again.
+    """
+
+    def __init__(
+        self, *, analyzer: Analyzer, diagnoser: Diagnoser | None, store: ProposalStore,
+        notifier: Notifier, cooldown_seconds: float, clock: Callable[[], datetime] = utcnow,
+        diagnose: bool = True, applied_grace_seconds: float = 600.0,
+    ) -> None:
+        self.analyzer = analyzer
+        self.diagnoser = diagnoser
+        self.store = store
+        self.notifier = notifier
+        self.cooldown = timedelta(seconds=cooldown_seconds)
+        self.applied_grace = timedelta(seconds=applied_grace_seconds)
+        self.clock = clock
+        self.diagnose = diagnose and diagnoser is not None
+
+    def process(self, records: Iterable[LogRecord]) -> CycleResult:
+        """Run the cycle over ``records`` (one window, oldest first).
+
+        Raises:
+            fixes.store.StoreError, sqlalchemy errors: the database failed (nothing of
+                this cycle should be taken as done; the caller keeps its cursor).
+        """
+        batch = list(records)
+        result = CycleResult(records=len(batch), anomalies=self.analyzer.analyze(batch))
+        if not self.diagnose:
+            return result
+        result.notes.extend(self.retry_unposted())
+        fresh: list[Anomaly] = []
+        for anomaly in _one_per_fingerprint(result.anomalies):
+            self.store.record_anomaly(anomaly)
+            standing = self.store.open_for_fingerprint(anomaly.fingerprint)
+            if standing is not None:
+                result.repeats.append((self._seen_again(standing, anomaly, result),
+                                       anomaly.count))
+            elif self._suppressed(anomaly):
+                result.suppressed.append(anomaly)
+            else:
+                fresh.append(anomaly)
+        if fresh:
+            assert self.diagnoser is not None
+            for proposal in self.diagnoser.propose(fresh):
+                result.new_proposals.append(self._post(self.store.add(proposal), result))
+        return result
+
+    def run_once(self, source: CursoredSource) -> CycleResult:
+        """Fetch from ``source``, process, then commit its cursor (only after success).
+
+        Raises:
+            monitoring.sources.LogSourceError: the fetch failed (nothing consumed).
+        """
+        batch = source.fetch()
+        result = self.process(batch.records)
+        source.commit(batch)
+        result.notes.extend(batch.notes)
+        return result
+
+    def retry_unposted(self) -> list[str]:
+        """Post again every open proposal whose posting failed; returns notes."""
+        notes: list[str] = []
+        for proposal in self.store.list(statuses=OPEN_STATUSES, limit=200):
+            if proposal.thread_ref is None and self._post_failed_last(proposal.id):
+                self._post(proposal, None)
+                if not self._post_failed_last(proposal.id):
+                    notes.append(f"posted {proposal.id} after an earlier failure")
+        return notes
+
+    # --- internals ----------------------------------------------------------------------------
+    def _seen_again(self, standing: FixProposal, anomaly: Anomaly,
+                    result: CycleResult) -> FixProposal:
+        total = self.store.add_seen_again(standing.id, anomaly.count)
+        updated = standing.model_copy(update={"seen_again": total})
+        event = ProposalEvent(kind="seen_again", details={"count": anomaly.count,
+                                                          "total": total})
+        try:
+            self.notifier.post_event(updated, event)
+        except Exception as error:  # a notifier failure must not lose the cycle
+            result.notes.append(f"could not tell {standing.id}'s thread: {_safe(error)}")
+        return updated
+
+    def _suppressed(self, anomaly: Anomaly) -> bool:
+        now = self.clock()
+        rejected = self.store.latest_for_fingerprint(anomaly.fingerprint,
+                                                     {ProposalStatus.REJECTED})
+        if rejected is not None:
+            when = rejected.decided_at or rejected.updated_at or rejected.created_at
+            if now - when < self.cooldown:
+                return True
+        applied = self.store.latest_for_fingerprint(anomaly.fingerprint,
+                                                    {ProposalStatus.APPLIED})
+        if applied is not None:
+            when = applied.updated_at or applied.created_at
+            return anomaly.last_seen < when + self.applied_grace
+        return False
+
+    def _post(self, proposal: FixProposal, result: CycleResult | None) -> FixProposal:
+        try:
+            thread_ref = self.notifier.post_proposal(proposal)
+        except Exception as error:  # stored already: posted again next cycle
+            reason = _safe(error)
+            self.store.audit(actor=SYSTEM_ACTOR, action="notify_failed",
+                             proposal_id=proposal.id, details={"error": reason})
+            if result is not None:
+                result.notes.append(f"could not post {proposal.id}: {reason}")
+            return proposal
+        self.store.audit(actor=SYSTEM_ACTOR, action="posted", proposal_id=proposal.id,
+                         details={"thread_ref": thread_ref})
+        if thread_ref:
+            self.store.set_thread_ref(proposal.id, thread_ref)
+            return proposal.model_copy(update={"thread_ref": thread_ref})
+        return proposal
+
+    def _post_failed_last(self, proposal_id: str) -> bool:
+        events = [e.action for e in self.store.audit_trail(proposal_id)
+                  if e.action in ("notify_failed", "posted")]
+        return bool(events) and events[-1] == "notify_failed"
+
+
+def _one_per_fingerprint(anomalies: Sequence[Anomaly]) -> list[Anomaly]:
+    """The anomalies with repeated fingerprints merged into the first (counts added)."""
+    merged: dict[str, Anomaly] = {}
+    for anomaly in anomalies:
+        first = merged.get(anomaly.fingerprint)
+        if first is None:
+            merged[anomaly.fingerprint] = anomaly
+        else:
+            merged[anomaly.fingerprint] = first.model_copy(update={
+                "count": first.count + anomaly.count,
+                "first_seen": min(first.first_seen, anomaly.first_seen),
+                "last_seen": max(first.last_seen, anomaly.last_seen)})
+    return list(merged.values())
+
+
+def _safe(error: BaseException) -> str:
+    return scrub_secrets(f"{error.__class__.__name__}: {error}")[:300]
+
+
+def _plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
