@@ -7,7 +7,9 @@ and validation output before it reaches Slack.
 :class:`Redactor` replaces each secret with a stable placeholder: the same secret gets the
 same placeholder within one redactor (``<SECRET_1>``, ``<EMAIL_2>``...), so the LM can still
 see that two lines carry the same token without ever seeing it. :func:`scrub_secrets` is the
-one-shot form.
+one-shot form. A ``label_prefix`` keeps two redactors' placeholders apart (diagnosis masks
+code with ``CODE_`` so that :meth:`Redactor.restore` can put a masked line of code back
+into an edit's ``old_text`` without ever restoring a secret that came from a log).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+#: Any placeholder a :class:`Redactor` writes, whatever its ``label_prefix``.
+PLACEHOLDER = re.compile(r"<(?:[A-Z]+_)*(?:KEY|JWT|SECRET|AWS_KEY|PASSWORD|EMAIL)_\d+>")
+
+
 @dataclass
 class Redactor:
     """Masks secrets with placeholders that stay the same for the same secret.
@@ -56,6 +62,7 @@ class Redactor:
     """
 
     mapping: dict[str, str] = field(default_factory=dict)
+    label_prefix: str = ""
     _counts: dict[str, int] = field(default_factory=dict)
 
     def redact(self, text: str) -> str:
@@ -67,6 +74,16 @@ class Redactor:
     def redact_all(self, texts: Iterable[str]) -> list[str]:
         """Redact several texts with shared placeholders."""
         return [self.redact(text) for text in texts]
+
+    def restore(self, text: str) -> str:
+        """``text`` with this redactor's placeholders replaced by the secrets they stand for.
+
+        Placeholders of other redactors (another ``label_prefix``) are left as they are.
+        """
+        if not self.mapping:
+            return text
+        reverse = {placeholder: secret for secret, placeholder in self.mapping.items()}
+        return PLACEHOLDER.sub(lambda m: reverse.get(m.group(0), m.group(0)), text)
 
     def _replace(self, label: str, match: re.Match[str]) -> str:
         groups = match.groupdict()
@@ -81,7 +98,7 @@ class Redactor:
         if existing is not None:
             return existing
         self._counts[label] = self._counts.get(label, 0) + 1
-        placeholder = f"<{label}_{self._counts[label]}>"
+        placeholder = f"<{self.label_prefix}{label}_{self._counts[label]}>"
         self.mapping[secret] = placeholder
         return placeholder
 

@@ -1,0 +1,251 @@
+"""Diagnosis: turn anomalies into unsaved FixProposals (LM through DSPy, offline playbooks).
+
+For each anomaly, most severe first:
+
+1. read the code the evidence points at (:mod:`monitoring.diagnosis.context`);
+2. with ``MENDBOT_LM`` set: reuse a cached LM diagnosis for the same fingerprint, model
+   and code, else ask the LM while the cycle's budget (``MENDBOT_MAX_DIAGNOSES_PER_CYCLE``)
+   lasts; on any LM trouble fall back to the playbook, log the reason on
+   ``mendbot.diagnosis`` and say so in ``proposal.notes``. After an LM call fails to get an
+   answer at all (timeout, connection, HTTP error) the rest of the cycle uses playbooks;
+3. without an LM, beyond the budget, or on failure: the offline playbook;
+4. check the edits (:mod:`monitoring.diagnosis.review`); edits that fail are dropped with a
+   note. When the LM's edits are dropped and the playbook has a safe edit, the playbook's
+   proposal is used instead; otherwise the proposal "needs investigation" (no edits).
+
+:meth:`Diagnoser.propose` never raises for LM or repository trouble. dspy is imported only
+when an LM diagnosis is made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fixes.edits import EditRejected
+from fixes.models import Edit, FixProposal, ProposalStatus
+from fixes.state import StateStore
+from monitoring.diagnosis import messages as msg
+from monitoring.diagnosis.cache import DiagnosisCache
+from monitoring.diagnosis.context import CodeContext, build_context
+from monitoring.diagnosis.draft import Draft
+from monitoring.diagnosis.errors import DiagnosisError, LMUnavailable
+from monitoring.diagnosis.inputs import build_inputs
+from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
+from monitoring.diagnosis.repo import RepoIndex
+from monitoring.diagnosis.review import review_edits
+from monitoring.diagnosis.titles import title_for
+from monitoring.models import Anomaly, Diagnosis, Severity
+from monitoring.redact import Redactor, scrub_secrets
+from settings import Settings
+
+logger = logging.getLogger("mendbot.diagnosis")
+
+
+@dataclass
+class _Cycle:
+    """LM bookkeeping for one :meth:`Diagnoser.propose` call."""
+
+    budget: int
+    down: str | None = None
+
+
+class Diagnoser:
+    """Diagnoses anomalies and drafts fix proposals.
+
+    Args:
+        settings: reads ``lm``, ``openai_api_key``, ``openai_base_url``,
+            ``lm_timeout_seconds``, ``lm_max_retries``, ``max_diagnoses_per_cycle`` and
+            ``target_repo_path``.
+        state: persists the LM diagnosis cache across restarts; None keeps it in memory.
+    """
+
+    def __init__(self, *, settings: Settings, state: StateStore | None = None) -> None:
+        self.settings = settings
+        self._cache = DiagnosisCache(state=state)
+        self._lm: Any = None
+        self.engine: str | None = None
+
+    def propose(self, anomalies: Sequence[Anomaly]) -> list[FixProposal]:
+        """One unsaved proposal per anomaly, in the order given.
+
+        Returns:
+            Proposals with ``id=""``, ``status=proposed``, ``created_at`` now (UTC) and
+            ``fingerprint`` the anomaly's; ``edits`` empty means "needs investigation".
+        """
+        if not anomalies:
+            return []
+        index = self._index()
+        cycle = _Cycle(budget=self.settings.max_diagnoses_per_cycle)
+        drafts: dict[int, tuple[Draft, CodeContext]] = {}
+        for position in _most_severe_first(anomalies):
+            drafts[position] = self._diagnose_safely(anomalies[position], index, cycle)
+        now = datetime.now(UTC)
+        return [_proposal(anomaly, *drafts[i], now) for i, anomaly in enumerate(anomalies)]
+
+    # --- one anomaly ----------------------------------------------------------------------
+    def _diagnose_safely(self, anomaly: Anomaly, index: RepoIndex | None,
+                         cycle: _Cycle) -> tuple[Draft, CodeContext]:
+        try:
+            context = build_context(anomaly, index)
+            return self._diagnose(anomaly, context, index, cycle), context
+        except Exception:  # a bug or an odd repository must not cost the other anomalies
+            logger.exception("diagnosis of %s failed; proposing without code", anomaly.fingerprint)
+            context = CodeContext()
+            return run_playbook(anomaly, context, None), context
+
+    def _diagnose(self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None,
+                  cycle: _Cycle) -> Draft:
+        model = self.settings.lm
+        if not model:
+            return self._playbook(anomaly, context, index)
+        cached = self._cache.get(fingerprint=anomaly.fingerprint, model=model,
+                                 digest=context.digest)
+        if cached is not None:
+            cached.notes.append(msg.NOTE_LM_CACHED)
+            return self._settle(cached, anomaly, context, index)
+        if cycle.down:
+            return self._playbook(anomaly, context, index,
+                                  msg.NOTE_LM_SKIPPED_DOWN.format(reason=cycle.down))
+        if cycle.budget <= 0:
+            note = msg.NOTE_LM_SKIPPED_BUDGET.format(limit=self.settings.max_diagnoses_per_cycle)
+            return self._playbook(anomaly, context, index, note)
+        cycle.budget -= 1
+        try:
+            draft = self._lm_draft(anomaly, context, index)
+        except DiagnosisError as error:
+            if isinstance(error, LMUnavailable):
+                cycle.down = str(error)
+            logger.warning("LM diagnosis of %s (%s) failed: %s; using the offline playbook",
+                           anomaly.fingerprint, anomaly.kind, error)
+            return self._playbook(anomaly, context, index,
+                                  msg.NOTE_LM_FAILED.format(reason=error))
+        except Exception as error:
+            logger.exception("LM diagnosis of %s crashed; using the offline playbook",
+                             anomaly.fingerprint)
+            reason = f"{type(error).__name__}"
+            return self._playbook(anomaly, context, index, msg.NOTE_LM_FAILED.format(reason=reason))
+        self._cache.put(fingerprint=anomaly.fingerprint, model=model, digest=context.digest,
+                        draft=draft)
+        return self._settle(draft, anomaly, context, index)
+
+    def _playbook(self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None,
+                  *notes: str) -> Draft:
+        draft = run_playbook(anomaly, context, index)
+        draft.notes = [*notes, *draft.notes]
+        if draft.edits:
+            try:
+                draft.edits = self._review(draft.edits, context, index)
+            except EditRejected as rejected:
+                logger.warning("playbook edit for %s dropped: %s", anomaly.fingerprint, rejected)
+                draft.edits = []
+                draft.notes.append(msg.NOTE_PLAYBOOK_EDIT_DROPPED.format(reason=rejected))
+        return draft
+
+    def _settle(self, draft: Draft, anomaly: Anomaly, context: CodeContext,
+                index: RepoIndex | None) -> Draft:
+        """Re-check an LM draft's edits; prefer the playbook's edit when the LM's failed."""
+        if draft.edits:
+            try:
+                draft.edits = self._review(draft.edits, context, index)
+            except EditRejected as rejected:
+                draft.edits, draft.edits_dropped = [], True
+                draft.notes.append(msg.NOTE_EDITS_DROPPED.format(reason=rejected))
+        if draft.edits_dropped:
+            fallback = self._playbook(anomaly, context, index)
+            if fallback.edits:
+                fallback.notes = [*draft.notes, msg.NOTE_PLAYBOOK_INSTEAD, *fallback.notes]
+                return fallback
+        return draft
+
+    def _review(self, edits: list[Edit], context: CodeContext,
+                index: RepoIndex | None) -> list[Edit]:
+        if index is None:
+            raise EditRejected(edits[0].path, msg.REJECT_NO_EVIDENCE_NONE)
+        return review_edits(edits, repo_root=index.root, evidence_files=context.evidence_files)
+
+    # --- the LM -------------------------------------------------------------------------------
+    def _lm_draft(self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None) -> Draft:
+        from monitoring.diagnosis.program import run_program  # imports dspy
+
+        lm = self._get_lm()
+        log_redactor, code_redactor = Redactor(), Redactor(label_prefix="CODE_")
+        inputs = build_inputs(anomaly, context, index, log_redactor=log_redactor,
+                              code_redactor=code_redactor)
+
+        def review(proposed: list[Any]) -> list[Edit]:
+            edits = [Edit(path=p.path, old_text=code_redactor.restore(p.old_text),
+                          new_text=code_redactor.restore(p.new_text)) for p in proposed]
+            return self._review(edits, context, index)
+
+        answer = run_program(lm, inputs, review)
+        logger.info("LM diagnosis of %s by %s (%s engine): %d input characters",
+                    anomaly.fingerprint, self.settings.lm, self.engine, inputs.total_chars)
+        notes = []
+        if answer.rejections:
+            notes.append(msg.NOTE_EDITS_RETRIED.format(reason=answer.rejections[0]))
+        if answer.edits_dropped:
+            logger.warning("LM edits for %s dropped: %s", anomaly.fingerprint,
+                           answer.rejections[-1])
+            notes.append(msg.NOTE_EDITS_DROPPED.format(reason=answer.rejections[-1]))
+        diagnosis = Diagnosis(
+            root_cause=answer.root_cause, severity_assessment=Severity(answer.severity),
+            affected_components=answer.components, confidence=answer.confidence,
+            source="lm", model=self.settings.lm, evidence=evidence_facts(anomaly, context),
+        )
+        reasoning = answer.reasoning or _no_fix_reason(context, index)
+        return Draft(diagnosis=diagnosis, edits=answer.edits, reasoning=reasoning,
+                     risk=answer.risk, risk_notes=answer.risk_notes, notes=notes,
+                     edits_dropped=answer.edits_dropped)
+
+    def _get_lm(self) -> Any:
+        if self._lm is None:
+            from monitoring.diagnosis.lm import build_lm  # imports dspy
+
+            try:
+                self._lm, self.engine = build_lm(self.settings)
+            except Exception as error:
+                raise LMUnavailable(f"LM setup failed: {scrub_secrets(str(error))[:200]}") from error
+            logger.info("diagnosis LM %s served by the %s engine", self.settings.lm, self.engine)
+        return self._lm
+
+    def _index(self) -> RepoIndex | None:
+        root = self.settings.target_repo_path
+        if root is None:
+            return None
+        if not root.is_dir():
+            logger.warning("TARGET_REPO_PATH %s is not a directory; diagnosing without code", root)
+            return None
+        return RepoIndex(root=root)
+
+
+def _most_severe_first(anomalies: Sequence[Anomaly]) -> list[int]:
+    """Positions ordered by severity (highest first), then count, then position."""
+    return sorted(range(len(anomalies)),
+                  key=lambda i: (-anomalies[i].severity.rank, -anomalies[i].count, i))
+
+
+def _no_fix_reason(context: CodeContext, index: RepoIndex | None) -> str:
+    if index is None:
+        return msg.NO_REPOSITORY
+    return msg.NO_CODE_FOUND if context.empty else msg.REASON_LM_NO_EDIT
+
+
+def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetime) -> FixProposal:
+    """The unsaved proposal; every text a person reads is masked for secrets."""
+    diagnosis = draft.diagnosis.model_copy(update={
+        "root_cause": scrub_secrets(draft.diagnosis.root_cause),
+        "affected_components": [scrub_secrets(c) for c in draft.diagnosis.affected_components],
+        "evidence": [scrub_secrets(e) for e in draft.diagnosis.evidence],
+    })
+    return FixProposal(
+        fingerprint=anomaly.fingerprint, anomaly=anomaly, diagnosis=diagnosis,
+        title=scrub_secrets(title_for(anomaly, context)), edits=draft.edits,
+        reasoning=scrub_secrets(draft.reasoning), risk=draft.risk,
+        risk_notes=scrub_secrets(draft.risk_notes),
+        notes=[scrub_secrets(n) for n in draft.notes], status=ProposalStatus.PROPOSED,
+        created_at=now,
+    )

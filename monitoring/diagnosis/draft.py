@@ -1,0 +1,59 @@
+"""Diagnosis result: what a playbook or the LM concluded, before it becomes a FixProposal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fixes.models import Edit, Risk
+from monitoring.models import Diagnosis
+
+
+@dataclass
+class Draft:
+    """A diagnosis with its proposed change.
+
+    Attributes:
+        diagnosis: root cause, severity, components, confidence, source.
+        edits: the change (paths relative to the repository); empty = needs investigation.
+        reasoning: why the edits fix the root cause.
+        risk, risk_notes: LOW/MEDIUM/HIGH and what could go wrong.
+        notes: remarks from the checks and the fallbacks, in order.
+        edits_dropped: the LM proposed edits and all of them failed the checks.
+    """
+
+    diagnosis: Diagnosis
+    edits: list[Edit] = field(default_factory=list)
+    reasoning: str = ""
+    risk: Risk = Risk.MEDIUM
+    risk_notes: str = ""
+    notes: list[str] = field(default_factory=list)
+    edits_dropped: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-serialisable dict (for the diagnosis cache)."""
+        return {
+            "diagnosis": self.diagnosis.model_dump(mode="json"),
+            "edits": [edit.model_dump() for edit in self.edits],
+            "reasoning": self.reasoning,
+            "risk": self.risk.value,
+            "risk_notes": self.risk_notes,
+            "notes": list(self.notes),
+            "edits_dropped": self.edits_dropped,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Draft:
+        """The inverse of :meth:`to_json`.
+
+        Raises:
+            pydantic.ValidationError, KeyError, TypeError: ``data`` is not such a dict.
+        """
+        return cls(
+            diagnosis=Diagnosis.model_validate(data["diagnosis"]),
+            edits=[Edit.model_validate(e) for e in data["edits"]],  # type: ignore[attr-defined]
+            reasoning=str(data["reasoning"]),
+            risk=Risk(data["risk"]),
+            risk_notes=str(data["risk_notes"]),
+            notes=[str(n) for n in data["notes"]],  # type: ignore[attr-defined]
+            edits_dropped=bool(data.get("edits_dropped", False)),
+        )

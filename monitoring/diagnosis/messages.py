@@ -1,0 +1,129 @@
+"""Diagnosis text: every sentence a person reads in a proposal (titles, root causes, notes).
+
+Values interpolated here may come from logs; the diagnoser masks secrets in them before a
+proposal leaves this package.
+"""
+
+from __future__ import annotations
+
+NEEDS_INVESTIGATION = "Needs investigation: no safe automatic edit is clear from the evidence."
+NO_REPOSITORY = "No repository configured (TARGET_REPO_PATH), so no code was read and no edit proposed."
+NO_CODE_FOUND = "No code in the repository matches the evidence, so no edit was proposed."
+
+# --- titles -------------------------------------------------------------------------------
+TITLE_EXCEPTION = "{exception} in {function}()"
+TITLE_EXCEPTION_NO_FRAME = "{exception}: {message}"
+TITLE_TRUNCATION = "Truncated output: {template}"
+TITLE_SLOW = "Slow operation: {template}"
+TITLE_DUPLICATES = "Duplicate spike: {template}"
+TITLE_ERROR_LOG = "Repeated error: {template}"
+TITLE_MAX_CHARS = 90
+
+# --- root causes (playbooks) -------------------------------------------------------------
+ROOT_TRUNCATION = (
+    "The service caps output at {key}={current} ({name}, {where}), but requests needed "
+    "more (up to {needed} in the samples), so responses were cut off ({times})."
+)
+ROOT_TRUNCATION_NO_DEFINITION = (
+    "The service caps output at {key}={current}, but requests needed more (up to {needed} "
+    "in the samples), so responses were cut off ({times}). {detail}"
+)
+ROOT_TRUNCATION_LIMIT_NOT_LITERAL = "The limit {name} is set at {where} from `{value}`, not from a literal that can be raised safely."
+ROOT_TRUNCATION_NO_LIMIT_FOUND = "The code that sets the limit was not found from the code that emits the message."
+ROOT_KEY_ERROR = (
+    "{function}() in {path} looks up {key} in {container} without checking that it exists; "
+    "a request with an unknown {label} ({message} in the newest sample) raises KeyError, "
+    "which the server answers with a 500 error ({times})."
+)
+ROOT_PARSE_ERROR = (
+    "{function}() in {path} parses {argument} with `{call}` but clients send values that "
+    "do not parse ({exception}: {message}); the error escapes as a 500 ({times})."
+)
+ROOT_ZERO_DIVISION = (
+    "{function}() in {path} divides by `{denominator}`, which is zero here (e.g. an empty "
+    "collection on a fresh deploy), so the request fails with ZeroDivisionError "
+    "({times})."
+)
+ROOT_EXCEPTION = (
+    "{exception} ({message}) raised in {function}() at {path}:{line} (`{code}`), "
+    "{times} between {first} and {last}."
+)
+ROOT_EXCEPTION_NO_CODE = (
+    "{exception} ({message}) was raised {times} between {first} and {last}; "
+    "no frame of the traceback is in the service's repository."
+)
+ROOT_ERROR_LOG = (
+    "The service logged \"{template}\" {times} between {first} and {last}{where}."
+)
+ROOT_CONNECT_HINT = (
+    " The message reports a failed connection: a dependency the service calls is down or "
+    "misconfigured (address, credentials, network), which code changes rarely fix."
+)
+ROOT_SLOW = (
+    "Operations were slower than expected (\"{template}\", {times}), up to {slowest} "
+    "between {first} and {last}{where}."
+)
+ROOT_DUPLICATES = (
+    "Duplicate deliveries were logged (\"{template}\", {times}) between {first} and "
+    "{last}{where}. Senders such as Slack retry when an event is not acknowledged quickly "
+    "(within 3 s), so a spike usually means the handler answered slowly or failed."
+)
+WHERE_EMITTED = "; it is written at {path}:{line}"
+
+# --- reasoning and risk (playbooks) ------------------------------------------------------
+REASON_RAISE_LIMIT = (
+    "Raising {name} from {current} to {proposed} covers the largest request seen "
+    "({needed}) with about 10% headroom."
+)
+RISK_RAISE_LIMIT = "Larger responses cost more and take longer."
+RISK_LIMIT_FROM_ENV = (
+    " {name} is read from the environment first: if the deployment sets it, raise it there "
+    "too, or this default has no effect."
+)
+REASON_KEY_GUARD = (
+    "Check that {label} exists before the lookup and answer with a clear {status} client "
+    "error instead of crashing with a 500."
+)
+RISK_KEY_GUARD = (
+    "Clients that send an unknown {label} now get {status} instead of 500. If that key "
+    "should always exist, what fills {container} needs a look as well."
+)
+REASON_PARSE_GUARD = (
+    "Catch {exception} from `{call}` and answer with a clear {status} client error "
+    "instead of crashing with a 500."
+)
+RISK_PARSE_GUARD = "Clients that send a value that does not parse now get {status} instead of 500."
+RISK_INVESTIGATE = "Nothing is changed until a person decides on a fix."
+REASON_LM_NO_EDIT = "The LM proposed no edit."
+
+# --- notes --------------------------------------------------------------------------------
+NOTE_LM_FAILED = "LM diagnosis failed ({reason}); the offline playbook was used."
+NOTE_LM_SKIPPED_BUDGET = (
+    "LM not used: {limit} LM diagnoses per cycle already made "
+    "(MENDBOT_MAX_DIAGNOSES_PER_CYCLE); the offline playbook was used."
+)
+NOTE_LM_SKIPPED_DOWN = (
+    "LM not used: an earlier LM call in this cycle failed ({reason}); the offline playbook "
+    "was used."
+)
+NOTE_LM_CACHED = "LM diagnosis reused from the cache (same code, same model)."
+NOTE_EDITS_RETRIED = "The LM's first edits were rejected ({reason}); it was asked once more."
+NOTE_EDITS_DROPPED = "LM edits dropped: {reason}."
+NOTE_PLAYBOOK_INSTEAD = "The offline playbook's edit is proposed instead."
+NOTE_PLAYBOOK_EDIT_DROPPED = "Playbook edit dropped: {reason}."
+
+# --- review (edit check failures, also sent back to the LM) ------------------------------
+REJECT_NO_EVIDENCE = (
+    "not a file the evidence points at (allowed: {allowed}); only the traceback's in-app "
+    "files and the code that emits the message may be edited"
+)
+REJECT_NO_EVIDENCE_NONE = "no file is pointed at by the evidence, so no edit is allowed"
+REJECT_PLACEHOLDER = "the new text contains a masked secret placeholder ({placeholder})"
+REJECT_SYNTAX = "the file would no longer be valid Python ({error})"
+REJECT_TOO_BIG = "changes {changed} lines (limit {limit} for a proposal)"
+REJECT_EMPTY = "no edits"
+RETRY_FEEDBACK = (
+    "Your previous edits were rejected: {reason}. Propose edits again: copy old_text "
+    "verbatim from current_code (it must occur exactly once in the file) and edit only the "
+    "files shown in current_code. Return an empty list if no safe edit is possible."
+)

@@ -1,0 +1,135 @@
+"""Diagnosis with the LM: the DSPy module composing AnalyzeAnomaly and GenerateFix.
+
+:class:`DiagnoseAndFix` makes at most three LM requests per anomaly: one analysis, one
+fix, and, when the fix's edits fail the checks, one more fix attempt that is told why
+(``review_feedback``). Without code context it stops after the analysis (no edit could
+pass the evidence check).
+
+:func:`run_program` is the one boundary with DSPy: it runs the module in
+``dspy.context(lm=..., adapter=...)`` (never a process-global ``dspy.configure``) and
+translates DSPy's errors into :mod:`monitoring.diagnosis.errors`. The adapter is DSPy's
+``ChatAdapter`` without its JSON-adapter fallback, so a malformed answer costs one request,
+not two; mendbot falls back to its playbooks instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dspy
+from dspy.utils.exceptions import AdapterParseError, DSPyError, LMError, LMTimeoutError
+from dspy.utils.exceptions import is_retryable_lm_error
+
+from fixes.edits import EditRejected
+from fixes.models import Edit, Risk
+from monitoring.diagnosis import messages as msg
+from monitoring.diagnosis.errors import LMOutputError, LMUnavailable
+from monitoring.diagnosis.inputs import LMInputs
+from monitoring.diagnosis.signatures import AnalyzeAnomaly, GenerateFix, ProposedEdit
+from monitoring.redact import scrub_secrets
+
+FIRST_ATTEMPT = "none"
+#: Fix attempts per anomaly: the first, and one retry told why the edits were rejected.
+MAX_FIX_ATTEMPTS = 2
+
+#: Checks a list of proposed edits; returns them as repository edits or raises EditRejected.
+Review = Callable[[list[ProposedEdit]], list[Edit]]
+
+
+@dataclass
+class LMAnswer:
+    """What the LM concluded, after the edit checks.
+
+    Attributes:
+        root_cause, severity, components, confidence: from AnalyzeAnomaly.
+        edits: accepted edits (empty when the LM proposed none or they were dropped).
+        reasoning, risk, risk_notes: from GenerateFix (empty/MEDIUM without one).
+        rejections: why each rejected attempt failed, in order (0 to 2 entries).
+        edits_dropped: True when the LM proposed edits and every attempt failed the checks.
+        fixed: True when GenerateFix ran.
+    """
+
+    root_cause: str
+    severity: str
+    components: list[str]
+    confidence: float
+    edits: list[Edit] = field(default_factory=list)
+    reasoning: str = ""
+    risk: Risk = Risk.MEDIUM
+    risk_notes: str = ""
+    rejections: list[str] = field(default_factory=list)
+    edits_dropped: bool = False
+    fixed: bool = False
+
+
+class DiagnoseAndFix(dspy.Module):
+    """Analysis, then a fix whose edits are reviewed, retried once with the error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.analyze = dspy.Predict(AnalyzeAnomaly)
+        self.generate_fix = dspy.Predict(GenerateFix)
+
+    def forward(self, *, inputs: LMInputs, review: Review) -> LMAnswer:
+        analysis = self.analyze(anomaly_description=inputs.anomaly_description,
+                                log_samples=inputs.log_samples,
+                                system_context=inputs.system_context)
+        answer = LMAnswer(root_cause=analysis.root_cause,
+                          severity=analysis.severity_assessment,
+                          components=list(analysis.affected_components),
+                          confidence=min(1.0, max(0.0, float(analysis.confidence))))
+        if inputs.current_code:
+            self._fix(answer, inputs, review)
+        return answer
+
+    def _fix(self, answer: LMAnswer, inputs: LMInputs, review: Review) -> None:
+        feedback = FIRST_ATTEMPT
+        for _attempt in range(MAX_FIX_ATTEMPTS):
+            fix = self.generate_fix(root_cause=answer.root_cause,
+                                    affected_components=answer.components,
+                                    current_code=inputs.current_code, review_feedback=feedback)
+            answer.fixed = True
+            answer.reasoning = fix.reasoning
+            answer.risk = Risk(fix.risk_assessment.level)
+            answer.risk_notes = fix.risk_assessment.notes
+            if not fix.edits:
+                answer.edits, answer.edits_dropped = [], False
+                return
+            try:
+                answer.edits, answer.edits_dropped = review(list(fix.edits)), False
+                return
+            except EditRejected as rejected:
+                answer.rejections.append(str(rejected))
+                answer.edits_dropped = True
+                feedback = msg.RETRY_FEEDBACK.format(reason=rejected)
+
+
+def run_program(lm: dspy.LM, inputs: LMInputs, review: Review) -> LMAnswer:
+    """Run :class:`DiagnoseAndFix` with ``lm``.
+
+    Raises:
+        LMUnavailable: the LM could not be reached, timed out, or refused the request.
+        LMOutputError: its answer did not fit the signatures.
+    """
+    adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
+    try:
+        with dspy.context(lm=lm, adapter=adapter):
+            return DiagnoseAndFix()(inputs=inputs, review=review)
+    except LMTimeoutError as error:
+        timeout = lm.kwargs.get("timeout")
+        raise LMUnavailable(f"timed out after {timeout} s", retryable=True) from error
+    except LMError as error:
+        raise LMUnavailable(_reason(error), retryable=is_retryable_lm_error(error)) from error
+    except AdapterParseError as error:
+        raise LMOutputError(f"malformed LM output: {_reason(error)}") from error
+    except DSPyError as error:
+        raise LMOutputError(_reason(error)) from error
+    except (ValueError, TypeError) as error:  # e.g. an out-of-range enum in a parsed field
+        raise LMOutputError(f"unusable LM output: {_reason(error)}") from error
+
+
+def _reason(error: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters, secrets masked)."""
+    first = (str(error).strip().splitlines() or [""])[0]
+    return scrub_secrets(f"{type(error).__name__}: {first}")[:200]
