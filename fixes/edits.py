@@ -181,6 +181,8 @@ def planned_contents(repo_root: Path, edits: Sequence[Edit]) -> dict[Path, bytes
     texts: dict[Path, str] = {}
     for target, edit in zip(targets, edits, strict=True):
         if edit.old_text == "":
+            if target in texts:
+                raise EditRejected(edit.path, "two edits create the same file")
             texts[target] = edit.new_text
             continue
         current = texts.get(target)
@@ -207,18 +209,18 @@ def unified_diff(edits: Sequence[Edit], *, repo_root: Path | None = None, contex
     """A ``git diff``-style text of the edits.
 
     With ``repo_root``, hunks are computed against the file content so line numbers are
-    real; without it (or when the file cannot be read) each edit is shown on its own.
+    real; without it (or when the file cannot be read, is outside the repository or
+    protected, or the old text no longer matches) each edit is shown on its own.
     """
     chunks: list[str] = []
     for edit in edits:
         before, after = edit.old_text, edit.new_text
         if repo_root is not None and edit.old_text:
-            try:
-                text = (repo_root / edit.path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                text = None
-            if text is not None and text.count(edit.old_text) == 1:
-                before, after = text, text.replace(edit.old_text, edit.new_text, 1)
+            try:  # never read outside the repository or a protected file to show a diff
+                text = read_exact(resolve_in_repo(repo_root, edit.path), edit.path)
+                before, after = text, apply_to_text(text, edit)
+            except EditRejected:
+                pass
         source = "/dev/null" if edit.old_text == "" else f"a/{edit.path}"
         lines = difflib.unified_diff(
             before.splitlines(keepends=True), after.splitlines(keepends=True),

@@ -166,9 +166,9 @@ class GitOps:
                 raise PreflightRefused(f"a git operation is in progress ({marker}); finish it")
 
     def _require_clean(self) -> None:
-        status = self.run("status", "--porcelain=v1", "--untracked-files=no")
-        if status:
-            changed = [line[3:] for line in status.splitlines()]
+        _status, out, _err = self._execute(["status", "--porcelain=v1", "--untracked-files=no"])
+        changed = [line[3:] for line in out.splitlines() if line.strip()]
+        if changed:
             shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
             raise PreflightRefused(f"the checkout has uncommitted changes: {shown}")
 
