@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fixes.state import StateStore
 from monitoring.diagnosis.draft import Draft
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy; the diagnoser only calls it
+    from fixes.state import StateStore
 
 logger = logging.getLogger("mendbot.diagnosis")
 

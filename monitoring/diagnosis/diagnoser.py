@@ -23,11 +23,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fixes.edits import EditRejected
 from fixes.models import Edit, FixProposal, ProposalStatus
-from fixes.state import StateStore
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.cache import DiagnosisCache
 from monitoring.diagnosis.context import CodeContext, build_context
@@ -41,6 +40,9 @@ from monitoring.diagnosis.titles import title_for
 from monitoring.models import Anomaly, Diagnosis, Severity
 from monitoring.redact import Redactor, scrub_secrets
 from settings import Settings
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy; the diagnoser only calls it
+    from fixes.state import StateStore
 
 logger = logging.getLogger("mendbot.diagnosis")
 

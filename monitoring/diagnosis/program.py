@@ -116,17 +116,24 @@ def run_program(lm: dspy.LM, inputs: LMInputs, review: Review) -> LMAnswer:
     try:
         with dspy.context(lm=lm, adapter=adapter):
             return DiagnoseAndFix()(inputs=inputs, review=review)
-    except LMTimeoutError as error:
-        timeout = lm.kwargs.get("timeout")
-        raise LMUnavailable(f"timed out after {timeout} s", retryable=True) from error
     except LMError as error:
-        raise LMUnavailable(_reason(error), retryable=is_retryable_lm_error(error)) from error
+        retryable = is_retryable_lm_error(error)
+        if _is_timeout(error):
+            timeout = lm.kwargs.get("timeout")
+            raise LMUnavailable(f"timed out after {timeout} s", retryable=retryable) from error
+        raise LMUnavailable(_reason(error), retryable=retryable) from error
     except AdapterParseError as error:
         raise LMOutputError(f"malformed LM output: {_reason(error)}") from error
     except DSPyError as error:
         raise LMOutputError(_reason(error)) from error
     except (ValueError, TypeError) as error:  # e.g. an out-of-range enum in a parsed field
         raise LMOutputError(f"unusable LM output: {_reason(error)}") from error
+
+
+def _is_timeout(error: LMError) -> bool:
+    """lm15 reports a read timeout as a transport error; LiteLLM as LMTimeoutError."""
+    text = str(error).lower()
+    return isinstance(error, LMTimeoutError) or "timed out" in text or "timeout" in text
 
 
 def _reason(error: BaseException) -> str:
