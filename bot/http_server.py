@@ -89,6 +89,7 @@ class HttpServer:
     def start(self) -> HttpServer:
         """Serve in a daemon thread; returns self."""
         self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
                                         name="mendbot-http", daemon=True)
         self._thread.start()
         return self
