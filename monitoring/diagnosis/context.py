@@ -128,11 +128,14 @@ def build_context(anomaly: Anomaly, index: RepoIndex | None) -> CodeContext:
 
 
 def app_frames(anomaly: Anomaly, index: RepoIndex) -> list[AppFrame]:
-    """The anomaly's in-app frames that map to repository files, innermost first."""
+    """The anomaly's in-app frames that map to repository files, innermost first.
+
+    A frame whose line is past the end of the file (the code changed since) is skipped.
+    """
     mapped: list[AppFrame] = []
     for frame in reversed(anomaly.frames):
         path = index.map_frame_file(frame.file)
-        if path is not None:
+        if path is not None and 1 <= frame.line <= len(index.lines(path)):
             mapped.append(AppFrame(frame=frame, path=path))
     return mapped[:MAX_FRAMES]
 
