@@ -64,6 +64,13 @@ def test_truncation_raises_the_limit_where_it_is_defined(service):
     assert draft.risk == "LOW" and draft.diagnosis.source == "playbook"
 
 
+def test_truncation_reads_the_analyzers_window_figures(service):
+    details = {"limits": {"max_tokens": 3000, "needed": {"min": 3450, "max": 12_500}}}
+    draft = playbook(A.truncation(details=details), service)
+    assert draft.edits[0].new_text.endswith('"MAX_TOKENS", "14000"))')
+    assert "up to 12500" in draft.diagnosis.root_cause
+
+
 def test_truncation_finds_the_limit_whatever_it_is_called(tmp_path):
     index = repo_with(tmp_path, {"worker.py": """
         import logging

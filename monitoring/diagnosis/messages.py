@@ -22,11 +22,11 @@ TITLE_MAX_CHARS = 90
 # --- root causes (playbooks) -------------------------------------------------------------
 ROOT_TRUNCATION = (
     "The service caps output at {key}={current} ({name}, {where}), but requests needed "
-    "more (up to {needed} in the samples), so responses were cut off ({times})."
+    "more (up to {needed}), so responses were cut off ({times})."
 )
 ROOT_TRUNCATION_NO_DEFINITION = (
-    "The service caps output at {key}={current}, but requests needed more (up to {needed} "
-    "in the samples), so responses were cut off ({times}). {detail}"
+    "The service caps output at {key}={current}, but requests needed more (up to {needed}), "
+    "so responses were cut off ({times}). {detail}"
 )
 ROOT_TRUNCATION_LIMIT_NOT_LITERAL = "The limit {name} is set at {where} from `{value}`, not from a literal that can be raised safely."
 ROOT_TRUNCATION_NO_LIMIT_FOUND = "The code that sets the limit was not found from the code that emits the message."

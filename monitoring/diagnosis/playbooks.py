@@ -107,10 +107,19 @@ def proposed_limit(current: int, needed: int | None) -> int:
 
 
 def _number(anomaly: Anomaly, key: str, *, largest: bool) -> int | None:
-    """``key``'s value from the details or, failing that, the samples (largest or first)."""
-    value = anomaly.details.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    """``key``'s value from the details or, failing that, the samples (largest or last).
+
+    Details may hold it at the top level or one level down (``{"limits": {"max_tokens":
+    3000, "needed": {"min": 3450, "max": 8292}}}``); a ``{"min", "max"}`` figure gives
+    its max (``largest``) or min.
+    """
+    nested = [v for v in anomaly.details.values() if isinstance(v, dict)]
+    for scope in (anomaly.details, *nested):
+        value = scope.get(key)
+        if isinstance(value, dict):
+            value = value.get("max" if largest else "min")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
     pattern = re.compile(rf"\b{re.escape(key)}\s*[=:]\s*(\d+)")
     found = [int(m.group(1)) for sample in anomaly.samples for m in pattern.finditer(sample)]
     if not found:
