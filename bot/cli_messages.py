@@ -9,6 +9,7 @@ from datetime import datetime
 
 from fixes.models import AuditEvent, FixProposal, ProposalStatus
 from fixes.notifier import ProposalEvent
+from monitoring.redact import scrub_secrets
 
 STATUSES = ", ".join(status.value for status in ProposalStatus)
 
@@ -23,7 +24,8 @@ def unknown_status(value: str) -> str:
 
 def database_error(error: Exception) -> str:
     """Error when the database cannot be opened."""
-    return f"cannot open the database (DATABASE_URL): {type(error).__name__}: {error}"
+    detail = scrub_secrets(str(error).split("\n(Background")[0].strip())
+    return f"cannot open the database (DATABASE_URL): {type(error).__name__}: {detail}"
 
 
 def journal_error(error: Exception) -> str:

@@ -10,6 +10,7 @@ the database does with time zones.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 
@@ -138,7 +140,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
-        SQLModel.metadata.create_all(self.engine)
+        _create_schema(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -163,6 +165,20 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _create_schema(engine: Engine, attempts: int = 10) -> None:
+    """Create missing tables. Processes starting together may each see a table missing
+    and race to create it; the loser's "already exists" is not an error: look again."""
+    for attempt in range(attempts):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as error:
+            text = str(error).lower()
+            if attempt == attempts - 1 or ("exist" not in text and "duplicate" not in text):
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _make_engine(url: str) -> Engine:

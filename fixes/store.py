@@ -18,11 +18,11 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from fixes.db import AnomalyRow, AuditRow, Database, ProposalRow, utcnow
+from fixes.db import AnomalyRow, AuditRow, Database, ProposalRow, UTCDateTime, utcnow
 from fixes.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -236,26 +236,55 @@ class ProposalStore:
     def record_anomaly(self, anomaly: Anomaly) -> tuple[int, bool]:
         """Add an anomaly's events to the running totals of its fingerprint.
 
+        Atomic across processes (an ``UPDATE ... SET total_count = total_count + n``, or
+        an insert that a racing insert turns back into that update); ``first_seen`` and
+        ``last_seen`` only ever widen.
+
         Returns:
             ``(total_count, is_new)``: the fingerprint's total events ever, and whether
             this is the first time it is seen.
+
+        Raises:
+            StoreError: the row could neither be updated nor inserted (twice).
         """
+        for _attempt in range(3):
+            total = self._add_to_anomaly(anomaly)
+            if total is not None:
+                return total, False
+            try:
+                with self.db.session() as session:
+                    session.add(AnomalyRow(
+                        fingerprint=anomaly.fingerprint, kind=anomaly.kind,
+                        template=anomaly.template, severity=anomaly.severity.value,
+                        first_seen=anomaly.first_seen, last_seen=anomaly.last_seen,
+                        total_count=anomaly.count,
+                    ))
+                return anomaly.count, True
+            except IntegrityError:
+                continue  # another process inserted it first: add to theirs
+        raise StoreError(f"cannot record anomaly {anomaly.fingerprint}")
+
+    def _add_to_anomaly(self, anomaly: Anomaly) -> int | None:
+        first = literal(anomaly.first_seen, UTCDateTime)
+        last = literal(anomaly.last_seen, UTCDateTime)
         with self.db.session() as session:
-            row = session.get(AnomalyRow, anomaly.fingerprint)
-            is_new = row is None
-            if row is None:
-                row = AnomalyRow(
-                    fingerprint=anomaly.fingerprint, kind=anomaly.kind,
-                    template=anomaly.template, severity=anomaly.severity.value,
-                    first_seen=anomaly.first_seen, last_seen=anomaly.last_seen,
-                    total_count=0,
+            result = session.exec(  # type: ignore[call-overload]
+                update(AnomalyRow)
+                .where(col(AnomalyRow.fingerprint) == anomaly.fingerprint)
+                .values(
+                    total_count=AnomalyRow.total_count + anomaly.count,
+                    severity=anomaly.severity.value,
+                    first_seen=case((col(AnomalyRow.first_seen) > first, first),
+                                    else_=col(AnomalyRow.first_seen)),
+                    last_seen=case((col(AnomalyRow.last_seen) < last, last),
+                                   else_=col(AnomalyRow.last_seen)),
                 )
-            row.total_count += anomaly.count
-            row.last_seen = max(row.last_seen, anomaly.last_seen)
-            row.severity = anomaly.severity.value
-            session.add(row)
-            session.flush()
-            return row.total_count, is_new
+            )
+            if result.rowcount != 1:
+                return None
+            row = session.get(AnomalyRow, anomaly.fingerprint)
+            session.refresh(row)
+            return row.total_count if row else None
 
     def anomaly_totals(self, fingerprint: str) -> dict[str, Any] | None:
         """``{"first_seen", "last_seen", "total_count", "kind", "template"}`` or None."""
