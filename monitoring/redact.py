@@ -27,7 +27,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # JSON Web Tokens: three base64url parts, the first two starting with '{"' = eyJ.
     ("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")),
     # Authorization headers: Bearer/Basic/Token credentials.
-    ("SECRET", re.compile(r"(?i)(?P<keep>\b(?:bearer|basic|token) +)(?P<secret>[A-Za-z0-9._~+/=-]{8,})")),
+    ("SECRET", re.compile(
+        r"(?i)(?P<keep>\b(?:bearer|basic|token) +)(?P<secret>[A-Za-z0-9._~+/=-]{8,})")),
     # Slack tokens (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xapp-), OpenAI/Anthropic-style sk-.
     ("SECRET", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{8,}|\bxapp-[A-Za-z0-9-]{8,}")),
     ("SECRET", re.compile(r"\bsk-(?:[A-Za-z0-9_-]{2,}-)?[A-Za-z0-9_-]{16,}")),

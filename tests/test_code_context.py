@@ -14,7 +14,12 @@ from monitoring.diagnosis.context import (
     WINDOW_LINES_BEFORE,
     build_context,
 )
-from monitoring.diagnosis.emitters import find_definitions, find_emitters, search_phrases, template_keys
+from monitoring.diagnosis.emitters import (
+    find_definitions,
+    find_emitters,
+    search_phrases,
+    template_keys,
+)
 from monitoring.diagnosis.repo import RepoIndex, is_library_path
 from monitoring.models import FrameModel
 from tests.conftest import ROOT
@@ -148,10 +153,13 @@ def test_a_message_without_placeholders_is_found_by_its_prefix(service):
     assert (emitter.path, emitter.line, emitter.phrase) == ("app.py", 47, "MCP Tool failed:")
 
 
+MESSAGE = "LM response truncated (max_tokens"
+
+
 @pytest.mark.parametrize("call", [
-    'log.warning(f"LM response truncated (max_tokens={settings.max_tokens}, needed={n})")',
-    'log.warning("LM response truncated (max_tokens={}, needed={})".format(settings.max_tokens, n))',
-    'log.warning("LM response truncated (max_tokens=%(m)d, needed=%(n)d)" % (settings.max_tokens, n))',
+    f'log.warning(f"{MESSAGE}={{settings.max_tokens}}, needed={{n}})")',
+    f'log.warning("{MESSAGE}={{}}, needed={{}})".format(settings.max_tokens, n))',
+    f'log.warning("{MESSAGE}=%d, needed=%d)" % (settings.max_tokens, n))',
 ])
 def test_other_names_and_formats_lead_to_the_limit_in_another_file(tmp_path, call):
     index = write(tmp_path, {
@@ -181,13 +189,15 @@ def test_other_names_and_formats_lead_to_the_limit_in_another_file(tmp_path, cal
 
 def test_the_file_that_names_the_logger_ranks_first(tmp_path):
     index = write(tmp_path, {
-        "a_other.py": 'import logging\nlog = logging.getLogger("x")\nlog.info("Cache warmed up in %s")\n',
-        "b_web.py": 'import logging\nlog = logging.getLogger("app.web")\nlog.info("Cache warmed up in %s")\n',
+        "a_other.py": 'import logging\nlog = logging.getLogger("x")\n'
+                      'log.info("Cache warmed up in %s")\n',
+        "b_web.py": 'import logging\nlog = logging.getLogger("app.web")\n'
+                    'log.info("Cache warmed up in %s")\n',
     })
     emitters = find_emitters(index, "Cache warmed up in <NUM>", logger="app.web")
     assert [e.path for e in emitters] == ["b_web.py", "a_other.py"]
 
 
 def test_comments_do_not_count_as_emitters(tmp_path):
-    index = write(tmp_path, {"app.py": "# LM response truncated (max_tokens= is logged elsewhere\nx = 1\n"})
+    index = write(tmp_path, {"app.py": f"# {MESSAGE}= is logged elsewhere\nx = 1\n"})
     assert find_emitters(index, "LM response truncated (max_tokens=<NUM>)") == []

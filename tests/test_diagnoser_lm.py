@@ -309,7 +309,8 @@ def test_env_configured_base_url_is_served_by_lm15_without_importing_litellm(llm
 
 
 def test_offline_diagnosis_never_imports_dspy(repo):
-    code = ("import sys\nfrom settings import Settings\nfrom monitoring.diagnosis import Diagnoser\n"
+    code = ("import sys\nfrom settings import Settings\n"
+            "from monitoring.diagnosis import Diagnoser\n"
             "from tests.fakes import anomalies as A\n"
             f"s = Settings(_env_file=None, target_repo_path={str(repo.work)!r})\n"
             "[p] = Diagnoser(settings=s).propose([A.keyerror()])\n"

@@ -20,8 +20,8 @@ SECRETS = [
     ("token xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij", "<SECRET_1>"),
     ("app token xapp-1-A01-123456789-abcdef", "xapp-1-A01-123456789-abcdef", "<SECRET_1>"),
     ("key sk-proj-abcdefghijklmnop1234", "sk-proj-abcdefghijklmnop1234", "<SECRET_1>"),
-    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-     "eyJhbGciOiJIUzI1NiJ9", "<JWT_1>"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+     "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "eyJhbGciOiJIUzI1NiJ9", "<JWT_1>"),
     ("aws AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", "<AWS_KEY_1>"),
     ("db postgresql://app:hunter2@db.internal:5432/app", "hunter2", "<PASSWORD_1>"),
     ("redis redis://:s3cr3tpass@cache:6379/0", "s3cr3tpass", "<PASSWORD_1>"),
@@ -41,7 +41,7 @@ def test_each_kind_of_secret_is_masked(line: str, secret: str, placeholder: str)
 
 
 def test_ordinary_log_lines_are_left_alone() -> None:
-    for line in A.TRUNCATION_LINES + [A.KEYERROR_TRACEBACK, A.slow().samples[0]]:
+    for line in [*A.TRUNCATION_LINES, A.KEYERROR_TRACEBACK, A.slow().samples[0]]:
         assert scrub_secrets(line) == line
 
 

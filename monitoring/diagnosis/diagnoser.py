@@ -210,7 +210,8 @@ class Diagnoser:
             try:
                 self._lm, self.engine = build_lm(self.settings)
             except Exception as error:
-                raise LMUnavailable(f"LM setup failed: {scrub_secrets(str(error))[:200]}") from error
+                reason = scrub_secrets(str(error))[:200]
+                raise LMUnavailable(f"LM setup failed: {reason}") from error
             logger.info("diagnosis LM %s served by the %s engine", self.settings.lm, self.engine)
         return self._lm
 

@@ -37,7 +37,8 @@ SOURCE_SUFFIXES = (".py", ".js", ".ts", ".go", ".rb", ".java", ".kt", ".php", ".
 
 PLACEHOLDER = re.compile(r"<\*>|<[A-Z][A-Z0-9_]*>")
 _KEY_BEFORE = re.compile(r"(\w+)\s*[=:]\s*$")
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]")
+_PERCENT_SPEC = re.compile(
+    r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]")
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,7 @@ def _define(index: RepoIndex, emitter: Emitter, name: str) -> Definition | None:
     tree = index.tree(emitter.path)
     if tree is None:
         return None
-    function = _enclosing_function(tree, emitter.line)
+    function = enclosing_function(tree, emitter.line)
     scopes: list[tuple[str, list[ast.stmt]]] = []
     if function is not None:
         local = [s for s in ast.walk(function) if isinstance(s, ast.stmt) and s is not function
@@ -324,13 +325,14 @@ def _define(index: RepoIndex, emitter: Emitter, name: str) -> Definition | None:
     return None
 
 
-def _enclosing_function(tree: ast.AST, line: int) -> ast.AST | None:
-    best = None
+def enclosing_function(tree: ast.AST, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The innermost function definition whose lines include ``line`` (1-based)."""
+    best: ast.FunctionDef | ast.AsyncFunctionDef | None = None
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if node.lineno <= line <= (node.end_lineno or node.lineno):
-                if best is None or node.lineno >= best.lineno:
-                    best = node
+        inside = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+            node.lineno <= line <= (node.end_lineno or node.lineno))
+        if inside and (best is None or node.lineno >= best.lineno):
+            best = node  # type: ignore[assignment]
     return best
 
 

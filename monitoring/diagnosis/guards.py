@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fixes.models import Edit
-from monitoring.diagnosis.emitters import Definition
+from monitoring.diagnosis.emitters import Definition, enclosing_function
 from monitoring.diagnosis.repo import RepoIndex
 
 KEY_GUARD_STATUS = 404
@@ -114,7 +114,7 @@ def key_guard(index: RepoIndex, path: str, line: int, missing: object) -> GuardE
     found = _handler_statement(index, path, line)
     if found is None:
         return None
-    tree, function, statement, error = found
+    _tree, function, statement, error = found
     lookup = _lookup(statement, line, missing)
     if lookup is None or _is_target(statement, lookup):
         return None
@@ -194,7 +194,7 @@ def _handler_statement(index: RepoIndex, path: str, line: int):
     if tree is None:
         return None
     error = client_error(tree)
-    function = _innermost_function(tree, line)
+    function = enclosing_function(tree, line)
     statement = _statement_starting_on_line(tree, line)
     if error is None or function is None or statement is None:
         return None
@@ -212,22 +212,12 @@ def _alone(index: RepoIndex, path: str, statement: ast.stmt) -> bool:
     return not first[: statement.col_offset].strip() and (not after or after.startswith("#"))
 
 
-def _innermost_function(tree: ast.AST, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    best = None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if node.lineno <= line <= (node.end_lineno or node.lineno):
-                if best is None or node.lineno >= best.lineno:
-                    best = node
-    return best
-
-
 def _statement_starting_on_line(tree: ast.AST, line: int) -> ast.stmt | None:
     """The simple statement spanning ``line`` that alone occupies its first line."""
+    simple = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Return)
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Return)):
-            if node.lineno <= line <= (node.end_lineno or node.lineno):
-                return node
+        if isinstance(node, simple) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            return node
     return None
 
 

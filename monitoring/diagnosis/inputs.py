@@ -47,7 +47,7 @@ SYSTEM_CONTEXT_LINES = 2
 
 _FILE_LINE = re.compile(r'^\s*File "([^"]+)", line \d+')
 _MARKERS = (
-    (re.compile(r"<(/?)log_excerpt", re.IGNORECASE), r"‹\1log_excerpt"),
+    (re.compile(r"<(/?)log_excerpt", re.IGNORECASE), r"(\1log_excerpt"),
     (re.compile(r"\[\[\s*##"), "[ [ ##"),
     (re.compile(r"##\s*\]\]"), "## ] ]"),
 )
@@ -115,7 +115,8 @@ def format_samples(samples: list[str], redactor: Redactor) -> str:
         text = defuse(redactor.redact(condense_traceback(sample)))
         if len(text) > MAX_SAMPLE_CHARS:
             half = MAX_SAMPLE_CHARS // 2
-            text = f"{text[:half]}\n... ({len(text) - 2 * half} characters omitted) ...\n{text[-half:]}"
+            omitted = len(text) - 2 * half
+            text = f"{text[:half]}\n... ({omitted} characters omitted) ...\n{text[-half:]}"
         blocks.append(f'<log_excerpt n="{number}">\n{text}\n</log_excerpt>')
     return "\n".join(blocks) if blocks else "(no samples)"
 
@@ -161,7 +162,8 @@ def system_context(anomaly: Anomaly, context: CodeContext, index: RepoIndex | No
     sites += [(e.path, e.line, "writes the message") for e in context.emitters]
     for path, line, what in sites:
         lines = index.lines(path)
-        start, end = max(1, line - SYSTEM_CONTEXT_LINES), min(len(lines), line + SYSTEM_CONTEXT_LINES)
+        start = max(1, line - SYSTEM_CONTEXT_LINES)
+        end = min(len(lines), line + SYSTEM_CONTEXT_LINES)
         excerpt = "\n".join(lines[start - 1 : end])
         parts.append(f"{path}:{line} ({what}), lines {start}-{end}:\n{excerpt}")
     if not sites:

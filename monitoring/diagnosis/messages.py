@@ -7,7 +7,9 @@ proposal leaves this package.
 from __future__ import annotations
 
 NEEDS_INVESTIGATION = "Needs investigation: no safe automatic edit is clear from the evidence."
-NO_REPOSITORY = "No repository configured (TARGET_REPO_PATH), so no code was read and no edit proposed."
+NO_REPOSITORY = (
+    "No repository configured (TARGET_REPO_PATH), so no code was read and no edit proposed."
+)
 NO_CODE_FOUND = "No code in the repository matches the evidence, so no edit was proposed."
 
 # --- titles -------------------------------------------------------------------------------
@@ -28,8 +30,13 @@ ROOT_TRUNCATION_NO_DEFINITION = (
     "The service caps output at {key}={current}, but requests needed more (up to {needed}), "
     "so responses were cut off ({times}). {detail}"
 )
-ROOT_TRUNCATION_LIMIT_NOT_LITERAL = "The limit {name} is set at {where} from `{value}`, not from a literal that can be raised safely."
-ROOT_TRUNCATION_NO_LIMIT_FOUND = "The code that sets the limit was not found from the code that emits the message."
+ROOT_TRUNCATION_LIMIT_NOT_LITERAL = (
+    "The limit {name} is set at {where} from `{value}`, not from a literal that can be "
+    "raised safely."
+)
+ROOT_TRUNCATION_NO_LIMIT_FOUND = (
+    "The code that sets the limit was not found from the code that emits the message."
+)
 ROOT_KEY_ERROR = (
     "{function}() in {path} looks up {key} in {container} without checking that it exists; "
     "a request with an unknown {label} ({message} in the newest sample) raises KeyError, "

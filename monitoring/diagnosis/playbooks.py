@@ -195,9 +195,10 @@ def _denominator(index: RepoIndex, path: str, line: int) -> str | None:
     tree = index.tree(path)
     text = index.text(path) or ""
     for node in ast.walk(tree) if tree else ():
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
-            if node.lineno <= line <= (node.end_lineno or node.lineno):
-                return ast.get_source_segment(text, node.right) or ast.unparse(node.right)
+        division = isinstance(node, ast.BinOp) and isinstance(
+            node.op, (ast.Div, ast.FloorDiv, ast.Mod))
+        if division and node.lineno <= line <= (node.end_lineno or node.lineno):
+            return ast.get_source_segment(text, node.right) or ast.unparse(node.right)
     return None
 
 
@@ -249,7 +250,8 @@ def _draft(anomaly: Anomaly, root: str, components: list[str], evidence: list[st
 
 def _facts(anomaly: Anomaly) -> dict[str, object]:
     message = (anomaly.exception_message or "").strip()
-    return {"count": anomaly.count, "times": _times(anomaly.count), "first": _when(anomaly.first_seen),
+    return {"count": anomaly.count, "times": _times(anomaly.count),
+            "first": _when(anomaly.first_seen),
             "last": _when(anomaly.last_seen), "template": _short(anomaly.template, 160),
             "exception": anomaly.exception_type or "error",
             "message": _short(message, 120) or "no message"}

@@ -18,8 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dspy
-from dspy.utils.exceptions import AdapterParseError, DSPyError, LMError, LMTimeoutError
-from dspy.utils.exceptions import is_retryable_lm_error
+from dspy.utils.exceptions import (
+    AdapterParseError,
+    DSPyError,
+    LMError,
+    LMTimeoutError,
+    is_retryable_lm_error,
+)
 
 from fixes.edits import EditRejected
 from fixes.models import Edit, Risk

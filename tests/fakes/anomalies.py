@@ -8,6 +8,7 @@ parser reports them (``/app/...`` paths, site-packages frames first).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from monitoring.models import Anomaly, FrameModel, Severity
@@ -17,12 +18,13 @@ LAST = datetime(2026, 11, 21, 18, 26, 10, tzinfo=UTC)
 LIB = "/app/.venv/lib/python3.11/site-packages/"
 
 #: One whole KeyError traceback from the real log (lines 67-121), as uvicorn printed it.
-KEYERROR_TRACEBACK = 'ERROR:    Exception in ASGI application\nTraceback (most recent call last):\n  File "/app/.venv/lib/python3.11/site-packages/uvicorn/protocols/http/h11_impl.py", line 411, in run_asgi\n    result = await app(  # type: ignore[func-returns-value]\n             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n  File "/app/.venv/lib/python3.11/site-packages/uvicorn/middleware/proxy_headers.py", line 63, in __call__\n    return await self.app(scope, receive, send)\n           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/applications.py", line 1224, in __call__\n    await super().__call__(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/starlette/applications.py", line 96, in __call__\n    await self.middleware_stack(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/starlette/middleware/errors.py", line 186, in __call__\n    raise exc\n  File "/app/.venv/lib/python3.11/site-packages/starlette/middleware/errors.py", line 164, in __call__\n    await self.app(scope, receive, _send)\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/telemetry/_asgi.py", line 151, in __call__\n    await self.app(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/_body_limit.py", line 80, in __call__\n    await self.app(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/starlette/middleware/exceptions.py", line 63, in __call__\n    await wrap_app_handling_exceptions(self.app, conn)(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/starlette/_exception_handler.py", line 53, in wrapped_app\n    raise exc\n  File "/app/.venv/lib/python3.11/site-packages/starlette/_exception_handler.py", line 42, in wrapped_app\n    await app(scope, receive, sender)\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/middleware/asyncexitstack.py", line 18, in __call__\n    await self.app(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/starlette/routing.py", line 683, in __call__\n    await self.middleware_stack(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/routing.py", line 2929, in app\n    await route.handle(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/routing.py", line 1375, in handle\n    await super().handle(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/starlette/routing.py", line 289, in handle\n    await self.app(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/routing.py", line 175, in app\n    await wrap_app_handling_exceptions(app, request)(scope, receive, send)\n  File "/app/.venv/lib/python3.11/site-packages/starlette/_exception_handler.py", line 53, in wrapped_app\n    raise exc\n  File "/app/.venv/lib/python3.11/site-packages/starlette/_exception_handler.py", line 42, in wrapped_app\n    await app(scope, receive, sender)\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/routing.py", line 161, in app\n    response = await f(request)\n               ^^^^^^^^^^^^^^^^\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/routing.py", line 762, in app\n    raw_response = await run_endpoint_function(\n                   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n  File "/app/.venv/lib/python3.11/site-packages/fastapi/routing.py", line 381, in run_endpoint_function\n    return await dependant.call(**values)\n           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n  File "/app/app.py", line 31, in orders\n    user = STATS["users"][body["user_id"]]   # bug: unknown users raise KeyError\n           ~~~~~~~~~~~~~~^^^^^^^^^^^^^^^^^\nKeyError: \'ghost5187\''
+KEYERROR_TRACEBACK = (Path(__file__).parent / "keyerror_traceback.txt").read_text().rstrip()
 
+_LLM = "app.llm - WARNING - LM response truncated"
 TRUNCATION_LINES = [
-    "2026-11-21 18:24:54,417 - app.llm - WARNING - LM response truncated (max_tokens=3000, needed=3639)",
-    "2026-11-21 18:24:54,582 - app.llm - WARNING - LM response truncated (max_tokens=3000, needed=4788)",
-    "2026-11-21 18:24:56,338 - app.llm - WARNING - LM response truncated (max_tokens=3000, needed=8292)",
+    f"2026-11-21 18:24:54,417 - {_LLM} (max_tokens=3000, needed=3639)",
+    f"2026-11-21 18:24:54,582 - {_LLM} (max_tokens=3000, needed=4788)",
+    f"2026-11-21 18:24:56,338 - {_LLM} (max_tokens=3000, needed=8292)",
 ]
 
 
@@ -41,9 +43,11 @@ def keyerror(**fields: Any) -> Anomaly:
         "template": "KeyError at /app/app.py:orders", "severity": Severity.HIGH,
         "exception_type": "KeyError", "exception_message": "'ghost5187'",
         "frames": [
-            FrameModel(file=LIB + "uvicorn/protocols/http/h11_impl.py", line=411, function="run_asgi"),
+            FrameModel(file=LIB + "uvicorn/protocols/http/h11_impl.py", line=411,
+                       function="run_asgi"),
             FrameModel(file=LIB + "starlette/routing.py", line=289, function="handle"),
-            FrameModel(file=LIB + "fastapi/routing.py", line=381, function="run_endpoint_function"),
+            FrameModel(file=LIB + "fastapi/routing.py", line=381,
+                       function="run_endpoint_function"),
             FrameModel(file="/app/app.py", line=31, function="orders"),
         ],
         "samples": [KEYERROR_TRACEBACK], **fields,
@@ -66,7 +70,8 @@ def slow(**fields: Any) -> Anomaly:
         "kind": "slow_operation", "fingerprint": "slow000llm", "count": 3,
         "template": "Slow LM call: <NUM>s for request <NUM>", "logger": "app.llm",
         "severity": Severity.LOW,
-        "samples": ["2026-11-21 18:25:33,120 - app.llm - WARNING - Slow LM call: 1.20s for request 290"],
+        "samples": ["2026-11-21 18:25:33,120 - app.llm - WARNING - "
+                    "Slow LM call: 1.20s for request 290"],
         **fields,
     })
 
@@ -77,7 +82,8 @@ def duplicates(**fields: Any) -> Anomaly:
         "kind": "duplicate_spike", "fingerprint": "dup000slack", "count": 22,
         "template": "Duplicate Slack event <*> (retry detected, attempt <NUM>)",
         "logger": "app.slack", "severity": Severity.LOW,
-        "samples": ["2026-11-21 18:24:54,563 - app.slack - WARNING - Duplicate Slack event Ev814282776 (retry detected, attempt 2)"],
+        "samples": ["2026-11-21 18:24:54,563 - app.slack - WARNING - "
+                    "Duplicate Slack event Ev814282776 (retry detected, attempt 2)"],
         **fields,
     })
 
@@ -88,7 +94,8 @@ def mcp_error(**fields: Any) -> Anomaly:
         "kind": "repeated_error", "fingerprint": "mcp000connect", "count": 9,
         "template": "MCP Tool failed: ConnectError (All connection attempts failed)",
         "logger": "app.mcp", "severity": Severity.MEDIUM,
-        "samples": ["2026-11-21 18:24:54,559 - app.mcp - ERROR - MCP Tool failed: ConnectError (All connection attempts failed)"],
+        "samples": ["2026-11-21 18:24:54,559 - app.mcp - ERROR - "
+                    "MCP Tool failed: ConnectError (All connection attempts failed)"],
         **fields,
     })
 
