@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -32,10 +33,10 @@ log = logging.getLogger("mendbot.run")
 
 
 # --- the words shown at start (this command's whole vocabulary) ------------------------------
-def summary_lines(settings: Settings, *, source: str | None, transport: str,
-                  warnings: list[str]) -> list[str]:
+def summary_lines(settings: Settings, *, source: str | None, source_note: str,
+                  transport: str, warnings: list[str]) -> list[str]:
     """The start-up summary: source, interval, Slack transport, approvers, repository."""
-    monitoring = (f"{source} logs every {settings.monitor_interval_seconds:g} s"
+    monitoring = (f"{source} logs every {settings.monitor_interval_seconds:g} s ({source_note})"
                   if source else "off (no log source configured: set RAILWAY_*, LOKI_URL, "
                   "MENDBOT_LOG_FILE or MENDBOT_LOG_COMMAND)")
     approvers = ", ".join(settings.slack_approvers) or "nobody"
@@ -49,6 +50,19 @@ def summary_lines(settings: Settings, *, source: str | None, transport: str,
         f"  health:      http://0.0.0.0:{settings.port}/health",
     ]
     return lines + [f"  warning: {w}" for w in warnings]
+
+
+def source_failed_warning(error: Exception) -> str:
+    """Start-up warning when the first check of the log source fails (the bot still runs)."""
+    return (f"the log source does not answer yet ({error}); monitoring keeps retrying and "
+            "alerts in Slack after 3 failed cycles")
+
+
+def watching_itself_warning(service: str) -> str:
+    """Start-up warning when mendbot, on Railway, is pointed at its own service."""
+    return (f"mendbot is watching its own Railway service ({service}): Railway sets "
+            "RAILWAY_SERVICE_ID and RAILWAY_ENVIRONMENT_ID to mendbot's own ids; set them in "
+            "mendbot's variables to the ids of the service to watch")
 
 
 def _transport(settings: Settings) -> str:
@@ -106,11 +120,29 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         raise _StartError(f"log source: {error}") from error
     bot, warnings = _slack_bot(settings, runtime, monitor, stack)
     _serve(settings, bot, monitor.health, stack)
+    source_note = _check_source(monitor.source, warnings) if monitor.source else ""
     monitor.start()
     stack.callback(monitor.stop)
     source = monitor.source.name if monitor.source else None
-    return summary_lines(settings, source=source, transport=_transport(settings),
-                         warnings=warnings)
+    return summary_lines(settings, source=source, source_note=source_note,
+                         transport=_transport(settings), warnings=warnings)
+
+
+def _check_source(source: Any, warnings: list[str]) -> str:
+    """The source's own description, or "not reachable" (with a warning) when its cheap
+    check fails: a failing source never stops the bot."""
+    from monitoring.sources import LogSourceError
+
+    try:
+        note = source.check()
+    except LogSourceError as error:
+        warnings.append(source_failed_warning(error))
+        return "not reachable yet"
+    watched = getattr(source.source, "service_name", None)
+    # Railway injects the running service's own name; equal names mean a self-watch.
+    if watched and watched == os.environ.get("RAILWAY_SERVICE_NAME"):
+        warnings.append(watching_itself_warning(watched))
+    return note
 
 
 def _slack_notifier(settings: Settings) -> Any:

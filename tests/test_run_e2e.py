@@ -153,7 +153,7 @@ class Scene:
                 "RAILWAY_ENVIRONMENT_ID": "env-1", "RAILWAY_SERVICE_ID": "svc-1",
                 "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                 "SLACK_CHANNEL": "#ops", "SLACK_API_URL": self.slack.api_url,
-                "SLACK_APPROVERS": ALICE,
+                "SLACK_APPROVERS": ALICE, "RAILWAY_SERVICE_NAME": "mendbot",
                 "MENDBOT_LM": "openai/fake-model", "OPENAI_BASE_URL": self.llm.base_url,
                 "OPENAI_API_KEY": "sk-test", "MENDBOT_LM_MAX_RETRIES": "0",
                 "TARGET_REPO_PATH": str(self.repo.work),
@@ -204,7 +204,8 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
     try:
         banner = wait_until("the start-up summary", lambda: "mendbot is running" in bot.output()
                             and bot.output(), 10)
-        assert "railway logs every 2 s" in banner and ALICE in banner
+        assert "railway logs every 2 s (Railway service api, deployment dep-1" in banner
+        assert ALICE in banner and "  warning:" not in banner
         bot.wait_cycles(1)
         assert scene.top_level_posts() == []  # normal traffic: nothing to say
 
@@ -300,3 +301,27 @@ def test_mendbot_run_without_a_source_or_slack_still_serves_health(tmp_path: Pat
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch) -> None:
+    from bot.run_command import _check_source
+    from monitoring.sources import RailwaySource
+
+    with FakeRailway(service_name="mendbot") as railway:
+        railway.deploy("dep-self")
+        source = RailwaySource(client=httpx.Client(), api_url=railway.api_url,
+                               environment_id="env-1", service_id="svc-1",
+                               api_token="team-token")
+        wrapped = type("Wrapped", (), {"source": source, "check": source.check})()
+        warnings: list[str] = []
+        monkeypatch.setenv("RAILWAY_SERVICE_NAME", "api")
+        assert "deployment dep-self" in _check_source(wrapped, warnings) and warnings == []
+        monkeypatch.setenv("RAILWAY_SERVICE_NAME", "mendbot")
+        _check_source(wrapped, warnings)
+        assert "watching its own Railway service (mendbot)" in warnings[0]
+        refused: list[str] = []
+        bad = RailwaySource(client=httpx.Client(), api_url=railway.api_url,
+                            environment_id="env-1", service_id="svc-1", api_token="nope")
+        wrapped_bad = type("Wrapped", (), {"source": bad, "check": bad.check})()
+        assert _check_source(wrapped_bad, refused) == "not reachable yet"
+        assert "RAILWAY_API_TOKEN" in refused[0]

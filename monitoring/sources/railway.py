@@ -121,6 +121,8 @@ class RailwaySource:
                          else {"Project-Access-Token": str(project_token)})
         self._parser_factory = parser_factory or _default_parser
         self.cursor_key = f"source:railway:{environment_id}:{service_id}"
+        #: The watched service's name, known after the first request.
+        self.service_name: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RailwaySource:
@@ -208,6 +210,7 @@ class RailwaySource:
         if not isinstance(instance, dict):
             raise LogSourceError("Railway returned no serviceInstance; check "
                                  "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID")
+        self.service_name = instance.get("serviceName") or self.service_name
         return instance
 
     def _window_entries(
