@@ -320,3 +320,12 @@ def test_offline_diagnosis_never_imports_dspy(repo):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(r"1 False False", result.stdout.strip())
+
+
+def test_an_unusable_model_string_falls_back_to_the_playbook(make_settings, repo, caplog):
+    settings = make_settings(lm="openai/", target_repo_path=repo.work)
+    with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
+        [proposal] = Diagnoser(settings=settings).propose([A.keyerror()])
+    assert proposal.diagnosis.source == "playbook" and proposal.edits
+    assert any("LM setup failed" in note for note in proposal.notes)
+    assert "LM setup failed" in caplog.text
