@@ -22,9 +22,7 @@ every expected failure and raises only what cannot be handled (``KeyboardInterru
 
 from __future__ import annotations
 
-import re
 import socket
-import textwrap
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +30,14 @@ from typing import TYPE_CHECKING
 
 from fixes.decisions import ApplyOutcome
 from fixes.edits import EditRejected, planned_contents
-from fixes.gitops import GitCommandFailed, GitOps, GitOpsError, PushRejected, scrub
+from fixes.gitops import (
+    GitCommandFailed,
+    GitOps,
+    GitOpsError,
+    PushRejected,
+    commit_message,
+    scrub,
+)
 from fixes.journal import Journal, JournalEntry, JournalError, Phase, atomic_write
 from fixes.models import FixProposal
 from fixes.notifier import ProposalEvent
@@ -42,9 +47,7 @@ if TYPE_CHECKING:
     from settings import Settings
 
 EventSink = Callable[[ProposalEvent], None]
-_SUMMARY_CHARS = 72
 _RECOVERY_FETCH_SECONDS = 30.0
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class FixImplementor:
@@ -142,6 +145,8 @@ class FixImplementor:
     def _apply_locked(
         self, proposal: FixProposal, approved_by: str, on_event: EventSink,
     ) -> ApplyOutcome:
+        if not proposal.edits:
+            return _failed("refused: the proposal has no change to apply")
         try:
             gitops = self._open_git()
             journal = self._journal_for(gitops)
@@ -353,51 +358,6 @@ class FixImplementor:
             except GitOpsError:
                 return None
         return self._journal
-
-
-def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
-    """``Auto-fix: <summary>``, a body (root cause, anomaly, files) and the trailers.
-
-    The trailers (git's format, the last paragraph) are ``Fix-Id:``, ``Approved-by:`` and
-    ``Anomaly:`` (the fingerprint). Proposal text is untrusted: it is reduced to printable
-    single-line summaries and wrapped paragraphs that cannot pose as trailers.
-    """
-    anomaly = proposal.anomaly
-    summary = _one_line(proposal.title or anomaly.summary or anomaly.template,
-                        _SUMMARY_CHARS - len("Auto-fix: "))
-    counts: dict[str, int] = {}
-    for edit in proposal.edits:
-        counts[edit.path] = counts.get(edit.path, 0) + 1
-    paragraphs = [
-        f"Root cause: {proposal.diagnosis.root_cause}",
-        f"Seen: {anomaly.kind}, {anomaly.count} event(s) from "
-        f"{anomaly.first_seen.isoformat()} to {anomaly.last_seen.isoformat()}: "
-        f"{anomaly.summary or anomaly.template}",
-        "Changed: " + ", ".join(f"{path} ({n} edit{'s' if n > 1 else ''})"
-                                for path, n in counts.items()),
-    ]
-    if proposal.reasoning:
-        paragraphs.append(f"Why: {proposal.reasoning}")
-    body = "\n\n".join(_paragraph(text) for text in paragraphs)
-    trailers = (f"Fix-Id: {proposal.id}\nApproved-by: {_one_line(approved_by, 128)}\n"
-                f"Anomaly: {_one_line(proposal.fingerprint, 128)}")
-    return f"Auto-fix: {summary}\n\n{body}\n\n{trailers}\n"
-
-
-def _paragraph(text: str, max_chars: int = 1500) -> str:
-    text = _CONTROL.sub(" ", text).strip()
-    if len(text) > max_chars:
-        text = text[: max_chars - 3] + "..."
-    lines = []
-    for block in filter(None, (b.strip() for b in text.splitlines())):
-        lines.extend(textwrap.wrap(block, 72, break_long_words=False) or [""])
-    # A line starting with "---" would end git's trailer search; indent it.
-    return "\n".join("  " + line if line.startswith("---") else line for line in lines)
-
-
-def _one_line(text: str, max_chars: int) -> str:
-    text = " ".join(_CONTROL.sub(" ", text).split())
-    return text if len(text) <= max_chars else text[: max_chars - 3].rstrip() + "..."
 
 
 def _kept_branch(proposal_id: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import Runtime, build_runtime
-from fixes.implementor import commit_message
+from fixes.gitops import commit_message
 from fixes.models import Edit, ProposalStatus
 from fixes.notifier import InMemoryNotifier
 from tests.fakes.git import RepoPair, git, make_repo
