@@ -38,6 +38,19 @@ _KIND = re.compile(
     r"|(?P<UUID>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
     r"|(?P<HEX>0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})"
 ).fullmatch
+# Tokens without key=value or path structure, classified in one match: the named group
+# that matched is the placeholder (``lastgroup``), lead/trail punctuation is kept.
+_SIMPLE = re.compile(
+    r"(?=\D*\d)[\[\](){}<>'\"`,;=]*/?"
+    r"(?:(?P<IP>\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)"
+    r"|(?P<NUM>[-+]?\d+(?:[.,]\d+)*(?P<unit>(?:[kKMGT]i?)?[bB]|[mun]?s|sec|secs|seconds|min|h|%|x)?)"
+    r"|(?P<UUID>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|(?P<HEX>0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})"
+    r"|(?P<ID>[\w-]*\d[\w-]*))"
+    r"[\[\](){}<>'\"`,;:.!?]*"
+).fullmatch
+_PATH_NUM = re.compile(r"(?<![^/\\])\d+(?![^/\\])")
+_PATH_ID = re.compile(r"(?<![^/\\])(?=[^/\\<]*\d)[^/\\]+")
 _ALPHA = re.compile(r"[A-Za-z]").search
 _KEYISH = re.compile(r"[=:#/]|\.\.").search
 _TYPED = re.compile(r"<(?:NUM|IP|HEX|UUID|PATH|ID)>")
@@ -67,17 +80,29 @@ def _classify(core: str) -> str:
 
 def _mask_path(core: str) -> str:
     """``/users/123/a1.txt`` -> ``/users/<NUM>/<ID>``: only segments with digits change."""
-    sep = "/" if "/" in core else "\\"
-    return sep.join(
-        _classify(part) if part and _DIGIT(part) and not part.startswith(("/", "\\")) else part
-        for part in core.split(sep)
-    )
+    rest = core.lstrip("/")
+    if rest and core[0] == "/" and "/" not in rest and "\\" not in rest:
+        kind = _KIND(rest)  # "/10.0.0.1:80" -> "/<IP>" (never recurses)
+        if kind is not None:
+            unit = kind.group("unit") if kind.lastgroup == "NUM" else None
+            return f"{core[: len(core) - len(rest)]}<{kind.lastgroup}>{unit or ''}"
+    return _PATH_ID.sub("<ID>", _PATH_NUM.sub("<NUM>", core))
 
 
 def mask_token(token: str) -> str:
     """Mask one whitespace-free token (see the module docstring for the placeholders)."""
     if token.isdigit():
         return "<NUM>"
+    simple = _SIMPLE(token)
+    if simple is None:
+        return _mask_general(token)
+    kind = simple.lastgroup  # one C call for the common shapes; same result as below
+    start, end = simple.span(kind)
+    unit = simple.group("unit") if kind == "NUM" else None
+    return f"{token[:start]}<{kind}>{unit or ''}{token[end:]}"
+
+
+def _mask_general(token: str) -> str:
     digit = _DIGIT(token)
     if digit is None:
         return token
