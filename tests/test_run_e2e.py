@@ -325,3 +325,17 @@ def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch
         wrapped_bad = type("Wrapped", (), {"source": bad, "check": bad.check})()
         assert _check_source(wrapped_bad, refused) == "not reachable yet"
         assert "RAILWAY_API_TOKEN" in refused[0]
+
+
+def test_deployment_files_start_mendbot_run_and_check_health() -> None:
+    from bot.http_server import HEALTH_PATH
+
+    assert (ROOT / "Procfile").read_text().strip() == "web: mendbot run"
+    deploy = json.loads((ROOT / "railway.json").read_text())["deploy"]
+    assert deploy["startCommand"] == "mendbot run"
+    assert deploy["healthcheckPath"] == HEALTH_PATH
+    assert deploy["restartPolicyType"] == "ON_FAILURE"
+    notes = (ROOT / "docs" / "deploy-railway.md").read_text()
+    for variable in ("RAILWAY_API_TOKEN", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID",
+                     "DATABASE_URL", "SLACK_APPROVERS", "TARGET_REPO_PATH", "/health"):
+        assert variable in notes

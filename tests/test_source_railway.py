@@ -125,6 +125,24 @@ def test_a_redeploy_mid_way_keeps_reading_the_old_deployment_until_drained(railw
     assert new_windows[0]["startDate"] <= "2026-11-21T02:33:10"  # read from its creation
 
 
+def test_a_failed_redeploy_keeps_the_serving_deployment_followed(railway) -> None:
+    source = make_source(railway)
+    first = source.fetch(None, now=NOW)
+    railway.deploy("dep-2", status="BUILDING", created_at=NOW + timedelta(seconds=5))
+    railway.add_logs("dep-2", ["ImportError: cannot import name 'app'"],
+                     at=NOW + timedelta(seconds=30), severity="error")
+    railway.set_status("dep-2", "FAILED")  # it crashed at boot; dep-1 keeps serving
+    crashed = source.fetch(first.cursor, now=NOW + timedelta(seconds=40))
+    assert messages(crashed.records) == ["ImportError: cannot import name 'app'"]
+    quiet = source.fetch(crashed.cursor, now=NOW + timedelta(seconds=60))
+    assert quiet.records == [] and "dep-1" in quiet.cursor["deployments"]
+    railway.add_logs("dep-1", ["still serving"], at=NOW + timedelta(seconds=70))
+    later = source.fetch(quiet.cursor, now=NOW + timedelta(seconds=120))
+    assert messages(later.records) == ["still serving"]
+    assert "dep-2" not in later.cursor["deployments"]  # failed and drained: dropped
+    assert source.fetch(later.cursor, now=NOW + timedelta(seconds=180)).records == []
+
+
 def test_429_with_retry_after_then_success(railway) -> None:
     railway.add_logs("dep-1", ["after the wait"], at=NOW - timedelta(seconds=5))
     railway.fail_next(Reply.json({"errors": [{"message": "rate limited"}]}, 429,

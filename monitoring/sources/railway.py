@@ -1,11 +1,12 @@
 """Log sources: a Railway service's deployment logs through Railway's public GraphQL API.
 
-Each fetch asks ``serviceInstance(environmentId, serviceId) { latestDeployment }`` which
-deployment is current, then reads ``deploymentLogs(deploymentId, startDate, endDate,
-limit)`` for every deployment it follows, in overlapping windows (see
-:mod:`monitoring.sources.window`). On a redeploy the old deployment keeps being read
-until the new one is live and the old one's tail is drained, so nothing it logged while
-the new one was building is lost.
+Each fetch asks ``serviceInstance(environmentId, serviceId) { latestDeployment
+activeDeployments }`` which deployments are current, then reads
+``deploymentLogs(deploymentId, startDate, endDate, limit)`` for every deployment it
+follows, in overlapping windows (see :mod:`monitoring.sources.window`). On a redeploy the
+old deployment keeps being read while it is active (the new one building, or failed) and
+until a window after it stopped brings nothing more, so its last lines are not lost; a
+new deployment is read from its creation.
 
 A window that comes back full (``limit`` entries; Railway sometimes sends ``limit + 1``)
 is continued on both sides of the span it returned, so the result does not depend on
@@ -19,7 +20,8 @@ HTTP 200 and a GraphQL error "Not Authorized", which becomes
 
 Cursor shape::
 
-    {"deployments": {"<id>": {"until": ..., "edge": [...], "retired": false}}}
+    {"deployments": {"<id>": {"until": ..., "edge": [...], "retired": false}},
+     "drained": ["<id of a stopped deployment read to its end>", ...]}
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ query MendbotLatestDeployment($environmentId: String!, $serviceId: String!) {
   serviceInstance(environmentId: $environmentId, serviceId: $serviceId) {
     serviceName
     latestDeployment { id status createdAt }
+    activeDeployments { id status createdAt }
   }
 }
 """
@@ -70,9 +73,10 @@ query MendbotDeploymentLogs(
 }
 """
 
-#: Deployment statuses after which a deployment logs nothing new of its own.
-_SETTLED = frozenset({"SUCCESS", "FAILED", "CRASHED", "REMOVED", "REMOVING", "SKIPPED",
-                      "SLEEPING"})
+#: Drained deployment ids remembered (so a failed latest one is not read again).
+_DRAINED_KEPT = 50
+#: Statuses of a deployment that logs nothing new (a FAILED one is read until drained).
+_STOPPED = frozenset({"FAILED", "REMOVED", "REMOVING", "SKIPPED"})
 _LEVEL_KEYS = frozenset({"level", "severity", "levelname", "lvl"})
 
 
@@ -149,13 +153,13 @@ class RailwaySource:
             LogSourceError: the service instance has no deployment, or a bad answer.
         """
         instance = self._service_instance()
-        latest = instance.get("latestDeployment") or {}
-        if not latest.get("id"):
+        followed = self._followed(cursor, _current(instance), now)
+        if not followed:
             raise LogSourceError(f"Railway service {self.service_id} has no deployment yet")
-        followed = self._followed(cursor, latest, now)
         records: list[LogRecord] = []
         notes: list[str] = []
         new_cursor: dict[str, Any] = {}
+        drained: list[str] = list((cursor or {}).get("drained") or [])
         for deployment_id, state in followed.items():
             entries, truncated = self._window_entries(
                 deployment_id, self.window.start(state, now), now)
@@ -164,11 +168,13 @@ class RailwaySource:
             if truncated:
                 notes.append(f"deployment {deployment_id}: more than {self.page_limit} lines "
                              "at one instant; some were skipped")
-            if not _drained(state, latest, fresh):
-                new_cursor[deployment_id] = {**window_cursor,
-                                             "retired": deployment_id != latest["id"]}
+            if state["retired"] and not fresh:  # a stopped one is kept until drained
+                drained.append(deployment_id)
+            else:
+                new_cursor[deployment_id] = {**window_cursor, "retired": state["retired"]}
         records.sort(key=lambda r: r.timestamp)
-        return Batch(records=records, cursor={"deployments": new_cursor}, notes=notes)
+        return Batch(records=records, notes=notes, cursor={
+            "deployments": new_cursor, "drained": drained[-_DRAINED_KEPT:]})
 
     def check(self) -> str:
         """Ask for the latest deployment: proves the token and ids are right.
@@ -187,20 +193,29 @@ class RailwaySource:
 
     # --- internals ----------------------------------------------------------------------------
     def _followed(
-        self, cursor: Mapping[str, Any] | None, latest: Mapping[str, Any], now: datetime
+        self, cursor: Mapping[str, Any] | None, live: list[Mapping[str, Any]], now: datetime
     ) -> dict[str, dict[str, Any]]:
-        """Deployments to read this time: those in the cursor, plus the latest one.
+        """Deployments to read this time: those in the cursor plus the current ones, each
+        marked ``retired`` when it is no longer running (read until drained).
 
-        A deployment seen for the first time is read from its creation (bounded by the
-        look-back), so a redeploy's first lines are not missed.
+        A live deployment seen for the first time after the first fetch is read from its
+        creation (bounded by the look-back), so a redeploy's first lines are not missed.
         """
         followed = {k: dict(v) for k, v in ((cursor or {}).get("deployments") or {}).items()}
-        if latest["id"] not in followed:
+        drained = set((cursor or {}).get("drained") or ())
+        first_fetch = not followed
+        for deployment in live:
+            if deployment["id"] in followed or deployment["id"] in drained:
+                continue
             start = now - self.window.lookback
-            created = latest.get("createdAt")
-            if followed and created:
-                start = max(start, parse_iso_timestamp(created) - self.window.overlap)
-            followed[latest["id"]] = {"until": iso(start + self.window.overlap), "edge": []}
+            if not first_fetch and deployment.get("createdAt"):
+                start = max(start, parse_iso_timestamp(deployment["createdAt"])
+                            - self.window.overlap)
+            followed[deployment["id"]] = {"until": iso(start + self.window.overlap),
+                                          "edge": []}
+        running = {d["id"] for d in live if d.get("status") not in _STOPPED}
+        for deployment_id, state in followed.items():
+            state["retired"] = deployment_id not in running
         return followed
 
     def _service_instance(self) -> dict[str, Any]:
@@ -324,10 +339,15 @@ def _union(parts: list[list[Entry]]) -> list[Entry]:
     return sorted(merged.values(), key=lambda e: e.timestamp)
 
 
-def _drained(state: Mapping[str, Any], latest: Mapping[str, Any], fresh: list[Entry]) -> bool:
-    """True when a retired deployment can be forgotten: the new one is settled (live or
-    dead) and this window brought nothing more from the old one."""
-    return bool(state.get("retired")) and latest.get("status") in _SETTLED and not fresh
+def _current(instance: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The latest deployment and the active ones (those serving), each once, latest
+    first. A latest one that failed is still read once: its logs say why it failed."""
+    candidates = [instance.get("latestDeployment"), *(instance.get("activeDeployments") or [])]
+    live: dict[str, Mapping[str, Any]] = {}
+    for deployment in candidates:
+        if isinstance(deployment, dict) and deployment.get("id"):
+            live.setdefault(str(deployment["id"]), deployment)
+    return list(live.values())
 
 
 def _default_parser(service: str | None) -> Any:

@@ -15,6 +15,9 @@ Behaviours modelled on Railway's:
   inclusive), oldest first; when more than ``limit`` match, the newest ``limit`` are
   kept (``keep="oldest"`` keeps the oldest), optionally one extra as Railway sometimes
   sends (``extra_on_full=True``).
+- ``serviceInstance { latestDeployment activeDeployments }``: a deployment that reaches
+  SUCCESS replaces the active ones (REMOVED), one that fails stops being active, and the
+  active ones keep serving while a new one builds (:meth:`FakeRailway.set_status`).
 - Queued failures (:meth:`FakeRailway.fail_next`) answer the next requests, e.g. 429 with
   ``Retry-After`` or a 503, before real answers resume.
 
@@ -125,6 +128,7 @@ class FakeRailway:
         self.extra_on_full = extra_on_full
         self.deployments: dict[str, FakeDeployment] = {}
         self.latest_id: str | None = None
+        self.active: list[str] = []
         self.invalid: list[str] = []
         self.operations: list[tuple[str, dict[str, Any]]] = []
         self._failures: list[Reply] = []
@@ -154,18 +158,29 @@ class FakeRailway:
     # --- the service's state --------------------------------------------------------------------
     def deploy(self, deployment_id: str, *, status: str = "SUCCESS",
                created_at: datetime | None = None) -> FakeDeployment:
-        """Create a deployment and make it the latest (a redeploy when one exists)."""
+        """Create a deployment and make it the latest (a redeploy when one exists); see
+        :meth:`set_status` for what its status does to the active ones."""
         with self._lock:
-            deployment = FakeDeployment(deployment_id, status,
+            deployment = FakeDeployment(deployment_id, "QUEUED",
                                         created_at or datetime.now(UTC))
             self.deployments[deployment_id] = deployment
             self.latest_id = deployment_id
+            self.set_status(deployment_id, status)
             return deployment
 
     def set_status(self, deployment_id: str, status: str) -> None:
-        """Change a deployment's status (e.g. BUILDING -> SUCCESS)."""
+        """Change a deployment's status as Railway does: one that becomes SUCCESS replaces
+        the active ones (they become REMOVED); one that fails stops being active; while
+        one builds, the active ones keep serving."""
         with self._lock:
             self.deployments[deployment_id].status = status
+            if status == "SUCCESS":
+                for old in self.active:
+                    if old != deployment_id:
+                        self.deployments[old].status = "REMOVED"
+                self.active = [deployment_id]
+            elif status in ("FAILED", "CRASHED", "REMOVED") and deployment_id in self.active:
+                self.active.remove(deployment_id)
 
     def add_logs(
         self, deployment_id: str, messages: list[str], *, at: datetime | None = None,
@@ -255,12 +270,11 @@ class FakeRailway:
             raise graphql.GraphQLError("ServiceInstance not found")
         with self._lock:
             latest = self.deployments.get(self.latest_id or "")
-            deployment = None if latest is None else {
-                "id": latest.id, "status": latest.status,
-                "createdAt": latest.created_at.isoformat().replace("+00:00", "Z"),
-            }
+            active = [_deployment(self.deployments[i]) for i in self.active]
         return {"serviceName": self.service_name, "serviceId": service_id,
-                "environmentId": environment_id, "latestDeployment": deployment}
+                "environmentId": environment_id,
+                "latestDeployment": None if latest is None else _deployment(latest),
+                "activeDeployments": active}
 
     def _logs(self, deployment_id: str, startDate: str | None = None,
               endDate: str | None = None, limit: int | None = None,
@@ -278,6 +292,11 @@ class FakeRailway:
             size = limit + 1 if self.extra_on_full else limit
             logs = logs[-size:] if self.keep == "newest" else logs[:size]
         return [log.as_graphql() for log in logs]
+
+
+def _deployment(deployment: FakeDeployment) -> dict[str, Any]:
+    return {"id": deployment.id, "status": deployment.status,
+            "createdAt": deployment.created_at.isoformat().replace("+00:00", "Z")}
 
 
 def _parse(text: str) -> datetime:
