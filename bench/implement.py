@@ -32,26 +32,33 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.runtime import build_runtime  # noqa: E402
-from fixes.models import Edit, FixProposal  # noqa: E402
-from monitoring.models import Anomaly, Diagnosis, Severity  # noqa: E402
-from settings import Settings  # noqa: E402
+from bot.runtime import build_runtime
+from fixes.models import Edit, FixProposal
+from monitoring.models import Anomaly, Diagnosis, Severity
+from settings import Settings
 
 TARGET_SECONDS = 2.0
-_GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+_GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd``; returns stdout."""
-    return subprocess.run(["git", *args], cwd=cwd, env=_GIT_ENV, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=_GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def module_text(index: int) -> str:
     """A plausible 40-line module; ``LIMIT_<i> = 10`` is the line runs edit."""
-    body = "\n".join(f"def handler_{index}_{n}(request):\n    return {{'n': {n}}}\n"
-                     for n in range(12))
+    body = "\n".join(
+        f"def handler_{index}_{n}(request):\n    return {{'n': {n}}}\n" for n in range(12)
+    )
     return f'"""Module {index}."""\nimport json\n\nLIMIT_{index} = 10\n\n{body}\n'
 
 
@@ -75,22 +82,36 @@ def make_service(root: Path, files: int) -> tuple[Path, Path]:
 def proposal_for(index: int) -> FixProposal:
     """A proposal raising ``LIMIT_<index>`` in its module."""
     now = datetime.now(UTC)
-    anomaly = Anomaly(kind="truncation", fingerprint=f"bench{index:04d}",
-                      template="LM response truncated", count=11, first_seen=now,
-                      last_seen=now, severity=Severity.MEDIUM)
-    diagnosis = Diagnosis(root_cause="limit too low", severity_assessment=Severity.MEDIUM,
-                          confidence=0.9)
+    anomaly = Anomaly(
+        kind="truncation",
+        fingerprint=f"bench{index:04d}",
+        template="LM response truncated",
+        count=11,
+        first_seen=now,
+        last_seen=now,
+        severity=Severity.MEDIUM,
+    )
+    diagnosis = Diagnosis(
+        root_cause="limit too low", severity_assessment=Severity.MEDIUM, confidence=0.9
+    )
     path = f"service/pkg{index // 50:02d}/mod_{index:04d}.py"
-    return FixProposal(fingerprint=anomaly.fingerprint, anomaly=anomaly, diagnosis=diagnosis,
-                       title=f"Raise LIMIT_{index}", created_at=now,
-                       edits=[Edit(path=path, old_text=f"LIMIT_{index} = 10",
-                                   new_text=f"LIMIT_{index} = 40")])
+    return FixProposal(
+        fingerprint=anomaly.fingerprint,
+        anomaly=anomaly,
+        diagnosis=diagnosis,
+        title=f"Raise LIMIT_{index}",
+        created_at=now,
+        edits=[Edit(path=path, old_text=f"LIMIT_{index} = 10", new_text=f"LIMIT_{index} = 40")],
+    )
 
 
 def time_mendbot(work: Path, database_url: str, runs: int) -> list[float]:
     """Seconds from ``implement`` (approval) to pushed, one proposal per run."""
-    settings = Settings(_env_file=None, database_url=database_url,  # type: ignore[call-arg]
-                        target_repo_path=work)
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,  # type: ignore[call-arg]
+        target_repo_path=work,
+    )
     runtime = build_runtime(settings)
     seconds = []
     for run in range(runs):
@@ -145,9 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--database-url", metavar="POSTGRES_URL",
-                        help="time against this PostgreSQL (in a scratch schema, dropped "
-                        "after); default: a SQLite file in the temp directory")
+    parser.add_argument(
+        "--database-url",
+        metavar="POSTGRES_URL",
+        help="time against this PostgreSQL (in a scratch schema, dropped "
+        "after); default: a SQLite file in the temp directory",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mendbot-bench-") as tmp:
         root = Path(tmp)
@@ -157,12 +181,23 @@ def main(argv: list[str] | None = None) -> int:
         plain = time_plain_git(work, args.runs, first_index=args.runs)
     median, reference = statistics.median(ours), statistics.median(plain)
     print(f"repository: {args.files} files, {args.runs} runs, VALIDATE_COMMAND unset")
-    print(f"mendbot approval -> pushed: median {median:.3f} s, max {max(ours):.3f} s "
-          f"(target < {TARGET_SECONDS:g} s)")
+    print(
+        f"mendbot approval -> pushed: median {median:.3f} s, max {max(ours):.3f} s "
+        f"(target < {TARGET_SECONDS:g} s)"
+    )
     print(f"plain git commit && push:   median {reference:.3f} s, max {max(plain):.3f} s")
-    print(json.dumps({"bench": "implement", "files": args.files, "runs": args.runs,
-                      "median_seconds": round(median, 4), "max_seconds": round(max(ours), 4),
-                      "git_reference_median_seconds": round(reference, 4)}))
+    print(
+        json.dumps(
+            {
+                "bench": "implement",
+                "files": args.files,
+                "runs": args.runs,
+                "median_seconds": round(median, 4),
+                "max_seconds": round(max(ours), 4),
+                "git_reference_median_seconds": round(reference, 4),
+            }
+        )
+    )
     return 0 if median < TARGET_SECONDS else 1
 
 

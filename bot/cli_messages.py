@@ -30,8 +30,10 @@ def database_error(error: Exception) -> str:
 
 def journal_error(error: Exception) -> str:
     """Error when an interrupted fix cannot be recovered."""
-    return (f"an interrupted fix could not be recovered: {error}\n"
-            "look at the repository and .git/mendbot/ before running mendbot again")
+    return (
+        f"an interrupted fix could not be recovered: {error}\n"
+        "look at the repository and .git/mendbot/ before running mendbot again"
+    )
 
 
 def recovered_line(proposal: FixProposal) -> str:
@@ -50,12 +52,21 @@ def _status(status: ProposalStatus) -> str:
 def proposal_table(proposals: list[FixProposal]) -> str:
     """``fixes list``: one aligned row per proposal (id, status, risk, created, title)."""
     rows = [("ID", "STATUS", "RISK", "CREATED", "TITLE")]
-    rows += [(p.id, p.status.value, p.risk.value, _when(p.created_at),
-              p.title if p.implementable else f"{p.title} (needs investigation)")
-             for p in proposals]
+    rows += [
+        (
+            p.id,
+            p.status.value,
+            p.risk.value,
+            _when(p.created_at),
+            p.title if p.implementable else f"{p.title} (needs investigation)",
+        )
+        for p in proposals
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
-                     + "  " + row[4] for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
+        for row in rows
+    )
 
 
 def proposal_details(proposal: FixProposal) -> str:
@@ -64,10 +75,13 @@ def proposal_details(proposal: FixProposal) -> str:
     lines = [
         f"{proposal.id}  {proposal.title}",
         f"status:      {_status(proposal.status)}"
-        + (f" by {proposal.decided_by} at {_when(proposal.decided_at)}"
-           if proposal.decided_by else ""),
-        f"risk:        {proposal.risk.value}" + (f" ({proposal.risk_notes})"
-                                                 if proposal.risk_notes else ""),
+        + (
+            f" by {proposal.decided_by} at {_when(proposal.decided_at)}"
+            if proposal.decided_by
+            else ""
+        ),
+        f"risk:        {proposal.risk.value}"
+        + (f" ({proposal.risk_notes})" if proposal.risk_notes else ""),
         f"anomaly:     {a.kind}, {a.count} event(s), {a.severity.value}, "
         f"fingerprint {a.fingerprint}",
         f"             {a.summary or a.template}",
@@ -95,8 +109,11 @@ def audit_lines(events: list[AuditEvent]) -> str:
     """``fixes show``: the audit trail, oldest first, one event per line (output indented)."""
     lines = []
     for event in events:
-        details = {k: v for k, v in event.details.items()
-                   if k not in ("from", "output", "validation_output")}
+        details = {
+            k: v
+            for k, v in event.details.items()
+            if k not in ("from", "output", "validation_output")
+        }
         text = ", ".join(f"{k}={v}" for k, v in details.items())
         lines.append(f"{_when(event.at)}  {event.actor:<16} {event.action:<18} {text}".rstrip())
         output = event.details.get("output") or event.details.get("validation_output")

@@ -115,8 +115,9 @@ def _implement(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _reject(args: argparse.Namespace, runtime: Runtime) -> int:
-    final = runtime.decisions.reject(args.id, actor=local_actor(args.actor),
-                                     reason=args.reason or "")
+    final = runtime.decisions.reject(
+        args.id, actor=local_actor(args.actor), reason=args.reason or ""
+    )
     print(say.rejected(final))
     return EXIT_OK
 

@@ -78,9 +78,20 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     store = ProposalStore(db)
     notifier = notifier if notifier is not None else NullNotifier()
     implementor = FixImplementor.from_settings(settings)
-    decisions = Decisions(store=store, notifier=notifier, implementor=implementor,
-                          proposal_ttl_seconds=settings.proposal_ttl_seconds)
+    decisions = Decisions(
+        store=store,
+        notifier=notifier,
+        implementor=implementor,
+        proposal_ttl_seconds=settings.proposal_ttl_seconds,
+    )
     recovered = decisions.recover()
-    return Runtime(settings=settings, db=db, store=store, state=StateStore(db),
-                   implementor=implementor, decisions=decisions, notifier=notifier,
-                   recovered=recovered)
+    return Runtime(
+        settings=settings,
+        db=db,
+        store=store,
+        state=StateStore(db),
+        implementor=implementor,
+        decisions=decisions,
+        notifier=notifier,
+        recovered=recovered,
+    )

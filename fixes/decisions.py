@@ -74,7 +74,10 @@ class Implementor(Protocol):
     """Applies an approved proposal to the repository (``fixes.implementor.FixImplementor``)."""
 
     def apply(
-        self, proposal: FixProposal, *, approved_by: str,
+        self,
+        proposal: FixProposal,
+        *,
+        approved_by: str,
         on_event: Callable[[ProposalEvent], None],
     ) -> ApplyOutcome:
         """Back up, edit, validate, commit and push, or restore everything."""
@@ -138,15 +141,23 @@ class Decisions:
         proposal = self._get(proposal_id)
         self._check_open(proposal)
         if not proposal.implementable:
-            raise DecisionRefused(proposal_id, "not_implementable",
-                                  f"{proposal_id} needs investigation: it has no change to apply")
+            raise DecisionRefused(
+                proposal_id,
+                "not_implementable",
+                f"{proposal_id} needs investigation: it has no change to apply",
+            )
         if self.implementor is None:
-            raise DecisionRefused(proposal_id, "no_repository",
-                                  "no repository is configured (set TARGET_REPO_PATH)")
+            raise DecisionRefused(
+                proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
+            )
         try:
             approved = self.store.transition(
-                proposal_id, ProposalStatus.APPROVED, actor=actor,
-                expected={ProposalStatus.PROPOSED}, decided_by=actor, decided_at=self.clock(),
+                proposal_id,
+                ProposalStatus.APPROVED,
+                actor=actor,
+                expected={ProposalStatus.PROPOSED},
+                decided_by=actor,
+                decided_at=self.clock(),
             )
         except InvalidTransition as lost:
             raise self._not_open(proposal_id, lost.current) from lost
@@ -168,13 +179,19 @@ class Decisions:
             DecisionRefused: unknown id, or not ``approved`` (already running or done).
         """
         if self.implementor is None:
-            raise DecisionRefused(proposal_id, "no_repository",
-                                  "no repository is configured (set TARGET_REPO_PATH)")
+            raise DecisionRefused(
+                proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
+            )
         with self._apply_lock(None) as held:
             if not held:
-                return self._finish(proposal_id, ApplyOutcome(
-                    status="failed", reason="another fix was being applied to the "
-                    "repository for too long; nothing was changed, approve it again later"))
+                return self._finish(
+                    proposal_id,
+                    ApplyOutcome(
+                        status="failed",
+                        reason="another fix was being applied to the "
+                        "repository for too long; nothing was changed, approve it again later",
+                    ),
+                )
             applying = self._start_applying(proposal_id)
             return self._run_implementor(applying)
 
@@ -182,8 +199,11 @@ class Decisions:
         owner = getattr(self.implementor, "location", None)
         try:
             return self.store.transition(
-                proposal_id, ProposalStatus.APPLYING, actor=SYSTEM_ACTOR,
-                expected={ProposalStatus.APPROVED}, details={"owner": owner} if owner else None,
+                proposal_id,
+                ProposalStatus.APPLYING,
+                actor=SYSTEM_ACTOR,
+                expected={ProposalStatus.APPROVED},
+                details={"owner": owner} if owner else None,
             )
         except ProposalNotFound as missing:
             raise DecisionRefused(proposal_id, "not_found", str(missing)) from missing
@@ -195,8 +215,12 @@ class Decisions:
 
         def forward(event: ProposalEvent) -> None:
             if event.kind == "validation_failed":
-                self.store.audit(actor=SYSTEM_ACTOR, action="validation_output",
-                                 proposal_id=proposal_id, details=event.details)
+                self.store.audit(
+                    actor=SYSTEM_ACTOR,
+                    action="validation_output",
+                    proposal_id=proposal_id,
+                    details=event.details,
+                )
             self.notifier.post_event(self.store.get(proposal_id), event)
 
         assert self.implementor is not None
@@ -228,9 +252,13 @@ class Decisions:
             raise self._not_open(proposal_id, proposal.status)
         try:
             rejected = self.store.transition(
-                proposal_id, ProposalStatus.REJECTED, actor=actor,
-                expected={ProposalStatus.PROPOSED}, details={"reason": reason},
-                decided_by=actor, decided_at=self.clock(),
+                proposal_id,
+                ProposalStatus.REJECTED,
+                actor=actor,
+                expected={ProposalStatus.PROPOSED},
+                details={"reason": reason},
+                decided_by=actor,
+                decided_at=self.clock(),
             )
         except InvalidTransition as lost:
             raise self._not_open(proposal_id, lost.current) from lost
@@ -269,11 +297,18 @@ class Decisions:
             if not held:
                 return []
             stuck = self.store.list(
-                statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED}, limit=1000)
-            here = [p.id for p in stuck
-                    if p.status is ProposalStatus.APPLYING and self._applying_here(p.id)]
-            recovered = (self.implementor.recover_interrupted(applying=here)
-                         if self.implementor is not None else {})
+                statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED}, limit=1000
+            )
+            here = [
+                p.id
+                for p in stuck
+                if p.status is ProposalStatus.APPLYING and self._applying_here(p.id)
+            ]
+            recovered = (
+                self.implementor.recover_interrupted(applying=here)
+                if self.implementor is not None
+                else {}
+            )
             changed: list[FixProposal] = []
             for proposal in stuck:
                 outcome = recovered.get(proposal.id) or self._abandoned(proposal)
@@ -299,11 +334,14 @@ class Decisions:
         if idle < self.abandoned_after:
             return None
         if proposal.status is ProposalStatus.APPROVED:
-            return ApplyOutcome(status="failed",
-                                reason="interrupted before applying; nothing was changed")
+            return ApplyOutcome(
+                status="failed", reason="interrupted before applying; nothing was changed"
+            )
         return ApplyOutcome(
-            status="failed", reason="interrupted: the process applying it on another "
-            "checkout stopped; check that repository (its next start rolls it back)")
+            status="failed",
+            reason="interrupted: the process applying it on another "
+            "checkout stopped; check that repository (its next start rolls it back)",
+        )
 
     def _apply_lock(self, wait_seconds: float | None) -> AbstractContextManager[bool]:
         exclusive = getattr(self.implementor, "exclusive", None)
@@ -315,8 +353,9 @@ class Decisions:
         fields = {"commit_sha": outcome.commit_sha, "error": outcome.reason}
         details = {k: v for k, v in outcome.model_dump().items() if v is not None}
         try:
-            final = self.store.transition(proposal_id, target, actor=SYSTEM_ACTOR,
-                                          details=details, **fields)
+            final = self.store.transition(
+                proposal_id, target, actor=SYSTEM_ACTOR, details=details, **fields
+            )
         except InvalidTransition as lost:
             raise self._not_open(proposal_id, lost.current) from lost
         event_details = {k: v for k, v in details.items() if k != "status"}
@@ -327,8 +366,9 @@ class Decisions:
         try:
             return self.store.get(proposal_id)
         except ProposalNotFound as missing:
-            raise DecisionRefused(proposal_id, "not_found",
-                                  f"there is no proposal {proposal_id}") from missing
+            raise DecisionRefused(
+                proposal_id, "not_found", f"there is no proposal {proposal_id}"
+            ) from missing
 
     def _check_open(self, proposal: FixProposal) -> None:
         if proposal.status is not ProposalStatus.PROPOSED:
@@ -337,7 +377,8 @@ class Decisions:
             self._expire(proposal)
             hours = self.ttl.total_seconds() / 3600
             raise DecisionRefused(
-                proposal.id, "expired",
+                proposal.id,
+                "expired",
                 f"{proposal.id} expired (proposals can be decided for {hours:g} h); "
                 "it will be proposed again if the problem recurs",
             )
@@ -348,22 +389,25 @@ class Decisions:
     def _expire(self, proposal: FixProposal) -> FixProposal | None:
         try:
             expired = self.store.transition(
-                proposal.id, ProposalStatus.EXPIRED, actor=SYSTEM_ACTOR,
+                proposal.id,
+                ProposalStatus.EXPIRED,
+                actor=SYSTEM_ACTOR,
                 expected={ProposalStatus.PROPOSED},
                 details={"ttl_seconds": self.ttl.total_seconds()},
             )
         except InvalidTransition:
             return None
         self.notifier.post_event(
-            expired, ProposalEvent(kind="expired",
-                                   details={"ttl_seconds": self.ttl.total_seconds()})
+            expired,
+            ProposalEvent(kind="expired", details={"ttl_seconds": self.ttl.total_seconds()}),
         )
         return expired
 
     @staticmethod
     def _not_open(proposal_id: str, current: ProposalStatus) -> DecisionRefused:
-        return DecisionRefused(proposal_id, "not_open",
-                               f"{proposal_id} is already {current.value.replace('_', ' ')}")
+        return DecisionRefused(
+            proposal_id, "not_open", f"{proposal_id} is already {current.value.replace('_', ' ')}"
+        )
 
 
 @contextmanager

@@ -30,14 +30,45 @@ MAX_FILES = 5
 #: Path patterns (matched against every path component and the whole relative path)
 #: that no edit may touch.
 PROTECTED_PATTERNS: tuple[str, ...] = (
-    ".git", ".git/*", ".env", ".env.*", "*.env",
-    ".github", ".github/*", ".gitlab-ci.yml", ".gitlab", ".circleci", ".circleci/*",
-    "Jenkinsfile", ".ci", ".ci/*", ".buildkite", "azure-pipelines.yml", ".travis.yml",
-    "bitbucket-pipelines.yml", ".pre-commit-config.yaml",
-    "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "*.keystore",
-    ".npmrc", ".pypirc", ".netrc", ".htpasswd", "credentials", "credentials.*", "secrets",
-    "secrets.*", "*.secret", "*.secrets",
-    ".ssh", ".aws", ".docker",
+    ".git",
+    ".git/*",
+    ".env",
+    ".env.*",
+    "*.env",
+    ".github",
+    ".github/*",
+    ".gitlab-ci.yml",
+    ".gitlab",
+    ".circleci",
+    ".circleci/*",
+    "Jenkinsfile",
+    ".ci",
+    ".ci/*",
+    ".buildkite",
+    "azure-pipelines.yml",
+    ".travis.yml",
+    "bitbucket-pipelines.yml",
+    ".pre-commit-config.yaml",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_ed25519*",
+    "*.keystore",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    ".htpasswd",
+    "credentials",
+    "credentials.*",
+    "secrets",
+    "secrets.*",
+    "*.secret",
+    "*.secrets",
+    ".ssh",
+    ".aws",
+    ".docker",
 )
 
 
@@ -156,9 +187,7 @@ def check_edits(repo_root: Path, edits: Sequence[Edit]) -> list[Path]:
         raise EditRejected(edits[0].path, f"touches {len(files)} files (limit {MAX_FILES})")
     changed = changed_lines(edits)
     if changed > MAX_CHANGED_LINES:
-        raise EditRejected(
-            edits[0].path, f"changes {changed} lines (limit {MAX_CHANGED_LINES})"
-        )
+        raise EditRejected(edits[0].path, f"changes {changed} lines (limit {MAX_CHANGED_LINES})")
     size = sum(len(edit.new_text) for edit in edits)
     if size > MAX_EDIT_CHARS:
         raise EditRejected(edits[0].path, f"adds {size} characters (limit {MAX_EDIT_CHARS})")
@@ -223,8 +252,11 @@ def unified_diff(edits: Sequence[Edit], *, repo_root: Path | None = None, contex
                 pass
         source = "/dev/null" if edit.old_text == "" else f"a/{edit.path}"
         lines = difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True),
-            fromfile=source, tofile=f"b/{edit.path}", n=context,
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=source,
+            tofile=f"b/{edit.path}",
+            n=context,
         )
         chunks.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
     return "".join(chunks)

@@ -89,8 +89,14 @@ class GitOps:
     """
 
     def __init__(
-        self, *, repo: git.Repo, remote: str, branch: str, author_name: str,
-        author_email: str, network_timeout_seconds: float = NETWORK_TIMEOUT_SECONDS,
+        self,
+        *,
+        repo: git.Repo,
+        remote: str,
+        branch: str,
+        author_name: str,
+        author_email: str,
+        network_timeout_seconds: float = NETWORK_TIMEOUT_SECONDS,
     ) -> None:
         self.repo = repo
         self.root = Path(repo.working_tree_dir or ".").resolve()
@@ -99,12 +105,16 @@ class GitOps:
         self.branch = branch
         self.tracking_ref = f"refs/remotes/{remote}/{branch}"
         self.network_timeout_seconds = network_timeout_seconds
-        self._env = {"GIT_TERMINAL_PROMPT": "0",
-                     "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND",
-                                                       "ssh -o BatchMode=yes")}
-        self._author_env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
-                            "GIT_COMMITTER_NAME": author_name,
-                            "GIT_COMMITTER_EMAIL": author_email}
+        self._env = {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+        }
+        self._author_env = {
+            "GIT_AUTHOR_NAME": author_name,
+            "GIT_AUTHOR_EMAIL": author_email,
+            "GIT_COMMITTER_NAME": author_name,
+            "GIT_COMMITTER_EMAIL": author_email,
+        }
 
     @classmethod
     def open(cls, repo_path: Path, **kwargs: object) -> GitOps:
@@ -120,7 +130,8 @@ class GitOps:
             raise PreflightRefused(f"TARGET_REPO_PATH {repo_path} does not exist") from error
         except git.InvalidGitRepositoryError as error:
             raise PreflightRefused(
-                f"TARGET_REPO_PATH {repo_path} is not the root of a git checkout") from error
+                f"TARGET_REPO_PATH {repo_path} is not the root of a git checkout"
+            ) from error
         if repo.bare or repo.working_tree_dir is None:
             raise PreflightRefused(f"TARGET_REPO_PATH {repo_path} is a bare repository")
         return cls(repo=repo, **kwargs)  # type: ignore[arg-type]
@@ -153,7 +164,8 @@ class GitOps:
         if ahead:
             raise PreflightRefused(
                 f"{self.branch} has {ahead} local commit(s) not on {self.remote}; "
-                "push or drop them first (a fix must not publish them)")
+                "push or drop them first (a fix must not publish them)"
+            )
         if behind:
             self.run("merge", "--ff-only", "--quiet", self.tracking_ref)
         return self.head()
@@ -164,7 +176,8 @@ class GitOps:
         current = self.repo.active_branch.name
         if current != self.branch:
             raise PreflightRefused(
-                f"the checkout is on branch {current}, not GIT_BRANCH={self.branch}")
+                f"the checkout is on branch {current}, not GIT_BRANCH={self.branch}"
+            )
 
     def _require_no_operation(self) -> None:
         for marker in ("rebase-merge", "rebase-apply", "MERGE_HEAD", "CHERRY_PICK_HEAD"):
@@ -198,9 +211,14 @@ class GitOps:
         Raises:
             GitCommandFailed: the fetch failed or timed out.
         """
-        self.run("fetch", "--quiet", "--no-tags", self.remote,
-                 f"+refs/heads/{self.branch}:{self.tracking_ref}",
-                 timeout=self.network_timeout_seconds)
+        self.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            self.remote,
+            f"+refs/heads/{self.branch}:{self.tracking_ref}",
+            timeout=self.network_timeout_seconds,
+        )
         return self.remote_head()
 
     def commit(self, paths: Sequence[str], message: str) -> str:
@@ -210,8 +228,15 @@ class GitOps:
             GitCommandFailed: staging or committing failed (e.g. a commit hook refused).
         """
         self.run("add", "--", *paths)
-        self.run("commit", "--quiet", "--no-edit", "--cleanup=verbatim", "-m", message,
-                 env=self._author_env)
+        self.run(
+            "commit",
+            "--quiet",
+            "--no-edit",
+            "--cleanup=verbatim",
+            "-m",
+            message,
+            env=self._author_env,
+        )
         return self.head()
 
     def push(self) -> None:
@@ -223,7 +248,8 @@ class GitOps:
         """
         status, out, err = self._execute(
             ["push", "--porcelain", self.remote, f"HEAD:refs/heads/{self.branch}"],
-            timeout=self.network_timeout_seconds, check=False,
+            timeout=self.network_timeout_seconds,
+            check=False,
         )
         if status == 0:
             self.run("update-ref", self.tracking_ref, "HEAD")
@@ -231,10 +257,12 @@ class GitOps:
         refused = [line for line in out.splitlines() if line.startswith("!")]
         summary = refused[0].split("\t")[-1] if refused else ""
         non_ff = "[rejected]" in summary and (
-            "non-fast-forward" in summary or "fetch first" in summary)
+            "non-fast-forward" in summary or "fetch first" in summary
+        )
         detail = _last_lines(err) or summary or f"git push exited {status}"
-        raise PushRejected(f"push to {self.remote}/{self.branch} refused: {detail}",
-                           non_fast_forward=non_ff)
+        raise PushRejected(
+            f"push to {self.remote}/{self.branch} refused: {detail}", non_fast_forward=non_ff
+        )
 
     def rebase_onto_remote(self) -> str:
         """Rebase the local commits onto the remote-tracking head; returns the new HEAD.
@@ -242,8 +270,9 @@ class GitOps:
         Raises:
             RebaseConflict: it conflicts (the rebase is aborted; HEAD is as before).
         """
-        status, _out, err = self._execute(["rebase", "--quiet", self.tracking_ref],
-                                          env=self._author_env, check=False)
+        status, _out, err = self._execute(
+            ["rebase", "--quiet", self.tracking_ref], env=self._author_env, check=False
+        )
         if status == 0:
             return self.head()
         conflicted = self.run("diff", "--name-only", "--diff-filter=U").split()
@@ -267,16 +296,24 @@ class GitOps:
 
     def is_ancestor(self, sha: str, ref: str) -> bool:
         """True when commit ``sha`` is reachable from ``ref``."""
-        status, _out, _err = self._execute(["merge-base", "--is-ancestor", sha, ref],
-                                           check=False)
+        status, _out, _err = self._execute(["merge-base", "--is-ancestor", sha, ref], check=False)
         return status == 0
 
     def find_fix_commit(self, proposal_id: str, ref: str | None = None) -> str | None:
         """The newest commit on ``ref`` (default: the remote-tracking branch) whose
         message carries the trailer ``Fix-Id: <proposal_id>``, or None."""
         status, out, _err = self._execute(
-            ["log", ref or self.tracking_ref, "-n", "1", "--format=%H", "-E",
-             f"--grep=^Fix-Id: {re.escape(proposal_id)}$"], check=False)
+            [
+                "log",
+                ref or self.tracking_ref,
+                "-n",
+                "1",
+                "--format=%H",
+                "-E",
+                f"--grep=^Fix-Id: {re.escape(proposal_id)}$",
+            ],
+            check=False,
+        )
         return out.strip() or None if status == 0 else None
 
     def commit_url(self, sha: str) -> str | None:
@@ -293,7 +330,10 @@ class GitOps:
 
     # --- running git ---------------------------------------------------------------------------
     def run(
-        self, *args: str, timeout: float | None = None, env: dict[str, str] | None = None,
+        self,
+        *args: str,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
     ) -> str:
         """Run ``git <args>`` in the checkout; returns stdout (stripped).
 
@@ -304,13 +344,20 @@ class GitOps:
         return out.strip()
 
     def _execute(
-        self, args: list[str], *, timeout: float | None = None,
-        env: dict[str, str] | None = None, check: bool = True,
+        self,
+        args: list[str],
+        *,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
     ) -> tuple[int, str, str]:
         try:
             status, out, err = self.repo.git.execute(  # type: ignore[call-overload]
-                ["git", *args], with_extended_output=True, with_exceptions=False,
-                kill_after_timeout=timeout, env={**self._env, **(env or {})},
+                ["git", *args],
+                with_extended_output=True,
+                with_exceptions=False,
+                kill_after_timeout=timeout,
+                env={**self._env, **(env or {})},
             )
         except (git.GitCommandError, OSError) as error:
             raise GitCommandFailed(f"git {args[0]} failed: {error}") from error
@@ -332,8 +379,9 @@ def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
     single-line summaries and wrapped paragraphs that cannot pose as trailers.
     """
     anomaly = proposal.anomaly
-    summary = _one_line(proposal.title or anomaly.summary or anomaly.template,
-                        _SUMMARY_CHARS - len("Auto-fix: "))
+    summary = _one_line(
+        proposal.title or anomaly.summary or anomaly.template, _SUMMARY_CHARS - len("Auto-fix: ")
+    )
     counts: dict[str, int] = {}
     for edit in proposal.edits:
         counts[edit.path] = counts.get(edit.path, 0) + 1
@@ -342,14 +390,16 @@ def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
         f"Seen: {anomaly.kind}, {anomaly.count} event(s) from "
         f"{anomaly.first_seen.isoformat()} to {anomaly.last_seen.isoformat()}: "
         f"{anomaly.summary or anomaly.template}",
-        "Changed: " + ", ".join(f"{path} ({n} edit{'s' if n > 1 else ''})"
-                                for path, n in counts.items()),
+        "Changed: "
+        + ", ".join(f"{path} ({n} edit{'s' if n > 1 else ''})" for path, n in counts.items()),
     ]
     if proposal.reasoning:
         paragraphs.append(f"Why: {proposal.reasoning}")
     body = "\n\n".join(_paragraph(text) for text in paragraphs)
-    trailers = (f"Fix-Id: {proposal.id}\nApproved-by: {_one_line(approved_by, 128)}\n"
-                f"Anomaly: {_one_line(proposal.fingerprint, 128)}")
+    trailers = (
+        f"Fix-Id: {proposal.id}\nApproved-by: {_one_line(approved_by, 128)}\n"
+        f"Anomaly: {_one_line(proposal.fingerprint, 128)}"
+    )
     return f"Auto-fix: {summary}\n\n{body}\n\n{trailers}\n"
 
 

@@ -68,10 +68,17 @@ class FixImplementor:
     """
 
     def __init__(
-        self, *, repo_path: Path, remote: str = "origin", branch: str = "main",
-        validate_command: str | None = None, validate_timeout_seconds: float = 600.0,
-        author_name: str = "mendbot", author_email: str = "mendbot@localhost",
-        import_check: bool = True, lock_wait_seconds: float | None = None,
+        self,
+        *,
+        repo_path: Path,
+        remote: str = "origin",
+        branch: str = "main",
+        validate_command: str | None = None,
+        validate_timeout_seconds: float = 600.0,
+        author_name: str = "mendbot",
+        author_email: str = "mendbot@localhost",
+        import_check: bool = True,
+        lock_wait_seconds: float | None = None,
         network_timeout_seconds: float = 120.0,
     ) -> None:
         self.repo_path = Path(repo_path).expanduser().resolve()
@@ -80,11 +87,15 @@ class FixImplementor:
         self.author_name = author_name
         self.author_email = author_email
         self.network_timeout_seconds = network_timeout_seconds
-        self.lock_wait_seconds = (validate_timeout_seconds + 300.0 if lock_wait_seconds is None
-                                  else lock_wait_seconds)
-        self.validator = Validator(repo_root=self.repo_path, command=validate_command,
-                                   timeout_seconds=validate_timeout_seconds,
-                                   import_check=import_check)
+        self.lock_wait_seconds = (
+            validate_timeout_seconds + 300.0 if lock_wait_seconds is None else lock_wait_seconds
+        )
+        self.validator = Validator(
+            repo_root=self.repo_path,
+            command=validate_command,
+            timeout_seconds=validate_timeout_seconds,
+            import_check=import_check,
+        )
         self._journal: Journal | None = None
 
     @classmethod
@@ -92,11 +103,15 @@ class FixImplementor:
         """The implementor for ``TARGET_REPO_PATH`` and friends; None when it is unset."""
         if settings.target_repo_path is None:
             return None
-        return cls(repo_path=settings.target_repo_path, remote=settings.git_remote,
-                   branch=settings.git_branch, validate_command=settings.validate_command,
-                   validate_timeout_seconds=settings.validate_timeout_seconds,
-                   author_name=settings.git_author_name,
-                   author_email=settings.git_author_email)
+        return cls(
+            repo_path=settings.target_repo_path,
+            remote=settings.git_remote,
+            branch=settings.git_branch,
+            validate_command=settings.validate_command,
+            validate_timeout_seconds=settings.validate_timeout_seconds,
+            author_name=settings.git_author_name,
+            author_email=settings.git_author_email,
+        )
 
     @property
     def location(self) -> str:
@@ -121,7 +136,11 @@ class FixImplementor:
 
     # --- apply -------------------------------------------------------------------------------
     def apply(
-        self, proposal: FixProposal, *, approved_by: str, on_event: EventSink,
+        self,
+        proposal: FixProposal,
+        *,
+        approved_by: str,
+        on_event: EventSink,
     ) -> ApplyOutcome:
         """Apply ``proposal`` exactly, or leave the checkout as it was.
 
@@ -138,12 +157,16 @@ class FixImplementor:
         """
         with self.exclusive() as held:
             if not held:
-                return _failed("another fix is being applied to this checkout; "
-                               "try again when it is done")
+                return _failed(
+                    "another fix is being applied to this checkout; try again when it is done"
+                )
             return self._apply_locked(proposal, approved_by, on_event)
 
     def _apply_locked(
-        self, proposal: FixProposal, approved_by: str, on_event: EventSink,
+        self,
+        proposal: FixProposal,
+        approved_by: str,
+        on_event: EventSink,
     ) -> ApplyOutcome:
         if not proposal.edits:
             return _failed("refused: the proposal has no change to apply")
@@ -151,8 +174,10 @@ class FixImplementor:
             gitops = self._open_git()
             journal = self._journal_for(gitops)
             if journal.read() is not None:
-                return _failed("an interrupted fix is still recorded in the journal; "
-                               "restart mendbot so it is rolled back first")
+                return _failed(
+                    "an interrupted fix is still recorded in the journal; "
+                    "restart mendbot so it is rolled back first"
+                )
             base = gitops.preflight()
             contents = planned_contents(gitops.root, proposal.edits)
         except GitOpsError as error:
@@ -164,25 +189,41 @@ class FixImplementor:
         paths = [path.relative_to(gitops.root).as_posix() for path in contents]
         baseline = self.validator.baseline(paths)
         try:
-            entry = journal.begin(proposal_id=proposal.id, branch=self.branch,
-                                  remote=self.remote, base_sha=base, paths=list(contents))
+            entry = journal.begin(
+                proposal_id=proposal.id,
+                branch=self.branch,
+                remote=self.remote,
+                base_sha=base,
+                paths=list(contents),
+            )
         except (JournalError, OSError) as error:
             return _failed(scrub(f"refused: cannot take the backup: {error}"))
         on_event(ProposalEvent(kind="applying", details={"files": paths, "base_sha": base}))
         try:
-            return self._transact(gitops, journal, entry, proposal, approved_by, contents,
-                                  baseline, on_event)
+            return self._transact(
+                gitops, journal, entry, proposal, approved_by, contents, baseline, on_event
+            )
         except BaseException as error:
             kept = self._undo(gitops, journal, journal.read() or entry)
             if not isinstance(error, Exception):
                 raise
-            return ApplyOutcome(status="rolled_back", kept_branch=kept,
-                                reason=scrub(f"internal error, every file was restored: "
-                                             f"{type(error).__name__}: {error}"))
+            return ApplyOutcome(
+                status="rolled_back",
+                kept_branch=kept,
+                reason=scrub(
+                    f"internal error, every file was restored: {type(error).__name__}: {error}"
+                ),
+            )
 
     def _transact(
-        self, gitops: GitOps, journal: Journal, entry: JournalEntry, proposal: FixProposal,
-        approved_by: str, contents: dict[Path, bytes], baseline: ImportBaseline,
+        self,
+        gitops: GitOps,
+        journal: Journal,
+        entry: JournalEntry,
+        proposal: FixProposal,
+        approved_by: str,
+        contents: dict[Path, bytes],
+        baseline: ImportBaseline,
         on_event: EventSink,
     ) -> ApplyOutcome:
         for path, data in contents.items():
@@ -194,15 +235,21 @@ class FixImplementor:
             _report_failure(on_event, report)
             self._undo(gitops, journal, entry)
             return ApplyOutcome(
-                status="rolled_back", validation_output=report.output,
-                reason=f"validation failed ({report.failed_check}); every file was restored")
+                status="rolled_back",
+                validation_output=report.output,
+                reason=f"validation failed ({report.failed_check}); every file was restored",
+            )
         on_event(ProposalEvent(kind="validation_passed", details={"checks": report.checks}))
         sha = gitops.commit(paths, commit_message(proposal, approved_by=approved_by))
         entry = journal.update(entry, phase=Phase.COMMITTED, commit_sha=sha)
         return self._publish(gitops, journal, entry, baseline, on_event)
 
     def _publish(
-        self, gitops: GitOps, journal: Journal, entry: JournalEntry, baseline: ImportBaseline,
+        self,
+        gitops: GitOps,
+        journal: Journal,
+        entry: JournalEntry,
+        baseline: ImportBaseline,
         on_event: EventSink,
     ) -> ApplyOutcome:
         try:
@@ -219,7 +266,11 @@ class FixImplementor:
         return ApplyOutcome(status="applied", commit_sha=sha, commit_url=gitops.commit_url(sha))
 
     def _rebase_and_push(
-        self, gitops: GitOps, journal: Journal, entry: JournalEntry, baseline: ImportBaseline,
+        self,
+        gitops: GitOps,
+        journal: Journal,
+        entry: JournalEntry,
+        baseline: ImportBaseline,
         on_event: EventSink,
     ) -> tuple[ApplyOutcome | None, JournalEntry]:
         """The one retry after a non-fast-forward refusal: fetch, rebase, revalidate, push."""
@@ -229,19 +280,30 @@ class FixImplementor:
             report = self.validator.validate([f.path for f in entry.files], baseline)
             if not report.ok:
                 _report_failure(on_event, report)
-                reason = (f"the remote moved on; after rebasing onto it, validation failed "
-                          f"({report.failed_check})")
+                reason = (
+                    f"the remote moved on; after rebasing onto it, validation failed "
+                    f"({report.failed_check})"
+                )
                 return self._abandon(gitops, journal, entry, reason, report.output), entry
-            on_event(ProposalEvent(kind="validation_passed",
-                                   details={"checks": report.checks, "after_rebase": True}))
+            on_event(
+                ProposalEvent(
+                    kind="validation_passed",
+                    details={"checks": report.checks, "after_rebase": True},
+                )
+            )
             gitops.push()
         except GitOpsError as error:
-            return self._abandon(gitops, journal, entry,
-                                 f"the remote moved on and the retry failed: {error.reason}"), entry
+            return self._abandon(
+                gitops, journal, entry, f"the remote moved on and the retry failed: {error.reason}"
+            ), entry
         return None, entry
 
     def _abandon(
-        self, gitops: GitOps, journal: Journal, entry: JournalEntry, reason: str,
+        self,
+        gitops: GitOps,
+        journal: Journal,
+        entry: JournalEntry,
+        reason: str,
         validation_output: str | None = None,
     ) -> ApplyOutcome:
         """Keep the unpushed fix commit on ``mendbot/<id>``; checkout back to the remote."""
@@ -249,10 +311,15 @@ class FixImplementor:
         gitops.reset_hard(gitops.remote_head())
         journal.clear(entry)
         return ApplyOutcome(
-            status="failed", kept_branch=kept, validation_output=validation_output,
-            reason=scrub(f"{reason}; nothing was pushed, the fix commit is kept on local "
-                         f"branch {kept} and the checkout is back at "
-                         f"{self.remote}/{self.branch}"))
+            status="failed",
+            kept_branch=kept,
+            validation_output=validation_output,
+            reason=scrub(
+                f"{reason}; nothing was pushed, the fix commit is kept on local "
+                f"branch {kept} and the checkout is back at "
+                f"{self.remote}/{self.branch}"
+            ),
+        )
 
     def _undo(self, gitops: GitOps, journal: Journal, entry: JournalEntry) -> str | None:
         """Return the checkout to where ``entry`` started; returns a kept branch, if any.
@@ -318,16 +385,18 @@ class FixImplementor:
             if gitops.head() != pushed and gitops.is_ancestor(gitops.head(), pushed):
                 gitops.run("merge", "--ff-only", "--quiet", pushed)
             journal.clear(entry)
-            return ApplyOutcome(status="applied", commit_sha=pushed,
-                                commit_url=gitops.commit_url(pushed))
+            return ApplyOutcome(
+                status="applied", commit_sha=pushed, commit_url=gitops.commit_url(pushed)
+            )
         kept = self._undo(gitops, journal, entry)
         return ApplyOutcome(status="rolled_back", reason="interrupted", kept_branch=kept)
 
     def _pushed_or_interrupted(self, gitops: GitOps, proposal_id: str) -> ApplyOutcome:
         pushed = gitops.find_fix_commit(proposal_id)
         if pushed is not None:
-            return ApplyOutcome(status="applied", commit_sha=pushed,
-                                commit_url=gitops.commit_url(pushed))
+            return ApplyOutcome(
+                status="applied", commit_sha=pushed, commit_url=gitops.commit_url(pushed)
+            )
         return ApplyOutcome(status="rolled_back", reason="interrupted")
 
     def _fetch_quietly(self, gitops: GitOps) -> None:
@@ -342,9 +411,14 @@ class FixImplementor:
 
     # --- plumbing ----------------------------------------------------------------------------
     def _open_git(self) -> GitOps:
-        return GitOps.open(self.repo_path, remote=self.remote, branch=self.branch,
-                           author_name=self.author_name, author_email=self.author_email,
-                           network_timeout_seconds=self.network_timeout_seconds)
+        return GitOps.open(
+            self.repo_path,
+            remote=self.remote,
+            branch=self.branch,
+            author_name=self.author_name,
+            author_email=self.author_email,
+            network_timeout_seconds=self.network_timeout_seconds,
+        )
 
     def _journal_for(self, gitops: GitOps) -> Journal:
         if self._journal is None:
@@ -369,5 +443,9 @@ def _failed(reason: str) -> ApplyOutcome:
 
 
 def _report_failure(on_event: EventSink, report: ValidationReport) -> None:
-    on_event(ProposalEvent(kind="validation_failed",
-                           details={"check": report.failed_check, "output": report.output}))
+    on_event(
+        ProposalEvent(
+            kind="validation_failed",
+            details={"check": report.failed_check, "output": report.output},
+        )
+    )

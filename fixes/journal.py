@@ -184,7 +184,12 @@ class Journal:
             raise JournalError(self.path, f"not a mendbot journal: {error}") from error
 
     def begin(
-        self, *, proposal_id: str, branch: str, remote: str, base_sha: str,
+        self,
+        *,
+        proposal_id: str,
+        branch: str,
+        remote: str,
+        base_sha: str,
         paths: Sequence[Path],
     ) -> JournalEntry:
         """Back up every file in ``paths`` and write the journal (phase ``backed_up``).
@@ -206,10 +211,17 @@ class Journal:
         backup_dir.mkdir(parents=True, exist_ok=True)
         files = [self._backup(path, backup_dir, index) for index, path in enumerate(paths)]
         entry = JournalEntry(
-            proposal_id=proposal_id, phase=Phase.BACKED_UP, branch=branch, remote=remote,
-            base_sha=base_sha, reset_to=base_sha, files=files,
-            created_dirs=self._dirs_to_create(paths), host=socket.gethostname(),
-            pid=os.getpid(), started_at=utcnow(),
+            proposal_id=proposal_id,
+            phase=Phase.BACKED_UP,
+            branch=branch,
+            remote=remote,
+            base_sha=base_sha,
+            reset_to=base_sha,
+            files=files,
+            created_dirs=self._dirs_to_create(paths),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=utcnow(),
         )
         _fsync_dir(backup_dir)
         self._write(entry)
@@ -271,9 +283,13 @@ class Journal:
         data = path.read_bytes()
         name = str(index)
         _atomic_write(backup_dir / name, data, 0o600)
-        return FileBackup(path=relative, existed=True, backup=name,
-                          mode=stat.S_IMODE(path.stat().st_mode),
-                          sha256=hashlib.sha256(data).hexdigest())
+        return FileBackup(
+            path=relative,
+            existed=True,
+            backup=name,
+            mode=stat.S_IMODE(path.stat().st_mode),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
 
     def _dirs_to_create(self, paths: Sequence[Path]) -> list[str]:
         created: list[str] = []

@@ -90,17 +90,28 @@ class ProposalStore:
         for attempt in range(1, _ID_ATTEMPTS + 1):
             candidate = base if attempt == 1 else f"{base}_{attempt}"
             stored = proposal.model_copy(
-                update={"id": candidate, "status": ProposalStatus.PROPOSED,
-                        "updated_at": proposal.created_at}
+                update={
+                    "id": candidate,
+                    "status": ProposalStatus.PROPOSED,
+                    "updated_at": proposal.created_at,
+                }
             )
             try:
                 with self.db.session() as session:
                     session.add(_to_row(stored))
                     session.flush()
-                    session.add(_audit_row(actor, "proposed", candidate,
-                                           {"fingerprint": stored.fingerprint,
-                                            "kind": stored.anomaly.kind,
-                                            "edits": len(stored.edits)}))
+                    session.add(
+                        _audit_row(
+                            actor,
+                            "proposed",
+                            candidate,
+                            {
+                                "fingerprint": stored.fingerprint,
+                                "kind": stored.anomaly.kind,
+                                "edits": len(stored.edits),
+                            },
+                        )
+                    )
                 return stored
             except IntegrityError:
                 continue
@@ -122,8 +133,9 @@ class ProposalStore:
         self, *, statuses: Collection[ProposalStatus] | None = None, limit: int = 50
     ) -> list[FixProposal]:
         """Proposals, newest first, optionally only those in ``statuses`` (at most ``limit``)."""
-        query = select(ProposalRow).order_by(col(ProposalRow.created_at).desc(),
-                                             col(ProposalRow.id).desc())
+        query = select(ProposalRow).order_by(
+            col(ProposalRow.created_at).desc(), col(ProposalRow.id).desc()
+        )
         if statuses is not None:
             query = query.where(col(ProposalRow.status).in_([s.value for s in statuses]))
         with self.db.session() as session:
@@ -183,9 +195,11 @@ class ProposalStore:
         unknown = set(fields) - _TRANSITION_FIELDS
         if unknown:
             raise ValueError(f"cannot set {sorted(unknown)} in a transition")
-        sources = set(expected) if expected is not None else {
-            status for status, nxt in TRANSITIONS.items() if to in nxt
-        }
+        sources = (
+            set(expected)
+            if expected is not None
+            else {status for status, nxt in TRANSITIONS.items() if to in nxt}
+        )
         now = utcnow()
         values = {"status": to.value, "updated_at": now, **fields}
         audit = {"from": sorted(s.value for s in sources), **(details or {})}
@@ -253,12 +267,17 @@ class ProposalStore:
                 return total, False
             try:
                 with self.db.session() as session:
-                    session.add(AnomalyRow(
-                        fingerprint=anomaly.fingerprint, kind=anomaly.kind,
-                        template=anomaly.template, severity=anomaly.severity.value,
-                        first_seen=anomaly.first_seen, last_seen=anomaly.last_seen,
-                        total_count=anomaly.count,
-                    ))
+                    session.add(
+                        AnomalyRow(
+                            fingerprint=anomaly.fingerprint,
+                            kind=anomaly.kind,
+                            template=anomaly.template,
+                            severity=anomaly.severity.value,
+                            first_seen=anomaly.first_seen,
+                            last_seen=anomaly.last_seen,
+                            total_count=anomaly.count,
+                        )
+                    )
                 return anomaly.count, True
             except IntegrityError:
                 continue  # another process inserted it first: add to theirs
@@ -274,10 +293,13 @@ class ProposalStore:
                 .values(
                     total_count=AnomalyRow.total_count + anomaly.count,
                     severity=anomaly.severity.value,
-                    first_seen=case((col(AnomalyRow.first_seen) > first, first),
-                                    else_=col(AnomalyRow.first_seen)),
-                    last_seen=case((col(AnomalyRow.last_seen) < last, last),
-                                   else_=col(AnomalyRow.last_seen)),
+                    first_seen=case(
+                        (col(AnomalyRow.first_seen) > first, first),
+                        else_=col(AnomalyRow.first_seen),
+                    ),
+                    last_seen=case(
+                        (col(AnomalyRow.last_seen) < last, last), else_=col(AnomalyRow.last_seen)
+                    ),
                 )
             )
             if result.rowcount != 1:
@@ -292,12 +314,21 @@ class ProposalStore:
             row = session.get(AnomalyRow, fingerprint)
             if row is None:
                 return None
-            return {"first_seen": row.first_seen, "last_seen": row.last_seen,
-                    "total_count": row.total_count, "kind": row.kind, "template": row.template}
+            return {
+                "first_seen": row.first_seen,
+                "last_seen": row.last_seen,
+                "total_count": row.total_count,
+                "kind": row.kind,
+                "template": row.template,
+            }
 
     # --- audit trail -----------------------------------------------------------------------------
     def audit(
-        self, *, actor: str, action: str, proposal_id: str | None = None,
+        self,
+        *,
+        actor: str,
+        action: str,
+        proposal_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         """Append one audit event (e.g. ``refused``, ``validation_output``)."""
@@ -315,8 +346,14 @@ class ProposalStore:
             query = query.limit(limit)
         with self.db.session() as session:
             return [
-                AuditEvent(id=row.id or 0, at=row.at, actor=row.actor,  # type: ignore[arg-type]
-                           action=row.action, proposal_id=row.proposal_id, details=row.details)
+                AuditEvent(
+                    id=row.id or 0,
+                    at=row.at,
+                    actor=row.actor,  # type: ignore[arg-type]
+                    action=row.action,
+                    proposal_id=row.proposal_id,
+                    details=row.details,
+                )
                 for row in session.exec(query)
             ]
 
@@ -332,11 +369,20 @@ def _utc(value: datetime) -> datetime:
 
 
 def _audit_row(
-    actor: str, action: str, proposal_id: str | None, details: dict[str, Any],
-    *, at: datetime | None = None,
+    actor: str,
+    action: str,
+    proposal_id: str | None,
+    details: dict[str, Any],
+    *,
+    at: datetime | None = None,
 ) -> AuditRow:
-    return AuditRow(at=at or utcnow(), actor=actor, action=action,
-                    proposal_id=proposal_id, details=_jsonable(details))
+    return AuditRow(
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        proposal_id=proposal_id,
+        details=_jsonable(details),
+    )
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
@@ -352,26 +398,47 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
 
 def _to_row(p: FixProposal) -> ProposalRow:
     return ProposalRow(
-        id=p.id, fingerprint=p.fingerprint, status=p.status.value, title=p.title,
+        id=p.id,
+        fingerprint=p.fingerprint,
+        status=p.status.value,
+        title=p.title,
         anomaly=p.anomaly.model_dump(mode="json"),
         diagnosis=p.diagnosis.model_dump(mode="json"),
-        edits=[e.model_dump() for e in p.edits], reasoning=p.reasoning, risk=p.risk.value,
-        risk_notes=p.risk_notes, notes=list(p.notes), created_at=p.created_at,
-        updated_at=p.updated_at or p.created_at, decided_by=p.decided_by,
-        decided_at=p.decided_at, commit_sha=p.commit_sha, error=p.error,
-        thread_ref=p.thread_ref, seen_again=p.seen_again,
+        edits=[e.model_dump() for e in p.edits],
+        reasoning=p.reasoning,
+        risk=p.risk.value,
+        risk_notes=p.risk_notes,
+        notes=list(p.notes),
+        created_at=p.created_at,
+        updated_at=p.updated_at or p.created_at,
+        decided_by=p.decided_by,
+        decided_at=p.decided_at,
+        commit_sha=p.commit_sha,
+        error=p.error,
+        thread_ref=p.thread_ref,
+        seen_again=p.seen_again,
     )
 
 
 def _from_row(row: ProposalRow) -> FixProposal:
     return FixProposal(
-        id=row.id, fingerprint=row.fingerprint, status=ProposalStatus(row.status),
-        title=row.title, anomaly=Anomaly.model_validate(row.anomaly),
+        id=row.id,
+        fingerprint=row.fingerprint,
+        status=ProposalStatus(row.status),
+        title=row.title,
+        anomaly=Anomaly.model_validate(row.anomaly),
         diagnosis=Diagnosis.model_validate(row.diagnosis),
-        edits=[Edit.model_validate(e) for e in row.edits], reasoning=row.reasoning,
-        risk=Risk(row.risk), risk_notes=row.risk_notes, notes=list(row.notes),
-        created_at=row.created_at, updated_at=row.updated_at,
-        decided_by=row.decided_by, decided_at=row.decided_at,
-        commit_sha=row.commit_sha, error=row.error, thread_ref=row.thread_ref,
+        edits=[Edit.model_validate(e) for e in row.edits],
+        reasoning=row.reasoning,
+        risk=Risk(row.risk),
+        risk_notes=row.risk_notes,
+        notes=list(row.notes),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        commit_sha=row.commit_sha,
+        error=row.error,
+        thread_ref=row.thread_ref,
         seen_again=row.seen_again,
     )

@@ -24,6 +24,7 @@ whose ``output`` is the tail of what failed, scrubbed of tokens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -40,8 +41,16 @@ from monitoring.redact import scrub_secrets
 OUTPUT_TAIL_CHARS = 4000
 #: Environment variables of mendbot's own that the service's code never sees.
 _PRIVATE_PREFIXES = ("SLACK_", "OPENAI_", "ANTHROPIC_", "RAILWAY_", "LOKI_", "MENDBOT_")
-_PRIVATE_NAMES = frozenset({"DATABASE_URL", "TARGET_REPO_PATH", "VALIDATE_COMMAND",
-                            "VALIDATE_TIMEOUT_SECONDS", "GIT_REMOTE", "GIT_BRANCH"})
+_PRIVATE_NAMES = frozenset(
+    {
+        "DATABASE_URL",
+        "TARGET_REPO_PATH",
+        "VALIDATE_COMMAND",
+        "VALIDATE_TIMEOUT_SECONDS",
+        "GIT_REMOTE",
+        "GIT_BRANCH",
+    }
+)
 _MARKER = "__MENDBOT_IMPORT_RESULT__"
 _IMPORT_SCRIPT = f"""
 import importlib, json, sys, traceback
@@ -98,8 +107,13 @@ class Validator:
     """
 
     def __init__(
-        self, *, repo_root: Path, command: str | None, timeout_seconds: float,
-        import_check: bool = True, python: str = sys.executable,
+        self,
+        *,
+        repo_root: Path,
+        command: str | None,
+        timeout_seconds: float,
+        import_check: bool = True,
+        python: str = sys.executable,
     ) -> None:
         self.repo_root = repo_root
         self.command = command.strip() if command and command.strip() else None
@@ -120,8 +134,11 @@ class Validator:
         if not self.import_check or not modules:
             return ImportBaseline()
         results, _ = self._import(modules)
-        missing = {r["missing"].split(".")[0] for r in results.values()
-                   if r.get("status") == "missing" and r.get("missing")}
+        missing = {
+            r["missing"].split(".")[0]
+            for r in results.values()
+            if r.get("status") == "missing" and r.get("missing")
+        }
         return ImportBaseline(frozenset(m for m in missing if not self._in_repo(m)))
 
     def validate(self, paths: Sequence[str], baseline: ImportBaseline) -> ValidationReport:
@@ -153,8 +170,9 @@ class Validator:
         if python:
             report.checks.append(f"compile: {len(python)} file(s)")
 
-    def _imports(self, paths: Sequence[str], baseline: ImportBaseline,
-                 report: ValidationReport) -> None:
+    def _imports(
+        self, paths: Sequence[str], baseline: ImportBaseline, report: ValidationReport
+    ) -> None:
         modules = [m for m in self._modules(paths, existing_only=False) if m]
         if not self.import_check or not modules:
             return
@@ -181,8 +199,12 @@ class Validator:
         status, output = self._run_shell(self.command)
         took = time.monotonic() - started
         if status is None:
-            self._fail(report, "command", f"{output}\n[VALIDATE_COMMAND timed out after "
-                       f"{self.timeout_seconds:g} s and was killed]")
+            self._fail(
+                report,
+                "command",
+                f"{output}\n[VALIDATE_COMMAND timed out after "
+                f"{self.timeout_seconds:g} s and was killed]",
+            )
         elif status != 0:
             self._fail(report, "command", f"{output}\n[VALIDATE_COMMAND exited {status}]")
         else:
@@ -213,14 +235,15 @@ class Validator:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         roots = [str(self.repo_root / "src"), str(self.repo_root)]
         env["PYTHONPATH"] = os.pathsep.join(
-            roots + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+            roots + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        )
         status, output = self._run([self.python, "-c", _IMPORT_SCRIPT, *modules], env=env)
         marker = output.rfind(_MARKER)
         if status is None or marker < 0:
             note = "timed out" if status is None else f"exited {status}"
             return {}, f"{output}\n[import check {note}]"
         try:
-            return json.loads(output[marker + len(_MARKER):].strip()), output[:marker]
+            return json.loads(output[marker + len(_MARKER) :].strip()), output[:marker]
         except json.JSONDecodeError:
             return {}, output
 
@@ -234,8 +257,14 @@ class Validator:
     ) -> tuple[int | None, str]:
         """Run to completion or the timeout; returns (exit status or None, output)."""
         process = subprocess.Popen(
-            command, cwd=self.repo_root, env=env, shell=shell, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            command,
+            cwd=self.repo_root,
+            env=env,
+            shell=shell,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             out, _ = process.communicate(timeout=self.timeout_seconds)
@@ -271,8 +300,11 @@ def module_name(path: str, *, has_src: bool = False) -> str | None:
 
 def service_environment() -> dict[str, str]:
     """This process's environment without mendbot's own configuration and secrets."""
-    return {key: value for key, value in os.environ.items()
-            if key not in _PRIVATE_NAMES and not key.startswith(_PRIVATE_PREFIXES)}
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _PRIVATE_NAMES and not key.startswith(_PRIVATE_PREFIXES)
+    }
 
 
 def tail(text: str, max_chars: int = OUTPUT_TAIL_CHARS) -> str:
@@ -284,7 +316,5 @@ def tail(text: str, max_chars: int = OUTPUT_TAIL_CHARS) -> str:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

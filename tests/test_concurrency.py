@@ -1,4 +1,4 @@
-"""Two approvals of the same fix at once (threads, processes): exactly one commit reaches the remote."""
+"""Two approvals of one fix at once (threads, processes): exactly one commit reaches the remote."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def _race(runtimes: list[Runtime], proposal_ids: list[str]) -> list[FixProposal 
         barrier.wait()
         try:
             results[index] = runtimes[index].decisions.implement(
-                proposal_ids[index], actor=f"U{index}")
+                proposal_ids[index], actor=f"U{index}"
+            )
         except DecisionRefused as refused:
             results[index] = refused.code
 
@@ -51,7 +52,9 @@ def _race(runtimes: list[Runtime], proposal_ids: list[str]) -> list[FixProposal 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-runtime", "two-runtimes"])
 def test_two_threads_implementing_the_same_fix_make_one_commit(
-    settings, service: RepoPair, shared: bool,
+    settings,
+    service: RepoPair,
+    shared: bool,
 ) -> None:
     first = build_runtime(settings)
     second = first if shared else build_runtime(settings)
@@ -70,18 +73,24 @@ def test_two_threads_implementing_the_same_fix_make_one_commit(
 
 
 def test_two_different_fixes_at_once_are_applied_one_after_the_other(
-    settings, service: RepoPair,
+    settings,
+    service: RepoPair,
 ) -> None:
     runtimes = [build_runtime(settings), build_runtime(settings)]
     one = runtimes[0].store.add(make_proposal())
-    other = runtimes[0].store.add(make_proposal(
-        [Edit(path="lib/util.py", old_text='split(",")', new_text='split(";")')],
-        fingerprint="other"))
+    other = runtimes[0].store.add(
+        make_proposal(
+            [Edit(path="lib/util.py", old_text='split(",")', new_text='split(";")')],
+            fingerprint="other",
+        )
+    )
 
     results = _race(runtimes, [one.id, other.id])
 
     assert [r.status for r in results if isinstance(r, FixProposal)] == [
-        ProposalStatus.APPLIED, ProposalStatus.APPLIED]
+        ProposalStatus.APPLIED,
+        ProposalStatus.APPLIED,
+    ]
     assert git(service.bare, "rev-list", "--count", "main") == "3"
     assert git(service.work, "status", "--porcelain") == ""
     for runtime in runtimes:
@@ -90,29 +99,44 @@ def test_two_different_fixes_at_once_are_applied_one_after_the_other(
 
 def mendbot_env(settings, **extra: str) -> dict[str, str]:
     """The environment for a ``mendbot`` subprocess with these settings."""
-    env = {**os.environ, "DATABASE_URL": settings.database_url,
-           "TARGET_REPO_PATH": str(settings.target_repo_path),
-           "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True", **extra}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "TARGET_REPO_PATH": str(settings.target_repo_path),
+        "PYTHONPATH": str(ROOT),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        **extra,
+    }
     return env
 
 
 def start_mendbot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     """Start ``mendbot <args>`` (this interpreter, this checkout) in its own session."""
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.slow
 def test_two_processes_implementing_the_same_fix_make_one_commit(
-    settings, service: RepoPair, tmp_path: Path,
+    settings,
+    service: RepoPair,
+    tmp_path: Path,
 ) -> None:
     runtime = build_runtime(settings)
     proposal = runtime.store.add(make_proposal())
     env = mendbot_env(settings)
 
-    processes = [start_mendbot(["fixes", "implement", proposal.id, "--as", f"ops{i}"], env,
-                               tmp_path) for i in range(2)]
+    processes = [
+        start_mendbot(["fixes", "implement", proposal.id, "--as", f"ops{i}"], env, tmp_path)
+        for i in range(2)
+    ]
     outputs = [process.communicate(timeout=60) for process in processes]
 
     codes = sorted(process.returncode for process in processes)

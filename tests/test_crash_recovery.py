@@ -55,20 +55,26 @@ def _wait_for_phase(pair: RepoPair, phase: str, process: subprocess.Popen[str]) 
 
 
 def _start_implement(settings, proposal_id: str, cwd: Path, **env: str):
-    return start_mendbot(["fixes", "implement", proposal_id, "--as", "ops"],
-                         mendbot_env(settings, **env), cwd)
+    return start_mendbot(
+        ["fixes", "implement", proposal_id, "--as", "ops"], mendbot_env(settings, **env), cwd
+    )
 
 
 def test_kill_during_validation_then_restart_restores_every_byte(
-    make_settings, database_url: str, service: RepoPair, tmp_path: Path, marker: str,
+    make_settings,
+    database_url: str,
+    service: RepoPair,
+    tmp_path: Path,
+    marker: str,
 ) -> None:
     settings = make_settings(database_url=database_url, target_repo_path=service.work)
     setup = build_runtime(settings)
     proposal = setup.store.add(make_proposal())
     before, base = tree_hashes(service.work), service.head()
 
-    process = _start_implement(settings, proposal.id, tmp_path,
-                               VALIDATE_COMMAND=f"sleep 30; echo {marker}")
+    process = _start_implement(
+        settings, proposal.id, tmp_path, VALIDATE_COMMAND=f"sleep 30; echo {marker}"
+    )
     _wait_for_phase(service, "written", process)
     assert tree_hashes(service.work) != before  # the fix is in the working tree
     assert setup.store.get(proposal.id).status is ProposalStatus.APPLYING
@@ -100,7 +106,11 @@ def _hook(path: Path, body: str) -> None:
 
 
 def test_kill_during_push_keeps_the_commit_and_restores_the_checkout(
-    make_settings, database_url: str, service: RepoPair, tmp_path: Path, marker: str,
+    make_settings,
+    database_url: str,
+    service: RepoPair,
+    tmp_path: Path,
+    marker: str,
 ) -> None:
     _hook(service.work / ".git" / "hooks" / "pre-push", f"sleep 30 # {marker}")
     settings = make_settings(database_url=database_url, target_repo_path=service.work)
@@ -125,7 +135,11 @@ def test_kill_during_push_keeps_the_commit_and_restores_the_checkout(
 
 
 def test_kill_after_the_remote_took_the_push_records_it_applied(
-    make_settings, database_url: str, service: RepoPair, tmp_path: Path, marker: str,
+    make_settings,
+    database_url: str,
+    service: RepoPair,
+    tmp_path: Path,
+    marker: str,
 ) -> None:
     _hook(service.bare / "hooks" / "post-receive", f"sleep 30 # {marker}")
     settings = make_settings(database_url=database_url, target_repo_path=service.work)

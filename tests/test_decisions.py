@@ -23,8 +23,9 @@ from tests.fakes.proposals import NOW, SERVICE, make_proposal
 class ExplodingImplementor:
     """An implementor whose apply raises (a bug), to see Decisions record it."""
 
-    def apply(self, proposal: FixProposal, *, approved_by: str,
-              on_event: Callable[[ProposalEvent], None]) -> ApplyOutcome:
+    def apply(
+        self, proposal: FixProposal, *, approved_by: str, on_event: Callable[[ProposalEvent], None]
+    ) -> ApplyOutcome:
         raise RuntimeError("boom")
 
     def recover_interrupted(self, *, applying: object = ()) -> dict[str, ApplyOutcome]:
@@ -43,10 +44,16 @@ def service(tmp_path: Path) -> RepoPair:
     return make_repo(tmp_path, SERVICE)
 
 
-def _decisions(store: ProposalStore, implementor=None, *, now: datetime = NOW,
-               ttl: float = 3600.0) -> Decisions:
-    return Decisions(store=store, notifier=InMemoryNotifier(), implementor=implementor,
-                     proposal_ttl_seconds=ttl, clock=lambda: now)
+def _decisions(
+    store: ProposalStore, implementor=None, *, now: datetime = NOW, ttl: float = 3600.0
+) -> Decisions:
+    return Decisions(
+        store=store,
+        notifier=InMemoryNotifier(),
+        implementor=implementor,
+        proposal_ttl_seconds=ttl,
+        clock=lambda: now,
+    )
 
 
 def _implementor(pair: RepoPair) -> FixImplementor:
@@ -81,7 +88,10 @@ def test_reject_records_reason_and_closes_the_proposal(store: ProposalStore) -> 
     assert rejected.status is ProposalStatus.REJECTED and rejected.decided_by == "U2"
     last = store.audit_trail(proposal.id)[-1]
     assert (last.action, last.actor, last.details["reason"]) == (
-        "rejected", "U2", "we will redesign orders()")
+        "rejected",
+        "U2",
+        "we will redesign orders()",
+    )
     with pytest.raises(DecisionRefused) as again:
         decisions.reject(proposal.id, actor="U3")
     assert again.value.code == "not_open" and "already rejected" in again.value.reason
@@ -125,14 +135,20 @@ def test_implementing_twice_applies_once(store: ProposalStore, service: RepoPair
     assert git(service.bare, "rev-list", "--count", "main") == "2"
 
 
-def _stuck(store: ProposalStore, status: ProposalStatus, owner: str | None,
-           fingerprint: str) -> FixProposal:
+def _stuck(
+    store: ProposalStore, status: ProposalStatus, owner: str | None, fingerprint: str
+) -> FixProposal:
     proposal = store.add(make_proposal(fingerprint=fingerprint))
-    store.transition(proposal.id, ProposalStatus.APPROVED, actor="U1", decided_by="U1",
-                     decided_at=NOW)
+    store.transition(
+        proposal.id, ProposalStatus.APPROVED, actor="U1", decided_by="U1", decided_at=NOW
+    )
     if status is ProposalStatus.APPLYING:
-        store.transition(proposal.id, ProposalStatus.APPLYING, actor="mendbot",
-                         details={"owner": owner} if owner else None)
+        store.transition(
+            proposal.id,
+            ProposalStatus.APPLYING,
+            actor="mendbot",
+            details={"owner": owner} if owner else None,
+        )
     return store.get(proposal.id)
 
 
@@ -177,7 +193,8 @@ def test_recover_finds_a_push_that_went_through(store: ProposalStore, service: R
 
 
 def test_recover_waits_for_nobody_while_an_apply_is_live(
-    store: ProposalStore, service: RepoPair,
+    store: ProposalStore,
+    service: RepoPair,
 ) -> None:
     implementor = _implementor(service)
     stuck = _stuck(store, ProposalStatus.APPLYING, implementor.location, "fp")
@@ -201,7 +218,9 @@ def test_recover_waits_for_nobody_while_an_apply_is_live(
 
 
 def test_runtime_recovers_first_and_can_swap_its_notifier(
-    make_settings, database_url: str, service: RepoPair,
+    make_settings,
+    database_url: str,
+    service: RepoPair,
 ) -> None:
     settings = make_settings(database_url=database_url, target_repo_path=service.work)
     first = build_runtime(settings)

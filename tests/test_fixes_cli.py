@@ -76,7 +76,10 @@ def test_show_prints_the_diff_and_the_audit_trail(env, store, capsys) -> None:
 
 
 def test_implement_applies_as_the_named_user_and_only_once(
-    env, store, service: RepoPair, capsys,
+    env,
+    store,
+    service: RepoPair,
+    capsys,
 ) -> None:
     proposal = store.add(make_proposal())
 
@@ -124,7 +127,10 @@ def test_reject_records_who_and_why(env, store, service: RepoPair, capsys) -> No
     assert f"{proposal.id} rejected by cli:bob" in capsys.readouterr().out
     event = store.audit_trail(proposal.id)[-1]
     assert (event.action, event.actor, event.details["reason"]) == (
-        "rejected", "cli:bob", "not worth it")
+        "rejected",
+        "cli:bob",
+        "not worth it",
+    )
     assert main(["fixes", "reject", proposal.id]) == 3
     assert main(["fixes", "implement", proposal.id]) == 3
     assert git(service.bare, "rev-list", "--count", "main") == "1"

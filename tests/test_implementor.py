@@ -13,7 +13,7 @@ from fixes.gitops import commit_message
 from fixes.models import Edit, ProposalStatus
 from fixes.notifier import InMemoryNotifier
 from tests.fakes.git import RepoPair, git, make_repo
-from tests.fakes.proposals import KEYERROR_FIX, SERVICE, make_proposal, tree_hashes
+from tests.fakes.proposals import SERVICE, make_proposal, tree_hashes
 
 
 @pytest.fixture
@@ -43,8 +43,14 @@ def _trailers(pair: RepoPair) -> dict[str, str]:
 
 
 def _parse_trailers(cwd: Path, message: str) -> dict[str, str]:
-    out = subprocess.run(["git", "interpret-trailers", "--parse"], cwd=cwd, input=message,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        cwd=cwd,
+        input=message,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return dict(line.split(": ", 1) for line in out.splitlines())
 
 
@@ -59,19 +65,30 @@ def test_success_pushes_one_commit_with_trailers(runtime_for, service: RepoPair)
     assert service.remote_head() == final.commit_sha == service.head()
     assert git(service.bare, "rev-parse", f"{final.commit_sha}^") == base
     assert service.remote_message().startswith("Auto-fix: KeyError in orders()\n\n")
-    assert _trailers(service) == {"Fix-Id": proposal.id, "Approved-by": "U123ABC",
-                                  "Anomaly": proposal.fingerprint}
+    assert _trailers(service) == {
+        "Fix-Id": proposal.id,
+        "Approved-by": "U123ABC",
+        "Anomaly": proposal.fingerprint,
+    }
     assert git(service.bare, "log", "-1", "--format=%an <%ae>") == "mendbot <mendbot@localhost>"
     assert git(service.bare, "show", "--name-only", "--format=", "main") == "app.py"
     assert git(service.work, "status", "--porcelain") == ""
-    assert ".get(body[\"user_id\"])" in (service.work / "app.py").read_text()
+    assert '.get(body["user_id"])' in (service.work / "app.py").read_text()
     audit = [(e.action, e.actor) for e in runtime.store.audit_trail(proposal.id)]
-    assert audit == [("proposed", "mendbot"), ("approved", "U123ABC"),
-                     ("applying", "mendbot"), ("applied", "mendbot")]
+    assert audit == [
+        ("proposed", "mendbot"),
+        ("approved", "U123ABC"),
+        ("applying", "mendbot"),
+        ("applied", "mendbot"),
+    ]
     notifier = runtime.notifier
     assert isinstance(notifier, InMemoryNotifier)
     assert notifier.event_kinds(proposal.id) == [
-        "approved", "applying", "validation_passed", "applied"]
+        "approved",
+        "applying",
+        "validation_passed",
+        "applied",
+    ]
     assert not (service.work / ".git" / "mendbot" / "journal.json").exists()
 
 
@@ -96,8 +113,7 @@ def test_validation_failure_restores_every_byte(runtime_for, service: RepoPair) 
 
 
 def test_validate_command_timeout_is_killed_and_rolled_back(runtime_for, service) -> None:
-    runtime = runtime_for(validate_command="echo started; sleep 30",
-                          validate_timeout_seconds=0.5)
+    runtime = runtime_for(validate_command="echo started; sleep 30", validate_timeout_seconds=0.5)
     proposal = runtime.store.add(make_proposal())
     before = tree_hashes(service.work)
 
@@ -105,13 +121,18 @@ def test_validate_command_timeout_is_killed_and_rolled_back(runtime_for, service
 
     assert final.status is ProposalStatus.ROLLED_BACK
     assert tree_hashes(service.work) == before
-    [output] = [e.details["output"] for e in runtime.store.audit_trail(proposal.id)
-                if e.action == "validation_output"]
+    [output] = [
+        e.details["output"]
+        for e in runtime.store.audit_trail(proposal.id)
+        if e.action == "validation_output"
+    ]
     assert "started" in output and "timed out after 0.5 s" in output
 
 
 def test_stale_proposal_is_refused_before_any_file_is_touched(
-    runtime_for, service: RepoPair, tmp_path: Path,
+    runtime_for,
+    service: RepoPair,
+    tmp_path: Path,
 ) -> None:
     runtime = runtime_for()
     proposal = runtime.store.add(make_proposal())
@@ -128,12 +149,24 @@ def test_stale_proposal_is_refused_before_any_file_is_touched(
     assert git(service.work, "status", "--porcelain") == ""
 
 
-@pytest.mark.parametrize("path", [
-    "../outside.py", "lib/../../outside.py", "/etc/hostname", ".git/config", ".env",
-    "config/.env.production", ".github/workflows/deploy.yml", "escape/outside.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../outside.py",
+        "lib/../../outside.py",
+        "/etc/hostname",
+        ".git/config",
+        ".env",
+        "config/.env.production",
+        ".github/workflows/deploy.yml",
+        "escape/outside.py",
+    ],
+)
 def test_edits_outside_or_protected_are_refused(
-    runtime_for, service: RepoPair, tmp_path: Path, path: str,
+    runtime_for,
+    service: RepoPair,
+    tmp_path: Path,
+    path: str,
 ) -> None:
     outside = tmp_path / "outside.py"
     outside.write_text("SECRET = 1\n")
@@ -157,8 +190,11 @@ def test_edits_outside_or_protected_are_refused(
 
 def test_syntax_error_is_caught_by_compile(runtime_for, service: RepoPair) -> None:
     runtime = runtime_for()
-    broken = Edit(path="lib/util.py", old_text="return text.strip().split(\",\")",
-                  new_text="return text.strip(.split(\",\")")
+    broken = Edit(
+        path="lib/util.py",
+        old_text='return text.strip().split(",")',
+        new_text='return text.strip(.split(",")',
+    )
     proposal = runtime.store.add(make_proposal([broken]))
     before = tree_hashes(service.work)
 
@@ -171,37 +207,46 @@ def test_syntax_error_is_caught_by_compile(runtime_for, service: RepoPair) -> No
 
 def test_module_failing_at_import_is_rolled_back(runtime_for, service: RepoPair) -> None:
     runtime = runtime_for()
-    edit = Edit(path="app.py", old_text='STATS = {"orders": [], "users": {}}',
-                new_text='STATS = {"orders": [], "users": load_users()}')
+    edit = Edit(
+        path="app.py",
+        old_text='STATS = {"orders": [], "users": {}}',
+        new_text='STATS = {"orders": [], "users": load_users()}',
+    )
     proposal = runtime.store.add(make_proposal([edit]))
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
 
     assert final.status is ProposalStatus.ROLLED_BACK
-    [output] = [e.details["output"] for e in runtime.store.audit_trail(proposal.id)
-                if e.action == "validation_output"]
+    [output] = [
+        e.details["output"]
+        for e in runtime.store.audit_trail(proposal.id)
+        if e.action == "validation_output"
+    ]
     assert "NameError" in output and "load_users" in output
 
 
 def test_missing_third_party_dependency_is_not_blamed_on_the_fix(runtime_for, service) -> None:
     runtime = runtime_for()
-    proposal = runtime.store.add(make_proposal([Edit(path="web.py", old_text="LIMIT = 10",
-                                                     new_text="LIMIT = 20")]))
+    proposal = runtime.store.add(
+        make_proposal([Edit(path="web.py", old_text="LIMIT = 10", new_text="LIMIT = 20")])
+    )
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
 
     assert final.status is ProposalStatus.APPLIED, final.error
     notifier = runtime.notifier
     assert isinstance(notifier, InMemoryNotifier)
-    [checks] = [e.details["checks"] for _pid, e in notifier.events
-                if e.kind == "validation_passed"]
+    [checks] = [e.details["checks"] for _pid, e in notifier.events if e.kind == "validation_passed"]
     assert any("skipped web (needs fastapi" in line for line in checks)
 
 
 def test_dependency_introduced_by_the_fix_is_blamed(runtime_for, service: RepoPair) -> None:
     runtime = runtime_for()
-    edit = Edit(path="app.py", old_text="import json\n",
-                new_text="import json\nimport ujsonx_not_installed\n")
+    edit = Edit(
+        path="app.py",
+        old_text="import json\n",
+        new_text="import json\nimport ujsonx_not_installed\n",
+    )
     proposal = runtime.store.add(make_proposal([edit]))
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
@@ -211,13 +256,16 @@ def test_dependency_introduced_by_the_fix_is_blamed(runtime_for, service: RepoPa
 
 
 def test_new_file_is_committed_or_removed_with_its_directories(runtime_for, service) -> None:
-    create = Edit(path="lib/extra/helpers.py", old_text="", new_text="def helper():\n    return 1\n")
+    create = Edit(
+        path="lib/extra/helpers.py", old_text="", new_text="def helper():\n    return 1\n"
+    )
     failing = runtime_for(validate_command="exit 1")
     first = failing.store.add(make_proposal([create]))
     before = tree_hashes(service.work)
 
-    assert failing.decisions.implement(first.id, actor="cli:ops").status is \
-        ProposalStatus.ROLLED_BACK
+    assert (
+        failing.decisions.implement(first.id, actor="cli:ops").status is ProposalStatus.ROLLED_BACK
+    )
     assert tree_hashes(service.work) == before
     assert not (service.work / "lib" / "extra").exists()
 
@@ -234,8 +282,9 @@ def test_crlf_file_keeps_its_line_endings(runtime_for, service: RepoPair) -> Non
     git(service.work, "commit", "-q", "-m", "windows file")
     git(service.work, "push", "-q", "origin", "main")
     runtime = runtime_for()
-    proposal = runtime.store.add(make_proposal([Edit(path="win.py", old_text="B = 2\nC = 3",
-                                                     new_text="B = 20\nC = 30")]))
+    proposal = runtime.store.add(
+        make_proposal([Edit(path="win.py", old_text="B = 2\nC = 3", new_text="B = 20\nC = 30")])
+    )
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
 
@@ -245,12 +294,17 @@ def test_crlf_file_keeps_its_line_endings(runtime_for, service: RepoPair) -> Non
 
 @pytest.mark.parametrize("problem", ["wrong_branch", "dirty", "ahead", "not_a_repo"])
 def test_preflight_refuses_with_a_reason(
-    runtime_for, service: RepoPair, tmp_path: Path, problem: str,
+    runtime_for,
+    service: RepoPair,
+    tmp_path: Path,
+    problem: str,
 ) -> None:
-    expected = {"wrong_branch": "on branch feature, not GIT_BRANCH=main",
-                "dirty": "uncommitted changes: README.md",
-                "ahead": "1 local commit(s) not on origin",
-                "not_a_repo": "is not the root of a git checkout"}[problem]
+    expected = {
+        "wrong_branch": "on branch feature, not GIT_BRANCH=main",
+        "dirty": "uncommitted changes: README.md",
+        "ahead": "1 local commit(s) not on origin",
+        "not_a_repo": "is not the root of a git checkout",
+    }[problem]
     target = service.work
     if problem == "wrong_branch":
         git(service.work, "checkout", "-q", "-b", "feature")
@@ -275,8 +329,13 @@ def test_preflight_refuses_with_a_reason(
 
 def test_credentials_in_the_remote_url_never_reach_a_reason(runtime_for, service) -> None:
     token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
-    git(service.work, "remote", "set-url", "origin",
-        f"http://oauth2:{token}@127.0.0.1:9/service.git")
+    git(
+        service.work,
+        "remote",
+        "set-url",
+        "origin",
+        f"http://oauth2:{token}@127.0.0.1:9/service.git",
+    )
     runtime = runtime_for()
     proposal = runtime.store.add(make_proposal())
 
@@ -299,20 +358,25 @@ def test_commit_message_keeps_untrusted_text_out_of_the_trailers(tmp_path: Path)
     git(tmp_path, "init", "-q")
     assert message.splitlines()[0] == "Auto-fix: Fix Fix-Id: fix_evil [31m"
     assert _parse_trailers(tmp_path, message) == {
-        "Fix-Id": "fix_20261121_023300", "Approved-by": "U1 Anomaly: forged",
-        "Anomaly": proposal.fingerprint}
+        "Fix-Id": "fix_20261121_023300",
+        "Approved-by": "U1 Anomaly: forged",
+        "Anomaly": proposal.fingerprint,
+    }
 
 
 def test_commit_url_for_known_forges(service: RepoPair) -> None:
     from fixes.gitops import GitOps
 
-    ops = GitOps.open(service.work, remote="origin", branch="main", author_name="m",
-                      author_email="m@x")
+    ops = GitOps.open(
+        service.work, remote="origin", branch="main", author_name="m", author_email="m@x"
+    )
     assert ops.commit_url("abc") is None  # a local bare remote
     for url, link in [
         ("git@github.com:acme/orders.git", "https://github.com/acme/orders/commit/abc"),
-        ("https://x-access-token:tok@github.com/acme/orders.git",
-         "https://github.com/acme/orders/commit/abc"),
+        (
+            "https://x-access-token:tok@github.com/acme/orders.git",
+            "https://github.com/acme/orders/commit/abc",
+        ),
         ("https://gitlab.com/acme/sub/orders", "https://gitlab.com/acme/sub/orders/-/commit/abc"),
     ]:
         git(service.work, "remote", "set-url", "origin", url)

@@ -24,8 +24,9 @@ def runtime_for(make_settings, database_url: str, service: RepoPair):
     built: list[Runtime] = []
 
     def factory(**overrides: object) -> Runtime:
-        settings = make_settings(database_url=database_url, target_repo_path=service.work,
-                                 **overrides)
+        settings = make_settings(
+            database_url=database_url, target_repo_path=service.work, **overrides
+        )
         built.append(build_runtime(settings, notifier=InMemoryNotifier()))
         return built[-1]
 
@@ -67,7 +68,9 @@ def _events(runtime: Runtime, proposal_id: str) -> list[str]:
 
 
 def test_remote_moved_without_conflict_fix_lands_on_top(
-    runtime_for, service: RepoPair, tmp_path: Path,
+    runtime_for,
+    service: RepoPair,
+    tmp_path: Path,
 ) -> None:
     other = _colleague_commit(service, tmp_path, {"README.md": "# orders, documented\n"})
     runtime = runtime_for(validate_command=_push_once_then(tmp_path, other))
@@ -81,18 +84,26 @@ def test_remote_moved_without_conflict_fix_lands_on_top(
     assert git(service.bare, "rev-parse", "main^") == colleague
     assert f"Fix-Id: {proposal.id}" in service.remote_message()
     assert git(service.bare, "show", "main:README.md") == "# orders, documented"
-    assert ".get(body[\"user_id\"])" in git(service.bare, "show", "main:app.py")
+    assert '.get(body["user_id"])' in git(service.bare, "show", "main:app.py")
     assert _events(runtime, proposal.id) == [
-        "approved", "applying", "validation_passed", "validation_passed", "applied"]
+        "approved",
+        "applying",
+        "validation_passed",
+        "validation_passed",
+        "applied",
+    ]
     assert git(service.work, "status", "--porcelain") == ""
 
 
 def test_remote_moved_with_conflict_keeps_the_fix_on_a_local_branch(
-    runtime_for, service: RepoPair, tmp_path: Path,
+    runtime_for,
+    service: RepoPair,
+    tmp_path: Path,
 ) -> None:
     conflicting = SERVICE["app.py"].replace(
         '    user = STATS["users"][body["user_id"]]   # bug: unknown users raise KeyError\n',
-        '    user = STATS["users"].setdefault(body["user_id"], {})\n')
+        '    user = STATS["users"].setdefault(body["user_id"], {})\n',
+    )
     other = _colleague_commit(service, tmp_path, {"app.py": conflicting})
     runtime = runtime_for(validate_command=_push_once_then(tmp_path, other))
     proposal = runtime.store.add(make_proposal())
@@ -106,13 +117,14 @@ def test_remote_moved_with_conflict_keeps_the_fix_on_a_local_branch(
     assert git(service.work, "status", "--porcelain") == ""
     kept = f"mendbot/{proposal.id}"
     assert f"Fix-Id: {proposal.id}" in git(service.work, "log", "-1", "--format=%B", kept)
-    assert ".get(body[\"user_id\"])" in git(service.work, "show", f"{kept}:app.py")
+    assert '.get(body["user_id"])' in git(service.work, "show", f"{kept}:app.py")
     assert "conflicts" in (final.error or "") and kept in (final.error or "")
     assert not (service.work / ".git" / "rebase-merge").exists()
 
 
 def test_push_refused_by_the_server_keeps_the_fix_and_leaves_the_remote(
-    runtime_for, service: RepoPair,
+    runtime_for,
+    service: RepoPair,
 ) -> None:
     reject_pushes(service.bare, "deploys are frozen until Monday")
     runtime = runtime_for()
@@ -131,7 +143,9 @@ def test_push_refused_by_the_server_keeps_the_fix_and_leaves_the_remote(
 
 
 def test_revalidation_failure_after_rebase_pushes_nothing(
-    runtime_for, service: RepoPair, tmp_path: Path,
+    runtime_for,
+    service: RepoPair,
+    tmp_path: Path,
 ) -> None:
     other = _colleague_commit(service, tmp_path, {"README.md": "# orders v2\n"})
     command = _push_once_then(tmp_path, other, later="echo 'integration test broke'; exit 1")
@@ -145,6 +159,9 @@ def test_revalidation_failure_after_rebase_pushes_nothing(
     assert service.remote_head() == colleague == service.head()
     assert "after rebasing onto it, validation failed (command)" in (final.error or "")
     assert git(service.work, "rev-parse", f"mendbot/{proposal.id}^") == colleague
-    outputs = [e.details["output"] for e in runtime.store.audit_trail(proposal.id)
-               if e.action == "validation_output"]
+    outputs = [
+        e.details["output"]
+        for e in runtime.store.audit_trail(proposal.id)
+        if e.action == "validation_output"
+    ]
     assert outputs and "integration test broke" in outputs[-1]

@@ -16,12 +16,25 @@ NOW = datetime(2026, 11, 21, 2, 33, 0, tzinfo=UTC)
 
 
 def _proposal(fingerprint: str = "fp1") -> FixProposal:
-    anomaly = Anomaly(kind="repeated_error", fingerprint=fingerprint, template="KeyError at app.py",
-                      count=19, first_seen=NOW, last_seen=NOW, severity=Severity.HIGH)
-    diagnosis = Diagnosis(root_cause="unknown user id", severity_assessment=Severity.HIGH,
-                          confidence=0.8)
-    return FixProposal(fingerprint=fingerprint, anomaly=anomaly, diagnosis=diagnosis,
-                       title="KeyError in orders()", created_at=NOW)
+    anomaly = Anomaly(
+        kind="repeated_error",
+        fingerprint=fingerprint,
+        template="KeyError at app.py",
+        count=19,
+        first_seen=NOW,
+        last_seen=NOW,
+        severity=Severity.HIGH,
+    )
+    diagnosis = Diagnosis(
+        root_cause="unknown user id", severity_assessment=Severity.HIGH, confidence=0.8
+    )
+    return FixProposal(
+        fingerprint=fingerprint,
+        anomaly=anomaly,
+        diagnosis=diagnosis,
+        title="KeyError in orders()",
+        created_at=NOW,
+    )
 
 
 def test_ids_are_unique_and_dated(database_url: str) -> None:
@@ -35,8 +48,9 @@ def test_ids_are_unique_and_dated(database_url: str) -> None:
 def test_transition_is_compare_and_set(database_url: str) -> None:
     store = ProposalStore(Database(database_url))
     proposal = store.add(_proposal())
-    approved = store.transition(proposal.id, ProposalStatus.APPROVED, actor="U1",
-                                decided_by="U1", decided_at=NOW)
+    approved = store.transition(
+        proposal.id, ProposalStatus.APPROVED, actor="U1", decided_by="U1", decided_at=NOW
+    )
     assert approved.status is ProposalStatus.APPROVED and approved.decided_at == NOW
     with pytest.raises(InvalidTransition) as refused:
         store.transition(proposal.id, ProposalStatus.APPROVED, actor="U2")
@@ -84,8 +98,13 @@ def test_only_one_of_many_concurrent_approvals_wins(database_url: str) -> None:
     def approve(actor: str) -> None:
         barrier.wait()
         try:
-            store.transition(proposal.id, ProposalStatus.APPROVED, actor=actor,
-                             expected={ProposalStatus.PROPOSED}, decided_by=actor)
+            store.transition(
+                proposal.id,
+                ProposalStatus.APPROVED,
+                actor=actor,
+                expected={ProposalStatus.PROPOSED},
+                decided_by=actor,
+            )
             winners.append(actor)
         except InvalidTransition as lost:
             losers.append(lost.current)
@@ -104,19 +123,33 @@ def test_only_one_of_many_concurrent_approvals_wins(database_url: str) -> None:
 def test_audit_trail_keeps_every_transition_in_order(database_url: str) -> None:
     store = ProposalStore(Database(database_url))
     proposal = store.add(_proposal())
-    store.transition(proposal.id, ProposalStatus.APPROVED, actor="U1", decided_by="U1",
-                     decided_at=NOW)
-    store.transition(proposal.id, ProposalStatus.APPLYING, actor="mendbot",
-                     details={"owner": "host:/srv/app"})
-    store.audit(actor="mendbot", action="validation_output", proposal_id=proposal.id,
-                details={"check": "command", "output": "1 failed", "at": NOW})
-    final = store.transition(proposal.id, ProposalStatus.ROLLED_BACK, actor="mendbot",
-                             error="validation failed (command)")
+    store.transition(
+        proposal.id, ProposalStatus.APPROVED, actor="U1", decided_by="U1", decided_at=NOW
+    )
+    store.transition(
+        proposal.id, ProposalStatus.APPLYING, actor="mendbot", details={"owner": "host:/srv/app"}
+    )
+    store.audit(
+        actor="mendbot",
+        action="validation_output",
+        proposal_id=proposal.id,
+        details={"check": "command", "output": "1 failed", "at": NOW},
+    )
+    final = store.transition(
+        proposal.id,
+        ProposalStatus.ROLLED_BACK,
+        actor="mendbot",
+        error="validation failed (command)",
+    )
 
     trail = store.audit_trail(proposal.id)
     assert [(e.action, e.actor) for e in trail] == [
-        ("proposed", "mendbot"), ("approved", "U1"), ("applying", "mendbot"),
-        ("validation_output", "mendbot"), ("rolled_back", "mendbot")]
+        ("proposed", "mendbot"),
+        ("approved", "U1"),
+        ("applying", "mendbot"),
+        ("validation_output", "mendbot"),
+        ("rolled_back", "mendbot"),
+    ]
     assert [e.id for e in trail] == sorted(e.id for e in trail)
     assert trail[2].details["owner"] == "host:/srv/app"
     assert trail[3].details["at"] == NOW.isoformat()
@@ -150,9 +183,13 @@ def test_anomaly_totals_keep_first_and_last_seen_in_utc(database_url: str) -> No
 
     store = ProposalStore(Database(database_url))
     anomaly = _proposal().anomaly
-    later = anomaly.model_copy(update={
-        "count": 2, "first_seen": NOW + timedelta(hours=1),
-        "last_seen": (NOW + timedelta(hours=2)).astimezone(timezone(timedelta(hours=5)))})
+    later = anomaly.model_copy(
+        update={
+            "count": 2,
+            "first_seen": NOW + timedelta(hours=1),
+            "last_seen": (NOW + timedelta(hours=2)).astimezone(timezone(timedelta(hours=5))),
+        }
+    )
     store.record_anomaly(anomaly)
     store.record_anomaly(later)
     store.db.dispose()
@@ -200,8 +237,11 @@ def test_anomaly_totals_widen_and_add_up_under_concurrency(database_url: str) ->
         moment = NOW + timedelta(hours=offset_hours)
         barrier.wait()
         for _ in range(5):
-            fresh.append(store.record_anomaly(
-                base.model_copy(update={"first_seen": moment, "last_seen": moment}))[1])
+            fresh.append(
+                store.record_anomaly(
+                    base.model_copy(update={"first_seen": moment, "last_seen": moment})
+                )[1]
+            )
 
     threads = [threading.Thread(target=record, args=(h,)) for h in (-3, -1, 0, 1, 2, 4)]
     for thread in threads:

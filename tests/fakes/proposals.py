@@ -48,40 +48,62 @@ api = FastAPI()
 LIMIT = 10
 '''
 
-SERVICE = {"app.py": APP, "lib/__init__.py": "", "lib/util.py": UTIL, "web.py": WEB,
-           "README.md": "# orders\n"}
+SERVICE = {
+    "app.py": APP,
+    "lib/__init__.py": "",
+    "lib/util.py": UTIL,
+    "web.py": WEB,
+    "README.md": "# orders\n",
+}
 
 KEYERROR_FIX = Edit(
     path="app.py",
     old_text='    user = STATS["users"][body["user_id"]]   # bug: unknown users raise KeyError\n',
     new_text='    user = STATS["users"].get(body["user_id"])\n'
-             '    if user is None:\n'
-             '        return {"ok": False, "error": "unknown user"}\n',
+    "    if user is None:\n"
+    '        return {"ok": False, "error": "unknown user"}\n',
 )
 
 NOW = datetime(2026, 11, 21, 2, 33, 0, tzinfo=UTC)
 
 
 def make_proposal(
-    edits: list[Edit] | None = None, *, fingerprint: str = "3f2a9c0d1e4b5a69",
-    title: str = "KeyError in orders()", created_at: datetime | None = None,
+    edits: list[Edit] | None = None,
+    *,
+    fingerprint: str = "3f2a9c0d1e4b5a69",
+    title: str = "KeyError in orders()",
+    created_at: datetime | None = None,
     root_cause: str = "orders() looks up users that were never registered.",
 ) -> FixProposal:
     """A proposal (not stored yet) for the KeyError anomaly, by default with the fix."""
     when = created_at or datetime.now(UTC)
     anomaly = Anomaly(
-        kind="repeated_error", fingerprint=fingerprint, template="KeyError at /app/app.py:orders",
-        count=19, first_seen=NOW, last_seen=NOW, severity=Severity.HIGH,
-        exception_type="KeyError", exception_message="'u42'",
+        kind="repeated_error",
+        fingerprint=fingerprint,
+        template="KeyError at /app/app.py:orders",
+        count=19,
+        first_seen=NOW,
+        last_seen=NOW,
+        severity=Severity.HIGH,
+        exception_type="KeyError",
+        exception_message="'u42'",
         frames=[FrameModel(file="/app/app.py", line=9, function="orders")],
         summary="KeyError in orders (app.py:9), 19 times",
     )
-    diagnosis = Diagnosis(root_cause=root_cause, severity_assessment=Severity.HIGH,
-                          affected_components=["app.py:orders"], confidence=0.85)
+    diagnosis = Diagnosis(
+        root_cause=root_cause,
+        severity_assessment=Severity.HIGH,
+        affected_components=["app.py:orders"],
+        confidence=0.85,
+    )
     return FixProposal(
-        fingerprint=fingerprint, anomaly=anomaly, diagnosis=diagnosis, title=title,
+        fingerprint=fingerprint,
+        anomaly=anomaly,
+        diagnosis=diagnosis,
+        title=title,
         edits=[KEYERROR_FIX] if edits is None else edits,
-        reasoning="Unknown users get a clear error instead of a 500.", risk=Risk.LOW,
+        reasoning="Unknown users get a clear error instead of a 500.",
+        risk=Risk.LOW,
         created_at=when,
     )
 
