@@ -64,11 +64,14 @@ class HttpServer:
         OSError: the port is taken or cannot be bound.
     """
 
-    def __init__(self, *, host: str, port: int, slack: SlackBot | None,
-                 health: HealthCheck) -> None:
+    def __init__(
+        self, *, host: str, port: int, slack: SlackBot | None, health: HealthCheck
+    ) -> None:
         if slack is not None and not slack.verifies_signatures:
-            raise SlackConfigError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's "
-                                   "requests (or use Socket Mode with SLACK_APP_TOKEN)")
+            raise SlackConfigError(
+                "HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's "
+                "requests (or use Socket Mode with SLACK_APP_TOKEN)"
+            )
         self.slack = slack
         self.health = health
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
@@ -88,9 +91,12 @@ class HttpServer:
 
     def start(self) -> HttpServer:
         """Serve in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="mendbot-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="mendbot-http",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -102,13 +108,15 @@ class HttpServer:
         self._httpd.server_close()
 
     # --- request handling (called on the server's threads) --------------------------------------
-    def handle_events(self, body: bytes, query: str,
-                      headers: dict[str, list[str]]) -> tuple[int, dict[str, list[str]], bytes]:
+    def handle_events(
+        self, body: bytes, query: str, headers: dict[str, list[str]]
+    ) -> tuple[int, dict[str, list[str]], bytes]:
         """Dispatch one Slack request to Bolt; returns ``(status, headers, body)``."""
         if self.slack is None:
             return _json(404, {"ok": False, "error": msg.HTTP_SLACK_OFF})
-        request = BoltRequest(body=body.decode("utf-8", errors="replace"), query=query,
-                              headers=headers)
+        request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"), query=query, headers=headers
+        )
         response = self.slack.app.dispatch(request)
         return response.status, dict(response.headers), response.body.encode("utf-8")
 
@@ -118,13 +126,15 @@ class HttpServer:
             report = dict(self.health())
         except Exception as error:
             log.exception("health check failed")
-            return _json(503, {"ok": False, "error": msg.HTTP_HEALTH_FAILED,
-                               "detail": type(error).__name__})
+            return _json(
+                503, {"ok": False, "error": msg.HTTP_HEALTH_FAILED, "detail": type(error).__name__}
+            )
         return _json(503 if report.get("ok") is False else 200, report)
 
 
-def serve_http(*, port: int, slack: SlackBot | None, health: HealthCheck,
-               host: str = "0.0.0.0") -> HttpServer:
+def serve_http(
+    *, port: int, slack: SlackBot | None, health: HealthCheck, host: str = "0.0.0.0"
+) -> HttpServer:
     """An :class:`HttpServer` (not started: call ``.start()``) on ``host:port``.
 
     Raises:

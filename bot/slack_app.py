@@ -50,8 +50,14 @@ from slack_sdk.errors import SlackClientError
 
 from bot import slack_messages as msg
 from bot.slack_blocks import detail_message
-from bot.slack_commands import BUTTONS, Command, button_command, may_decide, parse_mention, \
-    split_approvers
+from bot.slack_commands import (
+    BUTTONS,
+    Command,
+    button_command,
+    may_decide,
+    parse_mention,
+    split_approvers,
+)
 from bot.slack_notifier import SlackNotifier, make_web_client
 from fixes.decisions import DecisionRefused, Decisions
 from fixes.edits import unified_diff
@@ -142,8 +148,14 @@ class SlackBot:
         SlackStartError: ``auth.test`` failed.
     """
 
-    def __init__(self, *, settings: Settings, runtime: BotRuntime,
-                 monitor: MonitorControl | None = None, client: WebClient | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        runtime: BotRuntime,
+        monitor: MonitorControl | None = None,
+        client: WebClient | None = None,
+    ) -> None:
         _check_settings(settings)
         self.settings = settings
         self.store = runtime.store
@@ -192,9 +204,12 @@ class SlackBot:
         if event_id and not self.state.claim_once(EVENT_KEY_PREFIX + str(event_id)):
             log.info("Slack event %s delivered again; already handled", event_id)
             return
-        origin = Origin(user=event.get("user"), channel=str(event.get("channel")),
-                        thread_ts=event.get("thread_ts") or event.get("ts"),
-                        in_thread_of=event.get("thread_ts"))
+        origin = Origin(
+            user=event.get("user"),
+            channel=str(event.get("channel")),
+            thread_ts=event.get("thread_ts") or event.get("ts"),
+            in_thread_of=event.get("thread_ts"),
+        )
         self.handle(parse_mention(str(event.get("text") or "")), origin)
 
     def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -205,8 +220,12 @@ class SlackBot:
         if command is None or not channel:
             log.warning("ignored a malformed button press: %r", action.get("action_id"))
             return
-        origin = Origin(user=(body.get("user") or {}).get("id"), channel=str(channel),
-                        thread_ts=container.get("message_ts"), button=True)
+        origin = Origin(
+            user=(body.get("user") or {}).get("id"),
+            channel=str(channel),
+            thread_ts=container.get("message_ts"),
+            button=True,
+        )
         self.handle(command, origin)
 
     # --- commands ------------------------------------------------------------------------------
@@ -219,9 +238,14 @@ class SlackBot:
             self._refuse_unauthorised(command, origin)
             return
         handlers = {
-            "implement": self._implement, "reject": self._reject, "show": self._show,
-            "list": self._list, "status": self._status, "pause": self._pause,
-            "resume": self._resume, "help": self._help,
+            "implement": self._implement,
+            "reject": self._reject,
+            "show": self._show,
+            "list": self._list,
+            "status": self._status,
+            "pause": self._pause,
+            "resume": self._resume,
+            "help": self._help,
         }
         try:
             handlers[command.name](command, origin)
@@ -252,8 +276,9 @@ class SlackBot:
         proposal_id = str(command.proposal_id)
         self._expire_if_stale(proposal_id)
         try:
-            rejected = self.decisions.reject(proposal_id, actor=str(origin.user),
-                                             reason=command.reason)
+            rejected = self.decisions.reject(
+                proposal_id, actor=str(origin.user), reason=command.reason
+            )
         except DecisionRefused as refusal:
             self._refuse(origin, command, refusal)
             return
@@ -276,8 +301,11 @@ class SlackBot:
         except ProposalNotFound:
             self._reply(origin, msg.not_found(str(command.proposal_id)))
             return
-        diff = (self.notifier.diff_for(proposal) if isinstance(self.notifier, SlackNotifier)
-                else unified_diff(proposal.edits))
+        diff = (
+            self.notifier.diff_for(proposal)
+            if isinstance(self.notifier, SlackNotifier)
+            else unified_diff(proposal.edits)
+        )
         message = detail_message(proposal, diff=diff, with_buttons=False)
         self._post(channel=origin.channel, thread_ts=origin.thread_ts, **message.payload())
 
@@ -314,19 +342,30 @@ class SlackBot:
     # --- refusals and replies ----------------------------------------------------------------
     def _refuse_unauthorised(self, command: Command, origin: Origin) -> None:
         reason = "not_an_approver" if self.approvers else "no_approvers_configured"
-        self.store.audit(actor=str(origin.user or "unknown"), action="refused",
-                         proposal_id=command.proposal_id,
-                         details={"reason": reason, "command": command.name,
-                                  "via": "button" if origin.button else "mention"})
-        text = (msg.not_approver(command.name) if self.approvers
-                else msg.no_approvers_configured(command.name))
+        self.store.audit(
+            actor=str(origin.user or "unknown"),
+            action="refused",
+            proposal_id=command.proposal_id,
+            details={
+                "reason": reason,
+                "command": command.name,
+                "via": "button" if origin.button else "mention",
+            },
+        )
+        text = (
+            msg.not_approver(command.name)
+            if self.approvers
+            else msg.no_approvers_configured(command.name)
+        )
         self._ephemeral(origin, text)
 
     def _refuse(self, origin: Origin, command: Command, refusal: DecisionRefused) -> None:
-        self.store.audit(actor=str(origin.user), action="refused",
-                         proposal_id=refusal.proposal_id,
-                         details={"reason": refusal.code, "detail": refusal.reason,
-                                  "command": command.name})
+        self.store.audit(
+            actor=str(origin.user),
+            action="refused",
+            proposal_id=refusal.proposal_id,
+            details={"reason": refusal.code, "detail": refusal.reason, "command": command.name},
+        )
         self._ephemeral(origin, msg.refused(refusal.reason))
 
     @staticmethod
@@ -349,15 +388,22 @@ class SlackBot:
         if not origin.user:
             return
         try:
-            self.client.chat_postEphemeral(channel=origin.channel, user=origin.user, text=text,
-                                           thread_ts=origin.thread_ts)
+            self.client.chat_postEphemeral(
+                channel=origin.channel, user=origin.user, text=text, thread_ts=origin.thread_ts
+            )
         except (SlackClientError, OSError) as error:
             log.warning("Slack ephemeral reply failed: %s", error)
 
 
 def _check_settings(settings: Settings) -> None:
-    missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
-                                        ("SLACK_CHANNEL", settings.slack_channel)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_CHANNEL", settings.slack_channel),
+        )
+        if not value
+    ]
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
     if missing:
@@ -371,9 +417,14 @@ def _client_of(notifier: Notifier) -> WebClient | None:
 def _make_app(client: WebClient, signing_secret: str | None) -> App:
     """A Bolt app on ``client``; verifies signatures when a secret is given (HTTP mode)."""
     try:
-        return App(name="mendbot", client=client, signing_secret=signing_secret,
-                   request_verification_enabled=signing_secret is not None,
-                   token_verification_enabled=True, process_before_response=False)
+        return App(
+            name="mendbot",
+            client=client,
+            signing_secret=signing_secret,
+            request_verification_enabled=signing_secret is not None,
+            token_verification_enabled=True,
+            process_before_response=False,
+        )
     except BoltError as error:
         raise SlackStartError(f"Slack refused the bot token at start: {error}") from error
     except (SlackClientError, OSError) as error:

@@ -108,8 +108,9 @@ def proposal_message(proposal: FixProposal, *, diff: str | None = None) -> Slack
     return message
 
 
-def detail_message(proposal: FixProposal, *, diff: str | None = None,
-                   with_buttons: bool = True) -> SlackMessage:
+def detail_message(
+    proposal: FixProposal, *, diff: str | None = None, with_buttons: bool = True
+) -> SlackMessage:
     """The answer to ``show fix_ID``: the full proposal with more of the diff, and its status.
 
     Args:
@@ -157,8 +158,9 @@ def _check_unvalidated(index: int, block: Block) -> None:
         limit = CONTEXT_MAX
     for text in texts:
         if len(text) > limit:
-            raise BlockLimitError(f"block {index} ({block.type}): a text of {len(text)} "
-                                  f"characters (limit {limit})")
+            raise BlockLimitError(
+                f"block {index} ({block.type}): a text of {len(text)} characters (limit {limit})"
+            )
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -196,14 +198,25 @@ def _decision_blocks(proposal: FixProposal, *, with_buttons: bool = True) -> lis
         return [_section(msg.status_text(proposal)), _context(msg.decision_hint(proposal.id))]
     buttons: list[ButtonElement] = []
     if proposal.implementable:
-        buttons.append(ButtonElement(
-            text=msg.APPROVE_LABEL, action_id=APPROVE_ACTION, value=proposal.id,
-            style="primary", confirm=ConfirmObject(
-                title=msg.CONFIRM_TITLE, text=msg.CONFIRM_TEXT,
-                confirm=msg.CONFIRM_YES, deny=msg.CONFIRM_NO),
-        ))
-    buttons.append(ButtonElement(text=msg.REJECT_LABEL, action_id=REJECT_ACTION,
-                                 value=proposal.id, style="danger"))
+        buttons.append(
+            ButtonElement(
+                text=msg.APPROVE_LABEL,
+                action_id=APPROVE_ACTION,
+                value=proposal.id,
+                style="primary",
+                confirm=ConfirmObject(
+                    title=msg.CONFIRM_TITLE,
+                    text=msg.CONFIRM_TEXT,
+                    confirm=msg.CONFIRM_YES,
+                    deny=msg.CONFIRM_NO,
+                ),
+            )
+        )
+    buttons.append(
+        ButtonElement(
+            text=msg.REJECT_LABEL, action_id=REJECT_ACTION, value=proposal.id, style="danger"
+        )
+    )
     blocks: list[Block] = [] if proposal.implementable else [_section(msg.NO_CHANGE)]
     blocks.append(ActionsBlock(block_id="mendbot_decision", elements=buttons))
     blocks.append(_context(msg.decision_hint(proposal.id)))
@@ -279,7 +292,7 @@ def _diff(proposal: FixProposal, diff: str | None) -> str:
     return diff if diff is not None else unified_diff(proposal.edits)
 
 
-# --- shortening ------------------------------------------------------------------------------------
+# --- shortening ----------------------------------------------------------------------------------
 
 _ENTITIES = ("&amp;", "&lt;", "&gt;")
 
@@ -320,5 +333,5 @@ def _trim_entity(piece: str, keep: Literal["head", "tail"]) -> str:
             if keep == "head" and piece.endswith(entity[:size]):
                 return piece[:-size]
             if keep == "tail" and piece.startswith(entity[size:]):
-                return piece[len(entity) - size:]
+                return piece[len(entity) - size :]
     return piece

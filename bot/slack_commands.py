@@ -36,10 +36,18 @@ BUTTONS: dict[str, CommandName] = {APPROVE_ACTION: "implement", REJECT_ACTION: "
 MAX_REASON_CHARS = 500
 
 _WORDS: dict[str, CommandName] = {
-    "implement": "implement", "approve": "implement", "apply": "implement",
-    "reject": "reject", "decline": "reject",
-    "show": "show", "list": "list", "ls": "list", "status": "status",
-    "pause": "pause", "resume": "resume", "help": "help",
+    "implement": "implement",
+    "approve": "implement",
+    "apply": "implement",
+    "reject": "reject",
+    "decline": "reject",
+    "show": "show",
+    "list": "list",
+    "ls": "list",
+    "status": "status",
+    "pause": "pause",
+    "resume": "resume",
+    "help": "help",
 }
 _MENTION = re.compile(r"<@[UWB][A-Z0-9]+(?:\|[^>]*)?>")
 _DECORATION = "*_~`:,.!?"
@@ -89,8 +97,9 @@ def parse_mention(text: str) -> Command:
     rest = " ".join(words[1:])
     ids = PROPOSAL_ID.findall(rest)
     if not ids:
-        return Command("help", problem=f"`{name}` needs a proposal id, e.g. "
-                                       f"`{name} fix_20261121_023300`.")
+        return Command(
+            "help", problem=f"`{name}` needs a proposal id, e.g. `{name} fix_20261121_023300`."
+        )
     if len(set(ids)) > 1 and name != "reject":
         return Command("help", problem=f"`{name}` takes one proposal at a time.")
     reason = ""

@@ -105,14 +105,17 @@ def proposal_header(proposal: FixProposal) -> str:
 
 def decision_hint(proposal_id: str) -> str:
     """The words that do what the buttons do (also the notification fallback)."""
-    return (f"To approve: @mendbot implement {proposal_id} / "
-            f"To reject: @mendbot reject {proposal_id}")
+    return (
+        f"To approve: @mendbot implement {proposal_id} / To reject: @mendbot reject {proposal_id}"
+    )
 
 
 def proposal_fallback(proposal: FixProposal) -> str:
     """Plain ``text`` of the proposal message (notifications, old clients)."""
-    lines = [f"{proposal.id} ({proposal.anomaly.severity.value}): {scrub_secrets(proposal.title)}",
-             f"Status: {proposal.status.value.replace('_', ' ')}"]
+    lines = [
+        f"{proposal.id} ({proposal.anomaly.severity.value}): {scrub_secrets(proposal.title)}",
+        f"Status: {proposal.status.value.replace('_', ' ')}",
+    ]
     if proposal.status is ProposalStatus.PROPOSED:
         lines.append(decision_hint(proposal.id))
     return "\n".join(lines)
@@ -121,11 +124,17 @@ def proposal_fallback(proposal: FixProposal) -> str:
 def facts_line(proposal: FixProposal) -> str:
     """One context line: risk, kind, where the diagnosis came from, seen again."""
     diagnosis = proposal.diagnosis
-    source = f"LM {diagnosis.model}" if diagnosis.source == "lm" and diagnosis.model else \
-        diagnosis.source
-    parts = [f"Risk: *{proposal.risk.value}*", f"kind `{proposal.anomaly.kind}`",
-             f"diagnosis: {escape(source)}, confidence {diagnosis.confidence:.0%}",
-             f"posted {when(proposal.created_at)}"]
+    source = (
+        f"LM {diagnosis.model}"
+        if diagnosis.source == "lm" and diagnosis.model
+        else diagnosis.source
+    )
+    parts = [
+        f"Risk: *{proposal.risk.value}*",
+        f"kind `{proposal.anomaly.kind}`",
+        f"diagnosis: {escape(source)}, confidence {diagnosis.confidence:.0%}",
+        f"posted {when(proposal.created_at)}",
+    ]
     if proposal.seen_again:
         parts.append(f"seen again {proposal.seen_again} time(s) since")
     return " · ".join(parts)
@@ -136,8 +145,10 @@ def seen_text(proposal: FixProposal) -> str:
     anomaly = proposal.anomaly
     span = (anomaly.last_seen - anomaly.first_seen).total_seconds()
     summary = safe((anomaly.summary or anomaly.template)[:1000])
-    return (f"*What was seen*\n{summary}\n{anomaly.count} event(s) between "
-            f"{when(anomaly.first_seen)} and {when(anomaly.last_seen)} ({duration(span)})")
+    return (
+        f"*What was seen*\n{summary}\n{anomaly.count} event(s) between "
+        f"{when(anomaly.first_seen)} and {when(anomaly.last_seen)} ({duration(span)})"
+    )
 
 
 def sample_title(total_samples: int) -> str:
@@ -160,8 +171,9 @@ def change_title(proposal: FixProposal) -> str:
     return f"*Proposed change* ({', '.join(f'`{escape(f)}`' for f in files)})"
 
 
-NO_CHANGE = ("*No code change proposed*: this needs investigation by a person. "
-             "Reject it to dismiss it.")
+NO_CHANGE = (
+    "*No code change proposed*: this needs investigation by a person. Reject it to dismiss it."
+)
 
 
 def reasoning_text(proposal: FixProposal) -> str:
@@ -206,8 +218,10 @@ def status_text(proposal: FixProposal) -> str:
 APPROVE_LABEL = "Approve"
 REJECT_LABEL = "Reject"
 CONFIRM_TITLE = "Apply this fix?"
-CONFIRM_TEXT = ("mendbot will edit the repository, run the validation, then commit and push "
-                "(the platform deploys on push). Any failure rolls it back.")
+CONFIRM_TEXT = (
+    "mendbot will edit the repository, run the validation, then commit and push "
+    "(the platform deploys on push). Any failure rolls it back."
+)
 CONFIRM_YES = "Apply"
 CONFIRM_NO = "Cancel"
 
@@ -220,25 +234,36 @@ def event_text(proposal: FixProposal, event: ProposalEvent) -> str:
     who = actor(event.actor)
     texts = {
         "approved": lambda: f":white_check_mark: Approved by {who}. Applying it now.",
-        "applying": lambda: ":gear: Applying: files backed up, editing "
-                            f"{len({e.path for e in proposal.edits})} file(s).",
-        "validation_passed": lambda: ":test_tube: Validation passed"
-                                     + _checks(d.get("checks")) + ".",
-        "validation_failed": lambda: f":x: Validation failed ({_said(d.get('check', '?'))})"
-                                     + _output(d.get("output")),
+        "applying": lambda: (
+            ":gear: Applying: files backed up, editing "
+            f"{len({e.path for e in proposal.edits})} file(s)."
+        ),
+        "validation_passed": lambda: (
+            ":test_tube: Validation passed" + _checks(d.get("checks")) + "."
+        ),
+        "validation_failed": lambda: (
+            f":x: Validation failed ({_said(d.get('check', '?'))})" + _output(d.get("output"))
+        ),
         "applied": lambda: _applied(d),
-        "rolled_back": lambda: ":leftwards_arrow_with_hook: Rolled back: "
-                               f"{_said(d.get('reason') or 'no reason given')}. "
-                               "Every file was restored; nothing was pushed.",
+        "rolled_back": lambda: (
+            ":leftwards_arrow_with_hook: Rolled back: "
+            f"{_said(d.get('reason') or 'no reason given')}. "
+            "Every file was restored; nothing was pushed."
+        ),
         "failed": lambda: _failed(d),
-        "rejected": lambda: f":no_entry_sign: Rejected by {who}"
-                            + (f": {_said(d['reason'])}" if d.get("reason") else "."),
-        "expired": lambda: f":zzz: Expired: no decision within "
-                           f"{duration(float(d.get('ttl_seconds') or 0))}. "
-                           "It will be proposed again if the problem recurs.",
-        "seen_again": lambda: f":eyes: Seen again: {d.get('count', '?')} more time(s)"
-                              + (f" ({d['total']} in all since posted)." if "total" in d
-                                 else "."),
+        "rejected": lambda: (
+            f":no_entry_sign: Rejected by {who}"
+            + (f": {_said(d['reason'])}" if d.get("reason") else ".")
+        ),
+        "expired": lambda: (
+            f":zzz: Expired: no decision within "
+            f"{duration(float(d.get('ttl_seconds') or 0))}. "
+            "It will be proposed again if the problem recurs."
+        ),
+        "seen_again": lambda: (
+            f":eyes: Seen again: {d.get('count', '?')} more time(s)"
+            + (f" ({d['total']} in all since posted)." if "total" in d else ".")
+        ),
         "refused": lambda: f":raised_hand: Refused {who}: {_said(d.get('reason', ''))}",
     }
     return texts[event.kind]()
@@ -277,8 +302,10 @@ def _applied(d: dict) -> str:
 def _failed(d: dict) -> str:
     text = f":warning: Failed: {_said(d.get('reason') or 'no reason given')}."
     if d.get("kept_branch"):
-        text += (f" The fix commit is kept on local branch `{escape(str(d['kept_branch']))}`"
-                 " (not pushed).")
+        text += (
+            f" The fix commit is kept on local branch `{escape(str(d['kept_branch']))}`"
+            " (not pushed)."
+        )
     return text
 
 
@@ -301,14 +328,18 @@ def help_text(problem: str | None = None) -> str:
 
 def not_approver(command: str) -> str:
     """Ephemeral refusal for someone not in ``SLACK_APPROVERS``."""
-    return (f":lock: Only approvers may `{command}`. Your Slack user id is not in "
-            "SLACK_APPROVERS; ask an approver, or an admin to add you. (Recorded.)")
+    return (
+        f":lock: Only approvers may `{command}`. Your Slack user id is not in "
+        "SLACK_APPROVERS; ask an approver, or an admin to add you. (Recorded.)"
+    )
 
 
 def no_approvers_configured(command: str) -> str:
     """Ephemeral refusal while ``SLACK_APPROVERS`` is empty."""
-    return (f":lock: Nobody may `{command}`: SLACK_APPROVERS is not set. "
-            "An admin must list the Slack user ids (U…) allowed to decide. (Recorded.)")
+    return (
+        f":lock: Nobody may `{command}`: SLACK_APPROVERS is not set. "
+        "An admin must list the Slack user ids (U…) allowed to decide. (Recorded.)"
+    )
 
 
 def refused(reason: str) -> str:
@@ -360,16 +391,20 @@ def monitor_status(status: MonitorStatus | None, counts: dict[str, int]) -> str:
         detail = f" ({safe(status.source_detail[:300])})" if status.source_detail else ""
         lines.append(f"Log source `{escape(status.source)}`: {health}{detail}")
         if status.last_cycle_at:
-            lines.append(f"Last cycle {when(status.last_cycle_at)}: "
-                         f"{safe(status.last_cycle_summary or 'no summary')} "
-                         f"({status.cycles} since start)")
+            lines.append(
+                f"Last cycle {when(status.last_cycle_at)}: "
+                f"{safe(status.last_cycle_summary or 'no summary')} "
+                f"({status.cycles} since start)"
+            )
         else:
             lines.append("No cycle has run yet.")
         if status.next_cycle_at and not status.paused:
             lines.append(f"Next cycle {when(status.next_cycle_at)}")
     if counts:
-        lines.append("Proposals: " + ", ".join(
-            f"{n} {name.replace('_', ' ')}" for name, n in sorted(counts.items())))
+        lines.append(
+            "Proposals: "
+            + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorted(counts.items()))
+        )
     return "\n".join(lines)
 
 
@@ -384,16 +419,20 @@ NOT_PAUSED = "Monitoring was not paused."
 
 def no_approvers_warning() -> str:
     """Start-up warning when ``SLACK_APPROVERS`` is unset (printed by ``mendbot run``)."""
-    return ("SLACK_APPROVERS unset: nobody may decide. Proposals will be posted, but every "
-            "implement, reject, pause and resume will be refused until SLACK_APPROVERS lists "
-            "the Slack user ids (U…) allowed to decide.")
+    return (
+        "SLACK_APPROVERS unset: nobody may decide. Proposals will be posted, but every "
+        "implement, reject, pause and resume will be refused until SLACK_APPROVERS lists "
+        "the Slack user ids (U…) allowed to decide."
+    )
 
 
 def invalid_approvers_warning(entries: Sequence[str]) -> str:
     """Start-up warning for ``SLACK_APPROVERS`` entries that are not Slack user ids."""
     listed = ", ".join(repr(e) for e in entries)
-    return (f"SLACK_APPROVERS entries ignored (not Slack user ids like U012ABCDEF): {listed}. "
-            "Use the member id from the person's Slack profile, never a display name.")
+    return (
+        f"SLACK_APPROVERS entries ignored (not Slack user ids like U012ABCDEF): {listed}. "
+        "Use the member id from the person's Slack profile, never a display name."
+    )
 
 
 # --- HTTP surface ----------------------------------------------------------------------------

@@ -40,8 +40,18 @@ DEFAULT_API_URL = "https://slack.com/api/"
 WEB_API_TIMEOUT_SECONDS = 10
 #: Event kinds after which the parent message is re-rendered (the others leave its
 #: status unchanged).
-REFRESHING_EVENTS = frozenset({"approved", "applying", "applied", "rolled_back", "failed",
-                               "rejected", "expired", "seen_again"})
+REFRESHING_EVENTS = frozenset(
+    {
+        "approved",
+        "applying",
+        "applied",
+        "rolled_back",
+        "failed",
+        "rejected",
+        "expired",
+        "seen_again",
+    }
+)
 #: Event kinds also shown in the channel, not only in the thread.
 BROADCAST_EVENTS = frozenset({"applied", "rolled_back", "failed"})
 
@@ -110,8 +120,11 @@ class SlackNotifier:
         """
         if not settings.slack_enabled or not settings.slack_channel:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_CHANNEL")
-        return cls(client=make_web_client(settings), channel=settings.slack_channel,
-                   repo_root=settings.target_repo_path)
+        return cls(
+            client=make_web_client(settings),
+            channel=settings.slack_channel,
+            repo_root=settings.target_repo_path,
+        )
 
     def message_for(self, proposal: FixProposal) -> SlackMessage:
         """The proposal's message in its current form (with the diff against the checkout)."""
@@ -132,8 +145,9 @@ class SlackNotifier:
         """
         payload = self.message_for(proposal).payload()
         try:
-            response = self.client.chat_postMessage(channel=self.channel, unfurl_links=False,
-                                                    **payload)
+            response = self.client.chat_postMessage(
+                channel=self.channel, unfurl_links=False, **payload
+            )
         except (SlackClientError, OSError) as error:
             raise SlackDeliveryError(f"could not post {proposal.id}: {_why(error)}") from error
         return f"{response['channel']}:{response['ts']}"
@@ -148,9 +162,14 @@ class SlackNotifier:
         channel, thread_ts = ref if ref else (self.channel, None)
         if thread_ts is None:
             text = f"`{proposal.id}`: {text}"
-        self._call("chat_postMessage", channel=channel, thread_ts=thread_ts, text=text,
-                   reply_broadcast=bool(thread_ts) and event.kind in BROADCAST_EVENTS,
-                   unfurl_links=False)
+        self._call(
+            "chat_postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            reply_broadcast=bool(thread_ts) and event.kind in BROADCAST_EVENTS,
+            unfurl_links=False,
+        )
         if ref and event.kind in REFRESHING_EVENTS:
             self.refresh(proposal)
 
@@ -164,8 +183,11 @@ class SlackNotifier:
 
     def post_alert(self, text: str) -> None:
         """A channel notice (e.g. a log source is down); the text is masked and escaped."""
-        self._call("chat_postMessage", channel=self.channel,
-                   text=f":rotating_light: {clip(msg.safe(text), FALLBACK_MAX)}")
+        self._call(
+            "chat_postMessage",
+            channel=self.channel,
+            text=f":rotating_light: {clip(msg.safe(text), FALLBACK_MAX)}",
+        )
 
     def _call(self, method: str, **kwargs: object) -> None:
         try:

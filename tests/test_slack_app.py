@@ -28,16 +28,14 @@ from monitoring.models import MonitorControl
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.slack import (
     BOT_TOKEN,
-    ORDERS_NEW,
-    ORDERS_PY,
     SIGNING_SECRET,
     FakeSlack,
     SlackCall,
     SlackSender,
     block_actions_payload,
-    make_proposal,
     mention_envelope,
 )
+from tests.fakes.slack_proposals import ORDERS_NEW, ORDERS_PY, make_proposal
 
 ALICE = "U0ALICE"  # an approver
 MALLORY = "U0MALLORY"  # not an approver
@@ -68,30 +66,40 @@ class Harness:
 
     def wait_thread(self, channel: str, ts: str, fragment: str) -> SlackCall:
         [call] = self.slack.wait_for(
-            "chat.postMessage", timeout=30,
-            where=lambda c: c.args.get("thread_ts") == ts and fragment in c.text)[:1]
+            "chat.postMessage",
+            timeout=30,
+            where=lambda c: c.args.get("thread_ts") == ts and fragment in c.text,
+        )[:1]
         return call
 
     def ephemerals(self, user: str) -> list[str]:
-        return [c.text for c in self.slack.received("chat.postEphemeral")
-                if c.args.get("user") == user]
+        return [
+            c.text for c in self.slack.received("chat.postEphemeral") if c.args.get("user") == user
+        ]
 
 
 @contextmanager
-def running_bot(tmp_path: Path, make_settings, *, monitor: MonitorControl | None = None,
-                **overrides: object) -> Iterator[Harness]:
+def running_bot(
+    tmp_path: Path, make_settings, *, monitor: MonitorControl | None = None, **overrides: object
+) -> Iterator[Harness]:
     """Start fake Slack, a repository, the runtime, the bot and its HTTP server."""
     repo = make_repo(tmp_path, {"orders.py": ORDERS_PY})
     with FakeSlack() as slack:
         values: dict[str, object] = {
-            "slack_bot_token": BOT_TOKEN, "slack_channel": "#ops",
-            "slack_signing_secret": SIGNING_SECRET, "slack_approvers": f"{ALICE}, @bob",
-            "slack_api_url": slack.server.url, "target_repo_path": repo.work, **overrides}
+            "slack_bot_token": BOT_TOKEN,
+            "slack_channel": "#ops",
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_approvers": f"{ALICE}, @bob",
+            "slack_api_url": slack.server.url,
+            "target_repo_path": repo.work,
+            **overrides,
+        }
         settings = make_settings(**values)
         runtime = build_runtime(settings, notifier=SlackNotifier.from_settings(settings))
         bot = SlackBot(settings=settings, runtime=runtime, monitor=monitor)
-        server = serve_http(port=0, host="127.0.0.1", slack=bot,
-                            health=lambda: {"ok": True, "service": "mendbot"}).start()
+        server = serve_http(
+            port=0, host="127.0.0.1", slack=bot, health=lambda: {"ok": True, "service": "mendbot"}
+        ).start()
         sender = SlackSender(f"{server.url}/slack/events")
         try:
             yield Harness(slack, repo, runtime, bot, server, sender)
@@ -128,8 +136,9 @@ def test_approver_mention_applies_the_fix_and_reports_in_the_thread(harness: Har
     assert posted.action_ids() == ["mendbot_approve", "mendbot_reject"]
     assert proposal.id in posted.text and "HIGH" in posted.blocks_json()
 
-    response, seconds = _timed(lambda: harness.sender.event(
-        mention_envelope(f"implement {proposal.id}", user=ALICE)))
+    response, seconds = _timed(
+        lambda: harness.sender.event(mention_envelope(f"implement {proposal.id}", user=ALICE))
+    )
     assert response.status_code == 200 and seconds < ACK_SECONDS
 
     applied = harness.wait_thread(channel, ts, "Applied and pushed")
@@ -145,18 +154,24 @@ def test_approver_mention_applies_the_fix_and_reports_in_the_thread(harness: Har
     assert texts[-1] == applied.text
     parent = harness.slack.message(channel, ts)
     assert "mendbot_approve" not in str(parent["blocks"]) and "applied" in str(parent["blocks"])
-    replies = [c.text for c in harness.slack.received("chat.postMessage")
-               if c.args.get("channel") == "C0OPS" and c.args.get("thread_ts") != ts
-               and c is not posted]
-    assert replies == [f":white_check_mark: Approved {proposal.id}; applying it now. "
-                       "Progress is in its thread."]
+    replies = [
+        c.text
+        for c in harness.slack.received("chat.postMessage")
+        if c.args.get("channel") == "C0OPS" and c.args.get("thread_ts") != ts and c is not posted
+    ]
+    assert replies == [
+        f":white_check_mark: Approved {proposal.id}; applying it now. Progress is in its thread."
+    ]
 
 
 def test_reject_by_button(harness: Harness) -> None:
     proposal, channel, ts = harness.post()
     head = harness.repo.remote_head()
-    response, seconds = _timed(lambda: harness.sender.action(block_actions_payload(
-        REJECT_ACTION, proposal.id, user=ALICE, message_ts=ts)))
+    response, seconds = _timed(
+        lambda: harness.sender.action(
+            block_actions_payload(REJECT_ACTION, proposal.id, user=ALICE, message_ts=ts)
+        )
+    )
     assert response.status_code == 200 and seconds < ACK_SECONDS
     harness.wait_thread(channel, ts, f"Rejected by <@{ALICE}>")
     update = harness.slack.wait_for("chat.update")[-1]
@@ -168,8 +183,9 @@ def test_reject_by_button(harness: Harness) -> None:
 
 def test_reject_by_mention_keeps_the_reason(harness: Harness) -> None:
     proposal, channel, ts = harness.post()
-    harness.sender.event(mention_envelope(f"reject {proposal.id} masks the real bug",
-                                          user=ALICE, thread_ts=ts))
+    harness.sender.event(
+        mention_envelope(f"reject {proposal.id} masks the real bug", user=ALICE, thread_ts=ts)
+    )
     harness.wait_thread(channel, ts, "masks the real bug")
     trail = harness.runtime.store.audit_trail(proposal.id)
     assert trail[-1].action == "rejected" and trail[-1].details["reason"] == "masks the real bug"
@@ -180,23 +196,27 @@ def test_reject_by_mention_keeps_the_reason(harness: Harness) -> None:
 def test_non_approver_is_refused_ephemerally_and_audited(harness: Harness) -> None:
     proposal, channel, ts = harness.post()
     harness.sender.event(mention_envelope(f"implement {proposal.id}", user=MALLORY))
-    harness.sender.action(block_actions_payload(APPROVE_ACTION, proposal.id, user=MALLORY,
-                                                message_ts=ts))
+    harness.sender.action(
+        block_actions_payload(APPROVE_ACTION, proposal.id, user=MALLORY, message_ts=ts)
+    )
     harness.sender.event(mention_envelope("pause", user=MALLORY))
     harness.slack.wait_for("chat.postEphemeral", count=3)
     refusals = harness.ephemerals(MALLORY)
     assert len(refusals) == 3 and all("Only approvers" in text for text in refusals)
     refused = [e for e in harness.runtime.store.audit_trail() if e.action == "refused"]
     assert sorted((e.actor, e.details["command"], e.details["via"]) for e in refused) == [
-        (MALLORY, "implement", "button"), (MALLORY, "implement", "mention"),
-        (MALLORY, "pause", "mention")]  # Bolt runs listeners on threads: any order
+        (MALLORY, "implement", "button"),
+        (MALLORY, "implement", "mention"),
+        (MALLORY, "pause", "mention"),
+    ]  # Bolt runs listeners on threads: any order
     assert harness.runtime.store.get(proposal.id).status is ProposalStatus.PROPOSED
     assert harness.slack.thread(channel, ts) == []
     assert harness.slack.received("chat.update") == []
 
 
-@pytest.mark.parametrize("tamper", ["wrong_secret", "old_timestamp", "bad_signature",
-                                    "no_signature"])
+@pytest.mark.parametrize(
+    "tamper", ["wrong_secret", "old_timestamp", "bad_signature", "no_signature"]
+)
 def test_bad_or_old_signature_is_401_and_nothing_is_done(harness: Harness, tamper: str) -> None:
     proposal, channel, ts = harness.post()
     envelope = mention_envelope(f"implement {proposal.id}", user=ALICE)
@@ -264,22 +284,22 @@ def test_a_second_click_is_refused_politely_and_never_applies_twice(harness: Har
 def test_an_expired_proposal_is_refused_and_loses_its_buttons(harness: Harness) -> None:
     old = make_proposal(created_at=datetime.now(UTC) - timedelta(hours=25))
     proposal, channel, ts = harness.post(old)
-    harness.sender.action(block_actions_payload(APPROVE_ACTION, proposal.id, user=ALICE,
-                                                message_ts=ts))
+    harness.sender.action(
+        block_actions_payload(APPROVE_ACTION, proposal.id, user=ALICE, message_ts=ts)
+    )
     [refusal] = [c.text for c in harness.slack.wait_for("chat.postEphemeral")]
     assert "expired" in refusal and "24 h" in refusal
     harness.wait_thread(channel, ts, "Expired")
     update = harness.slack.wait_for("chat.update")[-1]
     assert update.action_ids() == [] and "expired" in update.blocks_json()
     assert harness.runtime.store.get(proposal.id).status is ProposalStatus.EXPIRED
-    refused = [e for e in harness.runtime.store.audit_trail(proposal.id)
-               if e.action == "refused"]
+    refused = [e for e in harness.runtime.store.audit_trail(proposal.id) if e.action == "refused"]
     assert refused and refused[-1].details["reason"] == "expired"
 
 
 def test_a_late_reject_is_refused_as_expired_too(harness: Harness) -> None:
     old = make_proposal(created_at=datetime.now(UTC) - timedelta(hours=25))
-    proposal, channel, ts = harness.post(old)
+    proposal, _, _ = harness.post(old)
     harness.sender.event(mention_envelope(f"reject {proposal.id}", user=ALICE))
     [refusal] = [c.text for c in harness.slack.wait_for("chat.postEphemeral")]
     assert "expired" in refusal
@@ -294,3 +314,15 @@ def test_health_and_unknown_paths(harness: Harness) -> None:
     assert http.post(f"{harness.server.url}/nope", content=b"x").status_code == 404
     big = http.post(f"{harness.server.url}/slack/events", content=b"x" * (1024 * 1024 + 1))
     assert big.status_code == 413
+
+
+def test_slacks_url_verification_is_answered(harness: Harness) -> None:
+    challenge = {
+        "token": "legacy",
+        "type": "url_verification",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+    }
+    response = harness.sender.event(challenge)
+    assert response.status_code == 200
+    assert response.json() == {"challenge": challenge["challenge"]}
+    assert harness.sender.event(challenge, signature="v0=" + "1" * 64).status_code == 401

@@ -20,7 +20,7 @@ from bot.slack_blocks import (
     proposal_message,
 )
 from fixes.models import Edit, ProposalStatus
-from tests.fakes.slack import make_proposal
+from tests.fakes.slack_proposals import make_proposal
 
 ID = "fix_20261121_023300"
 HINT = f"To approve: @mendbot implement {ID} / To reject: @mendbot reject {ID}"
@@ -42,8 +42,7 @@ def _texts(message: SlackMessage) -> list[str]:
 
 
 def _action_ids(message: SlackMessage) -> list[str]:
-    return [e.action_id for b in message.blocks if isinstance(b, ActionsBlock)
-            for e in b.elements]
+    return [e.action_id for b in message.blocks if isinstance(b, ActionsBlock) for e in b.elements]
 
 
 def _big_proposal():
@@ -51,9 +50,13 @@ def _big_proposal():
     head, tail = "Traceback (most recent call last):\n", "\nKeyError: 'ord_42'"
     body = "".join(f'  File "/app/x.py", line {i}, in <f{i}>\n' for i in range(400))
     sample = head + body[: 10_000 - len(head) - len(tail)] + tail
-    return _proposal(edits=[Edit(path="generated.py", old_text="", new_text=new_file)],
-                     sample=sample, reasoning="r" * 5_000,
-                     title="T" * 400, risk_notes="n" * 4_000)
+    return _proposal(
+        edits=[Edit(path="generated.py", old_text="", new_text=new_file)],
+        sample=sample,
+        reasoning="r" * 5_000,
+        title="T" * 400,
+        risk_notes="n" * 4_000,
+    )
 
 
 @pytest.mark.parametrize("build", [proposal_message, detail_message])
@@ -96,12 +99,15 @@ def test_a_small_diff_is_shown_whole_without_a_note() -> None:
 
 
 def test_check_limits_refuses_what_slack_would_refuse() -> None:
-    too_long = SlackMessage(text="t", blocks=[
-        SectionBlock(text=MarkdownTextObject(text="x" * (SECTION_MAX + 1)))])
+    too_long = SlackMessage(
+        text="t", blocks=[SectionBlock(text=MarkdownTextObject(text="x" * (SECTION_MAX + 1)))]
+    )
     with pytest.raises(BlockLimitError, match="block 0"):
         check_limits(too_long)
-    too_many = SlackMessage(text="t", blocks=[
-        SectionBlock(text=MarkdownTextObject(text="x")) for _ in range(MAX_BLOCKS + 1)])
+    too_many = SlackMessage(
+        text="t",
+        blocks=[SectionBlock(text=MarkdownTextObject(text="x")) for _ in range(MAX_BLOCKS + 1)],
+    )
     with pytest.raises(BlockLimitError, match="blocks"):
         check_limits(too_many)
 
@@ -123,20 +129,25 @@ def test_a_proposal_without_a_change_only_offers_reject() -> None:
     assert "needs investigation" in "\n".join(_texts(message))
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (ProposalStatus.APPROVED, "approved, about to apply"),
-    (ProposalStatus.APPLYING, "applying"),
-    (ProposalStatus.APPLIED, "applied"),
-    (ProposalStatus.ROLLED_BACK, "rolled back"),
-    (ProposalStatus.FAILED, "failed"),
-    (ProposalStatus.REJECTED, "rejected"),
-    (ProposalStatus.EXPIRED, "expired"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (ProposalStatus.APPROVED, "approved, about to apply"),
+        (ProposalStatus.APPLYING, "applying"),
+        (ProposalStatus.APPLIED, "applied"),
+        (ProposalStatus.ROLLED_BACK, "rolled back"),
+        (ProposalStatus.FAILED, "failed"),
+        (ProposalStatus.REJECTED, "rejected"),
+        (ProposalStatus.EXPIRED, "expired"),
+    ],
+)
 def test_once_decided_the_buttons_give_way_to_the_status(status, expected) -> None:
-    proposal = _proposal(status=status, decided_by="U0ALICE",
-                         decided_at=datetime(2026, 11, 21, 3, 0, tzinfo=UTC),
-                         commit_sha="0123456789abcdef" if status is ProposalStatus.APPLIED
-                         else None)
+    proposal = _proposal(
+        status=status,
+        decided_by="U0ALICE",
+        decided_at=datetime(2026, 11, 21, 3, 0, tzinfo=UTC),
+        commit_sha="0123456789abcdef" if status is ProposalStatus.APPLIED else None,
+    )
     message = proposal_message(proposal)
     assert _action_ids(message) == []
     joined = "\n".join(_texts(message))
@@ -153,14 +164,17 @@ def test_show_without_buttons_gives_the_words_instead() -> None:
 
 
 def test_untrusted_log_text_cannot_ping_link_break_out_or_leak() -> None:
-    sample = ("<!channel> see <https://evil.example|your bank> ``` *bold* "
-              "token xoxb-123456789012-abcdefghijkl")
+    sample = (
+        "<!channel> see <https://evil.example|your bank> ``` *bold* "
+        "token xoxb-123456789012-abcdefghijkl"
+    )
     payload = json.dumps(proposal_message(_proposal(sample=sample)).payload())
     assert "<!channel>" not in payload and "&lt;!channel&gt;" in payload
     assert "<https://evil" not in payload
     assert "xoxb-123456789012" not in payload
-    sample_text = next(t for t in _texts(proposal_message(_proposal(sample=sample)))
-                       if t.startswith("*Sample*"))
+    sample_text = next(
+        t for t in _texts(proposal_message(_proposal(sample=sample))) if t.startswith("*Sample*")
+    )
     assert sample_text.count("```") == 2  # the block opens and closes once
 
 

@@ -15,7 +15,8 @@ from bot.runtime import build_runtime
 from bot.slack_app import SlackBot, SlackConfigError, SlackStartError, startup_warnings
 from bot.slack_notifier import SlackNotifier
 from monitoring.models import MonitorStatus
-from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackCall, make_proposal, mention_envelope
+from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackCall, mention_envelope
+from tests.fakes.slack_proposals import make_proposal
 from tests.test_slack_app import ALICE, MALLORY, Harness, running_bot
 
 
@@ -27,10 +28,16 @@ class FakeMonitor:
 
     def status(self) -> MonitorStatus:
         return MonitorStatus(
-            enabled=True, paused=self.paused, source="railway", source_healthy=False,
-            source_detail="HTTP 401 from backboard.railway.com", interval_seconds=300, cycles=12,
+            enabled=True,
+            paused=self.paused,
+            source="railway",
+            source_healthy=False,
+            source_detail="HTTP 401 from backboard.railway.com",
+            interval_seconds=300,
+            cycles=12,
             last_cycle_at=datetime(2026, 11, 21, 2, 33, tzinfo=UTC),
-            last_cycle_summary="812 records, 2 anomalies, 1 new proposal")
+            last_cycle_summary="812 records, 2 anomalies, 1 new proposal",
+        )
 
     def pause(self) -> bool:
         was, self.paused = self.paused, True
@@ -47,7 +54,8 @@ def _say(harness: Harness, text: str, user: str = ALICE) -> SlackCall:
     mention_ts = envelope["event"]["ts"]
     assert harness.sender.event(envelope).status_code == 200
     [reply] = harness.slack.wait_for(
-        "chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention_ts)
+        "chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention_ts
+    )
     return reply
 
 
@@ -96,12 +104,15 @@ def test_list_and_show(harness: Harness) -> None:
     assert missing == msg.not_found("fix_20000101_000000")
 
 
-@pytest.mark.parametrize(("words", "fragment"), [
-    ("help", "*mendbot* watches"),
-    ("", "*mendbot* watches"),
-    ("deploy <!channel> now", "I don't know “deploy”"),
-    ("implement", "needs a proposal id"),
-])
+@pytest.mark.parametrize(
+    ("words", "fragment"),
+    [
+        ("help", "*mendbot* watches"),
+        ("", "*mendbot* watches"),
+        ("deploy <!channel> now", "I don't know “deploy”"),
+        ("implement", "needs a proposal id"),
+    ],
+)
 def test_anything_else_gets_help(harness: Harness, words: str, fragment: str) -> None:
     text = _say(harness, words, user=MALLORY).text
     assert fragment in text and "`@mendbot implement fix_ID`" in text
@@ -130,8 +141,10 @@ def test_startup_warnings_about_approvers(make_settings) -> None:
     assert startup_warnings(make_settings()) == [msg.no_approvers_warning()]
     assert msg.no_approvers_warning().startswith("SLACK_APPROVERS unset: nobody may decide")
     warnings = startup_warnings(make_settings(slack_approvers="@alice,Bob"))
-    assert warnings == [msg.invalid_approvers_warning(["@alice", "Bob"]),
-                        msg.no_approvers_warning()]
+    assert warnings == [
+        msg.invalid_approvers_warning(["@alice", "Bob"]),
+        msg.no_approvers_warning(),
+    ]
 
 
 def test_without_a_repository_approval_is_refused(tmp_path: Path, make_settings) -> None:
@@ -144,8 +157,11 @@ def test_without_a_repository_approval_is_refused(tmp_path: Path, make_settings)
 
 def test_start_up_checks(tmp_path: Path, make_settings) -> None:
     with FakeSlack() as slack:
-        base = {"slack_bot_token": BOT_TOKEN, "slack_channel": "#ops",
-                "slack_api_url": slack.server.url}
+        base = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_channel": "#ops",
+            "slack_api_url": slack.server.url,
+        }
         runtime = build_runtime(make_settings(**base))
         with pytest.raises(SlackConfigError, match="SLACK_SIGNING_SECRET"):
             SlackBot(settings=make_settings(**base), runtime=runtime)
@@ -154,8 +170,9 @@ def test_start_up_checks(tmp_path: Path, make_settings) -> None:
         assert bot.socket_mode and not bot.verifies_signatures
         with pytest.raises(SlackConfigError, match="SLACK_SIGNING_SECRET"):
             serve_http(port=0, host="127.0.0.1", slack=bot, health=dict)
-        wrong = make_settings(**{**base, "slack_bot_token": "xoxb-wrong-000000000"},
-                              slack_signing_secret="s")
+        wrong = make_settings(
+            **{**base, "slack_bot_token": "xoxb-wrong-000000000"}, slack_signing_secret="s"
+        )
         with pytest.raises(SlackStartError, match="refused the bot token"):
             SlackBot(settings=wrong, runtime=runtime)
         with socket.socket() as probe:
@@ -172,8 +189,11 @@ def test_health_reports_503_when_the_check_says_so_or_fails() -> None:
     def broken() -> dict:
         raise RuntimeError("database gone")
 
-    for health, status in ((lambda: {"ok": False, "database": False}, 503), (broken, 503),
-                           (lambda: {"ok": True}, 200)):
+    for health, status in (
+        (lambda: {"ok": False, "database": False}, 503),
+        (broken, 503),
+        (lambda: {"ok": True}, 200),
+    ):
         server = serve_http(port=0, host="127.0.0.1", slack=None, health=health).start()
         try:
             import httpx

@@ -16,6 +16,8 @@ refused (``msg_too_long``, ``invalid_blocks``). Every call is recorded::
 :class:`SlackSender` plays Slack's side towards the app: it signs requests
 (``X-Slack-Request-Timestamp``, ``X-Slack-Signature: v0=HMAC-SHA256``) and posts Events
 API envelopes and ``block_actions`` payloads to ``/slack/events``.
+
+Socket Mode's side is in :mod:`tests.fakes.slack_socket_mode`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import httpx
 from tests.fakes.server import FakeServer, Reply, Request
 
 BOT_TOKEN = "xoxb-1111-2222-testtoken"
+APP_TOKEN = "xapp-1-A0MENDBOT-3333-testtoken"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM_ID = "T0FAKETEAM"
 BOT_USER_ID = "U0MENDBOT"
@@ -71,29 +74,47 @@ class SlackCall:
     def action_ids(self) -> list[str]:
         """The ``action_id`` of every button in the message's blocks."""
         blocks = self.args.get("blocks") or []
-        return [element.get("action_id") for block in blocks if block.get("type") == "actions"
-                for element in block.get("elements", [])]
+        return [
+            element.get("action_id")
+            for block in blocks
+            if block.get("type") == "actions"
+            for element in block.get("elements", [])
+        ]
 
 
 class FakeSlack:
     """A fake Slack Web API server (see the module docstring).
 
     Args:
-        bot_token: the only token accepted.
+        bot_token: the only token accepted (except by ``apps.connections.open``).
+        app_token: the only token ``apps.connections.open`` accepts (Socket Mode); it
+            answers with :attr:`socket_url` (set it to a :class:`FakeSocketMode`'s url).
         channels: channel name -> id (``#ops`` or ``ops`` both resolve).
     """
 
-    def __init__(self, *, bot_token: str = BOT_TOKEN,
-                 channels: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+        channels: dict[str, str] | None = None,
+    ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_url: str | None = None
         self.channels = channels or {"ops": "C0OPS"}
         self.server = FakeServer()
         self.calls: list[SlackCall] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
-        handlers = {"auth.test": self._auth_test, "chat.postMessage": self._post_message,
-                    "chat.update": self._update, "chat.postEphemeral": self._ephemeral}
+        handlers = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.postEphemeral": self._ephemeral,
+            "apps.connections.open": self._connections_open,
+        }
         for method, handler in handlers.items():
             self.server.route("POST", f"/api/{method}", self._wrap(method, handler))
 
@@ -124,8 +145,9 @@ class FakeSlack:
         with self._lock:
             return [c for c in self.calls if method is None or c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0,
-                 where: Any = None) -> list[SlackCall]:
+    def wait_for(
+        self, method: str, count: int = 1, timeout: float = 10.0, where: Any = None
+    ) -> list[SlackCall]:
         """Block until ``count`` calls of ``method`` (matching ``where(call)``) arrived.
 
         Raises:
@@ -134,21 +156,27 @@ class FakeSlack:
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
-                found = [c for c in self.calls if c.method == method and (where is None
-                                                                          or where(c))]
+                found = [
+                    c for c in self.calls if c.method == method and (where is None or where(c))
+                ]
                 if len(found) >= count:
                     return found
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     seen = [f"{c.method}: {c.text[:80]!r}" for c in self.calls]
-                    raise AssertionError(f"expected {count} {method} within {timeout}s, got "
-                                         f"{len(found)}; calls: {seen}")
+                    raise AssertionError(
+                        f"expected {count} {method} within {timeout}s, got "
+                        f"{len(found)}; calls: {seen}"
+                    )
                 self._lock.wait(remaining)
 
     def thread(self, channel: str, ts: str) -> list[SlackCall]:
         """``chat.postMessage`` calls that replied in the thread of ``(channel, ts)``."""
-        return [c for c in self.received("chat.postMessage")
-                if c.args.get("thread_ts") == ts and c.response.get("channel") == channel]
+        return [
+            c
+            for c in self.received("chat.postMessage")
+            if c.args.get("thread_ts") == ts and c.response.get("channel") == channel
+        ]
 
     def message(self, channel: str, ts: str) -> dict[str, Any]:
         """The current content (``text``, ``blocks``) of a posted message."""
@@ -160,7 +188,8 @@ class FakeSlack:
         def handle(request: Request) -> Reply:
             args = _arguments(request)
             auth = request.header("authorization") or ""
-            if auth != f"Bearer {self.bot_token}":
+            token = self.app_token if method == "apps.connections.open" else self.bot_token
+            if auth != f"Bearer {token}":
                 response = {"ok": False, "error": "not_authed" if not auth else "invalid_auth"}
             else:
                 response = handler(args)
@@ -168,12 +197,25 @@ class FakeSlack:
                 self.calls.append(SlackCall(method, args, response, dict(request.headers)))
                 self._lock.notify_all()
             return Reply.json(response)
+
         return handle
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://fake-team.slack.com/", "team": "Fake Team",
-                "user": "mendbot", "team_id": TEAM_ID, "user_id": BOT_USER_ID,
-                "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://fake-team.slack.com/",
+            "team": "Fake Team",
+            "user": "mendbot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            return {"ok": False, "error": "socket_mode_disabled"}
+        return {"ok": True, "url": self.socket_url}
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve(args.get("channel"))
@@ -183,12 +225,20 @@ class FakeSlack:
         if problem:
             return {"ok": False, "error": problem}
         ts = self._next_ts()
-        message = {"text": args.get("text", ""), "blocks": args.get("blocks") or [],
-                   "thread_ts": args.get("thread_ts"), "ts": ts}
+        message = {
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks") or [],
+            "thread_ts": args.get("thread_ts"),
+            "ts": ts,
+        }
         with self._lock:
             self.messages[(channel, ts)] = message
-        return {"ok": True, "channel": channel, "ts": ts,
-                "message": {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, **message}}
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "message": {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, **message},
+        }
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         key = (str(args.get("channel")), str(args.get("ts")))
@@ -257,8 +307,9 @@ def _check_content(args: dict[str, Any]) -> str | None:
 # --- Slack's side of the Events API ---------------------------------------------------------------
 
 
-def signature_headers(body: bytes, secret: str = SIGNING_SECRET, *,
-                      timestamp: int | None = None) -> dict[str, str]:
+def signature_headers(
+    body: bytes, secret: str = SIGNING_SECRET, *, timestamp: int | None = None
+) -> dict[str, str]:
     """The headers Slack adds to a request: ``v0=hex(HMAC-SHA256(secret, "v0:ts:body"))``."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     base = b"v0:" + ts.encode() + b":" + body
@@ -266,37 +317,74 @@ def signature_headers(body: bytes, secret: str = SIGNING_SECRET, *,
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
-def mention_envelope(text: str, *, user: str, channel: str = "C0OPS",
-                     thread_ts: str | None = None, event_id: str | None = None) -> dict[str, Any]:
+def mention_envelope(
+    text: str,
+    *,
+    user: str,
+    channel: str = "C0OPS",
+    thread_ts: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
     """An Events API ``event_callback`` envelope carrying an ``app_mention``."""
     ts = f"{time.time():.6f}"
-    event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}",
-             "ts": ts, "channel": channel, "event_ts": ts, "team": TEAM_ID}
+    event = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@{BOT_USER_ID}> {text}",
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+        "team": TEAM_ID,
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
-    return {"token": "legacy-verification-token", "team_id": TEAM_ID, "api_app_id": "A0MENDBOT",
-            "event": event, "type": "event_callback",
-            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}]}
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0MENDBOT",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
 
 
-def block_actions_payload(action_id: str, value: str, *, user: str, channel: str = "C0OPS",
-                          message_ts: str = "1700000000.000100") -> dict[str, Any]:
+def block_actions_payload(
+    action_id: str,
+    value: str,
+    *,
+    user: str,
+    channel: str = "C0OPS",
+    message_ts: str = "1700000000.000100",
+) -> dict[str, Any]:
     """An interactivity ``block_actions`` payload for one button press."""
     return {
-        "type": "block_actions", "team": {"id": TEAM_ID, "domain": "fake-team"},
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "fake-team"},
         "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
-        "api_app_id": "A0MENDBOT", "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
-                      "is_ephemeral": False},
+        "api_app_id": "A0MENDBOT",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
         "trigger_id": f"{int(time.time())}.1.{uuid.uuid4().hex[:8]}",
         "channel": {"id": channel, "name": "ops"},
         "message": {"type": "message", "ts": message_ts, "user": BOT_USER_ID, "text": "…"},
         "response_url": "https://hooks.slack.invalid/actions/T0/1/abc",
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "mendbot_decision",
-                     "value": value, "text": {"type": "plain_text", "text": action_id},
-                     "action_ts": f"{time.time():.6f}"}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "mendbot_decision",
+                "value": value,
+                "text": {"type": "plain_text", "text": action_id},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
     }
 
 
@@ -317,8 +405,14 @@ class SlackSender:
         """Close the HTTP client."""
         self.http.close()
 
-    def event(self, envelope: dict[str, Any], *, retry_num: int | None = None,
-              timestamp: int | None = None, signature: str | None = None) -> httpx.Response:
+    def event(
+        self,
+        envelope: dict[str, Any],
+        *,
+        retry_num: int | None = None,
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> httpx.Response:
         """POST an Events API envelope as JSON (with ``X-Slack-Retry-Num`` for a retry)."""
         body = json.dumps(envelope).encode()
         headers = {"Content-Type": "application/json"}
@@ -329,66 +423,14 @@ class SlackSender:
     def action(self, payload: dict[str, Any], *, timestamp: int | None = None) -> httpx.Response:
         """POST an interactivity payload form-encoded (``payload=<json>``), as Slack does."""
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return self._post(body, {"Content-Type": "application/x-www-form-urlencoded"},
-                          timestamp, None)
+        return self._post(
+            body, {"Content-Type": "application/x-www-form-urlencoded"}, timestamp, None
+        )
 
-    def _post(self, body: bytes, headers: dict[str, str], timestamp: int | None,
-              signature: str | None) -> httpx.Response:
+    def _post(
+        self, body: bytes, headers: dict[str, str], timestamp: int | None, signature: str | None
+    ) -> httpx.Response:
         signed = signature_headers(body, self.secret, timestamp=timestamp)
         if signature is not None:
             signed["X-Slack-Signature"] = signature
         return self.http.post(self.url, content=body, headers={**headers, **signed})
-
-
-# --- proposals to post (as the monitor would build them) -------------------------------------------
-
-ORDERS_PY = '''"""Orders handler of the sample service."""
-
-
-def get_order(orders, order_id):
-    order = orders[order_id]
-    return {"id": order_id, "total": order["total"]}
-'''
-ORDERS_OLD = 'order = orders[order_id]\n'
-ORDERS_NEW = ('order = orders.get(order_id)\n'
-              '    if order is None:\n'
-              '        return {"id": order_id, "error": "not found"}\n')
-SAMPLE_TRACEBACK = '''ERROR:    Exception in ASGI application
-Traceback (most recent call last):
-  File "/app/orders.py", line 5, in get_order
-    order = orders[order_id]
-KeyError: 'ord_42\''''
-
-
-def make_proposal(*, created_at: Any = None, edits: list[Any] | None = None,
-                  sample: str = SAMPLE_TRACEBACK, fingerprint: str = "f00dfeed" * 4,
-                  **overrides: Any) -> Any:
-    """A ``FixProposal`` for ``orders.py`` (see :data:`ORDERS_PY`), not stored yet."""
-    from datetime import UTC, datetime, timedelta
-
-    from fixes.models import Edit, FixProposal, Risk
-    from monitoring.models import Anomaly, Diagnosis, FrameModel, Severity
-
-    now = created_at or datetime.now(UTC)
-    anomaly = Anomaly(
-        kind="repeated_error", fingerprint=fingerprint, template="KeyError at orders.py:get_order",
-        count=19, first_seen=now - timedelta(minutes=42), last_seen=now, severity=Severity.HIGH,
-        samples=[sample], exception_type="KeyError", exception_message="'ord_42'",
-        frames=[FrameModel(file="/app/orders.py", line=5, function="get_order")],
-        logger="uvicorn.error", summary="KeyError in get_order (orders.py:5), 19 times",
-    )
-    diagnosis = Diagnosis(
-        root_cause="get_order indexes the orders dict with an id that may be unknown.",
-        severity_assessment=Severity.HIGH, affected_components=["orders.py:get_order"],
-        confidence=0.8,
-    )
-    fields: dict[str, Any] = {
-        "fingerprint": fingerprint, "anomaly": anomaly, "diagnosis": diagnosis,
-        "title": "KeyError in get_order()", "reasoning": "Return a 'not found' answer instead "
-        "of raising for unknown ids.", "risk": Risk.LOW, "risk_notes": "Callers see an error "
-        "field instead of a 500.", "created_at": now,
-        "edits": edits if edits is not None else [
-            Edit(path="orders.py", old_text=ORDERS_OLD, new_text=ORDERS_NEW)],
-    }
-    fields.update(overrides)
-    return FixProposal(**fields)
