@@ -8,6 +8,8 @@ in-memory source for tests and dry runs.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from fixes.state import StateStore
 from monitoring.sources.base import (
     Batch,
@@ -25,7 +27,17 @@ from monitoring.sources.railway import RailwaySource
 from monitoring.sources.static import StaticSource
 from settings import Settings
 
-SOURCES = {
+
+class SourceClass(Protocol):
+    """What the registry holds: a log source class that builds itself from settings."""
+
+    def from_settings(self, settings: Settings) -> LogSource:
+        """The source configured by ``settings``; raises ``LogSourceError`` when a
+        variable it needs is missing."""
+        ...
+
+
+SOURCES: dict[str, SourceClass] = {
     "railway": RailwaySource,
     "loki": LokiSource,
     "file": FileSource,

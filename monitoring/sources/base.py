@@ -18,7 +18,8 @@ Errors raised by sources (third-party errors are translated where they enter)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -160,7 +161,7 @@ class CursoredSource:
     """
 
     def __init__(self, source: LogSource, *, state: StateStore,
-                 clock: Any = None) -> None:
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.source = source
         self.state = state
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -237,8 +238,6 @@ def occurrence_keys(items: Iterable[tuple[str, str]]) -> list[str]:
     entries; the same window fetched twice yields the same keys (used to drop entries at
     a window's overlapping edge).
     """
-    import hashlib
-
     seen: dict[str, int] = {}
     keys = []
     for stamp, text in items:
@@ -248,19 +247,26 @@ def occurrence_keys(items: Iterable[tuple[str, str]]) -> list[str]:
     return keys
 
 
-def call_with_retries(
-    fn: Any, *, attempts: int, base_delay_seconds: float, max_delay_seconds: float,
-) -> Any:
-    """Call ``fn()``; on a retryable error (:func:`is_retryable`) wait and call again.
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a source retries a retryable error (:func:`is_retryable`).
 
-    The wait is the server's ``Retry-After`` when it sent one, else exponential from
-    ``base_delay_seconds``; either is capped at ``max_delay_seconds``.
-
-    Args:
-        fn: a callable with no arguments.
+    Attributes:
         attempts: total calls at most (1 = no retry).
         base_delay_seconds: first backoff; doubles per attempt.
-        max_delay_seconds: longest single wait.
+        max_delay_seconds: longest single wait (a longer ``Retry-After`` is capped).
+    """
+
+    attempts: int = 4
+    base_delay_seconds: float = 1.0
+    max_delay_seconds: float = 30.0
+
+
+def call_with_retries(fn: Callable[[], Any], policy: RetryPolicy) -> Any:
+    """Call ``fn()``; on a retryable error wait and call again, as ``policy`` says.
+
+    The wait is the server's ``Retry-After`` when it sent one, else exponential from
+    ``policy.base_delay_seconds``; either is capped at ``policy.max_delay_seconds``.
 
     Returns:
         What ``fn`` returned.
@@ -273,10 +279,11 @@ def call_with_retries(
     def wait(state: Any) -> float:
         error = state.outcome.exception() if state.outcome else None
         hinted = getattr(error, "retry_after_seconds", None)
-        delay = hinted if hinted is not None else base_delay_seconds * 2 ** (
+        delay = hinted if hinted is not None else policy.base_delay_seconds * 2 ** (
             state.attempt_number - 1)
-        return float(min(delay, max_delay_seconds))
+        return float(min(delay, policy.max_delay_seconds))
 
     retrying = Retrying(retry=retry_if_exception(is_retryable),
-                        stop=stop_after_attempt(max(1, attempts)), wait=wait, reraise=True)
+                        stop=stop_after_attempt(max(1, policy.attempts)), wait=wait,
+                        reraise=True)
     return retrying(fn)

@@ -25,6 +25,7 @@ from monitoring.models import LogRecord
 from monitoring.sources.base import (
     Batch,
     LogSourceError,
+    RetryPolicy,
     call_with_retries,
     check_http_status,
     level_from_word,
@@ -86,8 +87,7 @@ class LokiSource:
         self.window = EdgeWindow(overlap_seconds=overlap_seconds,
                                  lookback_seconds=lookback_seconds)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._retry = {"attempts": attempts, "base_delay_seconds": backoff_seconds,
-                       "max_delay_seconds": max_backoff_seconds}
+        self._retry = RetryPolicy(attempts, backoff_seconds, max_backoff_seconds)
         self._parser_factory = parser_factory or _default_parser
         identity = hashlib.blake2b(f"{self.url}\0{query}".encode(), digest_size=6).hexdigest()
         self.cursor_key = f"source:loki:{identity}"
@@ -149,7 +149,7 @@ class LokiSource:
     def _page(self, start_ns: int, end_ns: int, *, limit: int) -> list[Entry]:
         params = {"query": self.query, "start": str(start_ns), "end": str(end_ns),
                   "limit": str(limit), "direction": "forward"}
-        body = call_with_retries(lambda: self._get(params), **self._retry)
+        body = call_with_retries(lambda: self._get(params), self._retry)
         if body.get("status") != "success":
             raise LogSourceError(f"Loki answered status {body.get('status')!r}")
         data = body.get("data") or {}

@@ -37,6 +37,7 @@ from monitoring.sources.base import (
     Batch,
     LogSourceAuthError,
     LogSourceError,
+    RetryPolicy,
     call_with_retries,
     check_http_status,
     iso,
@@ -118,8 +119,7 @@ class RailwaySource:
         self.page_limit = page_limit
         self.window = EdgeWindow(overlap_seconds=overlap_seconds,
                                  lookback_seconds=lookback_seconds)
-        self._retry = {"attempts": attempts, "base_delay_seconds": backoff_seconds,
-                       "max_delay_seconds": max_backoff_seconds}
+        self._retry = RetryPolicy(attempts, backoff_seconds, max_backoff_seconds)
         self._token_variable = "RAILWAY_API_TOKEN" if api_token else "RAILWAY_TOKEN"
         self._headers = ({"Authorization": f"Bearer {api_token}"} if api_token
                          else {"Project-Access-Token": str(project_token)})
@@ -267,7 +267,7 @@ class RailwaySource:
         return truncated
 
     def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        return call_with_retries(lambda: self._post(query, variables), **self._retry)
+        return call_with_retries(lambda: self._post(query, variables), self._retry)
 
     def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
