@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +48,8 @@ HEALTH_PATH = "/health"
 MAX_BODY_BYTES = 1024 * 1024
 
 HealthCheck = Callable[[], dict[str, Any]]
+#: ``(status, headers (name -> values), body)`` as written to the client.
+Response = tuple[int, dict[str, Sequence[str]], bytes]
 
 
 class HttpServer:
@@ -109,8 +111,8 @@ class HttpServer:
 
     # --- request handling (called on the server's threads) --------------------------------------
     def handle_events(
-        self, body: bytes, query: str, headers: dict[str, list[str]]
-    ) -> tuple[int, dict[str, list[str]], bytes]:
+        self, body: bytes, query: str, headers: dict[str, str | Sequence[str]]
+    ) -> Response:
         """Dispatch one Slack request to Bolt; returns ``(status, headers, body)``."""
         if self.slack is None:
             return _json(404, {"ok": False, "error": msg.HTTP_SLACK_OFF})
@@ -120,7 +122,7 @@ class HttpServer:
         response = self.slack.app.dispatch(request)
         return response.status, dict(response.headers), response.body.encode("utf-8")
 
-    def handle_health(self) -> tuple[int, dict[str, list[str]], bytes]:
+    def handle_health(self) -> Response:
         """Run the health callback; returns ``(status, headers, body)``."""
         try:
             report = dict(self.health())
@@ -144,7 +146,7 @@ def serve_http(
     return HttpServer(host=host, port=port, slack=slack, health=health)
 
 
-def _json(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, list[str]], bytes]:
+def _json(status: int, payload: dict[str, Any]) -> Response:
     body = json.dumps(payload, default=str).encode("utf-8")
     return status, {"Content-Type": ["application/json; charset=utf-8"]}, body
 
@@ -172,9 +174,9 @@ def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
                 self._send(*_json(413, {"ok": False, "error": msg.HTTP_TOO_LARGE}))
                 return
             body = self.rfile.read(length) if length else b""
-            headers: dict[str, list[str]] = {}
-            for name, value in self.headers.items():
-                headers.setdefault(name.lower(), []).append(value)
+            headers: dict[str, str | Sequence[str]] = {
+                name.lower(): self.headers.get_all(name) or [] for name in self.headers
+            }
             self._send(*server.handle_events(body, parts.query, headers))
 
         def _discard(self, length: int) -> None:
