@@ -112,7 +112,9 @@ class FakeServer:
 
     def start(self) -> FakeServer:
         """Start serving in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
