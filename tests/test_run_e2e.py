@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -213,10 +214,15 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
         before = bot.cycles()
         lines = [line for n in range(4) for line in uvicorn_key_error(f"ghost{n}")]
         lines += [mcp_failure(n) for n in range(5)]
-        scene.railway.add_logs("dep-1", lines, severity="error")
+        # Stamped just before the append, so any window read after it holds all of them.
+        scene.railway.add_logs("dep-1", lines, severity="error", step=timedelta(microseconds=1),
+                               at=datetime.now(UTC) - timedelta(milliseconds=500))
         posts = wait_until("two proposals in Slack", lambda: len(scene.top_level_posts()) >= 2
                            and scene.top_level_posts(), 4 * INTERVAL_SECONDS + 20)
-        assert bot.cycles() - before <= 2, "posted within two cycles of the incident"
+        posting_cycle = int(wait_until("the posting cycle's log line", lambda: re.search(
+            r"cycle (\d+): \d+ records, \d+ anomalies, 2 new proposals", bot.output()), 10)[1])
+        # Cycle before+1 may have read before the append; cycle before+2 must have posted.
+        assert posting_cycle - before <= 2, "posted within two cycles of the incident"
         proposals = {p.anomaly.exception_type or "mcp": p for p in scene.proposals()}
         key_error = proposals["KeyError"]
         assert key_error.diagnosis.source == "lm" and key_error.edits
@@ -264,7 +270,8 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
         assert len(scene.llm.requests) == llm_calls  # no record was analyzed again
         mcp = proposals["mcp"]
         scene.railway.add_logs("dep-1", [mcp_failure(n) for n in range(10, 14)],
-                               severity="error")
+                               severity="error", step=timedelta(microseconds=1),
+                               at=datetime.now(UTC) - timedelta(milliseconds=500))
         wait_until("seen again in the thread", lambda: next(
             (p for p in scene.proposals() if p.id == mcp.id and p.seen_again == 4), None),
             4 * INTERVAL_SECONDS + 10)
