@@ -15,11 +15,11 @@ clicks, a Slack retry, a CLI and a Slack user) one wins and the other is refused
 ``not_open``, so a fix is applied at most once.
 
 A proposal is ``applying`` only while its process holds the implementor's lock on the
-checkout (taken before the transition, released after the final one), and the transition
-records which checkout (``owner``: ``<host>:<path>``). So :meth:`Decisions.recover` can
-tell a dead apply from a live one: with the lock free, an ``applying`` proposal of this
-checkout is dead; one of another checkout is left to its own process unless it has not
-moved for ``abandoned_after_seconds``.
+checkout (taken before the transition, released after the final one), and the approval
+and that transition record which checkout (``owner``: ``<host>:<path>``). So
+:meth:`Decisions.recover` can tell a dead apply from a live one: with the lock free, an
+``applying`` proposal of this checkout is dead; one of another checkout is left to its own
+process unless it has not moved for ``abandoned_after_seconds``.
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ class Decisions:
             (``TARGET_REPO_PATH`` unset), in which case approvals are refused.
         proposal_ttl_seconds: a proposal older than this cannot be approved any more.
         clock: the current aware UTC time (tests pass a fixed one).
-        abandoned_after_seconds: :meth:`recover` gives up on a proposal left ``approved``,
-            or ``applying`` on another checkout, after it has not moved for this long.
+        abandoned_after_seconds: :meth:`recover` gives up on a proposal ``approved`` or
+            ``applying`` on another checkout after it has not moved for this long.
     """
 
     def __init__(
@@ -156,6 +156,7 @@ class Decisions:
                 ProposalStatus.APPROVED,
                 actor=actor,
                 expected={ProposalStatus.PROPOSED},
+                details=self._owner(),
                 decided_by=actor,
                 decided_at=self.clock(),
             )
@@ -196,14 +197,13 @@ class Decisions:
             return self._run_implementor(applying)
 
     def _start_applying(self, proposal_id: str) -> FixProposal:
-        owner = getattr(self.implementor, "location", None)
         try:
             return self.store.transition(
                 proposal_id,
                 ProposalStatus.APPLYING,
                 actor=SYSTEM_ACTOR,
                 expected={ProposalStatus.APPROVED},
-                details={"owner": owner} if owner else None,
+                details=self._owner(),
             )
         except ProposalNotFound as missing:
             raise DecisionRefused(proposal_id, "not_found", str(missing)) from missing
@@ -268,24 +268,35 @@ class Decisions:
         return rejected
 
     def expire_stale(self) -> list[FixProposal]:
-        """Mark every ``proposed`` proposal older than the TTL ``expired``; return them."""
+        """Mark every ``proposed`` proposal older than the TTL ``expired``, and finish
+        stuck ones as :meth:`recover` does (the monitor calls this every cycle, so an apply
+        killed in another process is rolled back without waiting for a restart).
+
+        Returns:
+            The proposals whose status changed (expired first).
+
+        Raises:
+            fixes.journal.JournalError: as :meth:`recover`.
+        """
         expired = []
         for proposal in self.store.list(statuses={ProposalStatus.PROPOSED}, limit=1000):
             if self._is_expired(proposal):
                 done = self._expire(proposal)
                 if done is not None:
                     expired.append(done)
-        return expired
+        return expired + self.recover()
 
     def recover(self) -> list[FixProposal]:
         """At start: finish what a killed process left behind, before anything else runs.
 
-        With this checkout's apply lock free (else a live process is applying and this
-        returns at once): a half-applied fix is rolled back by the implementor (files
-        restored) and marked ``rolled_back`` with reason "interrupted" (or ``applied`` if
-        its push had already gone through). A proposal ``applying`` on another checkout,
-        or left ``approved`` and never started, is marked ``failed`` once it has not
-        moved for ``abandoned_after_seconds``.
+        Only with this checkout's apply lock free (else a live process is applying, and
+        this returns at once). Then no live process on this checkout is ``applying`` or
+        waiting to, so: a half-applied fix is rolled back by the implementor (files
+        restored) and marked ``rolled_back`` with reason "interrupted" (``applied`` if
+        its push had gone through). A proposal ``approved`` here but never started is
+        marked ``failed`` after the implementor's lock wait (a waiting approval gives up
+        by then); one ``approved`` or ``applying`` on another checkout, after
+        ``abandoned_after_seconds`` without moving.
 
         Returns:
             The proposals whose status changed.
@@ -299,19 +310,16 @@ class Decisions:
             stuck = self.store.list(
                 statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED}, limit=1000
             )
-            here = [
-                p.id
-                for p in stuck
-                if p.status is ProposalStatus.APPLYING and self._applying_here(p.id)
-            ]
+            mine = {p.id for p in stuck if self._is_mine(p)}
+            here = [p.id for p in stuck if p.id in mine and p.status is ProposalStatus.APPLYING]
             recovered = (
-                self.implementor.recover_interrupted(applying=here)
-                if self.implementor is not None
-                else {}
+                self.implementor.recover_interrupted(applying=here) if self.implementor else {}
             )
             changed: list[FixProposal] = []
             for proposal in stuck:
-                outcome = recovered.get(proposal.id) or self._abandoned(proposal)
+                outcome = recovered.get(proposal.id) or self._given_up(
+                    proposal, proposal.id in mine
+                )
                 if outcome is None:
                     continue
                 try:
@@ -320,27 +328,37 @@ class Decisions:
                     continue
             return changed
 
-    def _applying_here(self, proposal_id: str) -> bool:
-        """True when this process's implementor owns the checkout the apply ran on."""
+    def _owner(self) -> dict[str, str] | None:
+        location = getattr(self.implementor, "location", None)
+        return {"owner": location} if location else None
+
+    def _is_mine(self, proposal: FixProposal) -> bool:
+        """True when this process's checkout is the one the proposal was approved or
+        started on (by the ``owner`` its last approved/applying audit event recorded)."""
         if self.implementor is None:
             return False
         location = getattr(self.implementor, "location", None)
-        starts = [e for e in self.store.audit_trail(proposal_id) if e.action == "applying"]
-        owner = starts[-1].details.get("owner") if starts else None
+        trail = self.store.audit_trail(proposal.id)
+        marks = [e for e in trail if e.action in ("approved", "applying")]
+        owner = marks[-1].details.get("owner") if marks else None
         return owner is None or location is None or owner == location
 
-    def _abandoned(self, proposal: FixProposal) -> ApplyOutcome | None:
+    def _given_up(self, proposal: FixProposal, mine: bool) -> ApplyOutcome | None:
         idle = self.clock() - (proposal.updated_at or proposal.created_at)
-        if idle < self.abandoned_after:
+        approved = proposal.status is ProposalStatus.APPROVED
+        wait = getattr(self.implementor, "lock_wait_seconds", 0.0) + 60.0
+        grace = timedelta(seconds=wait) if approved and mine else self.abandoned_after
+        if idle < grace:
             return None
-        if proposal.status is ProposalStatus.APPROVED:
+        if approved:
             return ApplyOutcome(
-                status="failed", reason="interrupted before applying; nothing was changed"
+                status="failed",
+                reason="approved but never started (mendbot stopped); nothing was changed",
             )
         return ApplyOutcome(
             status="failed",
-            reason="interrupted: the process applying it on another "
-            "checkout stopped; check that repository (its next start rolls it back)",
+            reason="interrupted: the process applying it on another checkout stopped; "
+            "check that repository (its next start rolls it back)",
         )
 
     def _apply_lock(self, wait_seconds: float | None) -> AbstractContextManager[bool]:

@@ -170,8 +170,31 @@ def test_recover_tells_dead_applies_from_live_ones(store: ProposalStore, service
     later = _decisions(store, implementor, now=now + timedelta(hours=2)).recover()
 
     assert {p.id for p in later} == {elsewhere.id, waiting.id}
-    assert store.get(waiting.id).error == "interrupted before applying; nothing was changed"
+    assert "approved but never started" in (store.get(waiting.id).error or "")
     assert store.get(elsewhere.id).status is ProposalStatus.FAILED
+
+
+def test_the_periodic_sweep_finishes_a_dead_apply(store: ProposalStore, service) -> None:
+    implementor = _implementor(service)
+    proposal = store.add(make_proposal())
+    decisions = _decisions(store, implementor, now=datetime.now(UTC))
+    decisions.approve(proposal.id, actor="U1")
+    approved_elsewhere = _stuck(store, ProposalStatus.APPROVED, None, "fp2")
+    store.audit(
+        actor="U1",
+        action="approved",
+        proposal_id=approved_elsewhere.id,
+        details={"owner": "other-host:/srv/app"},
+    )
+    store.transition(proposal.id, ProposalStatus.APPLYING, actor="mendbot")  # then killed
+
+    changed = decisions.expire_stale()
+
+    assert [p.id for p in changed] == [proposal.id]
+    assert store.get(proposal.id).status is ProposalStatus.ROLLED_BACK
+    assert store.get(approved_elsewhere.id).status is ProposalStatus.APPROVED
+    much_later = _decisions(store, implementor, now=datetime.now(UTC) + timedelta(minutes=30))
+    assert much_later.expire_stale() == []  # another checkout's approval: give it an hour
 
 
 def test_recover_without_a_repository_never_guesses(store: ProposalStore) -> None:
