@@ -277,7 +277,8 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
             4 * INTERVAL_SECONDS + 10)
         assert len(scene.top_level_posts()) == 2
         channel, ts = mcp.thread_ref.split(":") if mcp.thread_ref else ("", "")
-        assert any("4" in c.text for c in scene.slack.thread(channel, ts))
+        assert any("Seen again: 4 more time(s) (4 in all" in c.text
+                   for c in scene.slack.thread(channel, ts))
         assert stop(bot) == 0
     finally:
         if bot.process.poll() is None:
