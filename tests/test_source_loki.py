@@ -105,6 +105,19 @@ def test_a_traceback_split_over_entries_of_one_stream_is_one_record(loki) -> Non
     assert "canary line" in lines(records)
 
 
+def test_a_traceback_still_being_written_in_one_stream_waits(loki) -> None:
+    source = make_source(loki)
+    start = NOW - timedelta(seconds=2)
+    loki.push(API, [(start, "Traceback (most recent call last):"),
+                    (start + timedelta(milliseconds=1), '  File "/app/app.py", line 12, in stats')])
+    loki.push({"service_name": "api", "env": "canary"}, [(start, "canary is fine")])
+    first = source.fetch(None, now=NOW)
+    assert lines(first.records) == ["canary is fine"]
+    loki.push(API, [(NOW + timedelta(seconds=1), "ZeroDivisionError: division by zero")])
+    [crash] = source.fetch(first.cursor, now=NOW + timedelta(seconds=20)).records
+    assert crash.exception_type == "ZeroDivisionError" and crash.frames[0].function == "stats"
+
+
 def test_a_level_label_sets_the_level(loki) -> None:
     loki.push({"service_name": "api", "level": "error"}, [(NOW - timedelta(seconds=3),
                                                            "payment provider said no")])

@@ -143,6 +143,29 @@ def test_a_failed_redeploy_keeps_the_serving_deployment_followed(railway) -> Non
     assert source.fetch(later.cursor, now=NOW + timedelta(seconds=180)).records == []
 
 
+def test_a_traceback_still_being_written_waits_for_the_next_window(railway) -> None:
+    source = make_source(railway, overlap_seconds=30)
+    railway.add_logs("dep-1", ["2026-11-21 02:32:58,000 - app.core - ERROR - order failed",
+                               "Traceback (most recent call last):",
+                               '  File "/app/app.py", line 31, in orders'],
+                     at=NOW - timedelta(seconds=2))
+    first = source.fetch(None, now=NOW)
+    assert first.records == []  # the header and the half traceback are held
+    railway.add_logs("dep-1", ["    return ORDERS[order_id]", "KeyError: 'ghost'"],
+                     at=NOW + timedelta(seconds=1))
+    [crash] = source.fetch(first.cursor, now=NOW + timedelta(seconds=20)).records
+    assert (crash.message, crash.exception_type) == ("order failed", "KeyError")
+    assert [f.function for f in crash.frames] == ["orders"]
+
+
+def test_an_old_unfinished_traceback_is_not_held_forever(railway) -> None:
+    railway.add_logs("dep-1", ["Traceback (most recent call last):",
+                               '  File "/app/app.py", line 31, in orders'],
+                     at=NOW - timedelta(seconds=20))
+    records = make_source(railway, overlap_seconds=30).fetch(None, now=NOW).records
+    assert len(records) == 1 and "Traceback" in records[0].raw
+
+
 def test_429_with_retry_after_then_success(railway) -> None:
     railway.add_logs("dep-1", ["after the wait"], at=NOW - timedelta(seconds=5))
     railway.fail_next(Reply.json({"errors": [{"message": "rate limited"}]}, 429,

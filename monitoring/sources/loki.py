@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,7 @@ from monitoring.sources.base import (
     occurrence_keys,
     translate_http_error,
 )
-from monitoring.sources.window import EdgeWindow, Entry
+from monitoring.sources.window import EdgeWindow, Entry, unfinished_traceback
 from settings import Settings, secret_value
 
 QUERY_RANGE_PATH = "/loki/api/v1/query_range"
@@ -113,7 +113,8 @@ class LokiSource:
             LogSourceError: a bad query (HTTP 400, Loki's message included) or answer.
         """
         entries, notes = self._read(to_ns(self.window.start(cursor, now)), to_ns(now))
-        fresh, new_cursor = self.window.select(cursor, entries, end=now)
+        fresh, new_cursor = self.window.select(cursor, entries, end=now,
+                                               hold=_unfinished_per_stream)
         return Batch(records=self._parse(fresh), cursor=new_cursor, notes=notes)
 
     def check(self) -> str:
@@ -201,6 +202,17 @@ def _entry(labels: Mapping[str, Any], value: Any) -> Entry:
         raise LogSourceError(f"Loki sent a malformed entry: {str(value)[:200]}") from error
     clean = {str(k): str(v) for k, v in labels.items()}
     return Entry(timestamp=from_ns(int(stamp)), stamp=stamp, text=line, extra=clean)
+
+
+def _unfinished_per_stream(entries: Sequence[Entry]) -> set[int]:
+    """Indices of tracebacks still being written at the end of each stream."""
+    by_stream: dict[str, list[int]] = {}
+    for index, entry in enumerate(entries):
+        by_stream.setdefault(json.dumps(entry.extra, sort_keys=True), []).append(index)
+    held: set[int] = set()
+    for indices in by_stream.values():
+        held |= {indices[i] for i in unfinished_traceback([entries[j] for j in indices])}
+    return held
 
 
 def _drop_boundary_repeats(previous: list[Entry], page: list[Entry],

@@ -46,7 +46,7 @@ from monitoring.sources.base import (
     parse_iso_timestamp,
     translate_http_error,
 )
-from monitoring.sources.window import EdgeWindow, Entry
+from monitoring.sources.window import EdgeWindow, Entry, unfinished_traceback
 from settings import Settings, secret_value
 
 LATEST_DEPLOYMENT_QUERY = """
@@ -163,7 +163,8 @@ class RailwaySource:
         for deployment_id, state in followed.items():
             entries, truncated = self._window_entries(
                 deployment_id, self.window.start(state, now), now)
-            fresh, window_cursor = self.window.select(state, entries, end=now)
+            fresh, window_cursor = self.window.select(state, entries, end=now,
+                                                      hold=unfinished_traceback)
             records.extend(self._parse(fresh, instance.get("serviceName")))
             if truncated:
                 notes.append(f"deployment {deployment_id}: more than {self.page_limit} lines "

@@ -15,7 +15,7 @@ Cursor shape (JSON)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,7 +65,8 @@ class EdgeWindow:
         return parse_iso_timestamp(cursor["until"]) - self.overlap
 
     def select(
-        self, cursor: Mapping[str, Any] | None, entries: Sequence[Entry], *, end: datetime
+        self, cursor: Mapping[str, Any] | None, entries: Sequence[Entry], *, end: datetime,
+        hold: Callable[[Sequence[Entry]], set[int]] | None = None,
     ) -> tuple[list[Entry], Cursor]:
         """Drop entries already read; return the new ones (oldest first) and the cursor.
 
@@ -73,12 +74,47 @@ class EdgeWindow:
             cursor: this stream's cursor from the previous window, or None.
             entries: everything the backend returned for ``[start, end]``, any order.
             end: the end of the window just queried (aware UTC).
+            hold: given the ordered entries, the indices to leave for the next window
+                (e.g. a traceback still being written); only entries in the second half
+                of the overlap are held, so the next window surely reads them again.
         """
         ordered = sorted(entries, key=lambda e: e.timestamp)
         keys = occurrence_keys((e.stamp, e.text) for e in ordered)
         known = set((cursor or {}).get("edge") or ())
-        fresh = [entry for entry, key in zip(ordered, keys, strict=True) if key not in known]
+        held = self._held(ordered, hold, end)
+        fresh = [entry for i, (entry, key) in enumerate(zip(ordered, keys, strict=True))
+                 if key not in known and i not in held]
         edge_from = end - self.overlap
-        edge = [key for entry, key in zip(ordered, keys, strict=True)
-                if entry.timestamp >= edge_from]
+        edge = [key for i, (entry, key) in enumerate(zip(ordered, keys, strict=True))
+                if entry.timestamp >= edge_from and i not in held]
         return fresh, {"until": iso(end), "edge": edge[-MAX_EDGE_KEYS:]}
+
+    def _held(self, ordered: Sequence[Entry],
+              hold: Callable[[Sequence[Entry]], set[int]] | None, end: datetime) -> set[int]:
+        if hold is None:
+            return set()
+        held = hold(ordered)
+        if held and ordered[min(held)].timestamp >= end - self.overlap / 2:
+            return held
+        return set()  # too old to be sure the next window reads it: take it as it is
+
+
+_TRACEBACK_START = "Traceback (most recent call last):"
+_CHAIN_LINES = frozenset({
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+})
+
+
+def unfinished_traceback(entries: Sequence[Entry]) -> set[int]:
+    """Indices of a Python traceback still being written at the end of ``entries`` (no
+    exception line after its last ``Traceback (most recent call last):`` yet), with the
+    entry just before it, which may be its header (``logger.exception``'s message)."""
+    for start in range(len(entries) - 1, -1, -1):
+        if entries[start].text.startswith(_TRACEBACK_START):
+            rest = (e.text for e in entries[start + 1:])
+            if any(t.strip() and not t[0].isspace() and t.strip() not in _CHAIN_LINES
+                   for t in rest):
+                return set()
+            return set(range(max(start - 1, 0), len(entries)))
+    return set()
