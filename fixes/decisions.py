@@ -35,6 +35,7 @@ from fixes.db import utcnow
 from fixes.models import FixProposal, ProposalStatus
 from fixes.notifier import Notifier, ProposalEvent
 from fixes.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
+from monitoring.redact import scrub_secrets
 
 RefusalCode = Literal["not_found", "not_open", "expired", "not_implementable", "no_repository"]
 
@@ -229,7 +230,9 @@ class Decisions:
                 applying, approved_by=applying.decided_by or SYSTEM_ACTOR, on_event=forward
             )
         except Exception as error:  # the implementor restores files itself; record why
-            outcome = ApplyOutcome(status="failed", reason=f"internal error: {error}")
+            outcome = ApplyOutcome(
+                status="failed", reason=scrub_secrets(f"internal error: {error}")
+            )
         return self._finish(proposal_id, outcome)
 
     def implement(self, proposal_id: str, *, actor: str) -> FixProposal:

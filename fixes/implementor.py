@@ -369,6 +369,8 @@ class FixImplementor:
             entry = journal.read()
             if entry is None and not applying:
                 return {}
+            if entry is not None and entry.phase in (Phase.COMMITTED, Phase.PUSHED):
+                gitops.wait_for_other_git(timeout_seconds=self.network_timeout_seconds)
             self._fetch_quietly(gitops)
             outcomes: dict[str, ApplyOutcome] = {}
             if entry is not None:

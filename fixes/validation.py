@@ -208,7 +208,8 @@ class Validator:
         elif status != 0:
             self._fail(report, "command", f"{output}\n[VALIDATE_COMMAND exited {status}]")
         else:
-            report.checks.append(f"command: `{self.command}` passed in {took:.1f} s")
+            shown = scrub_secrets(self.command)
+            report.checks.append(f"command: `{shown}` passed in {took:.1f} s")
 
     # --- helpers ---------------------------------------------------------------------------
     def _fail(self, report: ValidationReport, check: str, output: str) -> None:

@@ -162,3 +162,29 @@ def test_kill_after_the_remote_took_the_push_records_it_applied(
     assert git(service.work, "status", "--porcelain") == ""
     setup.close()
     runtime.close()
+
+
+def test_a_push_that_outlives_its_killed_parent_is_waited_for(
+    make_settings,
+    database_url: str,
+    service: RepoPair,
+    tmp_path: Path,
+    marker: str,
+) -> None:
+    _hook(service.work / ".git" / "hooks" / "pre-push", f"sleep 2 # {marker}")
+    settings = make_settings(database_url=database_url, target_repo_path=service.work)
+    setup = build_runtime(settings)
+    proposal = setup.store.add(make_proposal())
+
+    process = _start_implement(settings, proposal.id, tmp_path)
+    _wait_for_phase(service, "committed", process)
+    os.kill(process.pid, signal.SIGKILL)  # only mendbot: its git push carries on
+    process.wait(10)
+    runtime = build_runtime(settings)
+
+    final = runtime.store.get(proposal.id)
+    assert final.status is ProposalStatus.APPLIED, final.error
+    assert final.commit_sha == service.remote_head()
+    assert f"Fix-Id: {proposal.id}" in service.remote_message()
+    setup.close()
+    runtime.close()
