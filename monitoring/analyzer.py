@@ -170,7 +170,8 @@ class LogAnalyzer:
                 try:
                     value = self.state.get(BASELINE_KEY)
                 except SQLAlchemyError as error:
-                    raise BaselineStateError(f"cannot load the analyzer baseline: {error}") from error
+                    message = f"cannot load the analyzer baseline: {error}"
+                    raise BaselineStateError(message) from error
             self._memory = _Memory.from_json(value)
         return self._memory
 

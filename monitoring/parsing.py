@@ -32,6 +32,7 @@ are taken as UTC.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -99,7 +100,7 @@ def level_from(value: object) -> Level | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return next(level for floor, level in _NUMERIC_LEVELS if value >= floor)
+        return next((level for floor, level in _NUMERIC_LEVELS if value >= floor), Level.DEBUG)
     if isinstance(value, str):
         return _LEVEL_WORDS.get(value.strip().upper())
     return None
@@ -116,6 +117,8 @@ def parse_timestamp(value: object) -> datetime | None:
             stamp = datetime.fromisoformat(text)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             seconds = float(value)
+            if not math.isfinite(seconds):  # json.loads accepts NaN and Infinity
+                return None
             while seconds > 1e11:  # ms, us or ns since the epoch
                 seconds /= 1000.0
             stamp = datetime.fromtimestamp(seconds, UTC)
@@ -138,7 +141,7 @@ def _scan_level(text: str) -> tuple[Level, str | None, str] | None:
     hits = _LEVEL_TOKENS.keys() & parts[:LEVEL_SCAN_TOKENS]
     if not hits:
         return None
-    index = min(parts.index(token) for token in hits)
+    index = parts.index(hits.pop()) if len(hits) == 1 else min(map(parts.index, hits))
     rest = parts[index + 1 :]
     logger = None
     if len(rest) > 1 and rest[0].endswith(":") and len(rest[0]) > 1:
@@ -349,7 +352,7 @@ class RecordParser:
     def _parse_json(self, line: str) -> LogRecord | None:
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return None
         if not isinstance(data, dict):
             return None

@@ -12,8 +12,9 @@ Two layers, both deterministic and independent of arrival order where it matters
 
 Placeholders: ``<NUM>`` (integers, decimals, with a unit suffix kept: ``<NUM>s``,
 ``<NUM>ms``), ``<IP>`` (IPv4, optional port), ``<HEX>`` (``0x...`` or 8+ hex digits),
-``<UUID>``, ``<PATH>`` segments, and ``<ID>`` for any other token containing a digit
-(``Ev831849666``, ``'ghost5187'`` keeps its quotes: ``'<ID>'``). In ``key=value``,
+``<UUID>``, and ``<ID>`` for any other token containing a digit (``Ev831849666``;
+``'ghost5187'`` keeps its quotes: ``'<ID>'``); in paths only the segments with a digit
+change (``/users/<NUM>/<ID>``). In ``key=value``,
 ``key:value``, ``name#3`` and ``label.....7`` only the value is masked. Tokens without a
 digit are kept: drain3 generalises them when they vary.
 
@@ -31,29 +32,27 @@ from drain3.drain import Drain
 _LEAD = "[](){}<>'\"`,;="
 _TRAIL = "[](){}<>'\"`,;:.!?"
 _DIGIT = re.compile(r"\d").search
-# One pass classifies a token core; the named group that matched is the placeholder.
-_KIND = re.compile(
+_UNITS = r"(?:[kKMGT]i?)?[bB]|[mun]?s|sec|secs|seconds|min|h|%|x"
+_KINDS = (
     r"(?P<IP>\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)"
-    r"|(?P<NUM>[-+]?\d+(?:[.,]\d+)*(?P<unit>(?:[kKMGT]i?)?[bB]|[mun]?s|sec|secs|seconds|min|h|%|x)?)"
+    rf"|(?P<NUM>[-+]?\d+(?:[.,]\d+)*(?P<unit>{_UNITS})?)"
     r"|(?P<UUID>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
     r"|(?P<HEX>0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})"
-).fullmatch
-# Tokens without key=value or path structure, classified in one match: the named group
-# that matched is the placeholder (``lastgroup``), lead/trail punctuation is kept.
+)
+# A token core, classified in one pass: the named group that matched is the placeholder.
+_KIND = re.compile(_KINDS).fullmatch
+# Whole tokens without key=value or path structure (the common case), in one C call:
+# lead punctuation, an optional "/", a core (or any word with a digit: <ID>), trail.
 _SIMPLE = re.compile(
     r"(?=\D*\d)[\[\](){}<>'\"`,;=]*/?"
-    r"(?:(?P<IP>\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?)"
-    r"|(?P<NUM>[-+]?\d+(?:[.,]\d+)*(?P<unit>(?:[kKMGT]i?)?[bB]|[mun]?s|sec|secs|seconds|min|h|%|x)?)"
-    r"|(?P<UUID>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-    r"|(?P<HEX>0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})"
-    r"|(?P<ID>[\w-]*\d[\w-]*))"
+    rf"(?:{_KINDS}|(?P<ID>[\w-]*\d[\w-]*))"
     r"[\[\](){}<>'\"`,;:.!?]*"
 ).fullmatch
 _PATH_NUM = re.compile(r"(?<![^/\\])\d+(?![^/\\])")
 _PATH_ID = re.compile(r"(?<![^/\\])(?=[^/\\<]*\d)[^/\\]+")
 _ALPHA = re.compile(r"[A-Za-z]").search
 _KEYISH = re.compile(r"[=:#/]|\.\.").search
-_TYPED = re.compile(r"<(?:NUM|IP|HEX|UUID|PATH|ID)>")
+_TYPED = re.compile(r"<(?:NUM|IP|HEX|UUID|ID)>")
 
 #: The placeholder drain3 sees for every typed one: a literal token, so masked positions
 #: count as similar (drain3's own ``<*>`` would count as a mismatch).
@@ -63,16 +62,22 @@ MAX_MINED_CHARS = 4096
 _TOKEN_CACHE_SIZE = 200_000
 _FORM_CACHE_SIZE = 100_000
 _MESSAGE_CACHE_SIZE = 50_000
+_ZERO_DIGITS = str.maketrans("123456789", "000000000")
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    """``<KIND>`` for a :data:`_KINDS` match, with a number's unit kept (``<NUM>ms``)."""
+    kind = match.lastgroup or "ID"
+    if kind == "NUM":
+        return "<NUM>" + (match.group("unit") or "")
+    return f"<{kind}>"
 
 
 def _classify(core: str) -> str:
     """The placeholder for a token core that contains a digit."""
     kind = _KIND(core)
     if kind is not None:
-        name = kind.lastgroup
-        if name == "NUM":
-            return "<NUM>" + (kind.group("unit") or "")
-        return f"<{name}>"
+        return _placeholder(kind)
     if core[0] in "/\\~" or core.startswith("./"):
         return _mask_path(core)
     return "<ID>"
@@ -82,10 +87,9 @@ def _mask_path(core: str) -> str:
     """``/users/123/a1.txt`` -> ``/users/<NUM>/<ID>``: only segments with digits change."""
     rest = core.lstrip("/")
     if rest and core[0] == "/" and "/" not in rest and "\\" not in rest:
-        kind = _KIND(rest)  # "/10.0.0.1:80" -> "/<IP>" (never recurses)
+        kind = _KIND(rest)  # "/10.0.0.1:80" -> "/<IP>"
         if kind is not None:
-            unit = kind.group("unit") if kind.lastgroup == "NUM" else None
-            return f"{core[: len(core) - len(rest)]}<{kind.lastgroup}>{unit or ''}"
+            return core[: len(core) - len(rest)] + _placeholder(kind)
     return _PATH_ID.sub("<ID>", _PATH_NUM.sub("<NUM>", core))
 
 
@@ -96,13 +100,12 @@ def mask_token(token: str) -> str:
     simple = _SIMPLE(token)
     if simple is None:
         return _mask_general(token)
-    kind = simple.lastgroup  # one C call for the common shapes; same result as below
-    start, end = simple.span(kind)
-    unit = simple.group("unit") if kind == "NUM" else None
-    return f"{token[:start]}<{kind}>{unit or ''}{token[end:]}"
+    start, end = simple.span(simple.lastgroup)  # same result as the general path
+    return token[:start] + _placeholder(simple) + token[end:]
 
 
 def _mask_general(token: str) -> str:
+    """:func:`mask_token` for any token: strip punctuation, split key=value, classify."""
     digit = _DIGIT(token)
     if digit is None:
         return token
@@ -146,6 +149,16 @@ class _TokenCache(dict[str, str]):
         return masked
 
 
+def digits_as_zero(message: str) -> str:
+    """``message`` (cut to :data:`MAX_MINED_CHARS`) with every ASCII digit turned into ``0``.
+
+    Masking only looks at where digits are, never at their values, so a message and this
+    form of it mask alike; the form is the key of the caches (``blk_-16089...`` and
+    ``blk_-73842...`` share one entry).
+    """
+    return message[:MAX_MINED_CHARS].translate(_ZERO_DIGITS)
+
+
 class Masker:
     """:func:`mask` with its own token cache (each :class:`TemplateMiner` has one)."""
 
@@ -161,13 +174,16 @@ class Masker:
 
         Returns:
             The tokens of the message joined by single spaces, each variable part replaced
-            by its placeholder. Equal for messages that differ only in masked parts.
+            by its placeholder. Equal for messages that differ only in masked parts. A
+            digit that survives masking (only in odd tokens such as ``/<1``) reads ``0``.
         """
-        if len(message) > MAX_MINED_CHARS:
-            message = message[:MAX_MINED_CHARS]
-        if _DIGIT(message) is None:
-            return " ".join(message.split())
-        return " ".join(map(self._lookup, message.split()))
+        return self.mask_zeroed(digits_as_zero(message))
+
+    def mask_zeroed(self, zeroed: str) -> str:
+        """:meth:`mask` for a message already passed through :func:`digits_as_zero`."""
+        if _DIGIT(zeroed) is None:
+            return " ".join(zeroed.split())
+        return " ".join(map(self._lookup, zeroed.split()))
 
 
 _default_masker = Masker()
@@ -188,8 +204,9 @@ class TemplateMatch(NamedTuple):
 class TemplateMiner:
     """Masking plus drain3: groups messages into templates, with a cache of masked forms.
 
-    Two caches keep repeated work out of the hot path: a message seen before returns its
-    earlier match without masking, and a masked form seen before goes straight to its
+    Two caches keep repeated work out of the hot path: a message seen before (up to its
+    digits' values, see :func:`digits_as_zero`) returns its earlier match without masking,
+    and a masked form seen before goes straight to its
     cluster without a drain3 search (drain3 would put it there anyway: its own template
     only generalises). Both are bounded (cleared when full).
 
@@ -205,16 +222,17 @@ class TemplateMiner:
         self, *, sim_th: float = 0.7, depth: int = 5, max_clusters: int | None = 20_000
     ) -> None:
         self._drain = Drain(sim_th=sim_th, depth=depth, max_clusters=max_clusters)
-        self._mask = Masker().mask
+        self._mask = Masker().mask_zeroed
         self._clusters: dict[str, int] = {}
         self._messages: dict[str, TemplateMatch] = {}
 
     def add(self, message: str) -> TemplateMatch:
         """Mask ``message`` and assign it to a cluster (creating one if none is similar)."""
-        match = self._messages.get(message)
+        zeroed = message[:MAX_MINED_CHARS].translate(_ZERO_DIGITS)
+        match = self._messages.get(zeroed)
         if match is not None:
             return match
-        masked = self._mask(message)
+        masked = self._mask(zeroed)
         cluster_id = self._clusters.get(masked)
         if cluster_id is None:
             cluster, _ = self._drain.add_log_message(_TYPED.sub(_DRAIN_PLACEHOLDER, masked))
@@ -225,7 +243,7 @@ class TemplateMiner:
         match = TemplateMatch(cluster_id, masked)
         if len(self._messages) >= _MESSAGE_CACHE_SIZE:
             self._messages.clear()
-        self._messages[message] = match
+        self._messages[zeroed] = match
         return match
 
     def cluster_id(self, message: str) -> int:

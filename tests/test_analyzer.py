@@ -21,6 +21,7 @@ from monitoring.logfile import read_records
 from monitoring.models import MAX_SAMPLES, Anomaly, Frame, Level, LogRecord
 from monitoring.parsing import parse_lines
 from monitoring.rules import app_frame
+from monitoring.templates import _mask_general, mask, mask_token
 from tests.conftest import ASGI_LOG, ROOT, SHARED_DATA
 
 EXCERPT = ROOT / "tests" / "data" / "asgi_excerpt.log"
@@ -84,6 +85,32 @@ def test_committed_excerpt_flags_every_incident_once_with_its_count() -> None:
         assert 1 <= len(anomaly.samples) <= MAX_SAMPLES
         assert anomaly.first_seen <= anomaly.last_seen
         assert anomaly.summary and len(anomaly.fingerprint) == 16
+
+
+@pytest.mark.parametrize(
+    ("message", "masked"),
+    [("LM response truncated (max_tokens=3000, needed=5790)",
+      "LM response truncated (max_tokens=<NUM>, needed=<NUM>)"),
+     ("KeyError: 'ghost5187'", "KeyError: '<ID>'"),
+     ("Slow LM call: 1.20s for request 290", "Slow LM call: <NUM>s for request <NUM>"),
+     ("from 10.0.0.7:5432 id 6f1e2b4c-1111-2222-3333-444455556666 at 0x7fed80",
+      "from <IP> id <UUID> at <HEX>"),
+     ("GET /users/123/a1.txt HTTP/1.1 took 35ms", "GET /users/<NUM>/<ID> HTTP/<NUM> took <NUM>ms"),
+     ("program interrupt: illegal instruction......0  CPU#3",
+      "program interrupt: illegal instruction......<NUM> CPU#<NUM>"),
+     ("no digits here, stays", "no digits here, stays")],
+)
+def test_masking(message: str, masked: str) -> None:
+    assert mask(message) == masked
+
+
+def test_masking_fast_path_equals_general_path_and_never_fails() -> None:
+    rnd = random.Random(11)
+    alphabet = "ab1/\\.:=-_[]'\"~x09#+,()<>%sm"
+    for _ in range(20_000):
+        token = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 12)))
+        expected = "<NUM>" if token.isdigit() else _mask_general(token)
+        assert mask_token(token) == expected, token
 
 
 def test_stdlib_frames_are_not_the_in_app_frame() -> None:

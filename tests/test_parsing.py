@@ -89,7 +89,11 @@ def test_json_line_with_embedded_traceback() -> None:
     assert record.frames == (Frame("/app/app.py", 7, "pay"),)
 
 
-@pytest.mark.parametrize("line", ["{not json", "[1, 2]", '{"a": "no message key"}', "{}"])
+@pytest.mark.parametrize("line", [
+    "{not json", "[1, 2]", '{"a": "no message key"}', "{}",
+    '{"timestamp": Infinity, "level": -5, "message": 7}', '{"ts": NaN, "level": 1e308}',
+    '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}",
+])
 def test_odd_json_is_kept(line: str) -> None:
     record = one(line)
     assert record.raw == line and record.message
