@@ -60,6 +60,24 @@ def test_follows_appends_and_holds_back_a_partial_last_line(tmp_path) -> None:
     assert follow.read() == []
 
 
+def test_a_traceback_still_being_written_is_read_whole_next_time(tmp_path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(line(1) + "2026-11-21 02:00:02,000 - app - ERROR - order failed\n"
+                   "Traceback (most recent call last):\n"
+                   '  File "/app/app.py", line 31, in orders\n')
+    follow = Follower(log)
+    assert follow.read() == ["event 1"]
+    with log.open("a") as handle:
+        handle.write("    return ORDERS[order_id]\nKeyError: 'ghost'\n" + line(3))
+    batch = follow.source.fetch(follow.cursor, now=NOW)
+    crash, after = batch.records
+    assert (crash.message, crash.exception_type, after.message) == \
+        ("order failed", "KeyError", "event 3")
+    old = Follower(log, hold_seconds=0)  # an old file's unfinished end is taken as it is
+    log.write_text(line(1) + "Traceback (most recent call last):\n")
+    assert len(old.read()) == 2
+
+
 def test_a_missing_file_is_waited_for(tmp_path) -> None:
     log = tmp_path / "later.log"
     follow = Follower(log)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 from monitoring.models import LogRecord
 from monitoring.sources.base import Batch, Cursor, LogSourceError
+from monitoring.sources.window import unfinished_traceback_start
 from settings import Settings
 
 _HEAD_BYTES = 256
@@ -40,6 +42,8 @@ class FileSource:
         path: the file (``MENDBOT_LOG_FILE``); it may not exist yet.
         max_bytes: most bytes read per fetch (a bound on memory and cycle time).
         initial_bytes: on a first start, read at most this many bytes from the end.
+        hold_seconds: a traceback still being written at the end of a file modified
+            less than this long ago is left for the next fetch (read whole then).
         parser_factory: builds a record parser given ``fallback_time`` (default
             :class:`monitoring.parsing.RecordParser`).
     """
@@ -47,8 +51,10 @@ class FileSource:
     name = "file"
 
     def __init__(self, *, path: Path, max_bytes: int = 16 * 1024 * 1024,
-                 initial_bytes: int = 4 * 1024 * 1024, parser_factory: Any = None) -> None:
+                 initial_bytes: int = 4 * 1024 * 1024, hold_seconds: float = 30.0,
+                 parser_factory: Any = None) -> None:
         self.path = Path(path).absolute()
+        self.hold_seconds = hold_seconds
         self.max_bytes = max_bytes
         self.initial_bytes = initial_bytes
         self._parser_factory = parser_factory or _default_parser
@@ -113,6 +119,8 @@ class FileSource:
             return chunks, {"inode": None, "offset": 0}, notes
         start = self._start_offset(cursor if same else None, stat.st_size, first=cursor is None)
         data, end = _read_lines(self.path, start, self.max_bytes)
+        if time.time() - stat.st_mtime < self.hold_seconds:
+            data, end = _hold_unfinished_traceback(data, end)
         chunks.append(data)
         head_len = min(stat.st_size, _HEAD_BYTES)
         return chunks, {"device": stat.st_dev, "inode": stat.st_ino, "offset": end,
@@ -171,6 +179,18 @@ def _read_lines(path: Path, start: int, max_bytes: int) -> tuple[bytes, int]:
         data = handle.read(max_bytes)
     cut = data.rfind(b"\n") + 1
     return data[:cut], start + cut
+
+
+def _hold_unfinished_traceback(data: bytes, end: int) -> tuple[bytes, int]:
+    """``data`` without a traceback still being written at its end (read again next time
+    from the returned offset)."""
+    lines = data.splitlines(keepends=True)
+    start = unfinished_traceback_start(
+        [line.decode("utf-8", errors="replace").rstrip("\r\n") for line in lines])
+    if start is None:
+        return data, end
+    kept = b"".join(lines[:start])
+    return kept, end - (len(data) - len(kept))
 
 
 def _read_rest(path: Path, offset: int, max_bytes: int) -> bytes:

@@ -106,15 +106,21 @@ _CHAIN_LINES = frozenset({
 })
 
 
-def unfinished_traceback(entries: Sequence[Entry]) -> set[int]:
-    """Indices of a Python traceback still being written at the end of ``entries`` (no
-    exception line after its last ``Traceback (most recent call last):`` yet), with the
-    entry just before it, which may be its header (``logger.exception``'s message)."""
-    for start in range(len(entries) - 1, -1, -1):
-        if entries[start].text.startswith(_TRACEBACK_START):
-            rest = (e.text for e in entries[start + 1:])
+def unfinished_traceback_start(texts: Sequence[str]) -> int | None:
+    """Index of the line that starts a Python traceback still being written at the end of
+    ``texts`` (no exception line after its last ``Traceback (most recent call last):``
+    yet), moved one line back for the header it may have (``logger.exception``'s
+    message); None when the texts end complete."""
+    for start in range(len(texts) - 1, -1, -1):
+        if texts[start].startswith(_TRACEBACK_START):
             if any(t.strip() and not t[0].isspace() and t.strip() not in _CHAIN_LINES
-                   for t in rest):
-                return set()
-            return set(range(max(start - 1, 0), len(entries)))
-    return set()
+                   for t in texts[start + 1:]):
+                return None
+            return max(start - 1, 0)
+    return None
+
+
+def unfinished_traceback(entries: Sequence[Entry]) -> set[int]:
+    """Indices of the entries :func:`unfinished_traceback_start` would hold back."""
+    start = unfinished_traceback_start([e.text for e in entries])
+    return set() if start is None else set(range(start, len(entries)))
