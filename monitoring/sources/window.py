@@ -7,6 +7,10 @@ identities of the entries already read inside that overlap (the "edge"): a late 
 picked up, an entry read before is dropped, and several entries sharing one timestamp at
 the boundary are each read exactly once.
 
+A Python traceback still being written when a window ends is held back (left out of the
+edge) so the next window reads it whole (:func:`unfinished_traceback`; the file source
+applies the same rule to its last lines).
+
 Cursor shape (JSON)::
 
     {"until": "2026-11-21T02:33:00.000000Z",   # end of the last window read
