@@ -74,40 +74,29 @@ def _open(path: Path) -> BinaryIO:
 
 def _records(stream: BinaryIO, parser: RecordParser, name: str, *,
              close: bool) -> Iterator[LogRecord]:
+    """Read, decode and parse line by line (one loop: this is the hot path of a scan)."""
     feed = parser.feed
-    try:
-        for line, dropped in _lines(stream, name):
-            if dropped:
-                yield from feed(line, attributes={"truncated_bytes": dropped})
-            else:
-                yield from feed(line)
-        yield from parser.flush()
-    finally:
-        if close:
-            stream.close()
-
-
-def _lines(stream: BinaryIO, name: str) -> Iterator[tuple[str, int]]:
-    """Decoded lines without their endings, each with how many bytes were cut off it."""
     readline = stream.readline
     try:
-        while True:
-            chunk = readline(MAX_LINE_BYTES)
-            if not chunk:
-                return
+        while chunk := readline(MAX_LINE_BYTES):
             dropped = 0
             if len(chunk) == MAX_LINE_BYTES and not chunk.endswith(b"\n"):
                 dropped = _skip_rest_of_line(readline)
             text = chunk.decode("utf-8", "replace")
-            if "\r" not in text:
-                yield text, dropped
-                continue
-            *parts, last = text.rstrip("\r\n").replace("\r\n", "\n").split("\r")
-            for part in parts:
-                yield part, 0
-            yield last, dropped
+            if "\r" in text:
+                *parts, text = text.rstrip("\r\n").replace("\r\n", "\n").split("\r")
+                for part in parts:
+                    yield from feed(part)
+            if dropped:
+                yield from feed(text, attributes={"truncated_bytes": dropped})
+            else:
+                yield from feed(text)
+        yield from parser.flush()
     except OSError as error:
         raise LogInputError(f"error while reading {name}: {error.strerror or error}") from None
+    finally:
+        if close:
+            stream.close()
 
 
 def _skip_rest_of_line(readline: Callable[[int], bytes]) -> int:

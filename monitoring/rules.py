@@ -69,8 +69,8 @@ _LIBRARY_FILE = re.compile(
     r"|^<frozen |^<string>", re.I).search
 
 _SUMMARIES: dict[str, str] = {
-    "repeated_error": "{what} {times} between {first} and {last} UTC.",
-    "new_error": "New error, not seen in earlier cycles: {what}, {times} at {first} UTC.",
+    "repeated_error": "{what} happened {times} ({level}) between {first} and {last} UTC.",
+    "new_error": "New {level}, not seen in earlier cycles: {what}, {times} at {first} UTC.",
     "truncation": "Output was cut {times} ({limits}) between {first} and {last} UTC: {what}.",
     "slow_operation": "{count} slow operations (max {max_seconds:.2f} s, mean "
                       "{mean_seconds:.2f} s) between {first} and {last} UTC: {what}.",
@@ -318,7 +318,7 @@ def _spike(group: Group, total: int, baseline: Baseline,
     usual = usual_share(group, share, baseline)
     if share < config.spike_factor * usual:
         return None
-    details = {"share": round(share, 6), "usual_share": round(usual, 6),
+    details = {"count": group.count, "share": round(share, 6), "usual_share": round(usual, 6),
                "window_records": total}
     return build(group, "duplicate_spike", group.count, details)
 
@@ -410,13 +410,22 @@ def _summary(kind: str, group: Group, count: int, template: str,
              details: dict[str, Any]) -> str:
     what = template if len(template) <= 160 else template[:157] + "..."
     frame = app_frame(group.newest.frames) if group.signature else None
-    if frame is not None:
+    if frame is not None and group.signature is not None:
         what = f"{group.signature[0]} in {frame.function} ({basename(frame.file)}:{frame.line})"
+    same_day = group.first.date() == group.last.date()
     facts = {
+        **{k: v if v is not None else 0.0 for k, v in details.items()},
         "what": what, "count": count, "times": "once" if count == 1 else f"{count} times",
-        "first": f"{group.first:%Y-%m-%d %H:%M:%S}", "last": f"{group.last:%H:%M:%S}",
-        "limits": ", ".join(f"{k}={v}" for k, v in details.get("limits", {}).items())
+        "first": f"{group.first:%Y-%m-%d %H:%M:%S}",
+        "last": f"{group.last:%H:%M:%S}" if same_day else f"{group.last:%Y-%m-%d %H:%M:%S}",
+        "limits": ", ".join(_limit_text(k, v) for k, v in details.get("limits", {}).items())
         or "no limits given",
-        **{k: v if v is not None else 0.0 for k, v in details.items() if k != "limits"},
     }
     return _SUMMARIES[kind].format(**facts)
+
+
+def _limit_text(key: str, value: Any) -> str:
+    """``max_tokens=3000`` or ``needed=3450..8292``."""
+    if isinstance(value, dict):
+        return f"{key}={value['min']}..{value['max']}"
+    return f"{key}={value}"
