@@ -371,11 +371,15 @@ class Decisions:
     # --- internals --------------------------------------------------------------------------
     def _finish(self, proposal_id: str, outcome: ApplyOutcome) -> FixProposal:
         target = ProposalStatus(outcome.status)
-        fields = {"commit_sha": outcome.commit_sha, "error": outcome.reason}
         details = {k: v for k, v in outcome.model_dump().items() if v is not None}
         try:
             final = self.store.transition(
-                proposal_id, target, actor=SYSTEM_ACTOR, details=details, **fields
+                proposal_id,
+                target,
+                actor=SYSTEM_ACTOR,
+                details=details,
+                commit_sha=outcome.commit_sha,
+                error=outcome.reason,
             )
         except InvalidTransition as lost:
             raise self._not_open(proposal_id, lost.current) from lost

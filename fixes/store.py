@@ -14,6 +14,7 @@ and PostgreSQL alike. Every transition writes its audit event in the same transa
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -337,7 +338,7 @@ class ProposalStore:
 
     def audit_trail(
         self, proposal_id: str | None = None, *, limit: int | None = None
-    ) -> list[AuditEvent]:
+    ) -> builtins.list[AuditEvent]:
         """Audit events in the order they happened, for one proposal or all."""
         query = select(AuditRow).order_by(col(AuditRow.id))
         if proposal_id is not None:
