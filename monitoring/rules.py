@@ -180,7 +180,8 @@ class Group:
             self.first = stamp
         elif stamp > self.last:
             self.last = stamp
-        self.samples.append(record.raw)
+        raw = record.raw
+        self.samples.append(raw if len(raw) <= MAX_SAMPLE_CHARS else _cap(raw))
         self.newest = record
         if masked is not None:
             self._add_form(record, masked, threshold)
@@ -380,7 +381,7 @@ def build(group: Group, kind: AnomalyKind, count: int, details: dict[str, Any]) 
         first_seen=group.first,
         last_seen=group.last,
         severity=_severity(kind, count, group.top_rank),
-        samples=[_cap(sample) for sample in group.samples],
+        samples=list(group.samples),
         exception_type=newest.exception_type if traceback else None,
         exception_message=newest.exception_message if traceback else None,
         frames=[FrameModel.of(f) for f in newest.frames] if traceback else [],

@@ -59,9 +59,13 @@ _TYPED = re.compile(r"<(?:NUM|IP|HEX|UUID|ID)>")
 _DRAIN_PLACEHOLDER = "<V>"
 #: Longest message prefix (characters) that is masked and mined; the rest is ignored.
 MAX_MINED_CHARS = 4096
-_TOKEN_CACHE_SIZE = 200_000
-_FORM_CACHE_SIZE = 100_000
+#: Cache bounds: entries, and the longest text (characters) worth caching, so that the
+#: caches stay in the tens of megabytes whatever the log holds.
+_TOKEN_CACHE_SIZE = 100_000
+_FORM_CACHE_SIZE = 50_000
 _MESSAGE_CACHE_SIZE = 50_000
+_MAX_CACHED_TOKEN = 64
+_MAX_CACHED_MESSAGE = 512
 _ZERO_DIGITS = str.maketrans("123456789", "000000000")
 
 
@@ -143,6 +147,8 @@ class _TokenCache(dict[str, str]):
 
     def __missing__(self, token: str) -> str:
         masked = mask_token(token)
+        if len(token) > _MAX_CACHED_TOKEN:
+            return masked
         if len(self) >= _TOKEN_CACHE_SIZE:
             self.clear()
         self[token] = masked
@@ -237,13 +243,15 @@ class TemplateMiner:
         if cluster_id is None:
             cluster, _ = self._drain.add_log_message(_TYPED.sub(_DRAIN_PLACEHOLDER, masked))
             cluster_id = cluster.cluster_id
-            if len(self._clusters) >= _FORM_CACHE_SIZE:
-                self._clusters.clear()
-            self._clusters[masked] = cluster_id
+            if len(masked) <= _MAX_CACHED_MESSAGE:
+                if len(self._clusters) >= _FORM_CACHE_SIZE:
+                    self._clusters.clear()
+                self._clusters[masked] = cluster_id
         match = TemplateMatch(cluster_id, masked)
-        if len(self._messages) >= _MESSAGE_CACHE_SIZE:
-            self._messages.clear()
-        self._messages[zeroed] = match
+        if len(zeroed) <= _MAX_CACHED_MESSAGE:
+            if len(self._messages) >= _MESSAGE_CACHE_SIZE:
+                self._messages.clear()
+            self._messages[zeroed] = match
         return match
 
     def cluster_id(self, message: str) -> int:
