@@ -67,6 +67,7 @@ _MESSAGE_CACHE_SIZE = 50_000
 _MAX_CACHED_TOKEN = 64
 _MAX_CACHED_MESSAGE = 512
 _ZERO_DIGITS = str.maketrans("123456789", "000000000")
+_ZERO_BYTES = bytes.maketrans(b"123456789", b"000000000")
 
 
 def _placeholder(match: re.Match[str]) -> str:
@@ -162,7 +163,10 @@ def digits_as_zero(message: str) -> str:
     form of it mask alike; the form is the key of the caches (``blk_-16089...`` and
     ``blk_-73842...`` share one entry).
     """
-    return message[:MAX_MINED_CHARS].translate(_ZERO_DIGITS)
+    message = message[:MAX_MINED_CHARS]
+    if message.isascii():  # bytes.translate is ~8x faster than str.translate
+        return message.encode().translate(_ZERO_BYTES).decode()
+    return message.translate(_ZERO_DIGITS)
 
 
 class Masker:
@@ -234,7 +238,7 @@ class TemplateMiner:
 
     def add(self, message: str) -> TemplateMatch:
         """Mask ``message`` and assign it to a cluster (creating one if none is similar)."""
-        zeroed = message[:MAX_MINED_CHARS].translate(_ZERO_DIGITS)
+        zeroed = digits_as_zero(message)
         match = self._messages.get(zeroed)
         if match is not None:
             return match
