@@ -110,13 +110,26 @@ def _seen(anomaly: Anomaly) -> str:
 
 def proposal_table(proposals: list[FixProposal]) -> Table:
     """A table of proposals: id, status, risk, title, and how many edits they carry."""
-    table = Table(header_style="bold")
-    for column in ("id", "status", "risk", "title", "edits"):
-        table.add_column(column, overflow="fold")
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for column in ("id", "status", "risk", "edits"):  # ids are copied into commands
+        table.add_column(column, no_wrap=True)
+    table.add_column("title", ratio=1, overflow="fold")
     for p in proposals:
-        edits = str(len(p.edits)) if p.edits else "needs investigation"
-        table.add_row(p.id, p.status.value, p.risk.value, plain(p.title, TEMPLATE_WIDTH), edits)
+        edits = str(len(p.edits)) if p.edits else "none"
+        table.add_row(p.id, p.status.value, p.risk.value, edits, plain(p.title, TEMPLATE_WIDTH))
     return table
+
+
+def next_steps(proposals: list[FixProposal]) -> str | None:
+    """How to act on the proposals (None when there are none)."""
+    if not proposals:
+        return None
+    lines = ["details: mendbot fixes show ID"]
+    if any(p.implementable for p in proposals):
+        lines.append("apply:   mendbot fixes implement ID   (needs TARGET_REPO_PATH)")
+    if not all(p.implementable for p in proposals):
+        lines.append("edits none = needs investigation: a root cause, no safe change to apply")
+    return "\n".join(lines)
 
 
 def summary_line(records: int, anomalies: list[Anomaly],
@@ -142,4 +155,5 @@ def render(console: Console, records: int, anomalies: list[Anomaly],
         console.print(anomaly_table(anomalies, width=console.width))
     if proposals:
         console.print(proposal_table(proposals))
+        console.print(plain(next_steps(proposals) or ""), style="dim")
     console.print(plain(summary_line(records, anomalies, proposals)))

@@ -19,7 +19,7 @@ A proposal whose posting failed (Slack down) is stored all the same, audited
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Protocol
 from fixes.db import utcnow
 from fixes.models import OPEN_STATUSES, FixProposal, ProposalStatus
 from fixes.notifier import Notifier, ProposalEvent
+from fixes.state import StateStore
 from fixes.store import SYSTEM_ACTOR, ProposalStore
 from monitoring.models import Anomaly, LogRecord
 from monitoring.redact import scrub_secrets
+from settings import Settings
 
 if TYPE_CHECKING:
     from monitoring.sources.base import CursoredSource
@@ -38,8 +40,8 @@ if TYPE_CHECKING:
 class Analyzer(Protocol):
     """``monitoring.analyzer.LogAnalyzer``'s one method the pipeline uses."""
 
-    def analyze(self, records: Sequence[LogRecord]) -> list[Anomaly]:
-        """Anomalies in one window of records, most severe first."""
+    def analyze(self, records: Iterable[LogRecord]) -> list[Anomaly]:
+        """Anomalies in one window of records (consumed once), most severe first."""
         ...
 
 
@@ -119,8 +121,9 @@ class CyclePipeline:
             fixes.store.StoreError, sqlalchemy errors: the database failed (nothing of
                 this cycle should be taken as done; the caller keeps its cursor).
         """
-        batch = list(records)
-        result = CycleResult(records=len(batch), anomalies=self.analyzer.analyze(batch))
+        counted = _Counted(records)  # streamed: a large file is never held in memory
+        anomalies = self.analyzer.analyze(counted)
+        result = CycleResult(records=counted.count, anomalies=anomalies)
         if not self.diagnose:
             return result
         result.notes.extend(self.retry_unposted())
@@ -141,15 +144,21 @@ class CyclePipeline:
                 result.new_proposals.append(self._post(self.store.add(proposal), result))
         return result
 
-    def run_once(self, source: CursoredSource) -> CycleResult:
+    def run_once(self, source: CursoredSource, *, commit: bool = True) -> CycleResult:
         """Fetch from ``source``, process, then commit its cursor (only after success).
+
+        Args:
+            source: the cursored log source.
+            commit: False leaves the cursor where it was (a dry look, e.g.
+                ``mendbot scan --no-diagnose``).
 
         Raises:
             monitoring.sources.LogSourceError: the fetch failed (nothing consumed).
         """
         batch = source.fetch()
         result = self.process(batch.records)
-        source.commit(batch)
+        if commit:
+            source.commit(batch)
         result.notes.extend(batch.notes)
         return result
 
@@ -212,6 +221,42 @@ class CyclePipeline:
         events = [e.action for e in self.store.audit_trail(proposal_id)
                   if e.action in ("notify_failed", "posted")]
         return bool(events) and events[-1] == "notify_failed"
+
+
+class _Counted:
+    """An iterable that counts the records passing through it."""
+
+    def __init__(self, records: Iterable[LogRecord]) -> None:
+        self._records = records
+        self.count = 0
+
+    def __iter__(self) -> Iterator[LogRecord]:
+        for record in self._records:
+            self.count += 1
+            yield record
+
+
+def build_pipeline(
+    settings: Settings, *, store: ProposalStore, state: StateStore, notifier: Notifier,
+    diagnose: bool = True,
+) -> CyclePipeline:
+    """The pipeline as configured: ``LogAnalyzer`` and ``Diagnoser`` over the shared stores.
+
+    Args:
+        settings: thresholds (``MENDBOT_SLOW_THRESHOLD_SECONDS``), the LM and repository
+            for diagnosis, ``MENDBOT_COOLDOWN_SECONDS``.
+        store, state: the process's stores (the analyzer keeps its baseline in ``state``).
+        notifier: where new proposals and repeats are told.
+        diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
+    """
+    from monitoring.analyzer import LogAnalyzer
+    from monitoring.diagnosis import Diagnoser
+
+    return CyclePipeline(
+        analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
+        diagnoser=Diagnoser(settings=settings, state=state) if diagnose else None,
+        store=store, notifier=notifier, cooldown_seconds=settings.cooldown_seconds,
+    )
 
 
 def _one_per_fingerprint(anomalies: Sequence[Anomaly]) -> list[Anomaly]:

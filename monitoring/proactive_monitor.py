@@ -41,7 +41,7 @@ from fixes.notifier import Notifier, ProposalEvent
 from fixes.state import StateStore
 from fixes.store import ProposalStore
 from monitoring.models import MonitorStatus, Severity
-from monitoring.pipeline import CyclePipeline, CycleResult
+from monitoring.pipeline import CyclePipeline, CycleResult, build_pipeline
 from monitoring.redact import scrub_secrets
 from monitoring.sources import messages as msg
 from monitoring.sources.base import CursoredSource, LogSourceError
@@ -295,16 +295,9 @@ def build_monitor(
     Raises:
         monitoring.sources.LogSourceError: the chosen source lacks a setting.
     """
-    from monitoring.analyzer import LogAnalyzer
-    from monitoring.diagnosis import Diagnoser
     from monitoring.sources import build_source
 
-    pipeline = CyclePipeline(
-        analyzer=LogAnalyzer(state=state,
-                             slow_threshold_seconds=settings.slow_threshold_seconds),
-        diagnoser=Diagnoser(settings=settings, state=state), store=store, notifier=notifier,
-        cooldown_seconds=settings.cooldown_seconds,
-    )
+    pipeline = build_pipeline(settings, store=store, state=state, notifier=notifier)
     return ProactiveMonitor(pipeline=pipeline, source=build_source(settings, state=state),
                             notifier=notifier, decisions=decisions, db=db,
                             interval_seconds=settings.monitor_interval_seconds)

@@ -13,9 +13,13 @@ import pytest
 
 from bot import scan_command, scan_output
 from bot.cli import build_parser
+from fixes.db import Database
+from fixes.edits import check_edits
 from fixes.models import Edit, FixProposal, ProposalStatus, Risk
+from fixes.store import ProposalStore
 from monitoring.models import Anomaly, Diagnosis, Severity
 from tests.conftest import ASGI_LOG, ROOT
+from tests.fakes.git import SERVICE_DIR, make_repo
 
 EXCERPT = ROOT / "tests" / "data" / "asgi_excerpt.log"
 
@@ -28,20 +32,35 @@ def scan(make_settings, capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def mendbot(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    """The real command line in a child process (environment without mendbot settings)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MENDBOT_"))}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *argv], input=stdin,
-                          capture_output=True, cwd=ROOT, env=env, timeout=120, check=False,
-                          text=stdin is None)
+@pytest.fixture
+def mendbot(tmp_path: Path):
+    """The real command line in a child process: no mendbot settings from the environment,
+    a database of its own in ``tmp_path``."""
+
+    def run(*argv: str, stdin: bytes | None = None,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SLACK_", "MENDBOT_", "TARGET_", "DATABASE_"))}
+        env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **(env_extra or {})})
+        return subprocess.run([sys.executable, "-m", "bot.cli", *argv], input=stdin,
+                              capture_output=True, cwd=ROOT, env=env, timeout=120, check=False,
+                              text=stdin is None)
+
+    return run
+
+
+def _objects(stdout: str, kind: str) -> list[dict]:
+    return [o for o in map(json.loads, stdout.splitlines()) if o["type"] == kind]
 
 
 @pytest.mark.skipif(not ASGI_LOG.is_file(), reason="../shared/data is not checked out here")
-def test_real_command_json_on_the_shared_log() -> None:
+def test_real_command_json_on_the_shared_log(mendbot) -> None:
     done = mendbot("scan", str(ASGI_LOG), "--json")
     assert done.returncode == 0, done.stderr
-    objects = [json.loads(line) for line in done.stdout.splitlines()]
-    assert {o["type"] for o in objects} == {"anomaly"}
+    objects = _objects(done.stdout, "anomaly")
+    proposals = _objects(done.stdout, "proposal")
+    assert [p["fingerprint"] for p in proposals] == [o["fingerprint"] for o in objects]
+    assert all(p["edits"] == [] for p in proposals)  # no TARGET_REPO_PATH: nothing to edit
     kinds = sorted((o["kind"], o["count"]) for o in objects)
     assert kinds == sorted([("repeated_error", 19), ("repeated_error", 9),
                             ("repeated_error", 3), ("truncation", 11),
@@ -55,8 +74,9 @@ def test_real_command_json_on_the_shared_log() -> None:
 def test_json_lines_on_the_excerpt(make_settings, capsys) -> None:
     code, out, err = scan(make_settings, capsys, str(EXCERPT), "--json")
     assert code == 0 and err == ""
-    objects = [json.loads(line) for line in out.splitlines()]
+    objects = _objects(out, "anomaly")
     assert len(objects) == 7 and objects[0]["severity"] == "HIGH"
+    assert len(_objects(out, "proposal")) == 7
     assert objects[0]["first_seen"].endswith("Z") or "+00:00" in objects[0]["first_seen"]
 
 
@@ -64,7 +84,8 @@ def test_human_output_is_a_table_and_a_summary(make_settings, capsys) -> None:
     code, out, _ = scan(make_settings, capsys, str(EXCERPT))
     assert code == 0
     assert "KeyError in orders (app.py)" in out and "duplicate_spike" in out
-    assert out.rstrip().splitlines()[-1] == "66 records, 7 anomalies (3 HIGH, 2 MEDIUM, 2 LOW)"
+    assert out.rstrip().splitlines()[-1] == (
+        "66 records, 7 anomalies (3 HIGH, 2 MEDIUM, 2 LOW), 7 proposals")
 
 
 def test_fail_on_severity(make_settings, capsys) -> None:
@@ -72,7 +93,7 @@ def test_fail_on_severity(make_settings, capsys) -> None:
     assert scan(make_settings, capsys, str(EXCERPT), "--fail-on", "CRITICAL")[0] == 0
 
 
-def test_no_path_means_no_source_yet(make_settings, capsys) -> None:
+def test_no_path_and_no_source_configured(make_settings, capsys) -> None:
     code, out, err = scan(make_settings, capsys)
     assert (code, out) == (2, "")
     assert "no log source configured; pass a PATH or '-'" in err
@@ -105,7 +126,7 @@ def test_odd_content_is_scanned_not_refused(make_settings, capsys, tmp_path: Pat
 
 
 @pytest.mark.parametrize("target", ["missing.log", "."])
-def test_unreadable_input_exits_2_with_one_line(tmp_path: Path, target: str) -> None:
+def test_unreadable_input_exits_2_with_one_line(mendbot, tmp_path: Path, target: str) -> None:
     done = mendbot("scan", str(tmp_path / target))
     assert done.returncode == 2
     assert done.stdout == ""
@@ -113,12 +134,12 @@ def test_unreadable_input_exits_2_with_one_line(tmp_path: Path, target: str) -> 
     assert "Traceback" not in done.stderr
 
 
-def test_stdin_with_binary_garbage_and_a_megabyte_line() -> None:
+def test_stdin_with_binary_garbage_and_a_megabyte_line(mendbot) -> None:
     data = os.urandom(4096) + b"\n" + b"y" * (1 << 20) + b"\n" + EXCERPT.read_bytes()
     done = mendbot("scan", "-", "--json", stdin=data)
     assert done.returncode == 0, done.stderr
     assert b"Traceback" not in done.stderr
-    kinds = [json.loads(line)["kind"] for line in done.stdout.splitlines()]
+    kinds = [o["kind"] for o in _objects(done.stdout, "anomaly")]
     assert kinds.count("repeated_error") == 3
 
 
@@ -147,3 +168,53 @@ def test_proposal_json_shape() -> None:
         "reasoning": "guard", "risk": "LOW", "status": ProposalStatus.PROPOSED.value,
     }
     assert "1 proposal" in scan_output.summary_line(3, [anomaly], [proposal])
+
+
+def _by_kind(anomalies: list[dict], proposals: list[dict]) -> dict[str, dict]:
+    kind_of = {a["fingerprint"]: (a["kind"], a["template"]) for a in anomalies}
+    return {" ".join(kind_of[p["fingerprint"]]): p for p in proposals}
+
+
+def test_scan_proposes_applicable_fixes_offline_and_stores_them(
+        make_settings, capsys, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, copy_from=SERVICE_DIR)
+    settings = make_settings(target_repo_path=repo.work)
+    args = build_parser().parse_args(["scan", str(EXCERPT), "--json"])
+
+    assert scan_command.run(args, settings) == 0
+    out = capsys.readouterr().out
+    proposals = _by_kind(_objects(out, "anomaly"), _objects(out, "proposal"))
+    truncation = next(p for k, p in proposals.items() if k.startswith("truncation"))
+    key_error = next(p for k, p in proposals.items() if "KeyError" in k)
+    mcp = next(p for k, p in proposals.items() if "MCP Tool failed" in k)
+    edits = [Edit.model_validate(e) for e in truncation["edits"]]
+    assert check_edits(repo.work, edits) and '"3000"' in edits[0].old_text
+    assert key_error["edits"] and key_error["edits"][0]["path"] == "app.py"
+    assert mcp["edits"] == []  # no safe edit is clear: needs investigation
+    assert all(p["status"] == "proposed" and p["id"].startswith("fix_") for p in proposals.values())
+
+    # A second scan of the same log posts nothing new: the same proposals stand, seen again.
+    assert scan_command.run(args, settings) == 0
+    again = _objects(capsys.readouterr().out, "proposal")
+    assert {p["id"] for p in again} <= {p["id"] for p in proposals.values()}
+    store = ProposalStore(Database(settings.database_url))
+    assert len(store.list()) == len(proposals)
+    assert store.get(truncation["id"]).seen_again > 0
+
+
+def test_no_diagnose_stores_nothing(make_settings, capsys) -> None:
+    settings = make_settings()
+    code, out, _ = scan(lambda: settings, capsys, str(EXCERPT), "--no-diagnose", "--json")
+    assert code == 0 and len(_objects(out, "anomaly")) == 7 and not _objects(out, "proposal")
+    assert ProposalStore(Database(settings.database_url)).list() == []
+
+
+def test_no_path_reads_the_configured_source_once(make_settings, capsys, tmp_path: Path) -> None:
+    log = tmp_path / "service.log"
+    log.write_bytes(EXCERPT.read_bytes())
+    settings = make_settings(log_file=log)
+    code, out, _ = scan(lambda: settings, capsys, "--json")
+    assert code == 0 and len(_objects(out, "anomaly")) == 7
+    # The cursor moved: a second scan reads nothing new.
+    code, out, _ = scan(lambda: settings, capsys)
+    assert code == 0 and out.rstrip().splitlines()[-1].startswith("0 records")

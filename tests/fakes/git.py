@@ -14,7 +14,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVICE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "applogs" / "service"
+#: The example service (a copy of ../shared/data/applogs/service, bundled so tests run
+#: without the shared folder).
+SERVICE_DIR = Path(__file__).resolve().parents[2] / "examples" / "service"
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
