@@ -343,7 +343,8 @@ def test_deployment_files_start_mendbot_run_and_check_health() -> None:
     assert deploy["startCommand"] == "mendbot run"
     assert deploy["healthcheckPath"] == HEALTH_PATH
     assert deploy["restartPolicyType"] == "ON_FAILURE"
-    notes = (ROOT / "docs" / "deploy-railway.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    notes = readme[readme.index("## Deploying to Railway"):]
     for variable in ("RAILWAY_API_TOKEN", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID",
                      "DATABASE_URL", "SLACK_APPROVERS", "TARGET_REPO_PATH", "/health"):
         assert variable in notes
