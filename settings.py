@@ -59,9 +59,7 @@ class Settings(BaseSettings):
 
     # --- Slack ----------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(
-        None, validation_alias="SLACK_SIGNING_SECRET"
-    )
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_channel: str | None = Field(None, validation_alias="SLACK_CHANNEL")
     slack_approvers: Annotated[list[str], NoDecode] = Field(
@@ -88,9 +86,7 @@ class Settings(BaseSettings):
         None, validation_alias="RAILWAY_TOKEN", description="Project access token."
     )
     railway_project_id: str | None = Field(None, validation_alias="RAILWAY_PROJECT_ID")
-    railway_environment_id: str | None = Field(
-        None, validation_alias="RAILWAY_ENVIRONMENT_ID"
-    )
+    railway_environment_id: str | None = Field(None, validation_alias="RAILWAY_ENVIRONMENT_ID")
     railway_service_id: str | None = Field(None, validation_alias="RAILWAY_SERVICE_ID")
     railway_api_url: str = Field(DEFAULT_RAILWAY_API_URL, validation_alias="RAILWAY_API_URL")
     loki_url: str | None = Field(None, validation_alias="LOKI_URL")
@@ -103,9 +99,7 @@ class Settings(BaseSettings):
     monitor_interval_seconds: float = Field(
         300.0, gt=0, validation_alias="MONITOR_INTERVAL_SECONDS"
     )
-    cooldown_seconds: float = Field(
-        6 * 3600.0, ge=0, validation_alias="MENDBOT_COOLDOWN_SECONDS"
-    )
+    cooldown_seconds: float = Field(6 * 3600.0, ge=0, validation_alias="MENDBOT_COOLDOWN_SECONDS")
     slow_threshold_seconds: float = Field(
         1.0, gt=0, validation_alias="MENDBOT_SLOW_THRESHOLD_SECONDS"
     )
@@ -119,11 +113,15 @@ class Settings(BaseSettings):
         600.0, gt=0, validation_alias="VALIDATE_TIMEOUT_SECONDS"
     )
     git_author_name: str = Field(
-        "mendbot", min_length=1, validation_alias="MENDBOT_GIT_AUTHOR_NAME",
+        "mendbot",
+        min_length=1,
+        validation_alias="MENDBOT_GIT_AUTHOR_NAME",
         description="Author and committer name of fix commits.",
     )
     git_author_email: str = Field(
-        "mendbot@localhost", min_length=3, validation_alias="MENDBOT_GIT_AUTHOR_EMAIL",
+        "mendbot@localhost",
+        min_length=3,
+        validation_alias="MENDBOT_GIT_AUTHOR_EMAIL",
         description="Author and committer e-mail of fix commits.",
     )
 
@@ -181,8 +179,10 @@ def _missing_for_source(settings: Settings) -> list[str]:
     """Names of the variables that the explicitly chosen log source lacks."""
     need: dict[str, list[tuple[str, object]]] = {
         "railway": [
-            ("RAILWAY_API_TOKEN or RAILWAY_TOKEN",
-             settings.railway_api_token or settings.railway_token),
+            (
+                "RAILWAY_API_TOKEN or RAILWAY_TOKEN",
+                settings.railway_api_token or settings.railway_token,
+            ),
             ("RAILWAY_ENVIRONMENT_ID", settings.railway_environment_id),
             ("RAILWAY_SERVICE_ID", settings.railway_service_id),
         ],

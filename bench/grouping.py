@@ -33,10 +33,10 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from drain3 import TemplateMiner as StockTemplateMiner  # noqa: E402
-from drain3.template_miner_config import TemplateMinerConfig  # noqa: E402
+from drain3 import TemplateMiner as StockTemplateMiner
+from drain3.template_miner_config import TemplateMinerConfig
 
-from monitoring.templates import TemplateMiner  # noqa: E402
+from monitoring.templates import TemplateMiner
 
 Grouper = Callable[[Sequence[str]], list[Hashable]]
 
@@ -98,13 +98,15 @@ def run(data_dir: Path, repeats: int = 3) -> list[dict[str, float | str]]:
         contents, truth = load_dataset(path)
         labels, speed = timed(ours, contents, repeats)
         stock_labels, stock_speed = timed(stock_drain3, contents, repeats)
-        results.append({
-            "name": path.parent.name,
-            "ga": round(group_accuracy(labels, truth), 4),
-            "lines_per_s": round(speed),
-            "drain3_ga": round(group_accuracy(stock_labels, truth), 4),
-            "drain3_lines_per_s": round(stock_speed),
-        })
+        results.append(
+            {
+                "name": path.parent.name,
+                "ga": round(group_accuracy(labels, truth), 4),
+                "lines_per_s": round(speed),
+                "drain3_ga": round(group_accuracy(stock_labels, truth), 4),
+                "drain3_lines_per_s": round(stock_speed),
+            }
+        )
     return results
 
 
@@ -115,10 +117,13 @@ def _mean(results: list[dict[str, float | str]], key: str) -> float:
 def _table(results: list[dict[str, float | str]]) -> str:
     lines = [f"{'dataset':<12} {'GA':>6} {'lines/s':>9}   {'drain3 GA':>9} {'lines/s':>9}"]
     for r in results:
-        lines.append(f"{r['name']:<12} {r['ga']:>6.3f} {r['lines_per_s']:>9,}   "
-                     f"{r['drain3_ga']:>9.3f} {r['drain3_lines_per_s']:>9,}")
-    lines.append(f"{'mean':<12} {_mean(results, 'ga'):>6.3f} {'':>9}   "
-                 f"{_mean(results, 'drain3_ga'):>9.3f}")
+        lines.append(
+            f"{r['name']:<12} {r['ga']:>6.3f} {r['lines_per_s']:>9,}   "
+            f"{r['drain3_ga']:>9.3f} {r['drain3_lines_per_s']:>9,}"
+        )
+    lines.append(
+        f"{'mean':<12} {_mean(results, 'ga'):>6.3f} {'':>9}   {_mean(results, 'drain3_ga'):>9.3f}"
+    )
     return "\n".join(lines)
 
 
@@ -132,12 +137,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.disable(logging.WARNING)  # drain3 logs at INFO/WARNING on every miner it builds
     results = run(args.data_dir, args.repeats)
     if not results:
-        print(f"grouping: no <System>/<System>_2k.log_structured.csv under {args.data_dir}",
-              file=sys.stderr)
+        print(
+            f"grouping: no <System>/<System>_2k.log_structured.csv under {args.data_dir}",
+            file=sys.stderr,
+        )
         return 2
     if args.json:
-        print(json.dumps({"datasets": results, "mean_ga": _mean(results, "ga"),
-                          "mean_drain3_ga": _mean(results, "drain3_ga")}))
+        print(
+            json.dumps(
+                {
+                    "datasets": results,
+                    "mean_ga": _mean(results, "ga"),
+                    "mean_drain3_ga": _mean(results, "drain3_ga"),
+                }
+            )
+        )
     else:
         print(_table(results))
     return 0

@@ -115,7 +115,10 @@ def measure_in_child(mode: str, path: Path) -> dict[str, Any]:
     """Run :func:`_measure` in a fresh interpreter; returns its figures plus lines/s."""
     done = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(path)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     figures = json.loads(done.stdout)
     figures["lines_per_s"] = round(figures["lines"] / figures["wall_s"])
@@ -143,13 +146,21 @@ def run(data_dir: Path, lines: int, *, drain3: bool = True) -> dict[str, Any]:
 
 
 def _report(summary: dict[str, Any]) -> str:
-    rows = [f"{summary['lines']:,} lines; wall and CPU lines/s, peak RSS of the process",
-            f"{'measurement':<26} {'lines/s':>10} {'cpu lines/s':>12} {'peak RSS MB':>12}"]
-    names = {"read": "reference: read lines", "scan": "scan (parse + analyze)",
-             "scan_unique": "scan, unique lines only", "drain3": "reference: stock drain3"}
+    rows = [
+        f"{summary['lines']:,} lines; wall and CPU lines/s, peak RSS of the process",
+        f"{'measurement':<26} {'lines/s':>10} {'cpu lines/s':>12} {'peak RSS MB':>12}",
+    ]
+    names = {
+        "read": "reference: read lines",
+        "scan": "scan (parse + analyze)",
+        "scan_unique": "scan, unique lines only",
+        "drain3": "reference: stock drain3",
+    }
     for key, figures in summary["results"].items():
-        rows.append(f"{names[key]:<26} {figures['lines_per_s']:>10,} "
-                    f"{figures['cpu_lines_per_s']:>12,} {figures['peak_rss_mb']:>12.1f}")
+        rows.append(
+            f"{names[key]:<26} {figures['lines_per_s']:>10,} "
+            f"{figures['cpu_lines_per_s']:>12,} {figures['peak_rss_mb']:>12.1f}"
+        )
     return "\n".join(rows)
 
 

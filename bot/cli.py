@@ -66,14 +66,27 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         epilog="example: mendbot scan ../shared/data/applogs/asgi_service.log --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scan.add_argument("path", nargs="?", metavar="PATH|-",
-                      help="log file to read, '-' for stdin; omit to use the configured source")
-    scan.add_argument("--json", action="store_true",
-                      help="print one JSON object per line (type: anomaly | proposal)")
-    scan.add_argument("--no-diagnose", action="store_true",
-                      help="only find anomalies: no diagnosis, nothing stored or posted")
-    scan.add_argument("--fail-on", choices=["LOW", "MEDIUM", "HIGH", "CRITICAL"],
-                      help="exit 1 when an anomaly of this severity or higher is found")
+    scan.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH|-",
+        help="log file to read, '-' for stdin; omit to use the configured source",
+    )
+    scan.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per line (type: anomaly | proposal)",
+    )
+    scan.add_argument(
+        "--no-diagnose",
+        action="store_true",
+        help="only find anomalies: no diagnosis, nothing stored or posted",
+    )
+    scan.add_argument(
+        "--fail-on",
+        choices=["LOW", "MEDIUM", "HIGH", "CRITICAL"],
+        help="exit 1 when an anomaly of this severity or higher is found",
+    )
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -88,7 +101,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _add_fixes(sub: argparse._SubParsersAction) -> None:
     fixes = sub.add_parser(
-        "fixes", help="list, show, implement or reject stored fix proposals",
+        "fixes",
+        help="list, show, implement or reject stored fix proposals",
         description="The same decisions as in Slack, from a terminal. The actor recorded "
         "in the audit trail is cli:<your login>, or --as NAME.",
     )
@@ -101,15 +115,18 @@ def _add_fixes(sub: argparse._SubParsersAction) -> None:
     show.add_argument("id", metavar="ID", help="proposal id, e.g. fix_20261121_023300")
     show.add_argument("--json", action="store_true", help="print the proposal as JSON")
     implement = actions.add_parser(
-        "implement", help="approve and apply: backup, edit, validate, commit, push")
+        "implement", help="approve and apply: backup, edit, validate, commit, push"
+    )
     implement.add_argument("id", metavar="ID")
-    implement.add_argument("--as", dest="actor", metavar="NAME",
-                           help="who approves (default: your login)")
+    implement.add_argument(
+        "--as", dest="actor", metavar="NAME", help="who approves (default: your login)"
+    )
     reject = actions.add_parser("reject", help="reject a proposal")
     reject.add_argument("id", metavar="ID")
     reject.add_argument("--reason", default="", help="why (kept in the audit trail)")
-    reject.add_argument("--as", dest="actor", metavar="NAME",
-                        help="who rejects (default: your login)")
+    reject.add_argument(
+        "--as", dest="actor", metavar="NAME", help="who rejects (default: your login)"
+    )
 
 
 _COMMANDS = {

@@ -33,12 +33,16 @@ log = logging.getLogger("mendbot.run")
 
 
 # --- the words shown at start (this command's whole vocabulary) ------------------------------
-def summary_lines(settings: Settings, *, source: str | None, source_note: str,
-                  transport: str, warnings: list[str]) -> list[str]:
+def summary_lines(
+    settings: Settings, *, source: str | None, source_note: str, transport: str, warnings: list[str]
+) -> list[str]:
     """The start-up summary: source, interval, Slack transport, approvers, repository."""
-    monitoring = (f"{source} logs every {settings.monitor_interval_seconds:g} s ({source_note})"
-                  if source else "off (no log source configured: set RAILWAY_*, LOKI_URL, "
-                  "MENDBOT_LOG_FILE or MENDBOT_LOG_COMMAND)")
+    monitoring = (
+        f"{source} logs every {settings.monitor_interval_seconds:g} s ({source_note})"
+        if source
+        else "off (no log source configured: set RAILWAY_*, LOKI_URL, "
+        "MENDBOT_LOG_FILE or MENDBOT_LOG_COMMAND)"
+    )
     approvers = ", ".join(settings.slack_approvers) or "nobody"
     repository = settings.target_repo_path or "none (set TARGET_REPO_PATH to apply fixes)"
     lines = [
@@ -54,15 +58,19 @@ def summary_lines(settings: Settings, *, source: str | None, source_note: str,
 
 def source_failed_warning(error: Exception) -> str:
     """Start-up warning when the first check of the log source fails (the bot still runs)."""
-    return (f"the log source does not answer yet ({error}); monitoring keeps retrying and "
-            "alerts in Slack after 3 failed cycles")
+    return (
+        f"the log source does not answer yet ({error}); monitoring keeps retrying and "
+        "alerts in Slack after 3 failed cycles"
+    )
 
 
 def watching_itself_warning(service: str) -> str:
     """Start-up warning when mendbot, on Railway, is pointed at its own service."""
-    return (f"mendbot is watching its own Railway service ({service}): Railway sets "
-            "RAILWAY_SERVICE_ID and RAILWAY_ENVIRONMENT_ID to mendbot's own ids; set them in "
-            "mendbot's variables to the ids of the service to watch")
+    return (
+        f"mendbot is watching its own Railway service ({service}): Railway sets "
+        "RAILWAY_SERVICE_ID and RAILWAY_ENVIRONMENT_ID to mendbot's own ids; set them in "
+        "mendbot's variables to the ids of the service to watch"
+    )
 
 
 def _transport(settings: Settings) -> str:
@@ -113,9 +121,14 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         raise _StartError(f"cannot start: {type(error).__name__}: {error}") from error
     stack.callback(runtime.close)
     try:
-        monitor = build_monitor(settings, db=runtime.db, store=runtime.store,
-                                state=runtime.state, notifier=runtime.notifier,
-                                decisions=runtime.decisions)
+        monitor = build_monitor(
+            settings,
+            db=runtime.db,
+            store=runtime.store,
+            state=runtime.state,
+            notifier=runtime.notifier,
+            decisions=runtime.decisions,
+        )
     except LogSourceError as error:
         raise _StartError(f"log source: {error}") from error
     bot, warnings = _slack_bot(settings, runtime, monitor, stack)
@@ -124,8 +137,13 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
     monitor.start()
     stack.callback(monitor.stop)
     source = monitor.source.name if monitor.source else None
-    return summary_lines(settings, source=source, source_note=source_note,
-                         transport=_transport(settings), warnings=warnings)
+    return summary_lines(
+        settings,
+        source=source,
+        source_note=source_note,
+        transport=_transport(settings),
+        warnings=warnings,
+    )
 
 
 def _check_source(source: Any, warnings: list[str]) -> str:
@@ -153,8 +171,9 @@ def _slack_notifier(settings: Settings) -> Any:
     return SlackNotifier.from_settings(settings)
 
 
-def _slack_bot(settings: Settings, runtime: Any, monitor: Any,
-               stack: ExitStack) -> tuple[Any, list[str]]:
+def _slack_bot(
+    settings: Settings, runtime: Any, monitor: Any, stack: ExitStack
+) -> tuple[Any, list[str]]:
     """The Slack bot (None when Slack is off) and the start-up warnings about deciders."""
     if not settings.slack_enabled:
         return None, ["Slack is off: proposals are only stored (see `mendbot fixes list`)"]
@@ -176,15 +195,16 @@ def _slack_bot(settings: Settings, runtime: Any, monitor: Any,
     return bot, startup_warnings(settings)
 
 
-def _serve(settings: Settings, bot: Any, health: Callable[[], dict[str, Any]],
-           stack: ExitStack) -> None:
+def _serve(
+    settings: Settings, bot: Any, health: Callable[[], dict[str, Any]], stack: ExitStack
+) -> None:
     from bot.http_server import serve_http
     from bot.slack_app import SlackBotError
 
     try:
-        server = serve_http(port=settings.port,
-                            slack=None if bot is None or bot.socket_mode else bot,
-                            health=health).start()
+        server = serve_http(
+            port=settings.port, slack=None if bot is None or bot.socket_mode else bot, health=health
+        ).start()
     except (OSError, SlackBotError) as error:
         raise _StartError(f"cannot serve HTTP on port {settings.port}: {error}") from error
     stack.callback(server.stop)
@@ -192,6 +212,7 @@ def _serve(settings: Settings, bot: Any, health: Callable[[], dict[str, Any]],
 
 def _wait_for_signal(stop: threading.Event) -> None:
     """Block until SIGTERM or SIGINT (the platform's stop, Ctrl-C)."""
+
     def handle(signum: int, _frame: Any) -> None:
         log.info("received %s", signal.Signals(signum).name)
         stop.set()
@@ -206,7 +227,10 @@ def _wait_for_signal(stop: threading.Event) -> None:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("LiteLLM", "litellm", "httpx", "apscheduler", "slack_bolt", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

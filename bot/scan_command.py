@@ -81,8 +81,13 @@ def _cycle(
     records = read_records(args.path) if args.path else None  # input errors before the DB
     runtime = build_runtime(settings, notifier=_notifier(settings))
     try:
-        pipeline = build_pipeline(settings, store=runtime.store, state=runtime.state,
-                                  notifier=runtime.notifier, diagnose=not args.no_diagnose)
+        pipeline = build_pipeline(
+            settings,
+            store=runtime.store,
+            state=runtime.state,
+            notifier=runtime.notifier,
+            diagnose=not args.no_diagnose,
+        )
         if records is not None:
             with _progress() as tick:
                 result = pipeline.process(_counted(records, tick))
@@ -122,8 +127,9 @@ def _notifier(settings: Settings) -> Notifier:
     return SlackNotifier.from_settings(settings)
 
 
-def _print(anomalies: list[Anomaly], records: int, proposals: list[FixProposal] | None,
-           *, as_json: bool) -> None:
+def _print(
+    anomalies: list[Anomaly], records: int, proposals: list[FixProposal] | None, *, as_json: bool
+) -> None:
     """Write the result to stdout; a closed pipe (``| head``) ends output quietly."""
     try:
         if as_json:
@@ -146,9 +152,7 @@ def _exit_code(anomalies: list[Anomaly], fail_on: str | None) -> int:
 
 def _counted(records: Iterable[LogRecord], tick: Callable[[int], None]) -> Iterator[LogRecord]:
     """Pass records through, calling ``tick(count)`` every :data:`PROGRESS_EVERY` records."""
-    count = 0
-    for record in records:
-        count += 1
+    for count, record in enumerate(records, start=1):
         if count % PROGRESS_EVERY == 0:
             tick(count)
         yield record

@@ -26,8 +26,12 @@ NO_ANOMALIES = "no anomalies"
 TEMPLATE_WIDTH = 160
 #: Console width (columns) from which the anomaly table also shows when things were seen.
 WIDE = 120
-_SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red",
-                   Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
+_SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+}
 _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F] if code not in (9, 10)}
 
 
@@ -58,8 +62,9 @@ def proposal_to_json(proposal: FixProposal) -> dict[str, Any]:
         "fingerprint": proposal.fingerprint,
         "title": proposal.title,
         "root_cause": proposal.diagnosis.root_cause,
-        "edits": [{"path": e.path, "old_text": e.old_text, "new_text": e.new_text}
-                  for e in proposal.edits],
+        "edits": [
+            {"path": e.path, "old_text": e.old_text, "new_text": e.new_text} for e in proposal.edits
+        ],
         "reasoning": proposal.reasoning,
         "risk": proposal.risk.value,
         "status": proposal.status.value,
@@ -95,8 +100,12 @@ def anomaly_table(anomalies: list[Anomaly], *, width: int = 80) -> Table:
         what = plain(a.template, TEMPLATE_WIDTH)
         if a.logger:
             what.append("\n" + a.logger.translate(_CONTROL), style="dim")
-        row = [Text(a.severity.value, style=_SEVERITY_STYLE[a.severity]), a.kind,
-               str(a.count), what]
+        row = [
+            Text(a.severity.value, style=_SEVERITY_STYLE[a.severity]),
+            a.kind,
+            str(a.count),
+            what,
+        ]
         table.add_row(*row, *([_seen(a)] if wide else []))
     return table
 
@@ -132,14 +141,14 @@ def next_steps(proposals: list[FixProposal]) -> str | None:
     return "\n".join(lines)
 
 
-def summary_line(records: int, anomalies: list[Anomaly],
-                 proposals: list[FixProposal] | None = None) -> str:
+def summary_line(
+    records: int, anomalies: list[Anomaly], proposals: list[FixProposal] | None = None
+) -> str:
     """E.g. ``498 records, 7 anomalies (3 HIGH, 2 MEDIUM, 2 LOW), 2 proposals``."""
     text = f"{records:,} record{'s' if records != 1 else ''}, "
     if anomalies:
         counts = Counter(a.severity for a in anomalies)
-        by_severity = ", ".join(f"{counts[s]} {s.value}" for s in reversed(Severity)
-                                if counts[s])
+        by_severity = ", ".join(f"{counts[s]} {s.value}" for s in reversed(Severity) if counts[s])
         text += f"{len(anomalies)} anomal{'ies' if len(anomalies) != 1 else 'y'} ({by_severity})"
     else:
         text += NO_ANOMALIES
@@ -148,8 +157,12 @@ def summary_line(records: int, anomalies: list[Anomaly],
     return text
 
 
-def render(console: Console, records: int, anomalies: list[Anomaly],
-           proposals: list[FixProposal] | None = None) -> None:
+def render(
+    console: Console,
+    records: int,
+    anomalies: list[Anomaly],
+    proposals: list[FixProposal] | None = None,
+) -> None:
     """The human output of a scan: the anomaly table, the proposal table, the summary."""
     if anomalies:
         console.print(anomaly_table(anomalies, width=console.width))

@@ -65,14 +65,19 @@ class _Memory:
         shares = value.get("shares") or {}
         return cls(
             errors=dict.fromkeys(str(e) for e in errors if isinstance(e, str)),
-            shares={str(k): float(v) for k, v in shares.items()
-                    if isinstance(v, int | float)} if isinstance(shares, dict) else {},
+            shares={str(k): float(v) for k, v in shares.items() if isinstance(v, int | float)}
+            if isinstance(shares, dict)
+            else {},
             cycles=int(value.get("cycles") or 0),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": 1, "cycles": self.cycles, "errors": list(self.errors),
-                "shares": self.shares}
+        return {
+            "version": 1,
+            "cycles": self.cycles,
+            "errors": list(self.errors),
+            "shares": self.shares,
+        }
 
 
 class LogAnalyzer:
@@ -86,13 +91,22 @@ class LogAnalyzer:
         spike_factor: how many times its usual share a template must reach to spike (3).
     """
 
-    def __init__(self, *, state: StateStore | None = None, slow_threshold_seconds: float = 1.0,
-                 repeat_min_count: int = 3, spike_min_count: int = 10,
-                 spike_factor: float = 3.0) -> None:
+    def __init__(
+        self,
+        *,
+        state: StateStore | None = None,
+        slow_threshold_seconds: float = 1.0,
+        repeat_min_count: int = 3,
+        spike_min_count: int = 10,
+        spike_factor: float = 3.0,
+    ) -> None:
         self.state = state
         self.config = RuleConfig(
-            slow_threshold_seconds=slow_threshold_seconds, repeat_min_count=repeat_min_count,
-            spike_min_count=spike_min_count, spike_factor=spike_factor)
+            slow_threshold_seconds=slow_threshold_seconds,
+            repeat_min_count=repeat_min_count,
+            spike_min_count=spike_min_count,
+            spike_factor=spike_factor,
+        )
         self._miner = TemplateMiner()
         self._memory: _Memory | None = None
         #: Records seen by the last :meth:`analyze` call.
@@ -139,7 +153,10 @@ class LogAnalyzer:
             if group is None:
                 group = groups[key] = Group(
                     signature=None if masked is not None else key,  # type: ignore[arg-type]
-                    first=record.timestamp, last=record.timestamp, newest=record)
+                    first=record.timestamp,
+                    last=record.timestamp,
+                    newest=record,
+                )
             group.add(record, masked, rank_of[record.level], threshold)
         return list(groups.values()), total
 

@@ -37,8 +37,9 @@ class LogFileNotFound(LogInputError):
     """The path names no file."""
 
 
-def read_records(path: str | Path, *, service: str | None = None,
-                 fallback_time: datetime | None = None) -> Iterator[LogRecord]:
+def read_records(
+    path: str | Path, *, service: str | None = None, fallback_time: datetime | None = None
+) -> Iterator[LogRecord]:
     """Open ``path`` (``"-"`` = stdin) now, and parse it lazily into records.
 
     Args:
@@ -72,8 +73,9 @@ def _open(path: Path) -> BinaryIO:
         raise LogInputError(f"cannot read {path}: {error.strerror or error}") from None
 
 
-def _records(stream: BinaryIO, parser: RecordParser, name: str, *,
-             close: bool) -> Iterator[LogRecord]:
+def _records(
+    stream: BinaryIO, parser: RecordParser, name: str, *, close: bool
+) -> Iterator[LogRecord]:
     """Read, decode and parse line by line (one loop: this is the hot path of a scan)."""
     feed = parser.feed
     readline = stream.readline

@@ -52,11 +52,22 @@ MAX_UNTIMED_HELD = 1000
 _UNSET = datetime(1970, 1, 1, tzinfo=UTC)
 
 _LEVEL_WORDS: dict[str, Level] = {
-    "TRACE": Level.DEBUG, "DEBUG": Level.DEBUG, "INFO": Level.INFO, "NOTICE": Level.INFO,
-    "WARN": Level.WARNING, "WARNING": Level.WARNING, "ERR": Level.ERROR, "ERROR": Level.ERROR,
-    "SEVERE": Level.ERROR, "CRIT": Level.CRITICAL, "CRITICAL": Level.CRITICAL,
-    "FATAL": Level.CRITICAL, "ALERT": Level.CRITICAL, "EMERG": Level.CRITICAL,
-    "EMERGENCY": Level.CRITICAL, "PANIC": Level.CRITICAL,
+    "TRACE": Level.DEBUG,
+    "DEBUG": Level.DEBUG,
+    "INFO": Level.INFO,
+    "NOTICE": Level.INFO,
+    "WARN": Level.WARNING,
+    "WARNING": Level.WARNING,
+    "ERR": Level.ERROR,
+    "ERROR": Level.ERROR,
+    "SEVERE": Level.ERROR,
+    "CRIT": Level.CRITICAL,
+    "CRITICAL": Level.CRITICAL,
+    "FATAL": Level.CRITICAL,
+    "ALERT": Level.CRITICAL,
+    "EMERG": Level.CRITICAL,
+    "EMERGENCY": Level.CRITICAL,
+    "PANIC": Level.CRITICAL,
 }
 #: Tokens that state a level: bare upper-case words, and any case when decorated.
 _LEVEL_TOKENS: dict[str, Level] = {
@@ -66,8 +77,13 @@ _LEVEL_TOKENS: dict[str, Level] = {
     for decorated in ("[%s]", "%s:", "[%s]:", "<%s>", "(%s)", "|%s|")
 } | _LEVEL_WORDS
 _INFO = Level.INFO
-_NUMERIC_LEVELS = ((50, Level.CRITICAL), (40, Level.ERROR), (30, Level.WARNING),
-                   (20, Level.INFO), (0, Level.DEBUG))
+_NUMERIC_LEVELS = (
+    (50, Level.CRITICAL),
+    (40, Level.ERROR),
+    (30, Level.WARNING),
+    (20, Level.INFO),
+    (0, Level.DEBUG),
+)
 
 _TS = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?: ?(?:Z|[+-]\d{2}:?\d{2}))?"
 _TS_PREFIX = re.compile(rf"({_TS})(?:\s*[|,]?\s*)")
@@ -76,14 +92,17 @@ _UVICORN = re.compile(r"([A-Z]+):( +)")
 _BASIC = re.compile(r"([A-Z]+):([\w.-]*):")
 _BRACKETED = re.compile(r"\[([^\]]{6,40})\] (?:\[(\d+)\] )?\[([A-Za-z]+)\] ")
 _SYSLOG = re.compile(
-    r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (\S+) ([^\s:\[]+(?:\([^)\s]*\))?)(?:\[\d+\])?: ")
+    r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (\S+) ([^\s:\[]+(?:\([^)\s]*\))?)(?:\[\d+\])?: "
+)
 _ACCESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}:\d+ - \"")
 
 _TRACEBACK_START = "Traceback (most recent call last):"
-_CHAIN_MARKERS = frozenset({
-    "During handling of the above exception, another exception occurred:",
-    "The above exception was the direct cause of the following exception:",
-})
+_CHAIN_MARKERS = frozenset(
+    {
+        "During handling of the above exception, another exception occurred:",
+        "The above exception was the direct cause of the following exception:",
+    }
+)
 _FRAME = re.compile(r'\s+File "([^"]+)", line (\d+), in (.+)')
 _EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*)(?::(?: (.*))?)?")
 
@@ -91,8 +110,15 @@ _JSON_MESSAGE = ("message", "msg", "event", "log", "text")
 _JSON_LEVEL = ("level", "severity", "levelname", "lvl", "log.level", "loglevel")
 _JSON_TIME = ("timestamp", "time", "ts", "@timestamp", "asctime", "datetime")
 _JSON_LOGGER = ("logger", "logger_name", "name", "log.logger")
-_JSON_EXCEPTION = ("exc_info", "exception", "stack_trace", "stacktrace", "traceback",
-                   "error.stack_trace", "stack")
+_JSON_EXCEPTION = (
+    "exc_info",
+    "exception",
+    "stack_trace",
+    "stacktrace",
+    "traceback",
+    "error.stack_trace",
+    "stack",
+)
 
 
 def level_from(value: object) -> Level | None:
@@ -152,11 +178,26 @@ def _scan_level(text: str) -> tuple[Level, str | None, str] | None:
 class _Traceback:
     """A traceback being read: frames of the newest exception, its type and message."""
 
-    __slots__ = ("attributes", "exc_message", "exc_type", "frames", "header", "lines",
-                 "size", "state", "timestamp", "level")
+    __slots__ = (
+        "attributes",
+        "exc_message",
+        "exc_type",
+        "frames",
+        "header",
+        "level",
+        "lines",
+        "size",
+        "state",
+        "timestamp",
+    )
 
-    def __init__(self, header: LogRecord | None, timestamp: datetime, level: Level | None,
-                 attributes: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        header: LogRecord | None,
+        timestamp: datetime,
+        level: Level | None,
+        attributes: dict[str, Any] | None,
+    ) -> None:
         self.header, self.timestamp, self.level = header, timestamp, level
         self.attributes = attributes
         self.lines: list[str] = [_TRACEBACK_START]
@@ -210,16 +251,29 @@ class _Traceback:
         header = self.header
         if header is not None:
             return LogRecord(
-                timestamp=header.timestamp, level=header.level, message=header.message,
-                raw=header.raw + "\n" + raw, logger=header.logger, service=header.service,
-                attributes=header.attributes, exception_type=exc_type,
-                exception_message=exc_message, frames=tuple(self.frames))
+                timestamp=header.timestamp,
+                level=header.level,
+                message=header.message,
+                raw=header.raw + "\n" + raw,
+                logger=header.logger,
+                service=header.service,
+                attributes=header.attributes,
+                exception_type=exc_type,
+                exception_message=exc_message,
+                frames=tuple(self.frames),
+            )
         message = f"{exc_type}: {exc_message}" if exc_message else exc_type
         return LogRecord(
-            timestamp=self.timestamp, level=self.level or Level.ERROR, message=message,
-            raw=raw, service=service, attributes=dict(self.attributes or {}),
-            exception_type=exc_type, exception_message=exc_message,
-            frames=tuple(self.frames))
+            timestamp=self.timestamp,
+            level=self.level or Level.ERROR,
+            message=message,
+            raw=raw,
+            service=service,
+            attributes=dict(self.attributes or {}),
+            exception_type=exc_type,
+            exception_message=exc_message,
+            frames=tuple(self.frames),
+        )
 
 
 class RecordParser:
@@ -233,16 +287,23 @@ class RecordParser:
             released (aware UTC).
     """
 
-    def __init__(self, *, service: str | None = None,
-                 fallback_time: datetime | None = None) -> None:
+    def __init__(
+        self, *, service: str | None = None, fallback_time: datetime | None = None
+    ) -> None:
         self.service = service
         self._last_time: datetime | None = fallback_time
         self._pending: LogRecord | None = None
         self._traceback: _Traceback | None = None
         self._untimed: list[LogRecord] | None = None if fallback_time else []
 
-    def feed(self, line: str, *, timestamp: datetime | None = None, level: Level | None = None,
-             attributes: dict[str, Any] | None = None) -> list[LogRecord]:
+    def feed(
+        self,
+        line: str,
+        *,
+        timestamp: datetime | None = None,
+        level: Level | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> list[LogRecord]:
         """Parse one line; returns the records this line completed (often the previous one).
 
         Args:
@@ -270,8 +331,13 @@ class RecordParser:
                 record.timestamp = stamp
         return held
 
-    def _feed(self, line: str, timestamp: datetime | None, level: Level | None,
-              attributes: dict[str, Any] | None) -> list[LogRecord]:
+    def _feed(
+        self,
+        line: str,
+        timestamp: datetime | None,
+        level: Level | None,
+        attributes: dict[str, Any] | None,
+    ) -> list[LogRecord]:
         line = line.rstrip("\r\n")
         done: list[LogRecord] = []
         if self._traceback is not None:
@@ -290,8 +356,9 @@ class RecordParser:
                 self._pending = None
             if timestamp is not None:
                 self._last_time = timestamp
-            self._traceback = _Traceback(header, timestamp or self._last_time or _UNSET, level,
-                                         attributes)
+            self._traceback = _Traceback(
+                header, timestamp or self._last_time or _UNSET, level, attributes
+            )
             return done
         if not line or line.isspace():
             return done
@@ -322,8 +389,13 @@ class RecordParser:
             return pending
         return None
 
-    def _parse(self, line: str, timestamp: datetime | None, level: Level | None,
-               attributes: dict[str, Any] | None) -> LogRecord:
+    def _parse(
+        self,
+        line: str,
+        timestamp: datetime | None,
+        level: Level | None,
+        attributes: dict[str, Any] | None,
+    ) -> LogRecord:
         if line[0] == "{":
             record = self._parse_json(line)
             if record is not None:
@@ -333,12 +405,23 @@ class RecordParser:
             self._last_time = timestamp
         elif text_time is not None:
             self._last_time = timestamp = text_time
-        return LogRecord(timestamp or self._last_time or _UNSET, level or text_level or _INFO,
-                         message, line, logger, self.service,
-                         dict(attributes) if attributes else {})
+        return LogRecord(
+            timestamp or self._last_time or _UNSET,
+            level or text_level or _INFO,
+            message,
+            line,
+            logger,
+            self.service,
+            dict(attributes) if attributes else {},
+        )
 
-    def _apply(self, record: LogRecord, timestamp: datetime | None, level: Level | None,
-               attributes: dict[str, Any] | None) -> LogRecord:
+    def _apply(
+        self,
+        record: LogRecord,
+        timestamp: datetime | None,
+        level: Level | None,
+        attributes: dict[str, Any] | None,
+    ) -> LogRecord:
         if timestamp is not None:
             record.timestamp = timestamp
         if level is not None:
@@ -362,11 +445,18 @@ class RecordParser:
         logger = _pop_first(data, _JSON_LOGGER)
         exc_text = _pop_first(data, _JSON_EXCEPTION)
         record = LogRecord(
-            timestamp=stamp or self._last_time or _UNSET, level=level or Level.INFO,
-            message=message if isinstance(message, str) else line if message is None
+            timestamp=stamp or self._last_time or _UNSET,
+            level=level or Level.INFO,
+            message=message
+            if isinstance(message, str)
+            else line
+            if message is None
             else json.dumps(message),
-            raw=line, logger=logger if isinstance(logger, str) else None,
-            service=self.service, attributes=data)
+            raw=line,
+            logger=logger if isinstance(logger, str) else None,
+            service=self.service,
+            attributes=data,
+        )
         if isinstance(exc_text, str) and _TRACEBACK_START in exc_text:
             _attach_traceback(record, exc_text)
         elif exc_text is not None:
@@ -410,16 +500,21 @@ def _parse_text(line: str) -> tuple[datetime | None, Level | None, str | None, s
     elif first == "[":
         bracketed = _BRACKETED.match(line)
         if bracketed and bracketed[3].upper() in _LEVEL_WORDS:
-            return (parse_timestamp(bracketed[1]), _LEVEL_WORDS[bracketed[3].upper()], None,
-                    line[bracketed.end() :])
+            return (
+                parse_timestamp(bracketed[1]),
+                _LEVEL_WORDS[bracketed[3].upper()],
+                None,
+                line[bracketed.end() :],
+            )
     scanned = _scan_level(line)
     if scanned is not None:
         return None, scanned[0], scanned[1], scanned[2]
     return None, None, None, line
 
 
-def _after_timestamp(stamp: datetime | None, rest: str
-                     ) -> tuple[datetime | None, Level | None, str | None, str]:
+def _after_timestamp(
+    stamp: datetime | None, rest: str
+) -> tuple[datetime | None, Level | None, str | None, str]:
     """Python logging layouts once the leading timestamp is consumed."""
     dashes = _PY_DASHES.match(rest)
     if dashes and dashes[2].upper() in _LEVEL_WORDS:

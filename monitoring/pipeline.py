@@ -75,8 +75,11 @@ class CycleResult:
 
     def summary(self) -> str:
         """E.g. ``"812 records, 2 anomalies, 1 new proposal, 1 repeat"``."""
-        parts = [_plural(self.records, "record"), _plural(len(self.anomalies), "anomaly"),
-                 _plural(len(self.new_proposals), "new proposal")]
+        parts = [
+            _plural(self.records, "record"),
+            _plural(len(self.anomalies), "anomaly"),
+            _plural(len(self.new_proposals), "new proposal"),
+        ]
         if self.repeats:
             parts.append(_plural(len(self.repeats), "repeat"))
         if self.suppressed:
@@ -101,9 +104,16 @@ class CyclePipeline:
     """
 
     def __init__(
-        self, *, analyzer: Analyzer, diagnoser: Diagnoser | None, store: ProposalStore,
-        notifier: Notifier, cooldown_seconds: float, clock: Callable[[], datetime] = utcnow,
-        diagnose: bool = True, applied_grace_seconds: float = 600.0,
+        self,
+        *,
+        analyzer: Analyzer,
+        diagnoser: Diagnoser | None,
+        store: ProposalStore,
+        notifier: Notifier,
+        cooldown_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
+        diagnose: bool = True,
+        applied_grace_seconds: float = 600.0,
     ) -> None:
         self.analyzer = analyzer
         self.diagnoser = diagnoser
@@ -132,8 +142,7 @@ class CyclePipeline:
             self.store.record_anomaly(anomaly)
             standing = self.store.open_for_fingerprint(anomaly.fingerprint)
             if standing is not None:
-                result.repeats.append((self._seen_again(standing, anomaly, result),
-                                       anomaly.count))
+                result.repeats.append((self._seen_again(standing, anomaly, result), anomaly.count))
             elif self._suppressed(anomaly):
                 result.suppressed.append(anomaly)
             else:
@@ -173,12 +182,12 @@ class CyclePipeline:
         return notes
 
     # --- internals ----------------------------------------------------------------------------
-    def _seen_again(self, standing: FixProposal, anomaly: Anomaly,
-                    result: CycleResult) -> FixProposal:
+    def _seen_again(
+        self, standing: FixProposal, anomaly: Anomaly, result: CycleResult
+    ) -> FixProposal:
         total = self.store.add_seen_again(standing.id, anomaly.count)
         updated = standing.model_copy(update={"seen_again": total})
-        event = ProposalEvent(kind="seen_again", details={"count": anomaly.count,
-                                                          "total": total})
+        event = ProposalEvent(kind="seen_again", details={"count": anomaly.count, "total": total})
         try:
             self.notifier.post_event(updated, event)
         except Exception as error:  # a notifier failure must not lose the cycle
@@ -187,14 +196,12 @@ class CyclePipeline:
 
     def _suppressed(self, anomaly: Anomaly) -> bool:
         now = self.clock()
-        rejected = self.store.latest_for_fingerprint(anomaly.fingerprint,
-                                                     {ProposalStatus.REJECTED})
+        rejected = self.store.latest_for_fingerprint(anomaly.fingerprint, {ProposalStatus.REJECTED})
         if rejected is not None:
             when = rejected.decided_at or rejected.updated_at or rejected.created_at
             if now - when < self.cooldown:
                 return True
-        applied = self.store.latest_for_fingerprint(anomaly.fingerprint,
-                                                    {ProposalStatus.APPLIED})
+        applied = self.store.latest_for_fingerprint(anomaly.fingerprint, {ProposalStatus.APPLIED})
         if applied is not None:
             when = applied.updated_at or applied.created_at
             return anomaly.last_seen < when + self.applied_grace
@@ -205,21 +212,32 @@ class CyclePipeline:
             thread_ref = self.notifier.post_proposal(proposal)
         except Exception as error:  # stored already: posted again next cycle
             reason = _safe(error)
-            self.store.audit(actor=SYSTEM_ACTOR, action="notify_failed",
-                             proposal_id=proposal.id, details={"error": reason})
+            self.store.audit(
+                actor=SYSTEM_ACTOR,
+                action="notify_failed",
+                proposal_id=proposal.id,
+                details={"error": reason},
+            )
             if result is not None:
                 result.notes.append(f"could not post {proposal.id}: {reason}")
             return proposal
-        self.store.audit(actor=SYSTEM_ACTOR, action="posted", proposal_id=proposal.id,
-                         details={"thread_ref": thread_ref})
+        self.store.audit(
+            actor=SYSTEM_ACTOR,
+            action="posted",
+            proposal_id=proposal.id,
+            details={"thread_ref": thread_ref},
+        )
         if thread_ref:
             self.store.set_thread_ref(proposal.id, thread_ref)
             return proposal.model_copy(update={"thread_ref": thread_ref})
         return proposal
 
     def _post_failed_last(self, proposal_id: str) -> bool:
-        events = [e.action for e in self.store.audit_trail(proposal_id)
-                  if e.action in ("notify_failed", "posted")]
+        events = [
+            e.action
+            for e in self.store.audit_trail(proposal_id)
+            if e.action in ("notify_failed", "posted")
+        ]
         return bool(events) and events[-1] == "notify_failed"
 
 
@@ -237,7 +255,11 @@ class _Counted:
 
 
 def build_pipeline(
-    settings: Settings, *, store: ProposalStore, state: StateStore, notifier: Notifier,
+    settings: Settings,
+    *,
+    store: ProposalStore,
+    state: StateStore,
+    notifier: Notifier,
     diagnose: bool = True,
 ) -> CyclePipeline:
     """The pipeline as configured: ``LogAnalyzer`` and ``Diagnoser`` over the shared stores.
@@ -255,7 +277,9 @@ def build_pipeline(
     return CyclePipeline(
         analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
         diagnoser=Diagnoser(settings=settings, state=state) if diagnose else None,
-        store=store, notifier=notifier, cooldown_seconds=settings.cooldown_seconds,
+        store=store,
+        notifier=notifier,
+        cooldown_seconds=settings.cooldown_seconds,
     )
 
 
@@ -267,10 +291,13 @@ def _one_per_fingerprint(anomalies: Sequence[Anomaly]) -> list[Anomaly]:
         if first is None:
             merged[anomaly.fingerprint] = anomaly
         else:
-            merged[anomaly.fingerprint] = first.model_copy(update={
-                "count": first.count + anomaly.count,
-                "first_seen": min(first.first_seen, anomaly.first_seen),
-                "last_seen": max(first.last_seen, anomaly.last_seen)})
+            merged[anomaly.fingerprint] = first.model_copy(
+                update={
+                    "count": first.count + anomaly.count,
+                    "first_seen": min(first.first_seen, anomaly.first_seen),
+                    "last_seen": max(first.last_seen, anomaly.last_seen),
+                }
+            )
     return list(merged.values())
 
 

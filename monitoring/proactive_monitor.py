@@ -83,9 +83,15 @@ class ProactiveMonitor:
     """
 
     def __init__(
-        self, *, pipeline: CyclePipeline, source: CursoredSource | None, notifier: Notifier,
-        decisions: Decisions | None = None, db: Database | None = None,
-        interval_seconds: float = 300.0, clock: Callable[[], datetime] = utcnow,
+        self,
+        *,
+        pipeline: CyclePipeline,
+        source: CursoredSource | None,
+        notifier: Notifier,
+        decisions: Decisions | None = None,
+        db: Database | None = None,
+        interval_seconds: float = 300.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.pipeline = pipeline
         self.source = source
@@ -118,9 +124,14 @@ class ProactiveMonitor:
             return
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(
-            self.run_cycle, IntervalTrigger(seconds=self._interval), id=JOB_ID,
-            name="mendbot monitoring cycle", max_instances=1, coalesce=True,
-            misfire_grace_time=None, next_run_time=self.clock() if run_now else None,
+            self.run_cycle,
+            IntervalTrigger(seconds=self._interval),
+            id=JOB_ID,
+            name="mendbot monitoring cycle",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=self.clock() if run_now else None,
         )
         scheduler.start()
         self._scheduler = scheduler
@@ -177,8 +188,11 @@ class ProactiveMonitor:
         with self._lock:
             failures, alerted = self._failures, self._alerted
             was_source = not self._source_healthy
-            down_for = (self.clock() - self._first_failure_at).total_seconds() \
-                if self._first_failure_at else 0.0
+            down_for = (
+                (self.clock() - self._first_failure_at).total_seconds()
+                if self._first_failure_at
+                else 0.0
+            )
             self._failures, self._alerted, self._first_failure_at = 0, False, None
             self._cycles += 1
             self._last_at = self.clock()
@@ -192,9 +206,11 @@ class ProactiveMonitor:
         for note in result.notes:
             log.warning("cycle %d: %s", self._cycles, note)
         if alerted:
-            self._alert(msg.source_recovered(self.source.name if self.source else "", failures,
-                                             down_for) if was_source
-                        else msg.cycle_recovered(failures))
+            self._alert(
+                msg.source_recovered(self.source.name if self.source else "", failures, down_for)
+                if was_source
+                else msg.cycle_recovered(failures)
+            )
         self._retime()
 
     def _on_failure(self, error: BaseException, *, source_failed: bool) -> None:
@@ -211,8 +227,11 @@ class ProactiveMonitor:
         self._retime()
         if should_alert:
             name = self.source.name if self.source else "log"
-            self._alert(msg.source_down(name, failures, text, self._interval) if source_failed
-                        else msg.cycle_failed(failures, text, self._interval))
+            self._alert(
+                msg.source_down(name, failures, text, self._interval)
+                if source_failed
+                else msg.cycle_failed(failures, text, self._interval)
+            )
 
     def _retime(self) -> None:
         """Apply the interval rule (module docstring) and reschedule when it changed."""
@@ -240,11 +259,15 @@ class ProactiveMonitor:
         job = self._scheduler.get_job(JOB_ID) if self._scheduler is not None else None
         with self._lock:
             return MonitorStatus(
-                enabled=self.source is not None and self.running, paused=self._paused,
+                enabled=self.source is not None and self.running,
+                paused=self._paused,
                 source=self.source.name if self.source else "none",
-                source_healthy=self._source_healthy, source_detail=self._source_detail,
-                interval_seconds=self._interval, cycles=self._cycles,
-                last_cycle_at=self._last_at, last_cycle_summary=self._last_summary,
+                source_healthy=self._source_healthy,
+                source_detail=self._source_detail,
+                interval_seconds=self._interval,
+                cycles=self._cycles,
+                last_cycle_at=self._last_at,
+                last_cycle_summary=self._last_summary,
                 next_cycle_at=job.next_run_time if job is not None else None,
             )
 
@@ -269,25 +292,36 @@ class ProactiveMonitor:
         """
         status = self.status()
         database = "ok" if self.db is None or self.db.ping() else "unreachable"
-        scheduler = ("off" if self.source is None
-                     else "running" if self.running else "stopped")
+        scheduler = "off" if self.source is None else "running" if self.running else "stopped"
         with self._lock:
             failing = self._failures >= FAILURE_THRESHOLD
         ok = database == "ok" and scheduler != "stopped" and not failing
         return {
-            "ok": ok, "database": database, "scheduler": scheduler,
+            "ok": ok,
+            "database": database,
+            "scheduler": scheduler,
             "monitor": status.model_dump(mode="json"),
-            "last_cycle": {"at": status.last_cycle_at.isoformat() if status.last_cycle_at
-                           else None, "summary": status.last_cycle_summary},
-            "source": {"name": status.source, "healthy": status.source_healthy,
-                       "detail": status.source_detail},
+            "last_cycle": {
+                "at": status.last_cycle_at.isoformat() if status.last_cycle_at else None,
+                "summary": status.last_cycle_summary,
+            },
+            "source": {
+                "name": status.source,
+                "healthy": status.source_healthy,
+                "detail": status.source_detail,
+            },
         }
 
 
 # --- building from settings -------------------------------------------------------------------
 def build_monitor(
-    settings: Settings, *, db: Database, store: ProposalStore, state: StateStore,
-    notifier: Notifier, decisions: Decisions | None,
+    settings: Settings,
+    *,
+    db: Database,
+    store: ProposalStore,
+    state: StateStore,
+    notifier: Notifier,
+    decisions: Decisions | None,
 ) -> ProactiveMonitor:
     """A monitor wired from settings: the configured source (None when ``none``), the
     analyzer and diagnoser over the shared stores.
@@ -298,9 +332,14 @@ def build_monitor(
     from monitoring.sources import build_source
 
     pipeline = build_pipeline(settings, store=store, state=state, notifier=notifier)
-    return ProactiveMonitor(pipeline=pipeline, source=build_source(settings, state=state),
-                            notifier=notifier, decisions=decisions, db=db,
-                            interval_seconds=settings.monitor_interval_seconds)
+    return ProactiveMonitor(
+        pipeline=pipeline,
+        source=build_source(settings, state=state),
+        notifier=notifier,
+        decisions=decisions,
+        db=db,
+        interval_seconds=settings.monitor_interval_seconds,
+    )
 
 
 class LogNotifier:
@@ -308,8 +347,9 @@ class LogNotifier:
     where Slack's notifier, which lives in ``bot/``, is not at hand)."""
 
     def post_proposal(self, proposal: FixProposal) -> str | None:
-        log.warning("new proposal %s: %s (%s)", proposal.id, proposal.title,
-                    proposal.diagnosis.root_cause)
+        log.warning(
+            "new proposal %s: %s (%s)", proposal.id, proposal.title, proposal.diagnosis.root_cause
+        )
         return None
 
     def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
@@ -320,7 +360,9 @@ class LogNotifier:
 
 
 async def start_monitoring(
-    interval_seconds: float = 300, *, settings: Settings | None = None,
+    interval_seconds: float = 300,
+    *,
+    settings: Settings | None = None,
     notifier: Notifier | None = None,
 ) -> None:
     """Run the proactive monitor until cancelled (Ctrl-C in a REPL, task.cancel()).
@@ -336,18 +378,26 @@ async def start_monitoring(
             no log source is configured at all.
     """
     settings = (settings or get_settings()).model_copy(
-        update={"monitor_interval_seconds": float(interval_seconds)})
+        update={"monitor_interval_seconds": float(interval_seconds)}
+    )
     db = Database(settings.database_url)
     store, state = ProposalStore(db), StateStore(db)
     notifier = notifier or LogNotifier()
-    decisions = Decisions(store=store, notifier=notifier, implementor=None,
-                          proposal_ttl_seconds=settings.proposal_ttl_seconds)
-    monitor = build_monitor(settings, db=db, store=store, state=state, notifier=notifier,
-                            decisions=decisions)
+    decisions = Decisions(
+        store=store,
+        notifier=notifier,
+        implementor=None,
+        proposal_ttl_seconds=settings.proposal_ttl_seconds,
+    )
+    monitor = build_monitor(
+        settings, db=db, store=store, state=state, notifier=notifier, decisions=decisions
+    )
     if monitor.source is None:
         db.dispose()
-        raise LogSourceError("no log source is configured (set RAILWAY_*, LOKI_URL, "
-                             "MENDBOT_LOG_FILE or MENDBOT_LOG_COMMAND)")
+        raise LogSourceError(
+            "no log source is configured (set RAILWAY_*, LOKI_URL, "
+            "MENDBOT_LOG_FILE or MENDBOT_LOG_COMMAND)"
+        )
     monitor.start()
     try:
         while True:
@@ -355,4 +405,3 @@ async def start_monitoring(
     finally:
         await asyncio.to_thread(monitor.stop)
         db.dispose()
-

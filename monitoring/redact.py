@@ -22,29 +22,41 @@ from dataclasses import dataclass, field
 # A pattern with a ``secret`` group masks only that group and keeps ``keep`` before it.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # Private key blocks (PEM).
-    ("KEY", re.compile(
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----")),
+    (
+        "KEY",
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+    ),
     # JSON Web Tokens: three base64url parts, the first two starting with '{"' = eyJ.
     ("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")),
     # Authorization headers: Bearer/Basic/Token credentials.
-    ("SECRET", re.compile(
-        r"(?i)(?P<keep>\b(?:bearer|basic|token) +)(?P<secret>[A-Za-z0-9._~+/=-]{8,})")),
+    (
+        "SECRET",
+        re.compile(r"(?i)(?P<keep>\b(?:bearer|basic|token) +)(?P<secret>[A-Za-z0-9._~+/=-]{8,})"),
+    ),
     # Slack tokens (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xapp-), OpenAI/Anthropic-style sk-.
     ("SECRET", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{8,}|\bxapp-[A-Za-z0-9-]{8,}")),
     ("SECRET", re.compile(r"\bsk-(?:[A-Za-z0-9_-]{2,}-)?[A-Za-z0-9_-]{16,}")),
     # GitHub, GitLab, npm, PyPI, Railway-style prefixed tokens.
-    ("SECRET", re.compile(
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{16,}"
-        r"|npm_[A-Za-z0-9]{30,}|pypi-[A-Za-z0-9_-]{30,})")),
+    (
+        "SECRET",
+        re.compile(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{16,}"
+            r"|npm_[A-Za-z0-9]{30,}|pypi-[A-Za-z0-9_-]{30,})"
+        ),
+    ),
     # AWS access key ids, and secret keys given as aws_secret_access_key=...
     ("AWS_KEY", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b")),
     # Credentials inside URLs and connection strings: scheme://user:password@host
     ("PASSWORD", re.compile(r"(?P<keep>://[^/\s:@]*:)(?P<secret>[^@\s/]+)(?=@)")),
     # key=value / key: value / "key": "value" for secret-looking keys.
-    ("SECRET", re.compile(
-        r"(?i)(?P<keep>(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|"
-        r"access[_-]?key|auth|client[_-]?secret|aws_secret_access_key|private[_-]?key)"
-        r"[\"']?\s*[:=]\s*[\"']?)(?P<secret>[^\s\"'&,;<>]{3,})")),
+    (
+        "SECRET",
+        re.compile(
+            r"(?i)(?P<keep>(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|"
+            r"access[_-]?key|auth|client[_-]?secret|aws_secret_access_key|private[_-]?key)"
+            r"[\"']?\s*[:=]\s*[\"']?)(?P<secret>[^\s\"'&,;<>]{3,})"
+        ),
+    ),
     # E-mail addresses.
     ("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
 )

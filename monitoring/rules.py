@@ -36,7 +36,14 @@ from datetime import datetime
 from typing import Any
 
 from monitoring.models import (
-    MAX_SAMPLES, Anomaly, AnomalyKind, Frame, FrameModel, Level, LogRecord, Severity,
+    MAX_SAMPLES,
+    Anomaly,
+    AnomalyKind,
+    Frame,
+    FrameModel,
+    Level,
+    LogRecord,
+    Severity,
 )
 
 #: Longest sample kept, in characters (a huge traceback is cut, with a marker).
@@ -47,39 +54,61 @@ MAX_FORMS = 64
 _TRUNCATION = re.compile(
     r"truncat|max_tokens|max[ _-]?(?:output[ _-]?)?tokens|context[ _-](?:length|window)"
     r"|token limit|finish_reason\W{0,3}length|(?:output|response|message) (?:was |is )?cut",
-    re.I).search
+    re.I,
+).search
 _SLOW = re.compile(
-    r"\bslow|timed? ?out\b|timeout|latency|took too long|deadline exceeded", re.I).search
+    r"\bslow|timed? ?out\b|timeout|latency|took too long|deadline exceeded", re.I
+).search
 _DUPLICATE = re.compile(
     r"duplicate|\bretr(?:y|ied|ying|ies)\b|redeliver|already (?:processed|handled|seen)"
-    r"|\bresen[dt]\b|replay", re.I).search
+    r"|\bresen[dt]\b|replay",
+    re.I,
+).search
 # A duration that measures how long something took ("took 2.1s", "in 350 ms",
 # "latency=1.2s", "(1.20s)"), not a wait or a window ("slept 5 seconds", "over 60 seconds").
 _DURATION_FORM = re.compile(
     r"(?:\b(?:took|in|after|elapsed|duration|latency|time|spent|taking)\W{0,3}|[(=:] ?)"
-    r"<NUM> ?(?:[mun]?s|sec|secs|seconds?|min|minutes?)\b", re.I).search
+    r"<NUM> ?(?:[mun]?s|sec|secs|seconds?|min|minutes?)\b",
+    re.I,
+).search
 _DURATION = re.compile(
-    r"(?<![\w.])(\d+(?:\.\d+)?) ?(ns|us|µs|ms|s|sec|secs|seconds?|min|minutes?)\b")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0,
-                 "secs": 1.0, "second": 1.0, "seconds": 1.0, "min": 60.0, "minute": 60.0,
-                 "minutes": 60.0}
+    r"(?<![\w.])(\d+(?:\.\d+)?) ?(ns|us|µs|ms|s|sec|secs|seconds?|min|minutes?)\b"
+)
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "secs": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+}
 _KEY_NUMBER = re.compile(r"([A-Za-z_][\w.-]*)[=:] ?(-?\d+(?:\.\d+)?)\b")
 _LIBRARY_FILE = re.compile(
     r"site-packages|dist-packages|[/\\]lib[/\\]python\d[\d.]*[/\\]|[/\\]python\d*[/\\]lib[/\\]"
-    r"|^<frozen |^<string>", re.I).search
+    r"|^<frozen |^<string>",
+    re.I,
+).search
 
 _SUMMARIES: dict[str, str] = {
     "repeated_error": "{what} happened {times} ({level}) between {first} and {last} UTC.",
     "new_error": "New {level}, not seen in earlier cycles: {what}, {times} at {first} UTC.",
     "truncation": "Output was cut {times} ({limits}) between {first} and {last} UTC: {what}.",
     "slow_operation": "{count} slow operations (max {max_seconds:.2f} s, mean "
-                      "{mean_seconds:.2f} s) between {first} and {last} UTC: {what}.",
+    "{mean_seconds:.2f} s) between {first} and {last} UTC: {what}.",
     "duplicate_spike": "{what} logged {times} ({share:.1%} of the window, usually "
-                       "{usual_share:.1%}): duplicates or retries.",
+    "{usual_share:.1%}): duplicates or retries.",
 }
 _BASE_SEVERITY: dict[str, Severity] = {
-    "repeated_error": Severity.HIGH, "new_error": Severity.MEDIUM,
-    "truncation": Severity.MEDIUM, "slow_operation": Severity.LOW,
+    "repeated_error": Severity.HIGH,
+    "new_error": Severity.MEDIUM,
+    "truncation": Severity.MEDIUM,
+    "slow_operation": Severity.LOW,
     "duplicate_spike": Severity.LOW,
 }
 #: A group this large (events) is one severity step more urgent.
@@ -103,8 +132,12 @@ def flags_of(masked: str) -> FormFlags:
     """The :class:`FormFlags` of a masked message (cached)."""
     flags = _flags_cache.get(masked)
     if flags is None:
-        flags = FormFlags(bool(_TRUNCATION(masked)), bool(_SLOW(masked)),
-                          bool(_DUPLICATE(masked)), bool(_DURATION_FORM(masked)))
+        flags = FormFlags(
+            bool(_TRUNCATION(masked)),
+            bool(_SLOW(masked)),
+            bool(_DUPLICATE(masked)),
+            bool(_DURATION_FORM(masked)),
+        )
         if len(_flags_cache) > 100_000:
             _flags_cache.clear()
         _flags_cache[masked] = flags
@@ -235,8 +268,12 @@ class Group:
 
 
 def _merge_flags(a: FormFlags, b: FormFlags) -> FormFlags:
-    return FormFlags(a.truncation or b.truncation, a.slow or b.slow,
-                     a.duplicate or b.duplicate, a.duration or b.duration)
+    return FormFlags(
+        a.truncation or b.truncation,
+        a.slow or b.slow,
+        a.duplicate or b.duplicate,
+        a.duration or b.duration,
+    )
 
 
 def merge_forms(forms: dict[str, int]) -> str:
@@ -281,8 +318,9 @@ class Baseline:
     shares: dict[str, float]
 
 
-def evaluate(groups: list[Group], total: int, baseline: Baseline,
-             config: RuleConfig) -> list[Anomaly]:
+def evaluate(
+    groups: list[Group], total: int, baseline: Baseline, config: RuleConfig
+) -> list[Anomaly]:
     """Apply the rules to one window's groups (``total`` records), most severe first.
 
     Order: severity (CRITICAL first), then count (largest first), then fingerprint.
@@ -292,8 +330,7 @@ def evaluate(groups: list[Group], total: int, baseline: Baseline,
     return anomalies
 
 
-def _judge(group: Group, total: int, baseline: Baseline,
-           config: RuleConfig) -> Anomaly | None:
+def _judge(group: Group, total: int, baseline: Baseline, config: RuleConfig) -> Anomaly | None:
     flags = group.flags
     noisy = group.errors + group.warnings
     if flags.truncation and noisy >= config.truncation_min_count:
@@ -311,16 +348,19 @@ def _judge(group: Group, total: int, baseline: Baseline,
     return _spike(group, total, baseline, config)
 
 
-def _spike(group: Group, total: int, baseline: Baseline,
-           config: RuleConfig) -> Anomaly | None:
+def _spike(group: Group, total: int, baseline: Baseline, config: RuleConfig) -> Anomaly | None:
     if group.count < config.spike_min_count or not total:
         return None
     share = group.count / total
     usual = usual_share(group, share, baseline)
     if share < config.spike_factor * usual:
         return None
-    details = {"count": group.count, "share": round(share, 6), "usual_share": round(usual, 6),
-               "window_records": total}
+    details = {
+        "count": group.count,
+        "share": round(share, 6),
+        "usual_share": round(usual, 6),
+        "window_records": total,
+    }
     return build(group, "duplicate_spike", group.count, details)
 
 
@@ -407,8 +447,7 @@ def _cap(sample: str) -> str:
     return sample[:MAX_SAMPLE_CHARS] + f"\n... [{len(sample) - MAX_SAMPLE_CHARS} chars cut]"
 
 
-def _summary(kind: str, group: Group, count: int, template: str,
-             details: dict[str, Any]) -> str:
+def _summary(kind: str, group: Group, count: int, template: str, details: dict[str, Any]) -> str:
     what = template if len(template) <= 160 else template[:157] + "..."
     frame = app_frame(group.newest.frames) if group.signature else None
     if frame is not None and group.signature is not None:
@@ -416,7 +455,9 @@ def _summary(kind: str, group: Group, count: int, template: str,
     same_day = group.first.date() == group.last.date()
     facts = {
         **{k: v if v is not None else 0.0 for k, v in details.items()},
-        "what": what, "count": count, "times": "once" if count == 1 else f"{count} times",
+        "what": what,
+        "count": count,
+        "times": "once" if count == 1 else f"{count} times",
         "first": f"{group.first:%Y-%m-%d %H:%M:%S}",
         "last": f"{group.last:%H:%M:%S}" if same_day else f"{group.last:%Y-%m-%d %H:%M:%S}",
         "limits": ", ".join(_limit_text(k, v) for k, v in details.get("limits", {}).items())

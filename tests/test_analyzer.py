@@ -49,8 +49,9 @@ def by_incident(anomalies: list[Anomaly]) -> dict[tuple[str, str], int]:
     return found
 
 
-def assert_asgi_incidents(anomalies: list[Anomaly], expected: dict[tuple[str, str], int],
-                          incidents: int) -> None:
+def assert_asgi_incidents(
+    anomalies: list[Anomaly], expected: dict[tuple[str, str], int], incidents: int
+) -> None:
     assert by_incident(anomalies) == expected
     zero = [a for a in anomalies if a.exception_type == "ZeroDivisionError"]
     assert [(a.kind, a.count) for a in zero] == [("new_error", 1)]
@@ -73,12 +74,14 @@ def test_shared_asgi_log_flags_every_incident_once_with_its_count() -> None:
 
 
 def test_committed_excerpt_flags_every_incident_once_with_its_count() -> None:
-    expected = {("repeated_error", "KeyError in orders"): 4,
-                ("repeated_error", "json.decoder.JSONDecodeError in report"): 3,
-                ("repeated_error", "MCP Tool failed: ConnectError"): 3,
-                ("truncation", "LM response truncated"): 3,
-                ("duplicate_spike", "Duplicate Slack event"): 12,
-                ("slow_operation", "Slow LM call"): 2}
+    expected = {
+        ("repeated_error", "KeyError in orders"): 4,
+        ("repeated_error", "json.decoder.JSONDecodeError in report"): 3,
+        ("repeated_error", "MCP Tool failed: ConnectError"): 3,
+        ("truncation", "LM response truncated"): 3,
+        ("duplicate_spike", "Duplicate Slack event"): 12,
+        ("slow_operation", "Slow LM call"): 2,
+    }
     anomalies = LogAnalyzer().analyze(read_records(EXCERPT))
     assert_asgi_incidents(anomalies, expected, incidents=7)
     for anomaly in anomalies:
@@ -89,16 +92,27 @@ def test_committed_excerpt_flags_every_incident_once_with_its_count() -> None:
 
 @pytest.mark.parametrize(
     ("message", "masked"),
-    [("LM response truncated (max_tokens=3000, needed=5790)",
-      "LM response truncated (max_tokens=<NUM>, needed=<NUM>)"),
-     ("KeyError: 'ghost5187'", "KeyError: '<ID>'"),
-     ("Slow LM call: 1.20s for request 290", "Slow LM call: <NUM>s for request <NUM>"),
-     ("from 10.0.0.7:5432 id 6f1e2b4c-1111-2222-3333-444455556666 at 0x7fed80",
-      "from <IP> id <UUID> at <HEX>"),
-     ("GET /users/123/a1.txt HTTP/1.1 took 35ms", "GET /users/<NUM>/<ID> HTTP/<NUM> took <NUM>ms"),
-     ("program interrupt: illegal instruction......0  CPU#3",
-      "program interrupt: illegal instruction......<NUM> CPU#<NUM>"),
-     ("no digits here, stays", "no digits here, stays")],
+    [
+        (
+            "LM response truncated (max_tokens=3000, needed=5790)",
+            "LM response truncated (max_tokens=<NUM>, needed=<NUM>)",
+        ),
+        ("KeyError: 'ghost5187'", "KeyError: '<ID>'"),
+        ("Slow LM call: 1.20s for request 290", "Slow LM call: <NUM>s for request <NUM>"),
+        (
+            "from 10.0.0.7:5432 id 6f1e2b4c-1111-2222-3333-444455556666 at 0x7fed80",
+            "from <IP> id <UUID> at <HEX>",
+        ),
+        (
+            "GET /users/123/a1.txt HTTP/1.1 took 35ms",
+            "GET /users/<NUM>/<ID> HTTP/<NUM> took <NUM>ms",
+        ),
+        (
+            "program interrupt: illegal instruction......0  CPU#3",
+            "program interrupt: illegal instruction......<NUM> CPU#<NUM>",
+        ),
+        ("no digits here, stays", "no digits here, stays"),
+    ],
 )
 def test_masking(message: str, masked: str) -> None:
     assert mask(message) == masked
@@ -114,10 +128,12 @@ def test_masking_fast_path_equals_general_path_and_never_fails() -> None:
 
 
 def test_stdlib_frames_are_not_the_in_app_frame() -> None:
-    frames = (Frame("/app/.venv/lib/python3.11/site-packages/starlette/routing.py", 1, "app"),
-              Frame("/app/app.py", 75, "report"),
-              Frame("/root/.pyenv/versions/3.11.7/lib/python3.11/json/__init__.py", 346, "loads"),
-              Frame("<frozen importlib._bootstrap>", 1, "_load"))
+    frames = (
+        Frame("/app/.venv/lib/python3.11/site-packages/starlette/routing.py", 1, "app"),
+        Frame("/app/app.py", 75, "report"),
+        Frame("/root/.pyenv/versions/3.11.7/lib/python3.11/json/__init__.py", 346, "loads"),
+        Frame("<frozen importlib._bootstrap>", 1, "_load"),
+    )
     assert app_frame(frames) == Frame("/app/app.py", 75, "report")
     assert app_frame(frames[:1]) == frames[0]
     assert app_frame(()) is None
@@ -130,7 +146,8 @@ def _error_lines(count: int, message: str = "payment failed for order 17") -> li
 def test_two_errors_are_new_three_are_repeated() -> None:
     assert [a.kind for a in LogAnalyzer().analyze(parse_lines(_error_lines(2)))] == ["new_error"]
     assert [a.kind for a in LogAnalyzer().analyze(parse_lines(_error_lines(3)))] == [
-        "repeated_error"]
+        "repeated_error"
+    ]
 
 
 def test_new_error_only_the_first_time_it_is_seen() -> None:
@@ -174,27 +191,45 @@ def test_fingerprints_ignore_arrival_order_and_cluster_ids() -> None:
 
 
 def test_fingerprints_are_equal_across_processes_with_different_hash_seeds() -> None:
-    code = ("import json; from monitoring.analyzer import LogAnalyzer; "
-            "from monitoring.logfile import read_records; "
-            f"print(json.dumps(sorted(a.fingerprint for a in "
-            f"LogAnalyzer().analyze(read_records({str(EXCERPT)!r})))))")
+    code = (
+        "import json; from monitoring.analyzer import LogAnalyzer; "
+        "from monitoring.logfile import read_records; "
+        f"print(json.dumps(sorted(a.fingerprint for a in "
+        f"LogAnalyzer().analyze(read_records({str(EXCERPT)!r})))))"
+    )
     outputs = set()
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env=env, cwd=ROOT, check=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+        )
         outputs.add(done.stdout)
     assert len(outputs) == 1 and len(json.loads(outputs.pop())) == 7
 
 
 def _record(message: str, level: Level = Level.INFO, second: int = 0) -> LogRecord:
-    return LogRecord(timestamp=T0 + timedelta(seconds=second), level=level, message=message,
-                     raw=message, logger="app")
+    return LogRecord(
+        timestamp=T0 + timedelta(seconds=second),
+        level=level,
+        message=message,
+        raw=message,
+        logger="app",
+    )
 
 
 def test_truncation_and_slow_operation_details() -> None:
-    records = [_record(f"completion truncated: finish_reason=length max_tokens=512 used={n}",
-                       Level.WARNING, n) for n in (600, 700)]
+    records = [
+        _record(
+            f"completion truncated: finish_reason=length max_tokens=512 used={n}", Level.WARNING, n
+        )
+        for n in (600, 700)
+    ]
     records += [_record(f"GET /report took {s}s", Level.INFO, 10) for s in ("2.5", "0.2", "3")]
     records += [_record(f"NFS mount failed, slept {n} seconds", Level.INFO) for n in (30, 60)]
     kinds = {a.kind: a for a in LogAnalyzer(slow_threshold_seconds=1.0).analyze(records)}
@@ -245,8 +280,10 @@ def _bgl_evaluation() -> tuple[set[str], set[str], int, int]:
 @pytest.mark.skipif(not BGL.is_file(), reason="../shared/data is not checked out here")
 def test_bgl_alert_categories_that_repeat_are_flagged() -> None:
     repeating, caught, noise, total = _bgl_evaluation()
-    print(f"\nBGL: {len(caught)}/{len(repeating)} repeating alert categories caught; "
-          f"{noise} of {total} anomalies flag no alert line")
+    print(
+        f"\nBGL: {len(caught)}/{len(repeating)} repeating alert categories caught; "
+        f"{noise} of {total} anomalies flag no alert line"
+    )
     assert len(repeating) == 10
     assert len(caught) >= 9, sorted(repeating - caught)
 

@@ -14,8 +14,14 @@ EXCERPT = ROOT / "tests" / "data" / "asgi_excerpt.log"
 
 
 def run_bench(script: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *argv],
-                          capture_output=True, text=True, cwd=ROOT, timeout=180, check=False)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+        check=False,
+    )
 
 
 def _loghub_like(root: Path, name: str, rows: list[tuple[str, str]]) -> None:
@@ -30,8 +36,10 @@ def _loghub_like(root: Path, name: str, rows: list[tuple[str, str]]) -> None:
 
 
 def test_grouping_bench_json(tmp_path: Path) -> None:
-    rows = [(f"Accepted password for user{i} from 10.0.0.{i} port {2000 + i} ssh2", "E1")
-            for i in range(30)]
+    rows = [
+        (f"Accepted password for user{i} from 10.0.0.{i} port {2000 + i} ssh2", "E1")
+        for i in range(30)
+    ]
     rows += [(f"Connection closed by 10.0.1.{i} [preauth]", "E2") for i in range(30)]
     rows += [(f"session opened for user root by (uid={i})", "E3") for i in range(30)]
     _loghub_like(tmp_path, "Tiny", rows)
@@ -51,8 +59,7 @@ def test_grouping_bench_without_data(tmp_path: Path) -> None:
 def test_scan_bench_json(tmp_path: Path) -> None:
     (tmp_path / "applogs").mkdir()
     (tmp_path / "applogs" / "asgi_service.log").write_bytes(EXCERPT.read_bytes())
-    _loghub_like(tmp_path / "loghub", "Tiny", [(f"job {i} done in {i}ms", "E1")
-                                               for i in range(50)])
+    _loghub_like(tmp_path / "loghub", "Tiny", [(f"job {i} done in {i}ms", "E1") for i in range(50)])
     done = run_bench("scan.py", "--lines", "3000", "--data", str(tmp_path), "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)

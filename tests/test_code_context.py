@@ -44,20 +44,31 @@ def write(root: Path, files: dict[str, str]) -> RepoIndex:
 
 # --- frames -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("printed", "expected"), [
-    ("/app/app.py", "app.py"),
-    ("/srv/deploy/releases/42/app.py", "app.py"),
-    ("C:\\build\\svc\\app.py", "app.py"),
-    ("/app/src/pkg/handlers.py", "src/pkg/handlers.py"),
-    ("/app/.venv/lib/python3.11/site-packages/starlette/routing.py", None),
-    ("/usr/local/lib/python3.11/json/__init__.py", None),
-    ("<frozen runpy>", None),
-    ("/app/.env", None),
-    ("/app/missing.py", None),
-])
+
+@pytest.mark.parametrize(
+    ("printed", "expected"),
+    [
+        ("/app/app.py", "app.py"),
+        ("/srv/deploy/releases/42/app.py", "app.py"),
+        ("C:\\build\\svc\\app.py", "app.py"),
+        ("/app/src/pkg/handlers.py", "src/pkg/handlers.py"),
+        ("/app/.venv/lib/python3.11/site-packages/starlette/routing.py", None),
+        ("/usr/local/lib/python3.11/json/__init__.py", None),
+        ("<frozen runpy>", None),
+        ("/app/.env", None),
+        ("/app/missing.py", None),
+    ],
+)
 def test_traceback_paths_map_to_repository_files(tmp_path, printed, expected):
-    index = write(tmp_path, {"app.py": "x = 1\n", "src/pkg/handlers.py": "y = 2\n",
-                             "json/__init__.py": "z = 3\n", ".env": "A=1\n"})
+    index = write(
+        tmp_path,
+        {
+            "app.py": "x = 1\n",
+            "src/pkg/handlers.py": "y = 2\n",
+            "json/__init__.py": "z = 3\n",
+            ".env": "A=1\n",
+        },
+    )
     assert index.map_frame_file(printed) == expected
 
 
@@ -74,8 +85,15 @@ def test_git_listing_respects_gitignore_and_a_plain_walk_skips_virtualenvs(tmp_p
     (pair.work / "new_module.py").write_text("y = 2\n")  # untracked, not ignored
     assert set(RepoIndex(root=pair.work).files) == {"app.py", ".gitignore", "new_module.py"}
 
-    plain = write(tmp_path / "p", {"app.py": "x\n", ".venv/lib/x.py": "x\n",
-                                   "node_modules/m/index.js": "x\n", "pkg/mod.py": "x\n"})
+    plain = write(
+        tmp_path / "p",
+        {
+            "app.py": "x\n",
+            ".venv/lib/x.py": "x\n",
+            "node_modules/m/index.js": "x\n",
+            "pkg/mod.py": "x\n",
+        },
+    )
     assert set(plain.files) == {"app.py", "pkg/mod.py"}
 
 
@@ -127,6 +145,7 @@ def test_the_digest_follows_the_evidence_files_contents(service):
 
 # --- messages -----------------------------------------------------------------------------
 
+
 def test_template_keys_and_phrases():
     template = "LM response truncated (max_tokens=<NUM>, needed=<NUM>)"
     assert template_keys(template) == ["max_tokens", "needed"]
@@ -156,20 +175,25 @@ def test_a_message_without_placeholders_is_found_by_its_prefix(service):
 MESSAGE = "LM response truncated (max_tokens"
 
 
-@pytest.mark.parametrize("call", [
-    f'log.warning(f"{MESSAGE}={{settings.max_tokens}}, needed={{n}})")',
-    f'log.warning("{MESSAGE}={{}}, needed={{}})".format(settings.max_tokens, n))',
-    f'log.warning("{MESSAGE}=%d, needed=%d)" % (settings.max_tokens, n))',
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        f'log.warning(f"{MESSAGE}={{settings.max_tokens}}, needed={{n}})")',
+        f'log.warning("{MESSAGE}={{}}, needed={{}})".format(settings.max_tokens, n))',
+        f'log.warning("{MESSAGE}=%d, needed=%d)" % (settings.max_tokens, n))',
+    ],
+)
 def test_other_names_and_formats_lead_to_the_limit_in_another_file(tmp_path, call):
-    index = write(tmp_path, {
-        "config.py": """
+    index = write(
+        tmp_path,
+        {
+            "config.py": """
             from pydantic_settings import BaseSettings
 
             class Settings(BaseSettings):
                 max_tokens: int = 3000
         """,
-        "llm.py": f"""
+            "llm.py": f"""
             import logging
             from config import Settings
             log = logging.getLogger("svc.llm")
@@ -178,7 +202,8 @@ def test_other_names_and_formats_lead_to_the_limit_in_another_file(tmp_path, cal
             def complete(n):
                 {call}
         """,
-    })
+        },
+    )
     emitters = find_emitters(index, "LM response truncated (max_tokens=<NUM>, needed=<NUM>)")
     assert emitters[0].path == "llm.py"
     assert emitters[0].bindings["max_tokens"] == "settings.max_tokens"
@@ -188,12 +213,15 @@ def test_other_names_and_formats_lead_to_the_limit_in_another_file(tmp_path, cal
 
 
 def test_the_file_that_names_the_logger_ranks_first(tmp_path):
-    index = write(tmp_path, {
-        "a_other.py": 'import logging\nlog = logging.getLogger("x")\n'
-                      'log.info("Cache warmed up in %s")\n',
-        "b_web.py": 'import logging\nlog = logging.getLogger("app.web")\n'
-                    'log.info("Cache warmed up in %s")\n',
-    })
+    index = write(
+        tmp_path,
+        {
+            "a_other.py": 'import logging\nlog = logging.getLogger("x")\n'
+            'log.info("Cache warmed up in %s")\n',
+            "b_web.py": 'import logging\nlog = logging.getLogger("app.web")\n'
+            'log.info("Cache warmed up in %s")\n',
+        },
+    )
     emitters = find_emitters(index, "Cache warmed up in <NUM>", logger="app.web")
     assert [e.path for e in emitters] == ["b_web.py", "a_other.py"]
 

@@ -28,8 +28,15 @@ def repo(tmp_path: Path):
 
 
 def test_one_unsaved_proposal_per_anomaly_in_the_given_order(make_settings, repo):
-    batch = [A.slow(), A.truncation(), A.keyerror(), A.duplicates(), A.mcp_error(),
-             A.zero_division(), A.json_error()]
+    batch = [
+        A.slow(),
+        A.truncation(),
+        A.keyerror(),
+        A.duplicates(),
+        A.mcp_error(),
+        A.zero_division(),
+        A.json_error(),
+    ]
 
     proposals = Diagnoser(settings=make_settings(target_repo_path=repo.work)).propose(batch)
 
@@ -77,45 +84,73 @@ def test_secrets_from_the_log_never_reach_the_proposals_text(make_settings, repo
 def test_odd_frames_do_not_break_the_cycle(make_settings, repo):
     (repo.work / "broken.py").write_text("def f(:\n")
     (repo.work / "blob.py").write_bytes(b"\xff\xfe\x00binary")
-    frames = [FrameModel(file="/app/app.py", line=9_999, function="gone"),
-              FrameModel(file="/app/broken.py", line=1, function="f"),
-              FrameModel(file="/app/blob.py", line=1, function="g")]
+    frames = [
+        FrameModel(file="/app/app.py", line=9_999, function="gone"),
+        FrameModel(file="/app/broken.py", line=1, function="f"),
+        FrameModel(file="/app/blob.py", line=1, function="g"),
+    ]
     [proposal] = Diagnoser(settings=make_settings(target_repo_path=repo.work)).propose(
-        [A.keyerror(frames=frames)])
+        [A.keyerror(frames=frames)]
+    )
     assert proposal.edits == [] and proposal.diagnosis.root_cause
 
 
 # --- the edit checks ----------------------------------------------------------------------
 
+
 def _guard(old: str = KEY_LINE) -> Edit:
-    return Edit(path="app.py", old_text=old,
-                new_text='    if body["user_id"] not in STATS["users"]:\n'
-                         '        raise HTTPException(404, "unknown user")\n' + old)
+    return Edit(
+        path="app.py",
+        old_text=old,
+        new_text='    if body["user_id"] not in STATS["users"]:\n'
+        '        raise HTTPException(404, "unknown user")\n' + old,
+    )
 
 
 def test_a_good_edit_passes_and_its_path_is_normalised(repo):
-    [edit] = review_edits([_guard().model_copy(update={"path": "./app.py"})],
-                          repo_root=repo.work, evidence_files={"app.py"})
+    [edit] = review_edits(
+        [_guard().model_copy(update={"path": "./app.py"})],
+        repo_root=repo.work,
+        evidence_files={"app.py"},
+    )
     assert edit.path == "app.py"
 
 
-@pytest.mark.parametrize(("edit", "reason"), [
-    (Edit(path="../outside.py", old_text="", new_text="x = 1\n"), "leaves the repository"),
-    (Edit(path="/etc/passwd", old_text="root", new_text="x"), "absolute paths"),
-    (Edit(path=".git/config", old_text="[core]", new_text="x"), "protected"),
-    (Edit(path=".env", old_text="", new_text="A=1\n"), "protected"),
-    (Edit(path=".github/workflows/deploy.yml", old_text="", new_text="on: push\n"), "protected"),
-    (Edit(path="app.py", old_text="    return {\"ok\": True}", new_text="    pass"),
-     "occurs 6 times"),
-    (Edit(path="app.py", old_text="no such text", new_text="x"), "does not occur"),
-    (Edit(path="traffic.py", old_text="", new_text="x = 1\n"), "not a file the evidence"),
-    (Edit(path="app.py", old_text=KEY_LINE, new_text="    user = (\n"),
-     "no longer be valid Python"),
-    (Edit(path="app.py", old_text=KEY_LINE, new_text='    user = "<SECRET_1>"'),
-     "masked secret placeholder"),
-    (Edit(path="app.py", old_text=KEY_LINE,
-          new_text="\n".join(["    pass"] * MAX_PROPOSAL_CHANGED_LINES)), "limit 60"),
-])
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (Edit(path="../outside.py", old_text="", new_text="x = 1\n"), "leaves the repository"),
+        (Edit(path="/etc/passwd", old_text="root", new_text="x"), "absolute paths"),
+        (Edit(path=".git/config", old_text="[core]", new_text="x"), "protected"),
+        (Edit(path=".env", old_text="", new_text="A=1\n"), "protected"),
+        (
+            Edit(path=".github/workflows/deploy.yml", old_text="", new_text="on: push\n"),
+            "protected",
+        ),
+        (
+            Edit(path="app.py", old_text='    return {"ok": True}', new_text="    pass"),
+            "occurs 6 times",
+        ),
+        (Edit(path="app.py", old_text="no such text", new_text="x"), "does not occur"),
+        (Edit(path="traffic.py", old_text="", new_text="x = 1\n"), "not a file the evidence"),
+        (
+            Edit(path="app.py", old_text=KEY_LINE, new_text="    user = (\n"),
+            "no longer be valid Python",
+        ),
+        (
+            Edit(path="app.py", old_text=KEY_LINE, new_text='    user = "<SECRET_1>"'),
+            "masked secret placeholder",
+        ),
+        (
+            Edit(
+                path="app.py",
+                old_text=KEY_LINE,
+                new_text="\n".join(["    pass"] * MAX_PROPOSAL_CHANGED_LINES),
+            ),
+            "limit 60",
+        ),
+    ],
+)
 def test_edits_that_break_a_rule_are_refused_with_the_reason(repo, edit, reason):
     with pytest.raises(EditRejected, match=reason):
         review_edits([_guard(), edit], repo_root=repo.work, evidence_files={"app.py"})
@@ -130,11 +165,14 @@ def test_no_edit_is_allowed_when_the_evidence_names_no_file(repo):
 
 
 def test_a_planted_frame_cannot_make_protected_or_outside_files_evidence(make_settings, repo):
-    planted = [FrameModel(file="/app/.git/config", line=1, function="x"),
-               FrameModel(file="/app/../../etc/passwd", line=1, function="x"),
-               FrameModel(file="/app/.github/workflows/ci.yml", line=1, function="x")]
+    planted = [
+        FrameModel(file="/app/.git/config", line=1, function="x"),
+        FrameModel(file="/app/../../etc/passwd", line=1, function="x"),
+        FrameModel(file="/app/.github/workflows/ci.yml", line=1, function="x"),
+    ]
     (repo.work / ".github" / "workflows").mkdir(parents=True)
     (repo.work / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
     [proposal] = Diagnoser(settings=make_settings(target_repo_path=repo.work)).propose(
-        [A.keyerror(frames=planted)])
+        [A.keyerror(frames=planted)]
+    )
     assert proposal.edits == [] and proposal.diagnosis.affected_components == []

@@ -30,8 +30,12 @@ from tests.fakes.openai import FakeOpenAI, Scripted, chat_fields, is_fix_request
 SERVICE = ROOT / "examples" / "service"
 KEY_LINE = '    user = STATS["users"][body["user_id"]]   # bug: unknown users raise KeyError'
 CODE_SECRET = "sk-codePLANTED0123456789abcdef"
-LOG_SECRETS = ["sk-livePLANTED0123456789abcdef", "hunter2PLANTED", "ops.PLANTED@example.com",
-               "xoxb-111-PLANTED-slacktoken"]
+LOG_SECRETS = [
+    "sk-livePLANTED0123456789abcdef",
+    "hunter2PLANTED",
+    "ops.PLANTED@example.com",
+    "xoxb-111-PLANTED-slacktoken",
+]
 PLANTED_LOG = (
     "2026-11-21 18:25:01,002 - app.core - ERROR - upstream call failed: "
     f"Authorization: Bearer {LOG_SECRETS[0]} db=postgresql://admin:{LOG_SECRETS[1]}@db:5432/app "
@@ -42,23 +46,34 @@ PLANTED_LOG = (
 
 ANALYSIS = chat_fields(
     root_cause="orders() reads STATS['users'][user_id] for ids that were never registered.",
-    severity_assessment="HIGH", affected_components=["app.py:orders"], confidence=0.9)
+    severity_assessment="HIGH",
+    affected_components=["app.py:orders"],
+    confidence=0.9,
+)
 MCP_ANALYSIS = chat_fields(
-    root_cause="The MCP upstream refuses connections.", severity_assessment="MEDIUM",
-    affected_components=["app.py:tool"], confidence=0.6)
+    root_cause="The MCP upstream refuses connections.",
+    severity_assessment="MEDIUM",
+    affected_components=["app.py:tool"],
+    confidence=0.6,
+)
 
 
 def fix_reply(edits: list[dict[str, str]], level: str = "LOW") -> str:
-    return chat_fields(edits=edits, reasoning="Guard the lookup and answer 404.",
-                       risk_assessment={"level": level, "notes": "Clients now get 404."})
+    return chat_fields(
+        edits=edits,
+        reasoning="Guard the lookup and answer 404.",
+        risk_assessment={"level": level, "notes": "Clients now get 404."},
+    )
 
 
 def guard_edit(body: dict[str, Any]) -> dict[str, str]:
     """The KeyError guard, with old_text copied verbatim from the request's current_code."""
     user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     line = next(x for x in user.splitlines() if 'STATS["users"][body["user_id"]]' in x)
-    new = ('    if body["user_id"] not in STATS["users"]:\n'
-           '        raise HTTPException(status_code=404, detail="unknown user")\n' + line)
+    new = (
+        '    if body["user_id"] not in STATS["users"]:\n'
+        '        raise HTTPException(status_code=404, detail="unknown user")\n' + line
+    )
     return {"path": "app.py", "old_text": line, "new_text": new}
 
 
@@ -86,17 +101,22 @@ def llm():
 def lm_settings(make_settings, llm: FakeOpenAI, repo):
     def factory(**overrides: Any):
         values: dict[str, Any] = {
-            "lm": "openai/fake-model", "openai_base_url": llm.base_url,
-            "openai_api_key": "sk-test", "lm_timeout_seconds": 5.0, "lm_max_retries": 0,
+            "lm": "openai/fake-model",
+            "openai_base_url": llm.base_url,
+            "openai_api_key": "sk-test",
+            "lm_timeout_seconds": 5.0,
+            "lm_max_retries": 0,
             "target_repo_path": repo.work,
         }
         values.update(overrides)
         return make_settings(**values)
+
     return factory
 
 
 def test_lm_proposal_is_built_from_the_scripted_answers_and_secrets_never_leave(
-        llm, lm_settings, repo):
+    llm, lm_settings, repo
+):
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([guard_edit(body)])))
     anomaly = A.keyerror(samples=[A.KEYERROR_TRACEBACK, PLANTED_LOG])
 
@@ -132,13 +152,16 @@ def test_token_budget_of_a_typical_diagnosis(llm, lm_settings, capsys):
 
     chars = [sum(len(m["content"]) for m in body["messages"]) for body in llm.bodies()]
     with capsys.disabled():
-        print(f"\n[diagnosis request sizes] analysis={chars[0]} chars, fix={chars[1]} chars, "
-              f"total={sum(chars)} chars (~{sum(chars) // 4} tokens at 4 chars/token)")
+        print(
+            f"\n[diagnosis request sizes] analysis={chars[0]} chars, fix={chars[1]} chars, "
+            f"total={sum(chars)} chars (~{sum(chars) // 4} tokens at 4 chars/token)"
+        )
     assert sum(chars) < 16_000  # ~4,000 tokens: the bounds in inputs.py and context.py
 
 
 def test_timeout_falls_back_to_the_playbook_and_skips_the_lm_for_the_rest_of_the_cycle(
-        llm, lm_settings, caplog):
+    llm, lm_settings, caplog
+):
     llm.reply(Scripted(content=ANALYSIS, delay_seconds=2.0))
     settings = lm_settings(lm_timeout_seconds=0.3)
 
@@ -176,7 +199,8 @@ def test_garbage_http_body_falls_back_to_the_playbook(llm, lm_settings, caplog):
 
 
 def test_edit_outside_the_repository_is_retried_once_then_the_playbook_edit_is_used(
-        llm, lm_settings, caplog, repo):
+    llm, lm_settings, caplog, repo
+):
     outside = {"path": "../outside.py", "old_text": "x", "new_text": "y"}
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([outside])))
 
@@ -186,8 +210,9 @@ def test_edit_outside_the_repository_is_retried_once_then_the_playbook_edit_is_u
     fixes = [b for b in llm.bodies() if is_fix_request(b)]
     assert len(fixes) == 2  # the first attempt and one retry
     retry_user = fixes[1]["messages"][1]["content"]
-    assert "Your previous edits were rejected: ../outside.py: path leaves the repository" \
-        in retry_user
+    assert (
+        "Your previous edits were rejected: ../outside.py: path leaves the repository" in retry_user
+    )
     assert proposal.diagnosis.source == "playbook" and len(proposal.edits) == 1
     assert 'if body["user_id"] not in STATS["users"]' in proposal.edits[0].new_text
     assert any("LM edits dropped" in n and "leaves the repository" in n for n in proposal.notes)
@@ -196,8 +221,7 @@ def test_edit_outside_the_repository_is_retried_once_then_the_playbook_edit_is_u
     assert not (repo.work.parent / "outside.py").exists()
 
 
-def test_edits_to_a_file_the_evidence_does_not_name_are_dropped_with_a_note(
-        llm, lm_settings, repo):
+def test_edits_to_a_file_the_evidence_does_not_name_are_dropped_with_a_note(llm, lm_settings, repo):
     (repo.work / "deploy.py").write_text("TARGET = 'prod'\n")
     steer = {"path": "deploy.py", "old_text": "TARGET = 'prod'", "new_text": "TARGET = 'x'"}
     llm.respond_with(answering(MCP_ANALYSIS, lambda body: fix_reply([steer])))
@@ -230,8 +254,12 @@ def test_at_most_the_cycle_budget_of_diagnoses_most_severe_first(llm, lm_setting
 
     assert [p.fingerprint for p in proposals] == [a.fingerprint for a in batch]
     sources = {p.fingerprint: p.diagnosis.source for p in proposals}
-    assert sources == {"keyerror0000orders": "lm", "truncation00llm": "lm",
-                       "slow000llm": "playbook", "dup000slack": "playbook"}
+    assert sources == {
+        "keyerror0000orders": "lm",
+        "truncation00llm": "lm",
+        "slow000llm": "playbook",
+        "dup000slack": "playbook",
+    }
     assert len(llm.requests) == 4
     assert any("2 LM diagnoses per cycle" in n for n in proposals[0].notes)
 
@@ -293,12 +321,25 @@ print(json.dumps({"engine": diagnoser.engine, "source": proposal.diagnosis.sourc
 def test_env_configured_base_url_is_served_by_lm15_without_importing_litellm(llm, repo):
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([guard_edit(body)])))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MENDBOT_", "OPENAI_"))}
-    env.update({"MENDBOT_LM": "openai/fake-model", "OPENAI_BASE_URL": llm.base_url,
-                "OPENAI_API_KEY": "sk-test", "TARGET_REPO_PATH": str(repo.work),
-                "MENDBOT_LM_MAX_RETRIES": "0", "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    env.update(
+        {
+            "MENDBOT_LM": "openai/fake-model",
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            "TARGET_REPO_PATH": str(repo.work),
+            "MENDBOT_LM_MAX_RETRIES": "0",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
+    )
 
-    result = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -309,15 +350,18 @@ def test_env_configured_base_url_is_served_by_lm15_without_importing_litellm(llm
 
 
 def test_offline_diagnosis_never_imports_dspy(repo):
-    code = ("import sys\nfrom settings import Settings\n"
-            "from monitoring.diagnosis import Diagnoser\n"
-            "from tests.fakes import anomalies as A\n"
-            f"s = Settings(_env_file=None, target_repo_path={str(repo.work)!r})\n"
-            "[p] = Diagnoser(settings=s).propose([A.keyerror()])\n"
-            "print(len(p.edits), 'dspy' in sys.modules, 'litellm' in sys.modules)")
+    code = (
+        "import sys\nfrom settings import Settings\n"
+        "from monitoring.diagnosis import Diagnoser\n"
+        "from tests.fakes import anomalies as A\n"
+        f"s = Settings(_env_file=None, target_repo_path={str(repo.work)!r})\n"
+        "[p] = Diagnoser(settings=s).propose([A.keyerror()])\n"
+        "print(len(p.edits), 'dspy' in sys.modules, 'litellm' in sys.modules)"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MENDBOT_", "OPENAI_"))}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(r"1 False False", result.stdout.strip())
 

@@ -39,16 +39,24 @@ class Rig:
         self.store, self.state = ProposalStore(self.db), StateStore(self.db)
         self.notifier = InMemoryNotifier()
         self.static = StaticSource()
-        self.decisions = Decisions(store=self.store, notifier=self.notifier, implementor=None,
-                                   proposal_ttl_seconds=3600)
+        self.decisions = Decisions(
+            store=self.store, notifier=self.notifier, implementor=None, proposal_ttl_seconds=3600
+        )
         self.pipeline = CyclePipeline(
             analyzer=LogAnalyzer(state=self.state),
             diagnoser=Diagnoser(settings=self.settings, state=self.state),
-            store=self.store, notifier=self.notifier, cooldown_seconds=3600)
+            store=self.store,
+            notifier=self.notifier,
+            cooldown_seconds=3600,
+        )
         self.monitor = ProactiveMonitor(
-            pipeline=self.pipeline, source=CursoredSource(self.static, state=self.state),
-            notifier=self.notifier, decisions=self.decisions, db=self.db,
-            interval_seconds=interval)
+            pipeline=self.pipeline,
+            source=CursoredSource(self.static, state=self.state),
+            notifier=self.notifier,
+            decisions=self.decisions,
+            db=self.db,
+            interval_seconds=interval,
+        )
 
 
 @pytest.fixture
@@ -176,8 +184,7 @@ def test_health_reports_an_unreachable_database(rig, tmp_path) -> None:
 
 
 def test_no_source_means_monitoring_off_but_health_answers(rig) -> None:
-    monitor = ProactiveMonitor(pipeline=rig.pipeline, source=None, notifier=rig.notifier,
-                               db=rig.db)
+    monitor = ProactiveMonitor(pipeline=rig.pipeline, source=None, notifier=rig.notifier, db=rig.db)
     monitor.start()
     assert monitor.run_cycle() is None
     health = monitor.health()

@@ -23,7 +23,7 @@ from tests.fakes.git import make_repo
 
 EXAMPLE_LOG = ROOT / "examples" / "asgi_service.log"
 KEY_ERROR_BLOCK = [
-    "INFO:     127.0.0.1:50000 - \"GET /orders/ghost HTTP/1.1\" 500 Internal Server Error",
+    'INFO:     127.0.0.1:50000 - "GET /orders/ghost HTTP/1.1" 500 Internal Server Error',
     "ERROR:    Exception in ASGI application",
     "Traceback (most recent call last):",
     '  File "/app/app.py", line 31, in orders',
@@ -65,7 +65,11 @@ class World:
         return CyclePipeline(
             analyzer=LogAnalyzer(state=self.state),
             diagnoser=Diagnoser(settings=self.settings, state=self.state),
-            store=self.store, notifier=self.notifier, clock=self.clock, **options)
+            store=self.store,
+            notifier=self.notifier,
+            clock=self.clock,
+            **options,
+        )
 
 
 @pytest.fixture
@@ -79,8 +83,9 @@ def test_the_example_log_gives_stored_posted_proposals(world) -> None:
     result = world.pipeline.process(records)
     assert result.records == len(records)
     assert len(result.new_proposals) == len(result.anomalies) >= 5
-    assert [p.fingerprint for p in result.new_proposals] == \
-        [a.fingerprint for a in result.anomalies]
+    assert [p.fingerprint for p in result.new_proposals] == [
+        a.fingerprint for a in result.anomalies
+    ]
     for proposal in result.new_proposals:
         stored = world.store.get(proposal.id)
         assert stored.thread_ref == proposal.thread_ref and stored.thread_ref
@@ -101,7 +106,9 @@ def test_an_open_proposal_is_not_posted_again_but_counted_in_its_thread(world) -
     assert len(world.notifier.proposals) == 1
     repeats = [e for pid, e in world.notifier.events if pid == proposal.id]
     assert [(e.kind, e.details) for e in repeats] == [
-        ("seen_again", {"count": 3, "total": 3}), ("seen_again", {"count": 5, "total": 8})]
+        ("seen_again", {"count": 3, "total": 3}),
+        ("seen_again", {"count": 5, "total": 8}),
+    ]
     assert world.store.get(proposal.id).seen_again == 8
     assert world.store.anomaly_totals(proposal.fingerprint)["total_count"] == 12
 
@@ -109,12 +116,18 @@ def test_an_open_proposal_is_not_posted_again_but_counted_in_its_thread(world) -
 def test_a_rejection_suppresses_the_fingerprint_for_the_cooldown(world) -> None:
     start = world.clock.now - timedelta(minutes=5)
     [proposal] = world.pipeline.process(incident(start)).new_proposals
-    world.store.transition(proposal.id, ProposalStatus.REJECTED, actor="U1",
-                           decided_by="U1", decided_at=world.clock.now)
+    world.store.transition(
+        proposal.id,
+        ProposalStatus.REJECTED,
+        actor="U1",
+        decided_by="U1",
+        decided_at=world.clock.now,
+    )
     world.clock.now += timedelta(minutes=30)
     later = world.pipeline.process(incident(world.clock.now))
-    assert later.new_proposals == [] and [a.fingerprint for a in later.suppressed] == \
-        [proposal.fingerprint]
+    assert later.new_proposals == [] and [a.fingerprint for a in later.suppressed] == [
+        proposal.fingerprint
+    ]
     world.clock.now += timedelta(hours=1)
     after = world.pipeline.process(incident(world.clock.now))
     assert [p.fingerprint for p in after.new_proposals] == [proposal.fingerprint]

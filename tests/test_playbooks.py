@@ -50,6 +50,7 @@ def repo_with(tmp_path: Path, files: dict[str, str]) -> RepoIndex:
 
 # --- truncation ---------------------------------------------------------------------------
 
+
 def test_truncation_raises_the_limit_where_it_is_defined(service):
     draft = playbook(A.truncation(), service)
 
@@ -72,7 +73,10 @@ def test_truncation_reads_the_analyzers_window_figures(service):
 
 
 def test_truncation_finds_the_limit_whatever_it_is_called(tmp_path):
-    index = repo_with(tmp_path, {"worker.py": """
+    index = repo_with(
+        tmp_path,
+        {
+            "worker.py": """
         import logging
         log = logging.getLogger("app.llm")
         RESPONSE_BUDGET = 3_000
@@ -82,35 +86,50 @@ def test_truncation_finds_the_limit_whatever_it_is_called(tmp_path):
             if want > RESPONSE_BUDGET:
                 log.warning("LM response truncated (max_tokens=%d, needed=%d)",
                             RESPONSE_BUDGET, want)
-    """})
+    """
+        },
+    )
     [edit] = playbook(A.truncation(), index).edits
     assert (edit.old_text, edit.new_text) == ("RESPONSE_BUDGET = 3_000", "RESPONSE_BUDGET = 10000")
     applied(index, [edit])
 
 
 def test_a_limit_that_is_not_a_literal_needs_investigation(tmp_path):
-    index = repo_with(tmp_path, {"worker.py": """
+    index = repo_with(
+        tmp_path,
+        {
+            "worker.py": """
         import logging
         log = logging.getLogger("app.llm")
         LIMIT = compute_limit()
 
         def run(n):
             log.warning("LM response truncated (max_tokens=%d, needed=%d)", LIMIT, n)
-    """})
+    """
+        },
+    )
     draft = playbook(A.truncation(), index)
     assert draft.edits == []
     assert "LIMIT is set at worker.py:3 from `compute_limit()`" in draft.diagnosis.root_cause
     assert draft.reasoning == msg.NEEDS_INVESTIGATION
 
 
-@pytest.mark.parametrize(("current", "needed", "expected"), [
-    (3000, 8292, 10000), (4096, None, 8192), (3000, 2000, 6000), (250, 300, 400), (8, 9, 10),
-])
+@pytest.mark.parametrize(
+    ("current", "needed", "expected"),
+    [
+        (3000, 8292, 10000),
+        (4096, None, 8192),
+        (3000, 2000, 6000),
+        (250, 300, 400),
+        (8, 9, 10),
+    ],
+)
 def test_proposed_limit(current, needed, expected):
     assert proposed_limit(current, needed) == expected
 
 
 # --- exceptions ---------------------------------------------------------------------------
+
 
 def test_keyerror_in_a_handler_gets_a_guard_with_a_clear_client_error(service):
     draft = playbook(A.keyerror(), service)
@@ -118,8 +137,8 @@ def test_keyerror_in_a_handler_gets_a_guard_with_a_clear_client_error(service):
     [edit] = draft.edits
     assert edit.new_text == (
         '    if body["user_id"] not in STATS["users"]:\n'
-        '        raise HTTPException(status_code=404, detail="unknown user_id")\n'
-        + edit.old_text)
+        '        raise HTTPException(status_code=404, detail="unknown user_id")\n' + edit.old_text
+    )
     applied(service, draft.edits)
     cause = draft.diagnosis.root_cause
     assert "orders() in app.py" in cause and "'ghost5187'" in cause and "19 times" in cause
@@ -128,7 +147,10 @@ def test_keyerror_in_a_handler_gets_a_guard_with_a_clear_client_error(service):
 
 
 def test_keyerror_guard_speaks_flask_when_the_file_does(tmp_path):
-    index = repo_with(tmp_path, {"app.py": """
+    index = repo_with(
+        tmp_path,
+        {
+            "app.py": """
         from flask import Flask, abort, request
         app = Flask(__name__)
         USERS = {}
@@ -137,7 +159,9 @@ def test_keyerror_guard_speaks_flask_when_the_file_does(tmp_path):
         def orders():
             user = USERS[request.json["user_id"]]
             return {"user": user}
-    """})
+    """
+        },
+    )
     line = next(n for n, text in enumerate(index.lines("app.py"), 1) if "USERS[" in text)
     frames = [FrameModel(file="/srv/app.py", line=line, function="orders")]
     [edit] = playbook(A.keyerror(frames=frames), index).edits
@@ -145,17 +169,19 @@ def test_keyerror_guard_speaks_flask_when_the_file_does(tmp_path):
     applied(index, [edit])
 
 
-@pytest.mark.parametrize("source", [
-    # not a request handler: a 404 would be wrong there
-    """
+@pytest.mark.parametrize(
+    "source",
+    [
+        # not a request handler: a 404 would be wrong there
+        """
     from fastapi import HTTPException
     USERS = {}
 
     def helper(user_id):
         return USERS[user_id]
     """,
-    # a handler, but the file has no way to raise a client error
-    """
+        # a handler, but the file has no way to raise a client error
+        """
     from fastapi import FastAPI
     app = FastAPI()
     USERS = {}
@@ -164,7 +190,8 @@ def test_keyerror_guard_speaks_flask_when_the_file_does(tmp_path):
     def helper(user_id):
         return USERS[user_id]
     """,
-])
+    ],
+)
 def test_keyerror_without_a_clearly_safe_guard_needs_investigation(tmp_path, source):
     index = repo_with(tmp_path, {"svc.py": source})
     line = next(n for n, text in enumerate(index.lines("svc.py"), 1) if "USERS[user_id]" in text)
@@ -180,8 +207,10 @@ def test_json_decode_error_in_a_handler_answers_422(service):
     assert len(draft.edits) == 1
     text = applied(service, draft.edits)
     assert "    try:\n        return json.loads(rid)" in text
-    assert ("    except json.JSONDecodeError:\n        raise HTTPException(status_code=422, "
-            'detail="rid is not valid JSON") from None') in text
+    assert (
+        "    except json.JSONDecodeError:\n        raise HTTPException(status_code=422, "
+        'detail="rid is not valid JSON") from None'
+    ) in text
     assert "report() in app.py" in draft.diagnosis.root_cause
 
 
@@ -194,11 +223,15 @@ def test_zero_division_names_the_divisor_and_needs_investigation(service):
 
 # --- log messages without a safe edit ------------------------------------------------------
 
-@pytest.mark.parametrize(("make", "expected"), [
-    (A.slow, "up to 1.20 s"),
-    (A.duplicates, "retry when an event is not acknowledged"),
-    (A.mcp_error, "a dependency the service calls is down or misconfigured"),
-])
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (A.slow, "up to 1.20 s"),
+        (A.duplicates, "retry when an event is not acknowledged"),
+        (A.mcp_error, "a dependency the service calls is down or misconfigured"),
+    ],
+)
 def test_operational_anomalies_need_investigation_and_say_where(service, make, expected):
     draft = playbook(make(), service)
     assert draft.edits == [] and draft.reasoning == msg.NEEDS_INVESTIGATION

@@ -46,7 +46,10 @@ RSS_LIMIT_KB = 150 * 1024
 KEY_LINE = 'user = STATS["users"][body["user_id"]]'
 ANALYSIS = chat_fields(
     root_cause="orders() looks up STATS['users'][user_id] for users that never registered.",
-    severity_assessment="HIGH", affected_components=["app.py:orders"], confidence=0.9)
+    severity_assessment="HIGH",
+    affected_components=["app.py:orders"],
+    confidence=0.9,
+)
 
 
 def uvicorn_key_error(user: str) -> list[str]:
@@ -65,8 +68,10 @@ def uvicorn_key_error(user: str) -> list[str]:
 
 
 def mcp_failure(n: int) -> str:
-    return (f"2026-11-21 18:25:{n:02d},101 - app.mcp - ERROR - MCP Tool failed: ConnectError "
-            "(All connection attempts failed)")
+    return (
+        f"2026-11-21 18:25:{n:02d},101 - app.mcp - ERROR - MCP Tool failed: ConnectError "
+        "(All connection attempts failed)"
+    )
 
 
 def lm_answer(body: dict[str, Any]) -> str:
@@ -76,13 +81,20 @@ def lm_answer(body: dict[str, Any]) -> str:
     prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
     line = next((x for x in prompt.splitlines() if KEY_LINE in x), None)
     if line is None:
-        return chat_fields(edits=[], reasoning="No safe change.",
-                           risk_assessment={"level": "MEDIUM", "notes": "none"})
-    guard = ('    if body["user_id"] not in STATS["users"]:\n'
-             '        raise HTTPException(status_code=404, detail="unknown user")\n')
-    return chat_fields(edits=[{"path": "app.py", "old_text": line, "new_text": guard + line}],
-                       reasoning="Unknown users get a 404 instead of a crash.",
-                       risk_assessment={"level": "LOW", "notes": "Clients now get 404."})
+        return chat_fields(
+            edits=[],
+            reasoning="No safe change.",
+            risk_assessment={"level": "MEDIUM", "notes": "none"},
+        )
+    guard = (
+        '    if body["user_id"] not in STATS["users"]:\n'
+        '        raise HTTPException(status_code=404, detail="unknown user")\n'
+    )
+    return chat_fields(
+        edits=[{"path": "app.py", "old_text": line, "new_text": guard + line}],
+        reasoning="Unknown users get a 404 instead of a crash.",
+        risk_assessment={"level": "LOW", "notes": "Clients now get 404."},
+    )
 
 
 def free_port() -> int:
@@ -121,8 +133,11 @@ class Bot:
 
     def wait_cycles(self, count: int, timeout: float = 30) -> int:
         start = self.cycles()
-        return wait_until(f"{count} more cycles", lambda: self.cycles() >= start + count
-                          and self.cycles(), timeout)
+        return wait_until(
+            f"{count} more cycles",
+            lambda: self.cycles() >= start + count and self.cycles(),
+            timeout,
+        )
 
     def rss_kb(self) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -135,8 +150,9 @@ class Bot:
 class Scene:
     """The fakes, the repository and the environment the bot runs in."""
 
-    def __init__(self, tmp_path: Path, railway: FakeRailway, slack: FakeSlack,
-                 llm: FakeOpenAI) -> None:
+    def __init__(
+        self, tmp_path: Path, railway: FakeRailway, slack: FakeSlack, llm: FakeOpenAI
+    ) -> None:
         self.tmp_path, self.railway, self.slack, self.llm = tmp_path, railway, slack, llm
         (tmp_path / "git").mkdir()
         self.repo: RepoPair = make_repo(tmp_path / "git", copy_from=ROOT / "examples" / "service")
@@ -145,27 +161,46 @@ class Scene:
         self.runs = 0
 
     def environment(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items()
-                if k not in {str(f.validation_alias) for f in Settings.model_fields.values()}}
-        return {**keep, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1",
-                "DATABASE_URL": self.db_url, "PORT": str(self.port),
-                "MONITOR_INTERVAL_SECONDS": str(INTERVAL_SECONDS),
-                "RAILWAY_API_URL": self.railway.api_url, "RAILWAY_API_TOKEN": "team-token",
-                "RAILWAY_ENVIRONMENT_ID": "env-1", "RAILWAY_SERVICE_ID": "svc-1",
-                "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "SLACK_CHANNEL": "#ops", "SLACK_API_URL": self.slack.api_url,
-                "SLACK_APPROVERS": ALICE, "RAILWAY_SERVICE_NAME": "mendbot",
-                "MENDBOT_LM": "openai/fake-model", "OPENAI_BASE_URL": self.llm.base_url,
-                "OPENAI_API_KEY": "sk-test", "MENDBOT_LM_MAX_RETRIES": "0",
-                "TARGET_REPO_PATH": str(self.repo.work),
-                "VALIDATE_COMMAND": f"{sys.executable} -m py_compile app.py"}
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {str(f.validation_alias) for f in Settings.model_fields.values()}
+        }
+        return {
+            **keep,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "PYTHONUNBUFFERED": "1",
+            "DATABASE_URL": self.db_url,
+            "PORT": str(self.port),
+            "MONITOR_INTERVAL_SECONDS": str(INTERVAL_SECONDS),
+            "RAILWAY_API_URL": self.railway.api_url,
+            "RAILWAY_API_TOKEN": "team-token",
+            "RAILWAY_ENVIRONMENT_ID": "env-1",
+            "RAILWAY_SERVICE_ID": "svc-1",
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_CHANNEL": "#ops",
+            "SLACK_API_URL": self.slack.api_url,
+            "SLACK_APPROVERS": ALICE,
+            "RAILWAY_SERVICE_NAME": "mendbot",
+            "MENDBOT_LM": "openai/fake-model",
+            "OPENAI_BASE_URL": self.llm.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            "MENDBOT_LM_MAX_RETRIES": "0",
+            "TARGET_REPO_PATH": str(self.repo.work),
+            "VALIDATE_COMMAND": f"{sys.executable} -m py_compile app.py",
+        }
 
     def start(self) -> Bot:
         self.runs += 1
         log = self.tmp_path / f"run-{self.runs}.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"], cwd=self.tmp_path,
-            env=self.environment(), stdout=log.open("wb"), stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=self.tmp_path,
+            env=self.environment(),
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         bot = Bot(process, self.port, log)
         wait_until("/health", lambda: process.poll() is not None or bot.health(), 30)
         assert process.poll() is None, bot.output()
@@ -180,8 +215,11 @@ class Scene:
 
     def top_level_posts(self) -> list[Any]:
         """Proposal messages: channel posts that are not thread replies or broadcasts."""
-        return [c for c in self.slack.received("chat.postMessage")
-                if c.ok and not c.args.get("thread_ts")]
+        return [
+            c
+            for c in self.slack.received("chat.postMessage")
+            if c.ok and not c.args.get("thread_ts")
+        ]
 
 
 @pytest.fixture
@@ -189,8 +227,12 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     with FakeRailway() as railway, FakeSlack() as slack, FakeOpenAI() as llm:
         llm.respond_with(lm_answer)
         railway.deploy("dep-1", created_at=datetime.now(UTC) - timedelta(days=1))
-        railway.add_logs("dep-1", ['INFO:     10.0.0.7:40000 - "GET /health HTTP/1.1" 200 OK'] * 5,
-                         at=datetime.now(UTC) - timedelta(minutes=2), step=timedelta(seconds=5))
+        railway.add_logs(
+            "dep-1",
+            ['INFO:     10.0.0.7:40000 - "GET /health HTTP/1.1" 200 OK'] * 5,
+            at=datetime.now(UTC) - timedelta(minutes=2),
+            step=timedelta(seconds=5),
+        )
         yield Scene(tmp_path, railway, slack, llm)
         assert railway.invalid == [], "mendbot sent a query Railway's schema rejects"
 
@@ -203,8 +245,11 @@ def stop(bot: Bot, sig: int = signal.SIGTERM) -> int:
 def test_mendbot_run_end_to_end(scene: Scene) -> None:
     bot = scene.start()
     try:
-        banner = wait_until("the start-up summary", lambda: "mendbot is running" in bot.output()
-                            and bot.output(), 10)
+        banner = wait_until(
+            "the start-up summary",
+            lambda: "mendbot is running" in bot.output() and bot.output(),
+            10,
+        )
         assert "railway logs every 2 s (Railway service api, deployment dep-1" in banner
         assert ALICE in banner and "  warning:" not in banner
         bot.wait_cycles(1)
@@ -215,12 +260,27 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
         lines = [line for n in range(4) for line in uvicorn_key_error(f"ghost{n}")]
         lines += [mcp_failure(n) for n in range(5)]
         # Stamped just before the append, so any window read after it holds all of them.
-        scene.railway.add_logs("dep-1", lines, severity="error", step=timedelta(microseconds=1),
-                               at=datetime.now(UTC) - timedelta(milliseconds=500))
-        posts = wait_until("two proposals in Slack", lambda: len(scene.top_level_posts()) >= 2
-                           and scene.top_level_posts(), 4 * INTERVAL_SECONDS + 20)
-        posting_cycle = int(wait_until("the posting cycle's log line", lambda: re.search(
-            r"cycle (\d+): \d+ records, \d+ anomalies, 2 new proposals", bot.output()), 10)[1])
+        scene.railway.add_logs(
+            "dep-1",
+            lines,
+            severity="error",
+            step=timedelta(microseconds=1),
+            at=datetime.now(UTC) - timedelta(milliseconds=500),
+        )
+        posts = wait_until(
+            "two proposals in Slack",
+            lambda: len(scene.top_level_posts()) >= 2 and scene.top_level_posts(),
+            4 * INTERVAL_SECONDS + 20,
+        )
+        posting_cycle = int(
+            wait_until(
+                "the posting cycle's log line",
+                lambda: re.search(
+                    r"cycle (\d+): \d+ records, \d+ anomalies, 2 new proposals", bot.output()
+                ),
+                10,
+            )[1]
+        )
         # Cycle before+1 may have read before the append; cycle before+2 must have posted.
         assert posting_cycle - before <= 2, "posted within two cycles of the incident"
         proposals = {p.anomaly.exception_type or "mcp": p for p in scene.proposals()}
@@ -242,12 +302,20 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
         response = sender.event(mention_envelope(f"implement {key_error.id}", user=ALICE))
         sender.close()
         assert response.status_code == 200
-        wait_until("the fix on the remote", lambda: scene.repo.remote_head() != remote_before,
-                   30)
+        wait_until("the fix on the remote", lambda: scene.repo.remote_head() != remote_before, 30)
         assert "not in STATS" in git(scene.repo.bare, "show", "main:app.py")
-        applied = wait_until("applied", lambda: next(
-            (p for p in scene.proposals() if p.id == key_error.id
-             and p.status is ProposalStatus.APPLIED), None), 10)
+        applied = wait_until(
+            "applied",
+            lambda: next(
+                (
+                    p
+                    for p in scene.proposals()
+                    if p.id == key_error.id and p.status is ProposalStatus.APPLIED
+                ),
+                None,
+            ),
+            10,
+        )
         assert applied.commit_sha == scene.repo.remote_head()
 
         # Later cycles post nothing again.
@@ -269,16 +337,26 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
         assert {p.id: p.status for p in scene.proposals()} == stored_before
         assert len(scene.llm.requests) == llm_calls  # no record was analyzed again
         mcp = proposals["mcp"]
-        scene.railway.add_logs("dep-1", [mcp_failure(n) for n in range(10, 14)],
-                               severity="error", step=timedelta(microseconds=1),
-                               at=datetime.now(UTC) - timedelta(milliseconds=500))
-        wait_until("seen again in the thread", lambda: next(
-            (p for p in scene.proposals() if p.id == mcp.id and p.seen_again == 4), None),
-            4 * INTERVAL_SECONDS + 10)
+        scene.railway.add_logs(
+            "dep-1",
+            [mcp_failure(n) for n in range(10, 14)],
+            severity="error",
+            step=timedelta(microseconds=1),
+            at=datetime.now(UTC) - timedelta(milliseconds=500),
+        )
+        wait_until(
+            "seen again in the thread",
+            lambda: next(
+                (p for p in scene.proposals() if p.id == mcp.id and p.seen_again == 4), None
+            ),
+            4 * INTERVAL_SECONDS + 10,
+        )
         assert len(scene.top_level_posts()) == 2
         channel, ts = mcp.thread_ref.split(":") if mcp.thread_ref else ("", "")
-        assert any("Seen again: 4 more time(s) (4 in all" in c.text
-                   for c in scene.slack.thread(channel, ts))
+        assert any(
+            "Seen again: 4 more time(s) (4 in all" in c.text
+            for c in scene.slack.thread(channel, ts)
+        )
         assert stop(bot) == 0
     finally:
         if bot.process.poll() is None:
@@ -290,19 +368,31 @@ def test_mendbot_run_end_to_end(scene: Scene) -> None:
 
 def test_mendbot_run_without_a_source_or_slack_still_serves_health(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in {str(f.validation_alias) for f in Settings.model_fields.values()}}
-    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}", "PORT": str(port),
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {str(f.validation_alias) for f in Settings.model_fields.values()}
+    }
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}",
+        "PORT": str(port),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     log = tmp_path / "run.log"
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     bot = Bot(process, port, log)
     try:
         report = wait_until("/health", bot.health, 30)
         assert report["ok"] is True and report["scheduler"] == "off"
-        assert "monitoring:  off" in wait_until("summary", lambda: "monitoring:" in bot.output()
-                                                and bot.output(), 10)
+        assert "monitoring:  off" in wait_until(
+            "summary", lambda: "monitoring:" in bot.output() and bot.output(), 10
+        )
         assert json.loads(json.dumps(report))["source"]["name"] == "none"
         assert stop(bot) == 0
     finally:
@@ -317,9 +407,13 @@ def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch
 
     with FakeRailway(service_name="mendbot") as railway:
         railway.deploy("dep-self")
-        source = RailwaySource(client=httpx.Client(), api_url=railway.api_url,
-                               environment_id="env-1", service_id="svc-1",
-                               api_token="team-token")
+        source = RailwaySource(
+            client=httpx.Client(),
+            api_url=railway.api_url,
+            environment_id="env-1",
+            service_id="svc-1",
+            api_token="team-token",
+        )
         wrapped = type("Wrapped", (), {"source": source, "check": source.check})()
         warnings: list[str] = []
         monkeypatch.setenv("RAILWAY_SERVICE_NAME", "api")
@@ -328,8 +422,13 @@ def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch
         _check_source(wrapped, warnings)
         assert "watching its own Railway service (mendbot)" in warnings[0]
         refused: list[str] = []
-        bad = RailwaySource(client=httpx.Client(), api_url=railway.api_url,
-                            environment_id="env-1", service_id="svc-1", api_token="nope")
+        bad = RailwaySource(
+            client=httpx.Client(),
+            api_url=railway.api_url,
+            environment_id="env-1",
+            service_id="svc-1",
+            api_token="nope",
+        )
         wrapped_bad = type("Wrapped", (), {"source": bad, "check": bad.check})()
         assert _check_source(wrapped_bad, refused) == "not reachable yet"
         assert "RAILWAY_API_TOKEN" in refused[0]
@@ -344,7 +443,14 @@ def test_deployment_files_start_mendbot_run_and_check_health() -> None:
     assert deploy["healthcheckPath"] == HEALTH_PATH
     assert deploy["restartPolicyType"] == "ON_FAILURE"
     readme = (ROOT / "README.md").read_text()
-    notes = readme[readme.index("## Deploying to Railway"):]
-    for variable in ("RAILWAY_API_TOKEN", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID",
-                     "DATABASE_URL", "SLACK_APPROVERS", "TARGET_REPO_PATH", "/health"):
+    notes = readme[readme.index("## Deploying to Railway") :]
+    for variable in (
+        "RAILWAY_API_TOKEN",
+        "RAILWAY_TOKEN",
+        "RAILWAY_SERVICE_ID",
+        "DATABASE_URL",
+        "SLACK_APPROVERS",
+        "TARGET_REPO_PATH",
+        "/health",
+    ):
         assert variable in notes

@@ -37,14 +37,25 @@ def mendbot(tmp_path: Path):
     """The real command line in a child process: no mendbot settings from the environment,
     a database of its own in ``tmp_path``."""
 
-    def run(*argv: str, stdin: bytes | None = None,
-            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SLACK_", "MENDBOT_", "TARGET_", "DATABASE_"))}
+    def run(
+        *argv: str, stdin: bytes | None = None, env_extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "MENDBOT_", "TARGET_", "DATABASE_"))
+        }
         env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **(env_extra or {})})
-        return subprocess.run([sys.executable, "-m", "bot.cli", *argv], input=stdin,
-                              capture_output=True, cwd=ROOT, env=env, timeout=120, check=False,
-                              text=stdin is None)
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *argv],
+            input=stdin,
+            capture_output=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+            check=False,
+            text=stdin is None,
+        )
 
     return run
 
@@ -62,9 +73,17 @@ def test_real_command_json_on_the_shared_log(mendbot) -> None:
     assert [p["fingerprint"] for p in proposals] == [o["fingerprint"] for o in objects]
     assert all(p["edits"] == [] for p in proposals)  # no TARGET_REPO_PATH: nothing to edit
     kinds = sorted((o["kind"], o["count"]) for o in objects)
-    assert kinds == sorted([("repeated_error", 19), ("repeated_error", 9),
-                            ("repeated_error", 3), ("truncation", 11),
-                            ("duplicate_spike", 22), ("slow_operation", 3), ("new_error", 1)])
+    assert kinds == sorted(
+        [
+            ("repeated_error", 19),
+            ("repeated_error", 9),
+            ("repeated_error", 3),
+            ("truncation", 11),
+            ("duplicate_spike", 22),
+            ("slow_operation", 3),
+            ("new_error", 1),
+        ]
+    )
     for obj in objects:
         Anomaly.model_validate({k: v for k, v in obj.items() if k != "type"})
         assert datetime.fromisoformat(obj["first_seen"]).tzinfo is not None
@@ -85,7 +104,8 @@ def test_human_output_is_a_table_and_a_summary(make_settings, capsys) -> None:
     assert code == 0
     assert "KeyError in orders (app.py)" in out and "duplicate_spike" in out
     assert out.rstrip().splitlines()[-1] == (
-        "66 records, 7 anomalies (3 HIGH, 2 MEDIUM, 2 LOW), 7 proposals")
+        "66 records, 7 anomalies (3 HIGH, 2 MEDIUM, 2 LOW), 7 proposals"
+    )
 
 
 def test_fail_on_severity(make_settings, capsys) -> None:
@@ -115,8 +135,9 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
         ("no-newline-at-end.log", b"WARNING:root:last line", 1),
     ],
 )
-def test_odd_content_is_scanned_not_refused(make_settings, capsys, tmp_path: Path, name: str,
-                                            data: bytes, records: int | None) -> None:
+def test_odd_content_is_scanned_not_refused(
+    make_settings, capsys, tmp_path: Path, name: str, data: bytes, records: int | None
+) -> None:
     path = _write(tmp_path, name, data)
     code, out, err = scan(make_settings, capsys, str(path))
     assert code == 0 and "Traceback" not in err
@@ -153,19 +174,38 @@ def test_log_text_is_never_console_markup(make_settings, capsys, tmp_path: Path)
 
 def test_proposal_json_shape() -> None:
     now = datetime(2026, 11, 21, 2, 33, tzinfo=UTC)
-    anomaly = Anomaly(kind="new_error", fingerprint="abc", template="KeyError in orders",
-                      count=1, first_seen=now, last_seen=now, severity=Severity.MEDIUM)
+    anomaly = Anomaly(
+        kind="new_error",
+        fingerprint="abc",
+        template="KeyError in orders",
+        count=1,
+        first_seen=now,
+        last_seen=now,
+        severity=Severity.MEDIUM,
+    )
     proposal = FixProposal(
-        id="fix_20261121_023300", fingerprint="abc", anomaly=anomaly, title="KeyError",
-        diagnosis=Diagnosis(root_cause="unknown user id", severity_assessment=Severity.HIGH,
-                            confidence=0.8),
+        id="fix_20261121_023300",
+        fingerprint="abc",
+        anomaly=anomaly,
+        title="KeyError",
+        diagnosis=Diagnosis(
+            root_cause="unknown user id", severity_assessment=Severity.HIGH, confidence=0.8
+        ),
         edits=[Edit(path="app.py", old_text="a[k]", new_text="a.get(k)")],
-        reasoning="guard", risk=Risk.LOW, created_at=now)
+        reasoning="guard",
+        risk=Risk.LOW,
+        created_at=now,
+    )
     assert scan_output.proposal_to_json(proposal) == {
-        "type": "proposal", "id": "fix_20261121_023300", "fingerprint": "abc",
-        "title": "KeyError", "root_cause": "unknown user id",
+        "type": "proposal",
+        "id": "fix_20261121_023300",
+        "fingerprint": "abc",
+        "title": "KeyError",
+        "root_cause": "unknown user id",
         "edits": [{"path": "app.py", "old_text": "a[k]", "new_text": "a.get(k)"}],
-        "reasoning": "guard", "risk": "LOW", "status": ProposalStatus.PROPOSED.value,
+        "reasoning": "guard",
+        "risk": "LOW",
+        "status": ProposalStatus.PROPOSED.value,
     }
     assert "1 proposal" in scan_output.summary_line(3, [anomaly], [proposal])
 
@@ -176,7 +216,8 @@ def _by_kind(anomalies: list[dict], proposals: list[dict]) -> dict[str, dict]:
 
 
 def test_scan_proposes_applicable_fixes_offline_and_stores_them(
-        make_settings, capsys, tmp_path: Path) -> None:
+    make_settings, capsys, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path, copy_from=SERVICE_DIR)
     settings = make_settings(target_repo_path=repo.work)
     args = build_parser().parse_args(["scan", str(EXCERPT), "--json"])

@@ -62,17 +62,22 @@ def test_follows_appends_and_holds_back_a_partial_last_line(tmp_path) -> None:
 
 def test_a_traceback_still_being_written_is_read_whole_next_time(tmp_path) -> None:
     log = tmp_path / "app.log"
-    log.write_text(line(1) + "2026-11-21 02:00:02,000 - app - ERROR - order failed\n"
-                   "Traceback (most recent call last):\n"
-                   '  File "/app/app.py", line 31, in orders\n')
+    log.write_text(
+        line(1) + "2026-11-21 02:00:02,000 - app - ERROR - order failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/app.py", line 31, in orders\n'
+    )
     follow = Follower(log)
     assert follow.read() == ["event 1"]
     with log.open("a") as handle:
         handle.write("    return ORDERS[order_id]\nKeyError: 'ghost'\n" + line(3))
     batch = follow.source.fetch(follow.cursor, now=NOW)
     crash, after = batch.records
-    assert (crash.message, crash.exception_type, after.message) == \
-        ("order failed", "KeyError", "event 3")
+    assert (crash.message, crash.exception_type, after.message) == (
+        "order failed",
+        "KeyError",
+        "event 3",
+    )
     old = Follower(log, hold_seconds=0)  # an old file's unfinished end is taken as it is
     log.write_text(line(1) + "Traceback (most recent call last):\n")
     assert len(old.read()) == 2
@@ -192,8 +197,10 @@ def test_command_failure_and_timeout_are_source_errors(tmp_path) -> None:
         CommandSource(command="echo boom >&2; exit 3").fetch(None, now=NOW)
     started = datetime.now(UTC)
     with pytest.raises(LogSourceUnavailable, match=r"did not finish within 0\.5 s"):
-        CommandSource(command=f"{shlex.quote(sys.executable)} -c 'import time; "
-                      "time.sleep(30)'", timeout_seconds=0.5).fetch(None, now=NOW)
+        CommandSource(
+            command=f"{shlex.quote(sys.executable)} -c 'import time; time.sleep(30)'",
+            timeout_seconds=0.5,
+        ).fetch(None, now=NOW)
     assert datetime.now(UTC) - started < timedelta(seconds=5)
 
 

@@ -49,9 +49,16 @@ def test_nanosecond_conversions_round_trip() -> None:
 
 
 def test_reads_the_window_forward_with_labels_as_attributes(loki) -> None:
-    loki.push(API, [(NOW - timedelta(seconds=30), "2026-11-21 02:32:30,000 - app.db - "
-                     "WARNING - pool exhausted"),
-                    (NOW - timedelta(seconds=20), "served /orders")])
+    loki.push(
+        API,
+        [
+            (
+                NOW - timedelta(seconds=30),
+                "2026-11-21 02:32:30,000 - app.db - WARNING - pool exhausted",
+            ),
+            (NOW - timedelta(seconds=20), "served /orders"),
+        ],
+    )
     loki.push({"service_name": "worker"}, [(NOW - timedelta(seconds=25), "not selected")])
     batch = make_source(loki).fetch(None, now=NOW)
     assert lines(batch.records) == ["pool exhausted", "served /orders"]
@@ -80,8 +87,9 @@ def test_consecutive_windows_overlap_but_return_each_line_once(loki) -> None:
     source = make_source(loki, overlap_seconds=30)
     loki.push(API, [(NOW - timedelta(seconds=5), "first")])
     first = source.fetch(None, now=NOW)
-    loki.push(API, [(NOW - timedelta(seconds=2), "arrived late"),
-                    (NOW + timedelta(seconds=10), "second")])
+    loki.push(
+        API, [(NOW - timedelta(seconds=2), "arrived late"), (NOW + timedelta(seconds=10), "second")]
+    )
     second = source.fetch(first.cursor, now=NOW + timedelta(seconds=60))
     assert lines(first.records) == ["first"]
     assert lines(second.records) == ["arrived late", "second"]
@@ -90,14 +98,24 @@ def test_consecutive_windows_overlap_but_return_each_line_once(loki) -> None:
 
 def test_a_traceback_split_over_entries_of_one_stream_is_one_record(loki) -> None:
     start = NOW - timedelta(seconds=10)
-    loki.push(API, [(start + timedelta(milliseconds=i), text) for i, text in enumerate([
-        "Traceback (most recent call last):",
-        '  File "/app/app.py", line 12, in stats',
-        "    return total / count",
-        "ZeroDivisionError: division by zero",
-    ])])
-    loki.push({"service_name": "api", "env": "canary"},
-              [(start + timedelta(microseconds=1500), "canary line")])
+    loki.push(
+        API,
+        [
+            (start + timedelta(milliseconds=i), text)
+            for i, text in enumerate(
+                [
+                    "Traceback (most recent call last):",
+                    '  File "/app/app.py", line 12, in stats',
+                    "    return total / count",
+                    "ZeroDivisionError: division by zero",
+                ]
+            )
+        ],
+    )
+    loki.push(
+        {"service_name": "api", "env": "canary"},
+        [(start + timedelta(microseconds=1500), "canary line")],
+    )
     records = make_source(loki).fetch(None, now=NOW).records
     crash = next(r for r in records if r.exception_type)
     assert crash.exception_type == "ZeroDivisionError"
@@ -108,8 +126,13 @@ def test_a_traceback_split_over_entries_of_one_stream_is_one_record(loki) -> Non
 def test_a_traceback_still_being_written_in_one_stream_waits(loki) -> None:
     source = make_source(loki)
     start = NOW - timedelta(seconds=2)
-    loki.push(API, [(start, "Traceback (most recent call last):"),
-                    (start + timedelta(milliseconds=1), '  File "/app/app.py", line 12, in stats')])
+    loki.push(
+        API,
+        [
+            (start, "Traceback (most recent call last):"),
+            (start + timedelta(milliseconds=1), '  File "/app/app.py", line 12, in stats'),
+        ],
+    )
     loki.push({"service_name": "api", "env": "canary"}, [(start, "canary is fine")])
     first = source.fetch(None, now=NOW)
     assert lines(first.records) == ["canary is fine"]
@@ -119,8 +142,10 @@ def test_a_traceback_still_being_written_in_one_stream_waits(loki) -> None:
 
 
 def test_a_level_label_sets_the_level(loki) -> None:
-    loki.push({"service_name": "api", "level": "error"}, [(NOW - timedelta(seconds=3),
-                                                           "payment provider said no")])
+    loki.push(
+        {"service_name": "api", "level": "error"},
+        [(NOW - timedelta(seconds=3), "payment provider said no")],
+    )
     [record] = make_source(loki).fetch(None, now=NOW).records
     assert record.level is Level.ERROR
 

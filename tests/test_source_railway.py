@@ -35,8 +35,13 @@ def railway() -> Iterator[FakeRailway]:
 def make_source(railway: FakeRailway, **options: object) -> RailwaySource:
     options.setdefault("api_token", "team-token")
     options.setdefault("backoff_seconds", 0.01)
-    return RailwaySource(client=httpx.Client(timeout=5), api_url=railway.api_url,
-                         environment_id="env-1", service_id="svc-1", **options)
+    return RailwaySource(
+        client=httpx.Client(timeout=5),
+        api_url=railway.api_url,
+        environment_id="env-1",
+        service_id="svc-1",
+        **options,
+    )
 
 
 def messages(batch_records: list) -> list[str]:
@@ -45,8 +50,9 @@ def messages(batch_records: list) -> list[str]:
 
 def test_first_fetch_reads_the_lookback_window_with_railway_metadata(railway) -> None:
     railway.add_logs("dep-1", ["too old"], at=NOW - timedelta(hours=2))
-    railway.add_logs("dep-1", ["hello", "world"], at=NOW - timedelta(minutes=5),
-                     attributes={"request_id": "r-1"})
+    railway.add_logs(
+        "dep-1", ["hello", "world"], at=NOW - timedelta(minutes=5), attributes={"request_id": "r-1"}
+    )
     batch = make_source(railway).fetch(None, now=NOW)
     assert messages(batch.records) == ["hello", "world"]
     first = batch.records[0]
@@ -83,10 +89,12 @@ def test_full_windows_are_paged_whichever_end_railway_keeps(keep, extra_on_full)
     with FakeRailway(keep=keep, extra_on_full=extra_on_full) as railway:
         railway.deploy("dep-1", created_at=NOW - timedelta(days=1))
         lines = [f"line {i:02d}" for i in range(47)]
-        railway.add_logs("dep-1", lines, at=NOW - timedelta(minutes=3),
-                         step=timedelta(milliseconds=250))
-        railway.add_logs("dep-1", ["same instant"] * 3, at=NOW - timedelta(minutes=1),
-                         step=timedelta(0))
+        railway.add_logs(
+            "dep-1", lines, at=NOW - timedelta(minutes=3), step=timedelta(milliseconds=250)
+        )
+        railway.add_logs(
+            "dep-1", ["same instant"] * 3, at=NOW - timedelta(minutes=1), step=timedelta(0)
+        )
         batch = make_source(railway, page_limit=10).fetch(None, now=NOW)
         assert messages(batch.records) == lines + ["same instant"] * 3
         assert batch.notes == []
@@ -129,8 +137,12 @@ def test_a_failed_redeploy_keeps_the_serving_deployment_followed(railway) -> Non
     source = make_source(railway)
     first = source.fetch(None, now=NOW)
     railway.deploy("dep-2", status="BUILDING", created_at=NOW + timedelta(seconds=5))
-    railway.add_logs("dep-2", ["ImportError: cannot import name 'app'"],
-                     at=NOW + timedelta(seconds=30), severity="error")
+    railway.add_logs(
+        "dep-2",
+        ["ImportError: cannot import name 'app'"],
+        at=NOW + timedelta(seconds=30),
+        severity="error",
+    )
     railway.set_status("dep-2", "FAILED")  # it crashed at boot; dep-1 keeps serving
     crashed = source.fetch(first.cursor, now=NOW + timedelta(seconds=40))
     assert messages(crashed.records) == ["ImportError: cannot import name 'app'"]
@@ -145,31 +157,40 @@ def test_a_failed_redeploy_keeps_the_serving_deployment_followed(railway) -> Non
 
 def test_a_traceback_still_being_written_waits_for_the_next_window(railway) -> None:
     source = make_source(railway, overlap_seconds=30)
-    railway.add_logs("dep-1", ["2026-11-21 02:32:58,000 - app.core - ERROR - order failed",
-                               "Traceback (most recent call last):",
-                               '  File "/app/app.py", line 31, in orders'],
-                     at=NOW - timedelta(seconds=2))
+    railway.add_logs(
+        "dep-1",
+        [
+            "2026-11-21 02:32:58,000 - app.core - ERROR - order failed",
+            "Traceback (most recent call last):",
+            '  File "/app/app.py", line 31, in orders',
+        ],
+        at=NOW - timedelta(seconds=2),
+    )
     first = source.fetch(None, now=NOW)
     assert first.records == []  # the header and the half traceback are held
-    railway.add_logs("dep-1", ["    return ORDERS[order_id]", "KeyError: 'ghost'"],
-                     at=NOW + timedelta(seconds=1))
+    railway.add_logs(
+        "dep-1", ["    return ORDERS[order_id]", "KeyError: 'ghost'"], at=NOW + timedelta(seconds=1)
+    )
     [crash] = source.fetch(first.cursor, now=NOW + timedelta(seconds=20)).records
     assert (crash.message, crash.exception_type) == ("order failed", "KeyError")
     assert [f.function for f in crash.frames] == ["orders"]
 
 
 def test_an_old_unfinished_traceback_is_not_held_forever(railway) -> None:
-    railway.add_logs("dep-1", ["Traceback (most recent call last):",
-                               '  File "/app/app.py", line 31, in orders'],
-                     at=NOW - timedelta(seconds=20))
+    railway.add_logs(
+        "dep-1",
+        ["Traceback (most recent call last):", '  File "/app/app.py", line 31, in orders'],
+        at=NOW - timedelta(seconds=20),
+    )
     records = make_source(railway, overlap_seconds=30).fetch(None, now=NOW).records
     assert len(records) == 1 and "Traceback" in records[0].raw
 
 
 def test_429_with_retry_after_then_success(railway) -> None:
     railway.add_logs("dep-1", ["after the wait"], at=NOW - timedelta(seconds=5))
-    railway.fail_next(Reply.json({"errors": [{"message": "rate limited"}]}, 429,
-                                 **{"Retry-After": "0.05"}))
+    railway.fail_next(
+        Reply.json({"errors": [{"message": "rate limited"}]}, 429, **{"Retry-After": "0.05"})
+    )
     railway.fail_next(Reply.json({"error": "bad gateway"}, 502))
     batch = make_source(railway).fetch(None, now=NOW)
     assert messages(batch.records) == ["after the wait"]
@@ -204,16 +225,30 @@ def test_project_tokens_go_in_their_own_header(railway) -> None:
 
 
 def test_structured_severity_sets_the_level_and_tracebacks_are_assembled(railway) -> None:
-    railway.add_logs("dep-1", ['{"msg": "disk almost full"}'], at=NOW - timedelta(seconds=9),
-                     severity="warn", attributes={"level": "warn"})
-    railway.add_logs("dep-1", ["GET /orders 500"], at=NOW - timedelta(seconds=8, milliseconds=500),
-                     severity="info")
-    railway.add_logs("dep-1", [
-        "Traceback (most recent call last):",
-        '  File "/app/app.py", line 31, in orders',
-        "    return ORDERS[order_id]",
-        "KeyError: 'ghost'",
-    ], at=NOW - timedelta(seconds=8), severity="error")
+    railway.add_logs(
+        "dep-1",
+        ['{"msg": "disk almost full"}'],
+        at=NOW - timedelta(seconds=9),
+        severity="warn",
+        attributes={"level": "warn"},
+    )
+    railway.add_logs(
+        "dep-1",
+        ["GET /orders 500"],
+        at=NOW - timedelta(seconds=8, milliseconds=500),
+        severity="info",
+    )
+    railway.add_logs(
+        "dep-1",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/app.py", line 31, in orders',
+            "    return ORDERS[order_id]",
+            "KeyError: 'ghost'",
+        ],
+        at=NOW - timedelta(seconds=8),
+        severity="error",
+    )
     records = make_source(railway).fetch(None, now=NOW).records
     assert [r.level for r in records] == [Level.WARNING, Level.INFO, Level.ERROR]
     traceback = records[2]
@@ -236,15 +271,22 @@ def test_cursor_in_the_database_survives_a_restart(railway, database_url) -> Non
     first.commit(again)
     first.close()
     railway.add_logs("dep-1", ["three"], at=NOW + timedelta(seconds=40))
-    restarted = CursoredSource(make_source(railway), state=StateStore(Database(database_url)),
-                               clock=lambda: NOW + timedelta(seconds=90))
+    restarted = CursoredSource(
+        make_source(railway),
+        state=StateStore(Database(database_url)),
+        clock=lambda: NOW + timedelta(seconds=90),
+    )
     assert messages(restarted.fetch().records) == ["three"]
     db.dispose()
 
 
 def test_build_source_picks_railway_from_settings(railway, make_settings, tmp_path) -> None:
-    settings = make_settings(railway_api_token="team-token", railway_environment_id="env-1",
-                             railway_service_id="svc-1", railway_api_url=railway.api_url)
+    settings = make_settings(
+        railway_api_token="team-token",
+        railway_environment_id="env-1",
+        railway_service_id="svc-1",
+        railway_api_url=railway.api_url,
+    )
     state = StateStore(Database(settings.database_url))
     source = build_source(settings, state=state)
     assert source is not None and source.name == "railway"

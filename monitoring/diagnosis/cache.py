@@ -56,8 +56,13 @@ class DiagnosisCache:
     def put(self, *, fingerprint: str, model: str, digest: str, draft: Draft) -> None:
         """Remember ``draft`` for this fingerprint, model and code digest."""
         key = _key(fingerprint, model)
-        entry = {"fingerprint": fingerprint, "model": model, "digest": _versioned(digest),
-                 "at": datetime.now(UTC).isoformat(), "draft": draft.to_json()}
+        entry = {
+            "fingerprint": fingerprint,
+            "model": model,
+            "digest": _versioned(digest),
+            "at": datetime.now(UTC).isoformat(),
+            "draft": draft.to_json(),
+        }
         try:
             if self._state:
                 self._state.set(key, entry)

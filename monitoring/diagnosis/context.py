@@ -98,8 +98,10 @@ class CodeContext:
         blocks: list[str] = []
         used = 0
         for snippet in self.snippets:
-            block = (f"### {snippet.path} lines {snippet.start_line}-{snippet.end_line} "
-                     f"({snippet.reason})\n{snippet.text}\n")
+            block = (
+                f"### {snippet.path} lines {snippet.start_line}-{snippet.end_line} "
+                f"({snippet.reason})\n{snippet.text}\n"
+            )
             if used + len(block) > max_chars:
                 if not blocks:
                     blocks.append(block[:max_chars])
@@ -121,10 +123,17 @@ def build_context(anomaly: Anomaly, index: RepoIndex | None) -> CodeContext:
     snippets = _frame_snippets(index, frames) + _emitter_snippets(index, emitters)
     snippets += [_definition_snippet(index, d) for d in definitions]
     snippets = _dedupe(snippets)
-    files = frozenset([f.path for f in frames] + [e.path for e in emitters]
-                      + [d.path for d in definitions])
-    return CodeContext(frames=frames, emitters=emitters, definitions=definitions,
-                       snippets=snippets, evidence_files=files, digest=_digest(index, files))
+    files = frozenset(
+        [f.path for f in frames] + [e.path for e in emitters] + [d.path for d in definitions]
+    )
+    return CodeContext(
+        frames=frames,
+        emitters=emitters,
+        definitions=definitions,
+        snippets=snippets,
+        evidence_files=files,
+        digest=_digest(index, files),
+    )
 
 
 def app_frames(anomaly: Anomaly, index: RepoIndex) -> list[AppFrame]:
@@ -166,8 +175,13 @@ def _window(index: RepoIndex, path: str, line: int) -> tuple[int, int]:
 def _snippet(index: RepoIndex, path: str, start: int, end: int, reason: str) -> Snippet:
     lines = index.lines(path)
     end = min(end, len(lines))
-    return Snippet(path=path, start_line=start, end_line=end,
-                   text="\n".join(lines[start - 1 : end]), reason=reason)
+    return Snippet(
+        path=path,
+        start_line=start,
+        end_line=end,
+        text="\n".join(lines[start - 1 : end]),
+        reason=reason,
+    )
 
 
 def _frame_snippets(index: RepoIndex, frames: list[AppFrame]) -> list[Snippet]:
@@ -201,8 +215,12 @@ def _dedupe(snippets: list[Snippet]) -> list[Snippet]:
     """Drop snippets whose lines an earlier snippet of the same file already shows."""
     kept: list[Snippet] = []
     for snippet in snippets:
-        if not any(k.path == snippet.path and k.start_line <= snippet.start_line
-                   and snippet.end_line <= k.end_line for k in kept):
+        if not any(
+            k.path == snippet.path
+            and k.start_line <= snippet.start_line
+            and snippet.end_line <= k.end_line
+            for k in kept
+        ):
             kept.append(snippet)
     return kept
 

@@ -89,8 +89,9 @@ class Diagnoser:
         return [_proposal(anomaly, *drafts[i], now) for i, anomaly in enumerate(anomalies)]
 
     # --- one anomaly ----------------------------------------------------------------------
-    def _diagnose_safely(self, anomaly: Anomaly, index: RepoIndex | None,
-                         cycle: _Cycle) -> tuple[Draft, CodeContext]:
+    def _diagnose_safely(
+        self, anomaly: Anomaly, index: RepoIndex | None, cycle: _Cycle
+    ) -> tuple[Draft, CodeContext]:
         try:
             context = build_context(anomaly, index)
             return self._diagnose(anomaly, context, index, cycle), context
@@ -99,19 +100,22 @@ class Diagnoser:
             context = CodeContext()
             return run_playbook(anomaly, context, None), context
 
-    def _diagnose(self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None,
-                  cycle: _Cycle) -> Draft:
+    def _diagnose(
+        self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None, cycle: _Cycle
+    ) -> Draft:
         model = self.settings.lm
         if not model:
             return self._playbook(anomaly, context, index)
-        cached = self._cache.get(fingerprint=anomaly.fingerprint, model=model,
-                                 digest=context.digest)
+        cached = self._cache.get(
+            fingerprint=anomaly.fingerprint, model=model, digest=context.digest
+        )
         if cached is not None:
             cached.notes.append(msg.NOTE_LM_CACHED)
             return self._settle(cached, anomaly, context, index)
         if cycle.down:
-            return self._playbook(anomaly, context, index,
-                                  msg.NOTE_LM_SKIPPED_DOWN.format(reason=cycle.down))
+            return self._playbook(
+                anomaly, context, index, msg.NOTE_LM_SKIPPED_DOWN.format(reason=cycle.down)
+            )
         if cycle.budget <= 0:
             note = msg.NOTE_LM_SKIPPED_BUDGET.format(limit=self.settings.max_diagnoses_per_cycle)
             return self._playbook(anomaly, context, index, note)
@@ -121,21 +125,27 @@ class Diagnoser:
         except DiagnosisError as error:
             if isinstance(error, LMUnavailable):
                 cycle.down = str(error)
-            logger.warning("LM diagnosis of %s (%s) failed: %s; using the offline playbook",
-                           anomaly.fingerprint, anomaly.kind, error)
-            return self._playbook(anomaly, context, index,
-                                  msg.NOTE_LM_FAILED.format(reason=error))
+            logger.warning(
+                "LM diagnosis of %s (%s) failed: %s; using the offline playbook",
+                anomaly.fingerprint,
+                anomaly.kind,
+                error,
+            )
+            return self._playbook(anomaly, context, index, msg.NOTE_LM_FAILED.format(reason=error))
         except Exception as error:
-            logger.exception("LM diagnosis of %s crashed; using the offline playbook",
-                             anomaly.fingerprint)
+            logger.exception(
+                "LM diagnosis of %s crashed; using the offline playbook", anomaly.fingerprint
+            )
             reason = f"{type(error).__name__}"
             return self._playbook(anomaly, context, index, msg.NOTE_LM_FAILED.format(reason=reason))
-        self._cache.put(fingerprint=anomaly.fingerprint, model=model, digest=context.digest,
-                        draft=draft)
+        self._cache.put(
+            fingerprint=anomaly.fingerprint, model=model, digest=context.digest, draft=draft
+        )
         return self._settle(draft, anomaly, context, index)
 
-    def _playbook(self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None,
-                  *notes: str) -> Draft:
+    def _playbook(
+        self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None, *notes: str
+    ) -> Draft:
         draft = run_playbook(anomaly, context, index)
         draft.notes = [*notes, *draft.notes]
         if draft.edits:
@@ -147,8 +157,9 @@ class Diagnoser:
                 draft.notes.append(msg.NOTE_PLAYBOOK_EDIT_DROPPED.format(reason=rejected))
         return draft
 
-    def _settle(self, draft: Draft, anomaly: Anomaly, context: CodeContext,
-                index: RepoIndex | None) -> Draft:
+    def _settle(
+        self, draft: Draft, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None
+    ) -> Draft:
         """Re-check an LM draft's edits; prefer the playbook's edit when the LM's failed."""
         if draft.edits:
             try:
@@ -163,8 +174,9 @@ class Diagnoser:
                 return fallback
         return draft
 
-    def _review(self, edits: list[Edit], context: CodeContext,
-                index: RepoIndex | None) -> list[Edit]:
+    def _review(
+        self, edits: list[Edit], context: CodeContext, index: RepoIndex | None
+    ) -> list[Edit]:
         if index is None:
             raise EditRejected(edits[0].path, msg.REJECT_NO_EVIDENCE_NONE)
         return review_edits(edits, repo_root=index.root, evidence_files=context.evidence_files)
@@ -175,33 +187,56 @@ class Diagnoser:
 
         lm = self._get_lm()
         log_redactor, code_redactor = Redactor(), Redactor(label_prefix="CODE_")
-        inputs = build_inputs(anomaly, context, index, log_redactor=log_redactor,
-                              code_redactor=code_redactor)
+        inputs = build_inputs(
+            anomaly, context, index, log_redactor=log_redactor, code_redactor=code_redactor
+        )
 
         def review(proposed: list[Any]) -> list[Edit]:
-            edits = [Edit(path=p.path, old_text=code_redactor.restore(p.old_text),
-                          new_text=code_redactor.restore(p.new_text)) for p in proposed]
+            edits = [
+                Edit(
+                    path=p.path,
+                    old_text=code_redactor.restore(p.old_text),
+                    new_text=code_redactor.restore(p.new_text),
+                )
+                for p in proposed
+            ]
             return self._review(edits, context, index)
 
         answer = run_program(lm, inputs, review)
-        logger.info("LM diagnosis of %s by %s (%s engine): %d input characters",
-                    anomaly.fingerprint, self.settings.lm, self.engine, inputs.total_chars)
+        logger.info(
+            "LM diagnosis of %s by %s (%s engine): %d input characters",
+            anomaly.fingerprint,
+            self.settings.lm,
+            self.engine,
+            inputs.total_chars,
+        )
         notes = []
         if answer.rejections:
             notes.append(msg.NOTE_EDITS_RETRIED.format(reason=answer.rejections[0]))
         if answer.edits_dropped:
-            logger.warning("LM edits for %s dropped: %s", anomaly.fingerprint,
-                           answer.rejections[-1])
+            logger.warning(
+                "LM edits for %s dropped: %s", anomaly.fingerprint, answer.rejections[-1]
+            )
             notes.append(msg.NOTE_EDITS_DROPPED.format(reason=answer.rejections[-1]))
         diagnosis = Diagnosis(
-            root_cause=answer.root_cause, severity_assessment=Severity(answer.severity),
-            affected_components=answer.components, confidence=answer.confidence,
-            source="lm", model=self.settings.lm, evidence=evidence_facts(anomaly, context),
+            root_cause=answer.root_cause,
+            severity_assessment=Severity(answer.severity),
+            affected_components=answer.components,
+            confidence=answer.confidence,
+            source="lm",
+            model=self.settings.lm,
+            evidence=evidence_facts(anomaly, context),
         )
         reasoning = answer.reasoning or _no_fix_reason(context, index)
-        return Draft(diagnosis=diagnosis, edits=answer.edits, reasoning=reasoning,
-                     risk=answer.risk, risk_notes=answer.risk_notes, notes=notes,
-                     edits_dropped=answer.edits_dropped)
+        return Draft(
+            diagnosis=diagnosis,
+            edits=answer.edits,
+            reasoning=reasoning,
+            risk=answer.risk,
+            risk_notes=answer.risk_notes,
+            notes=notes,
+            edits_dropped=answer.edits_dropped,
+        )
 
     def _get_lm(self) -> Any:
         if self._lm is None:
@@ -227,8 +262,9 @@ class Diagnoser:
 
 def _most_severe_first(anomalies: Sequence[Anomaly]) -> list[int]:
     """Positions ordered by severity (highest first), then count, then position."""
-    return sorted(range(len(anomalies)),
-                  key=lambda i: (-anomalies[i].severity.rank, -anomalies[i].count, i))
+    return sorted(
+        range(len(anomalies)), key=lambda i: (-anomalies[i].severity.rank, -anomalies[i].count, i)
+    )
 
 
 def _no_fix_reason(context: CodeContext, index: RepoIndex | None) -> str:
@@ -239,16 +275,23 @@ def _no_fix_reason(context: CodeContext, index: RepoIndex | None) -> str:
 
 def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetime) -> FixProposal:
     """The unsaved proposal; every text a person reads is masked for secrets."""
-    diagnosis = draft.diagnosis.model_copy(update={
-        "root_cause": scrub_secrets(draft.diagnosis.root_cause),
-        "affected_components": [scrub_secrets(c) for c in draft.diagnosis.affected_components],
-        "evidence": [scrub_secrets(e) for e in draft.diagnosis.evidence],
-    })
+    diagnosis = draft.diagnosis.model_copy(
+        update={
+            "root_cause": scrub_secrets(draft.diagnosis.root_cause),
+            "affected_components": [scrub_secrets(c) for c in draft.diagnosis.affected_components],
+            "evidence": [scrub_secrets(e) for e in draft.diagnosis.evidence],
+        }
+    )
     return FixProposal(
-        fingerprint=anomaly.fingerprint, anomaly=anomaly, diagnosis=diagnosis,
-        title=scrub_secrets(title_for(anomaly, context)), edits=draft.edits,
-        reasoning=scrub_secrets(draft.reasoning), risk=draft.risk,
+        fingerprint=anomaly.fingerprint,
+        anomaly=anomaly,
+        diagnosis=diagnosis,
+        title=scrub_secrets(title_for(anomaly, context)),
+        edits=draft.edits,
+        reasoning=scrub_secrets(draft.reasoning),
+        risk=draft.risk,
         risk_notes=scrub_secrets(draft.risk_notes),
-        notes=[scrub_secrets(n) for n in draft.notes], status=ProposalStatus.PROPOSED,
+        notes=[scrub_secrets(n) for n in draft.notes],
+        status=ProposalStatus.PROPOSED,
         created_at=now,
     )

@@ -38,7 +38,8 @@ SOURCE_SUFFIXES = (".py", ".js", ".ts", ".go", ".rb", ".java", ".kt", ".php", ".
 PLACEHOLDER = re.compile(r"<\*>|<[A-Z][A-Z0-9_]*>")
 _KEY_BEFORE = re.compile(r"(\w+)\s*[=:]\s*$")
 _PERCENT_SPEC = re.compile(
-    r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]")
+    r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]"
+)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def find_definitions(index: RepoIndex, emitters: list[Emitter]) -> list[Definiti
 
 # --- searching ---------------------------------------------------------------------------
 
+
 def _hits(index: RepoIndex, path: str, phrase: str) -> list[int]:
     text = index.text(path)
     if text is None or phrase not in text:
@@ -180,9 +182,14 @@ def _emitter(index: RepoIndex, path: str, line: int, phrase: str, keys: list[str
         if bound:
             bindings = {k: v for k, v in bound.items() if not keys or k in keys}
             break
-    return Emitter(path=path, line=line, start_line=statement.lineno,
-                   end_line=statement.end_lineno or statement.lineno, phrase=phrase,
-                   bindings=bindings)
+    return Emitter(
+        path=path,
+        line=line,
+        start_line=statement.lineno,
+        end_line=statement.end_lineno or statement.lineno,
+        phrase=phrase,
+        bindings=bindings,
+    )
 
 
 def _statement_at(tree: ast.AST, line: int) -> ast.stmt | None:
@@ -197,6 +204,7 @@ def _statement_at(tree: ast.AST, line: int) -> ast.stmt | None:
 
 
 # --- binding template keys to expressions ----------------------------------------------
+
 
 def _bind(call: ast.Call, phrase: str, source: str) -> dict[str, str]:
     """Template key -> expression source for a call whose first argument is the message."""
@@ -235,8 +243,9 @@ def _bind_percent(fmt: str, values: list[ast.expr], source: str) -> dict[str, st
     return bindings
 
 
-def _bind_format(fmt: str, args: list[ast.expr], keywords: list[ast.keyword],
-                 source: str) -> dict[str, str]:
+def _bind_format(
+    fmt: str, args: list[ast.expr], keywords: list[ast.keyword], source: str
+) -> dict[str, str]:
     named = {kw.arg: kw.value for kw in keywords if kw.arg}
     bindings: dict[str, str] = {}
     auto = 0
@@ -284,6 +293,7 @@ def _source(node: ast.AST, source: str) -> str:
 
 # --- following names to their definitions ----------------------------------------------
 
+
 def _names(expression: str) -> list[str]:
     """Variable names and attribute names an expression reads, in order of appearance."""
     try:
@@ -292,8 +302,11 @@ def _names(expression: str) -> list[str]:
         return []
     names: list[str] = []
     for node in ast.walk(tree):
-        name = node.id if isinstance(node, ast.Name) else (
-            node.attr if isinstance(node, ast.Attribute) else None)
+        name = (
+            node.id
+            if isinstance(node, ast.Name)
+            else (node.attr if isinstance(node, ast.Attribute) else None)
+        )
         if name and name not in names and not hasattr(builtins, name):
             names.append(name)
     return names
@@ -306,8 +319,11 @@ def _define(index: RepoIndex, emitter: Emitter, name: str) -> Definition | None:
     function = enclosing_function(tree, emitter.line)
     scopes: list[tuple[str, list[ast.stmt]]] = []
     if function is not None:
-        local = [s for s in ast.walk(function) if isinstance(s, ast.stmt) and s is not function
-                 and s.lineno < emitter.line]
+        local = [
+            s
+            for s in ast.walk(function)
+            if isinstance(s, ast.stmt) and s is not function and s.lineno < emitter.line
+        ]
         scopes.append((emitter.path, sorted(local, key=lambda s: s.lineno)))
     scopes.append((emitter.path, list(tree.body)))
     scopes.extend(_class_bodies(emitter.path, tree))
@@ -330,7 +346,8 @@ def enclosing_function(tree: ast.AST, line: int) -> ast.FunctionDef | ast.AsyncF
     best: ast.FunctionDef | ast.AsyncFunctionDef | None = None
     for node in ast.walk(tree):
         inside = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-            node.lineno <= line <= (node.end_lineno or node.lineno))
+            node.lineno <= line <= (node.end_lineno or node.lineno)
+        )
         if inside and (best is None or node.lineno >= best.lineno):
             best = node  # type: ignore[assignment]
     return best
@@ -353,8 +370,11 @@ def _assigned_names(statement: ast.stmt) -> set[str]:
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 names.add(node.id)
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id == "self":
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+            ):
                 names.add(node.attr)
     return names
 
@@ -364,6 +384,11 @@ def _definition(index: RepoIndex, path: str, name: str, statement: ast.stmt) -> 
     end = statement.end_lineno or statement.lineno
     value = getattr(statement, "value", None)
     source = index.text(path) or ""
-    return Definition(name=name, path=path, line=statement.lineno, end_line=end,
-                      text="\n".join(lines[statement.lineno - 1 : end]),
-                      value=_source(value, source) if value is not None else "")
+    return Definition(
+        name=name,
+        path=path,
+        line=statement.lineno,
+        end_line=end,
+        text="\n".join(lines[statement.lineno - 1 : end]),
+        value=_source(value, source) if value is not None else "",
+    )

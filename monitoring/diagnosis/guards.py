@@ -33,10 +33,34 @@ PARSE_GUARD_STATUS = 422
 #: Lines an edit's ``old_text`` may grow upwards to become unique in its file.
 MAX_UNIQUE_EXTRA_LINES = 5
 
-_ROUTE_NAMES = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "route",
-                          "api_route", "websocket", "view"})
-_PARSERS = frozenset({"json.loads", "loads", "int", "float", "uuid.UUID", "UUID", "Decimal",
-                      "datetime.fromisoformat", "date.fromisoformat"})
+_ROUTE_NAMES = frozenset(
+    {
+        "get",
+        "post",
+        "put",
+        "patch",
+        "delete",
+        "head",
+        "options",
+        "route",
+        "api_route",
+        "websocket",
+        "view",
+    }
+)
+_PARSERS = frozenset(
+    {
+        "json.loads",
+        "loads",
+        "int",
+        "float",
+        "uuid.UUID",
+        "UUID",
+        "Decimal",
+        "datetime.fromisoformat",
+        "date.fromisoformat",
+    }
+)
 _PURE_NODES = (ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.Load)
 
 
@@ -127,8 +151,13 @@ def key_guard(index: RepoIndex, path: str, line: int, missing: object) -> GuardE
     indent, unit = _indent(index, path, statement.lineno), _indent_unit(index, path)
     guard = [f"{indent}if {key} not in {container}:", f"{indent}{unit}{raise_line}"]
     edit = _insert_before(index, path, statement, guard)
-    facts = {"key": key, "container": container, "label": label, "function": function.name,
-             "status": str(KEY_GUARD_STATUS)}
+    facts = {
+        "key": key,
+        "container": container,
+        "label": label,
+        "function": function.name,
+        "status": str(KEY_GUARD_STATUS),
+    }
     return GuardEdit(edit=edit, facts=facts) if edit else None
 
 
@@ -139,8 +168,9 @@ def parse_guard(index: RepoIndex, path: str, line: int, exception: str) -> Guard
         return None
     tree, function, statement, error = found
     catch = _catchable(tree, exception)
-    params = {a.arg for a in function.args.posonlyargs + function.args.args
-              + function.args.kwonlyargs}
+    params = {
+        a.arg for a in function.args.posonlyargs + function.args.args + function.args.kwonlyargs
+    }
     call = _parser_call(statement, params)
     if catch is None or call is None or statement.lineno != statement.end_lineno:
         return None
@@ -154,24 +184,38 @@ def parse_guard(index: RepoIndex, path: str, line: int, exception: str) -> Guard
         raise_line += " from None"
     indent, unit = _indent(index, path, statement.lineno), _indent_unit(index, path)
     original = index.lines(path)[statement.lineno - 1]
-    wrapped = [f"{indent}try:", f"{unit}{original}", f"{indent}except {catch}:",
-               f"{indent}{unit}{raise_line}"]
+    wrapped = [
+        f"{indent}try:",
+        f"{unit}{original}",
+        f"{indent}except {catch}:",
+        f"{indent}{unit}{raise_line}",
+    ]
     edit = _replace_statement(index, path, statement, wrapped)
-    facts = {"argument": argument, "call": _src(text, call), "function": function.name,
-             "exception": catch, "status": str(PARSE_GUARD_STATUS)}
+    facts = {
+        "argument": argument,
+        "call": _src(text, call),
+        "function": function.name,
+        "exception": catch,
+        "status": str(PARSE_GUARD_STATUS),
+    }
     return GuardEdit(edit=edit, facts=facts) if edit else None
 
 
-def raise_literal(index: RepoIndex, definition: Definition, current: int,
-                  proposed: int) -> Edit | None:
+def raise_literal(
+    index: RepoIndex, definition: Definition, current: int, proposed: int
+) -> Edit | None:
     """Replace the one literal ``current`` (``3000`` or ``"3000"``) in a definition."""
     tree = index.tree(definition.path)
     statement = _statement_starting(tree, definition.line) if tree else None
     if statement is None:
         return None
-    hits = [node for node in ast.walk(statement) if isinstance(node, ast.Constant)
-            and not isinstance(node.value, bool)
-            and (node.value == current or node.value == str(current))]
+    hits = [
+        node
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Constant)
+        and not isinstance(node.value, bool)
+        and (node.value == current or node.value == str(current))
+    ]
     if len(hits) != 1 or hits[0].lineno != hits[0].end_lineno:
         return None
     node = hits[0]
@@ -181,12 +225,17 @@ def raise_literal(index: RepoIndex, definition: Definition, current: int,
     changed = raw[: node.col_offset] + literal.encode() + raw[node.end_col_offset or 0 :]
     new_lines = list(lines)
     new_lines[node.lineno - 1] = changed.decode("utf-8")
-    return _whole_lines_edit(index, definition.path, statement.lineno,
-                             statement.end_lineno or statement.lineno,
-                             new_lines[statement.lineno - 1 : statement.end_lineno])
+    return _whole_lines_edit(
+        index,
+        definition.path,
+        statement.lineno,
+        statement.end_lineno or statement.lineno,
+        new_lines[statement.lineno - 1 : statement.end_lineno],
+    )
 
 
 # --- finding the statement ---------------------------------------------------------------
+
 
 def _handler_statement(index: RepoIndex, path: str, line: int):
     """(tree, handler function, simple statement on ``line``, client error) or None."""
@@ -229,11 +278,19 @@ def _statement_starting(tree: ast.AST, line: int) -> ast.stmt | None:
 
 
 def _lookup(statement: ast.stmt, line: int, missing: object) -> ast.Subscript | None:
-    subscripts = [n for n in ast.walk(statement) if isinstance(n, ast.Subscript)
-                  and isinstance(n.ctx, ast.Load) and n.lineno <= line <= (n.end_lineno or 0)
-                  and not isinstance(n.slice, ast.Slice)]
-    exact = [n for n in subscripts if isinstance(n.slice, ast.Constant)
-             and missing is not None and n.slice.value == missing]
+    subscripts = [
+        n
+        for n in ast.walk(statement)
+        if isinstance(n, ast.Subscript)
+        and isinstance(n.ctx, ast.Load)
+        and n.lineno <= line <= (n.end_lineno or 0)
+        and not isinstance(n.slice, ast.Slice)
+    ]
+    exact = [
+        n
+        for n in subscripts
+        if isinstance(n.slice, ast.Constant) and missing is not None and n.slice.value == missing
+    ]
     computed = [n for n in subscripts if not isinstance(n.slice, ast.Constant)]
     chosen = exact or computed
     if len(chosen) != 1 or not (_pure(chosen[0].value) and _pure(chosen[0].slice)):
@@ -261,9 +318,14 @@ def _label(node: ast.AST) -> str:
 
 
 def _parser_call(statement: ast.stmt, params: set[str]) -> ast.Call | None:
-    calls = [n for n in ast.walk(statement) if isinstance(n, ast.Call)
-             and ast.unparse(n.func) in _PARSERS and n.args
-             and {x.id for x in ast.walk(n.args[0]) if isinstance(x, ast.Name)} & params]
+    calls = [
+        n
+        for n in ast.walk(statement)
+        if isinstance(n, ast.Call)
+        and ast.unparse(n.func) in _PARSERS
+        and n.args
+        and {x.id for x in ast.walk(n.args[0]) if isinstance(x, ast.Name)} & params
+    ]
     return calls[0] if len(calls) == 1 else None
 
 
@@ -273,8 +335,9 @@ def _catchable(tree: ast.Module, exception: str) -> str | None:
     if short in ("ValueError", "TypeError"):
         return short
     if short == "JSONDecodeError":
-        imported = {a.asname or a.name for n in tree.body if isinstance(n, ast.Import)
-                    for a in n.names}
+        imported = {
+            a.asname or a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names
+        }
         if "json" in imported:
             return "json.JSONDecodeError"
         return "ValueError"  # JSONDecodeError is a ValueError
@@ -286,6 +349,7 @@ def _src(text: str, node: ast.AST) -> str:
 
 
 # --- building whole-line edits -----------------------------------------------------------
+
 
 def _indent(index: RepoIndex, path: str, line: int) -> str:
     content = index.lines(path)[line - 1]
@@ -300,21 +364,23 @@ def _indent_unit(index: RepoIndex, path: str) -> str:
     return " " * 4
 
 
-def _insert_before(index: RepoIndex, path: str, statement: ast.stmt,
-                   new: list[str]) -> Edit | None:
+def _insert_before(index: RepoIndex, path: str, statement: ast.stmt, new: list[str]) -> Edit | None:
     start, end = statement.lineno, statement.end_lineno or statement.lineno
     original = index.lines(path)[start - 1 : end]
     return _whole_lines_edit(index, path, start, end, new + original)
 
 
-def _replace_statement(index: RepoIndex, path: str, statement: ast.stmt,
-                       new: list[str]) -> Edit | None:
-    return _whole_lines_edit(index, path, statement.lineno,
-                             statement.end_lineno or statement.lineno, new)
+def _replace_statement(
+    index: RepoIndex, path: str, statement: ast.stmt, new: list[str]
+) -> Edit | None:
+    return _whole_lines_edit(
+        index, path, statement.lineno, statement.end_lineno or statement.lineno, new
+    )
 
 
-def _whole_lines_edit(index: RepoIndex, path: str, start: int, end: int,
-                      new: list[str]) -> Edit | None:
+def _whole_lines_edit(
+    index: RepoIndex, path: str, start: int, end: int, new: list[str]
+) -> Edit | None:
     """Replace lines ``start..end`` by ``new``, growing ``old_text`` upwards until unique.
 
     Returns None when no unique ``old_text`` exists or the result would not parse.
@@ -327,8 +393,9 @@ def _whole_lines_edit(index: RepoIndex, path: str, start: int, end: int,
             return None
         old = "\n".join(lines[first - 1 : end])
         if text.count(old) == 1:
-            edit = Edit(path=path, old_text=old,
-                        new_text="\n".join(lines[first - 1 : start - 1] + new))
+            edit = Edit(
+                path=path, old_text=old, new_text="\n".join(lines[first - 1 : start - 1] + new)
+            )
             return edit if _parses(text.replace(old, edit.new_text, 1)) else None
     return None
 

@@ -65,12 +65,25 @@ class LMInputs:
     @property
     def total_chars(self) -> int:
         """Characters over all four inputs."""
-        return sum(len(t) for t in (self.anomaly_description, self.log_samples,
-                                    self.system_context, self.current_code))
+        return sum(
+            len(t)
+            for t in (
+                self.anomaly_description,
+                self.log_samples,
+                self.system_context,
+                self.current_code,
+            )
+        )
 
 
-def build_inputs(anomaly: Anomaly, context: CodeContext, index: RepoIndex | None, *,
-                 log_redactor: Redactor, code_redactor: Redactor) -> LMInputs:
+def build_inputs(
+    anomaly: Anomaly,
+    context: CodeContext,
+    index: RepoIndex | None,
+    *,
+    log_redactor: Redactor,
+    code_redactor: Redactor,
+) -> LMInputs:
     """The LM's inputs for ``anomaly`` (see the module docstring for masking and bounds)."""
     return LMInputs(
         anomaly_description=log_redactor.redact(describe(anomaly)),
@@ -99,8 +112,10 @@ def describe(anomaly: Anomaly) -> str:
     app = [f for f in anomaly.frames if not is_library_path(f.file)]
     if anomaly.frames:
         shown = ", ".join(f"{f.function} ({f.file}:{f.line})" for f in app[-4:]) or "none"
-        lines.append(f"traceback: {len(anomaly.frames)} frames, application frames "
-                     f"(outermost first): {shown}")
+        lines.append(
+            f"traceback: {len(anomaly.frames)} frames, application frames "
+            f"(outermost first): {shown}"
+        )
     if anomaly.details:
         details = ", ".join(f"{k}={v}" for k, v in list(anomaly.details.items())[:10])
         lines.append(f"figures: {defuse(details)}")

@@ -59,19 +59,17 @@ ROOT_EXCEPTION_NO_CODE = (
     "{exception} ({message}) was raised {times} between {first} and {last}; "
     "no frame of the traceback is in the service's repository."
 )
-ROOT_ERROR_LOG = (
-    "The service logged \"{template}\" {times} between {first} and {last}{where}."
-)
+ROOT_ERROR_LOG = 'The service logged "{template}" {times} between {first} and {last}{where}.'
 ROOT_CONNECT_HINT = (
     " The message reports a failed connection: a dependency the service calls is down or "
     "misconfigured (address, credentials, network), which code changes rarely fix."
 )
 ROOT_SLOW = (
-    "Operations were slower than expected (\"{template}\", {times}), up to {slowest} "
+    'Operations were slower than expected ("{template}", {times}), up to {slowest} '
     "between {first} and {last}{where}."
 )
 ROOT_DUPLICATES = (
-    "Duplicate deliveries were logged (\"{template}\", {times}) between {first} and "
+    'Duplicate deliveries were logged ("{template}", {times}) between {first} and '
     "{last}{where}. Senders such as Slack retry when an event is not acknowledged quickly "
     "(within 3 s), so a spike usually means the handler answered slowly or failed."
 )

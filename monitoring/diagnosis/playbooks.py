@@ -61,15 +61,22 @@ def run_playbook(anomaly: Anomaly, context: CodeContext, index: RepoIndex | None
 
 # --- truncation --------------------------------------------------------------------------
 
+
 def _truncation(anomaly: Anomaly, context: CodeContext, index: RepoIndex | None) -> Draft:
     keys = template_keys(anomaly.template) or [k for k in anomaly.details if _LIMIT_KEY.search(k)]
     limit_key = next((k for k in keys if _LIMIT_KEY.search(k)), keys[0] if keys else "limit")
     current = _number(anomaly, limit_key, largest=False)
-    needed = max(filter(None, (_number(anomaly, k, largest=True) for k in keys
-                               if k != limit_key)), default=None)
+    needed = max(
+        filter(None, (_number(anomaly, k, largest=True) for k in keys if k != limit_key)),
+        default=None,
+    )
     definition = _limit_definition(context, limit_key)
-    facts = {"key": limit_key, "current": current, "needed": needed or "?",
-             "times": _times(anomaly.count)}
+    facts = {
+        "key": limit_key,
+        "current": current,
+        "needed": needed or "?",
+        "times": _times(anomaly.count),
+    }
     edit = None
     if definition and current and index is not None:
         proposed = proposed_limit(current, needed)
@@ -80,15 +87,25 @@ def _truncation(anomaly: Anomaly, context: CodeContext, index: RepoIndex | None)
         risk_notes = msg.RISK_RAISE_LIMIT
         if "environ" in definition.value or "getenv" in definition.value:
             risk_notes += msg.RISK_LIMIT_FROM_ENV.format(name=definition.name)
-        reasoning = msg.REASON_RAISE_LIMIT.format(name=definition.name, current=current,
-                                                  proposed=proposed, needed=needed or "?")
-        return _draft(anomaly, root, [f"{definition.path}:{definition.name}"],
-                      evidence_facts(anomaly, context), edits=[edit], reasoning=reasoning,
-                      risk=Risk.LOW, risk_notes=risk_notes)
+        reasoning = msg.REASON_RAISE_LIMIT.format(
+            name=definition.name, current=current, proposed=proposed, needed=needed or "?"
+        )
+        return _draft(
+            anomaly,
+            root,
+            [f"{definition.path}:{definition.name}"],
+            evidence_facts(anomaly, context),
+            edits=[edit],
+            reasoning=reasoning,
+            risk=Risk.LOW,
+            risk_notes=risk_notes,
+        )
     if definition:
         detail = msg.ROOT_TRUNCATION_LIMIT_NOT_LITERAL.format(
-            name=definition.name, where=f"{definition.path}:{definition.line}",
-            value=definition.value)
+            name=definition.name,
+            where=f"{definition.path}:{definition.line}",
+            value=definition.value,
+        )
     else:
         detail = msg.ROOT_TRUNCATION_NO_LIMIT_FOUND
     root = msg.ROOT_TRUNCATION_NO_DEFINITION.format(detail=detail, **facts)
@@ -141,6 +158,7 @@ def _limit_definition(context: CodeContext, key: str):
 
 # --- exceptions and error logs ------------------------------------------------------------
 
+
 def _error(anomaly: Anomaly, context: CodeContext, index: RepoIndex | None) -> Draft:
     if anomaly.exception_type and context.frames and index is not None:
         return _traceback(anomaly, context, index)
@@ -167,15 +185,25 @@ def _traceback(anomaly: Anomaly, context: CodeContext, index: RepoIndex) -> Draf
         root_template, reason, risk = msg.ROOT_KEY_ERROR, msg.REASON_KEY_GUARD, msg.RISK_KEY_GUARD
     elif short in ("JSONDecodeError", "ValueError"):
         guard = parse_guard(index, path, line, anomaly.exception_type or "")
-        root_template, reason, risk = (msg.ROOT_PARSE_ERROR, msg.REASON_PARSE_GUARD,
-                                       msg.RISK_PARSE_GUARD)
+        root_template, reason, risk = (
+            msg.ROOT_PARSE_ERROR,
+            msg.REASON_PARSE_GUARD,
+            msg.RISK_PARSE_GUARD,
+        )
     components = [f"{f.path}:{f.frame.function}" for f in context.frames]
     evidence = evidence_facts(anomaly, context)
     if guard is not None:
         merged = {**facts, **guard.facts}
-        return _draft(anomaly, root_template.format(**merged), components, evidence,
-                      edits=[guard.edit], reasoning=reason.format(**merged), risk=Risk.LOW,
-                      risk_notes=risk.format(**merged))
+        return _draft(
+            anomaly,
+            root_template.format(**merged),
+            components,
+            evidence,
+            edits=[guard.edit],
+            reasoning=reason.format(**merged),
+            risk=Risk.LOW,
+            risk_notes=risk.format(**merged),
+        )
     denominator = _denominator(index, path, line) if short == "ZeroDivisionError" else None
     if denominator:
         root = msg.ROOT_ZERO_DIVISION.format(denominator=denominator, **facts)
@@ -196,7 +224,8 @@ def _denominator(index: RepoIndex, path: str, line: int) -> str | None:
     text = index.text(path) or ""
     for node in ast.walk(tree) if tree else ():
         division = isinstance(node, ast.BinOp) and isinstance(
-            node.op, (ast.Div, ast.FloorDiv, ast.Mod))
+            node.op, (ast.Div, ast.FloorDiv, ast.Mod)
+        )
         if division and node.lineno <= line <= (node.end_lineno or node.lineno):
             return ast.get_source_segment(text, node.right) or ast.unparse(node.right)
     return None
@@ -204,19 +233,25 @@ def _denominator(index: RepoIndex, path: str, line: int) -> str | None:
 
 # --- slow operations and duplicates ------------------------------------------------------
 
+
 def _slow(anomaly: Anomaly, context: CodeContext, index: RepoIndex | None) -> Draft:
-    root = msg.ROOT_SLOW.format(slowest=_slowest(anomaly), where=_where(context),
-                                **_facts(anomaly))
+    root = msg.ROOT_SLOW.format(slowest=_slowest(anomaly), where=_where(context), **_facts(anomaly))
     return _draft(anomaly, root, _components(context), evidence_facts(anomaly, context))
 
 
 def _slowest(anomaly: Anomaly) -> str:
-    numbers = [v for k, v in anomaly.details.items()
-               if "max" in k and isinstance(v, (int, float)) and not isinstance(v, bool)]
+    numbers = [
+        v
+        for k, v in anomaly.details.items()
+        if "max" in k and isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
     if numbers:
         return f"{max(numbers):.2f} s"
-    seconds = [float(n) / (1000 if unit == "ms" else 1)
-               for sample in anomaly.samples for n, unit in _SECONDS.findall(sample)]
+    seconds = [
+        float(n) / (1000 if unit == "ms" else 1)
+        for sample in anomaly.samples
+        for n, unit in _SECONDS.findall(sample)
+    ]
     return f"{max(seconds):.2f} s" if seconds else "an unknown time"
 
 
@@ -236,25 +271,46 @@ PLAYBOOKS: dict[str, Playbook] = {
 
 # --- shared wording -----------------------------------------------------------------------
 
-def _draft(anomaly: Anomaly, root: str, components: list[str], evidence: list[str], *,
-           edits=None, reasoning: str = "", risk: Risk = Risk.LOW,
-           risk_notes: str = "") -> Draft:
+
+def _draft(
+    anomaly: Anomaly,
+    root: str,
+    components: list[str],
+    evidence: list[str],
+    *,
+    edits=None,
+    reasoning: str = "",
+    risk: Risk = Risk.LOW,
+    risk_notes: str = "",
+) -> Draft:
     diagnosis = Diagnosis(
-        root_cause=root, severity_assessment=anomaly.severity, affected_components=components,
+        root_cause=root,
+        severity_assessment=anomaly.severity,
+        affected_components=components,
         confidence=CONFIDENCE_WITH_EDIT if edits else CONFIDENCE_WITHOUT_EDIT,
-        source="playbook", evidence=evidence,
+        source="playbook",
+        evidence=evidence,
     )
-    return Draft(diagnosis=diagnosis, edits=list(edits or []), reasoning=reasoning,
-                 risk=risk, risk_notes=risk_notes)
+    return Draft(
+        diagnosis=diagnosis,
+        edits=list(edits or []),
+        reasoning=reasoning,
+        risk=risk,
+        risk_notes=risk_notes,
+    )
 
 
 def _facts(anomaly: Anomaly) -> dict[str, object]:
     message = (anomaly.exception_message or "").strip()
-    return {"count": anomaly.count, "times": _times(anomaly.count),
-            "first": _when(anomaly.first_seen),
-            "last": _when(anomaly.last_seen), "template": _short(anomaly.template, 160),
-            "exception": anomaly.exception_type or "error",
-            "message": _short(message, 120) or "no message"}
+    return {
+        "count": anomaly.count,
+        "times": _times(anomaly.count),
+        "first": _when(anomaly.first_seen),
+        "last": _when(anomaly.last_seen),
+        "template": _short(anomaly.template, 160),
+        "exception": anomaly.exception_type or "error",
+        "message": _short(message, 120) or "no message",
+    }
 
 
 def _times(count: int) -> str:
@@ -282,8 +338,10 @@ def _components(context: CodeContext) -> list[str]:
 
 def evidence_facts(anomaly: Anomaly, context: CodeContext) -> list[str]:
     """Short facts a diagnosis rests on: counts and times, frames, emitters, definitions."""
-    facts = [f"{anomaly.count} events of \"{_short(anomaly.template, 120)}\" "
-             f"between {_when(anomaly.first_seen)} and {_when(anomaly.last_seen)}"]
+    facts = [
+        f'{anomaly.count} events of "{_short(anomaly.template, 120)}" '
+        f"between {_when(anomaly.first_seen)} and {_when(anomaly.last_seen)}"
+    ]
     facts += [f"{f.path}:{f.frame.line} in {f.frame.function}()" for f in context.frames]
     facts += [f"{e.path}:{e.line} writes the message" for e in context.emitters]
     facts += [f"{d.path}:{d.line} {d.text.strip()}" for d in context.definitions]

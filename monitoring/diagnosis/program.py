@@ -77,13 +77,17 @@ class DiagnoseAndFix(dspy.Module):
         self.generate_fix = dspy.Predict(GenerateFix)
 
     def forward(self, *, inputs: LMInputs, review: Review) -> LMAnswer:
-        analysis = self.analyze(anomaly_description=inputs.anomaly_description,
-                                log_samples=inputs.log_samples,
-                                system_context=inputs.system_context)
-        answer = LMAnswer(root_cause=analysis.root_cause,
-                          severity=analysis.severity_assessment,
-                          components=list(analysis.affected_components),
-                          confidence=min(1.0, max(0.0, float(analysis.confidence))))
+        analysis = self.analyze(
+            anomaly_description=inputs.anomaly_description,
+            log_samples=inputs.log_samples,
+            system_context=inputs.system_context,
+        )
+        answer = LMAnswer(
+            root_cause=analysis.root_cause,
+            severity=analysis.severity_assessment,
+            components=list(analysis.affected_components),
+            confidence=min(1.0, max(0.0, float(analysis.confidence))),
+        )
         if inputs.current_code:
             self._fix(answer, inputs, review)
         return answer
@@ -91,9 +95,12 @@ class DiagnoseAndFix(dspy.Module):
     def _fix(self, answer: LMAnswer, inputs: LMInputs, review: Review) -> None:
         feedback = FIRST_ATTEMPT
         for _attempt in range(MAX_FIX_ATTEMPTS):
-            fix = self.generate_fix(root_cause=answer.root_cause,
-                                    affected_components=answer.components,
-                                    current_code=inputs.current_code, review_feedback=feedback)
+            fix = self.generate_fix(
+                root_cause=answer.root_cause,
+                affected_components=answer.components,
+                current_code=inputs.current_code,
+                review_feedback=feedback,
+            )
             answer.fixed = True
             answer.reasoning = fix.reasoning
             answer.risk = Risk(fix.risk_assessment.level)

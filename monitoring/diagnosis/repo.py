@@ -31,12 +31,27 @@ MAX_FILE_BYTES = 512 * 1024
 #: Seconds allowed for ``git ls-files``.
 GIT_TIMEOUT_SECONDS = 10.0
 
-_SKIP_DIRS = frozenset({
-    ".git", ".venv", "venv", "env", "node_modules", "__pycache__", "site-packages",
-    "dist-packages", "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
-})
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        "__pycache__",
+        "site-packages",
+        "dist-packages",
+        "build",
+        "dist",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+    }
+)
 _LIBRARY_PATH = re.compile(
-    r"/(?:site-packages|dist-packages|\.venv|venv|node_modules)/|/lib/python\d[\d.]*/")
+    r"/(?:site-packages|dist-packages|\.venv|venv|node_modules)/|/lib/python\d[\d.]*/"
+)
 
 
 class RepoIndex:
@@ -133,7 +148,10 @@ def _git_files(root: Path) -> list[str] | None:
     try:
         result = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root, capture_output=True, timeout=GIT_TIMEOUT_SECONDS, check=True,
+            cwd=root,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -144,8 +162,7 @@ def _git_files(root: Path) -> list[str] | None:
 def _walk_files(root: Path) -> list[str]:
     found: list[str] = []
     for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames
-                             if d not in _SKIP_DIRS and not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         base = Path(directory).relative_to(root)
         for name in sorted(filenames):
             found.append((base / name).as_posix())

@@ -32,8 +32,9 @@ from monitoring.redact import PLACEHOLDER
 MAX_PROPOSAL_CHANGED_LINES = 60
 
 
-def review_edits(edits: Sequence[Edit], *, repo_root: Path,
-                 evidence_files: Collection[str]) -> list[Edit]:
+def review_edits(
+    edits: Sequence[Edit], *, repo_root: Path, evidence_files: Collection[str]
+) -> list[Edit]:
     """Check an edit set against the repository as it is now.
 
     Args:
@@ -61,8 +62,10 @@ def review_edits(edits: Sequence[Edit], *, repo_root: Path,
     _check_python(root, normalised)
     changed = changed_lines(normalised)
     if changed > MAX_PROPOSAL_CHANGED_LINES:
-        raise EditRejected(normalised[0].path, msg.REJECT_TOO_BIG.format(
-            changed=changed, limit=MAX_PROPOSAL_CHANGED_LINES))
+        raise EditRejected(
+            normalised[0].path,
+            msg.REJECT_TOO_BIG.format(changed=changed, limit=MAX_PROPOSAL_CHANGED_LINES),
+        )
     return normalised
 
 

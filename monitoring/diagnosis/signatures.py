@@ -21,10 +21,14 @@ UNTRUSTED = (
 class ProposedEdit(BaseModel):
     """One replacement in the service's repository."""
 
-    path: str = Field(description="file path relative to the repository root, exactly as "
-                                  "in a '### <path> lines ...' header of current_code")
-    old_text: str = Field(description="whole lines copied verbatim from current_code (no "
-                                      "line numbers), occurring exactly once in the file")
+    path: str = Field(
+        description="file path relative to the repository root, exactly as "
+        "in a '### <path> lines ...' header of current_code"
+    )
+    old_text: str = Field(
+        description="whole lines copied verbatim from current_code (no "
+        "line numbers), occurring exactly once in the file"
+    )
     new_text: str = Field(description="the replacement for old_text, same indentation")
 
 
@@ -43,15 +47,19 @@ class AnalyzeAnomaly(dspy.Signature):
     that writes the message). {UNTRUSTED}"""
 
     anomaly_description: str = dspy.InputField(
-        desc="what the log analyzer found: kind, counts, time window (UTC), template")
+        desc="what the log analyzer found: kind, counts, time window (UTC), template"
+    )
     log_samples: str = dspy.InputField(desc="newest raw events, secrets masked as <SECRET_n>")
     system_context: str = dspy.InputField(
-        desc="the repository files near the evidence and the code lines at each site")
+        desc="the repository files near the evidence and the code lines at each site"
+    )
     root_cause: str = dspy.OutputField(desc="2 to 4 sentences: what fails, why, and the impact")
     severity_assessment: Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"] = dspy.OutputField(
-        desc="impact on users of the service")
+        desc="impact on users of the service"
+    )
     affected_components: list[str] = dspy.OutputField(
-        desc='files and functions involved, e.g. ["app.py:orders"]')
+        desc='files and functions involved, e.g. ["app.py:orders"]'
+    )
     confidence: float = dspy.OutputField(desc="0.0 (a guess) to 1.0 (certain)")
 
 
@@ -67,9 +75,11 @@ class GenerateFix(dspy.Signature):
     root_cause: str = dspy.InputField()
     affected_components: list[str] = dspy.InputField()
     current_code: str = dspy.InputField(
-        desc="code from the repository, in blocks headed '### <path> lines <a>-<b> (why)'")
+        desc="code from the repository, in blocks headed '### <path> lines <a>-<b> (why)'"
+    )
     review_feedback: str = dspy.InputField(
-        desc="why the previous attempt's edits were rejected, or 'none'")
+        desc="why the previous attempt's edits were rejected, or 'none'"
+    )
     edits: list[ProposedEdit] = dspy.OutputField(desc="at most 3 edits; [] if none is safe")
     reasoning: str = dspy.OutputField(desc="why these edits fix the root cause")
     risk_assessment: RiskAssessment = dspy.OutputField()

@@ -20,13 +20,17 @@ def title_for(anomaly: Anomaly, context: CodeContext) -> str:
     """
     if anomaly.exception_type:
         exception = anomaly.exception_type.rsplit(".", 1)[-1]
-        function = context.frames[0].frame.function if context.frames else (
-            anomaly.frames[-1].function if anomaly.frames else "")
+        function = (
+            context.frames[0].frame.function
+            if context.frames
+            else (anomaly.frames[-1].function if anomaly.frames else "")
+        )
         if function:
             title = msg.TITLE_EXCEPTION.format(exception=exception, function=function)
         else:
             title = msg.TITLE_EXCEPTION_NO_FRAME.format(
-                exception=exception, message=(anomaly.exception_message or "").strip())
+                exception=exception, message=(anomaly.exception_message or "").strip()
+            )
     else:
         title = _BY_KIND.get(anomaly.kind, msg.TITLE_ERROR_LOG).format(template=anomaly.template)
     title = " ".join(title.split())

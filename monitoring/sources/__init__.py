@@ -45,9 +45,20 @@ SOURCES: dict[str, SourceClass] = {
 }
 
 __all__ = [
-    "SOURCES", "Batch", "CommandSource", "CursoredSource", "FileSource", "LogSource",
-    "LogSourceAuthError", "LogSourceError", "LogSourceUnavailable", "LokiSource",
-    "RailwaySource", "StaticSource", "build_source", "is_retryable",
+    "SOURCES",
+    "Batch",
+    "CommandSource",
+    "CursoredSource",
+    "FileSource",
+    "LogSource",
+    "LogSourceAuthError",
+    "LogSourceError",
+    "LogSourceUnavailable",
+    "LokiSource",
+    "RailwaySource",
+    "StaticSource",
+    "build_source",
+    "is_retryable",
 ]
 
 

@@ -61,8 +61,9 @@ def is_retryable(error: BaseException) -> bool:
 def translate_http_error(error: httpx.HTTPError, *, backend: str) -> LogSourceError:
     """Map an httpx transport error to :class:`LogSourceUnavailable` (timeouts, refused
     connections, protocol errors are all worth a retry)."""
-    return LogSourceUnavailable(f"{backend} could not be reached: {error.__class__.__name__}: "
-                                f"{error}")
+    return LogSourceUnavailable(
+        f"{backend} could not be reached: {error.__class__.__name__}: {error}"
+    )
 
 
 def check_http_status(response: httpx.Response, *, backend: str, auth_hint: str) -> None:
@@ -87,8 +88,9 @@ def check_http_status(response: httpx.Response, *, backend: str, auth_hint: str)
             retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
         )
     if status in (401, 403):
-        raise LogSourceAuthError(f"{backend} refused the credentials (HTTP {status}); "
-                                 f"check {auth_hint}")
+        raise LogSourceAuthError(
+            f"{backend} refused the credentials (HTTP {status}); check {auth_hint}"
+        )
     raise LogSourceError(f"{backend} answered HTTP {status}: {response.text[:200]}")
 
 
@@ -160,8 +162,9 @@ class CursoredSource:
         clock: the current aware UTC time.
     """
 
-    def __init__(self, source: LogSource, *, state: StateStore,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, source: LogSource, *, state: StateStore, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.source = source
         self.state = state
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -195,10 +198,20 @@ class CursoredSource:
 # --- helpers shared by the windowed sources (Railway, Loki, command) ------------------------
 
 LEVEL_WORDS: dict[str, Level] = {
-    "debug": Level.DEBUG, "trace": Level.DEBUG, "info": Level.INFO, "notice": Level.INFO,
-    "warn": Level.WARNING, "warning": Level.WARNING, "error": Level.ERROR, "err": Level.ERROR,
-    "fatal": Level.CRITICAL, "critical": Level.CRITICAL, "crit": Level.CRITICAL,
-    "alert": Level.CRITICAL, "emerg": Level.CRITICAL, "panic": Level.CRITICAL,
+    "debug": Level.DEBUG,
+    "trace": Level.DEBUG,
+    "info": Level.INFO,
+    "notice": Level.INFO,
+    "warn": Level.WARNING,
+    "warning": Level.WARNING,
+    "error": Level.ERROR,
+    "err": Level.ERROR,
+    "fatal": Level.CRITICAL,
+    "critical": Level.CRITICAL,
+    "crit": Level.CRITICAL,
+    "alert": Level.CRITICAL,
+    "emerg": Level.CRITICAL,
+    "panic": Level.CRITICAL,
 }
 
 
@@ -279,11 +292,17 @@ def call_with_retries(fn: Callable[[], Any], policy: RetryPolicy) -> Any:
     def wait(state: Any) -> float:
         error = state.outcome.exception() if state.outcome else None
         hinted = getattr(error, "retry_after_seconds", None)
-        delay = hinted if hinted is not None else policy.base_delay_seconds * 2 ** (
-            state.attempt_number - 1)
+        delay = (
+            hinted
+            if hinted is not None
+            else policy.base_delay_seconds * 2 ** (state.attempt_number - 1)
+        )
         return float(min(delay, policy.max_delay_seconds))
 
-    retrying = Retrying(retry=retry_if_exception(is_retryable),
-                        stop=stop_after_attempt(max(1, policy.attempts)), wait=wait,
-                        reraise=True)
+    retrying = Retrying(
+        retry=retry_if_exception(is_retryable),
+        stop=stop_after_attempt(max(1, policy.attempts)),
+        wait=wait,
+        reraise=True,
+    )
     return retrying(fn)

@@ -52,8 +52,14 @@ class CommandSource:
 
     name = "command"
 
-    def __init__(self, *, command: str, timeout_seconds: float = 60.0,
-                 max_bytes: int = 16 * 1024 * 1024, parser_factory: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        command: str,
+        timeout_seconds: float = 60.0,
+        max_bytes: int = 16 * 1024 * 1024,
+        parser_factory: Any = None,
+    ) -> None:
         if not command.strip():
             raise LogSourceError("MENDBOT_LOG_COMMAND is empty")
         self.command = command
@@ -89,8 +95,11 @@ class CommandSource:
         keys = occurrence_keys(("", r.raw) for r in records)
         seen = set((cursor or {}).get("seen") or ())
         floor = parse_iso_timestamp(since) if since else None
-        fresh = [r for r, k in zip(records, keys, strict=True)
-                 if k not in seen and (floor is None or r.timestamp >= floor)]
+        fresh = [
+            r
+            for r, k in zip(records, keys, strict=True)
+            if k not in seen and (floor is None or r.timestamp >= floor)
+        ]
         newest = max((r.timestamp for r in fresh), default=None)
         new_since = iso(newest) if newest and (not floor or newest > floor) else since
         return Batch(records=fresh, cursor={"since": new_since, "seen": keys[-MAX_SEEN:]})
@@ -106,8 +115,13 @@ class CommandSource:
         env = {**os.environ, "MENDBOT_SINCE": since}
         try:
             process = subprocess.Popen(
-                self.command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                self.command,
+                shell=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
             )
         except OSError as error:
             raise LogSourceError(f"MENDBOT_LOG_COMMAND could not start: {error}") from error
@@ -121,7 +135,8 @@ class CommandSource:
         if process.returncode != 0:
             tail = stderr.decode("utf-8", errors="replace").strip()[-300:]
             raise LogSourceError(
-                f"MENDBOT_LOG_COMMAND exited with status {process.returncode}: {tail}")
+                f"MENDBOT_LOG_COMMAND exited with status {process.returncode}: {tail}"
+            )
         return stdout[: self.max_bytes].decode("utf-8", errors="replace")
 
 

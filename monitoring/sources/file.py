@@ -50,9 +50,15 @@ class FileSource:
 
     name = "file"
 
-    def __init__(self, *, path: Path, max_bytes: int = 16 * 1024 * 1024,
-                 initial_bytes: int = 4 * 1024 * 1024, hold_seconds: float = 30.0,
-                 parser_factory: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        max_bytes: int = 16 * 1024 * 1024,
+        initial_bytes: int = 4 * 1024 * 1024,
+        hold_seconds: float = 30.0,
+        parser_factory: Any = None,
+    ) -> None:
         self.path = Path(path).absolute()
         self.hold_seconds = hold_seconds
         self.max_bytes = max_bytes
@@ -123,8 +129,17 @@ class FileSource:
             data, end = _hold_unfinished_traceback(data, end)
         chunks.append(data)
         head_len = min(stat.st_size, _HEAD_BYTES)
-        return chunks, {"device": stat.st_dev, "inode": stat.st_ino, "offset": end,
-                        "head": _head(self.path, head_len), "head_len": head_len}, notes
+        return (
+            chunks,
+            {
+                "device": stat.st_dev,
+                "inode": stat.st_ino,
+                "offset": end,
+                "head": _head(self.path, head_len),
+                "head_len": head_len,
+            },
+            notes,
+        )
 
     def _start_offset(self, cursor: Cursor | None, size: int, *, first: bool) -> int:
         if cursor is not None:
@@ -145,16 +160,22 @@ class FileSource:
                 stat = item.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if (stat.st_ino == cursor.get("inode") and stat.st_dev == cursor.get("device")
-                    and item.path != str(self.path)
-                    and _head(Path(item.path), cursor.get("head_len", 0)) == cursor.get("head")):
+            if (
+                stat.st_ino == cursor.get("inode")
+                and stat.st_dev == cursor.get("device")
+                and item.path != str(self.path)
+                and _head(Path(item.path), cursor.get("head_len", 0)) == cursor.get("head")
+            ):
                 return Path(item.path)
         return None
 
 
 def _same_file(cursor: Cursor, stat: os.stat_result, path: Path) -> bool:
-    return (cursor.get("inode") == stat.st_ino and cursor.get("device") == stat.st_dev
-            and cursor.get("head") == _head(path, cursor.get("head_len", 0)))
+    return (
+        cursor.get("inode") == stat.st_ino
+        and cursor.get("device") == stat.st_dev
+        and cursor.get("head") == _head(path, cursor.get("head_len", 0))
+    )
 
 
 def _head(path: Path, length: int = _HEAD_BYTES) -> str:
@@ -186,7 +207,8 @@ def _hold_unfinished_traceback(data: bytes, end: int) -> tuple[bytes, int]:
     from the returned offset)."""
     lines = data.splitlines(keepends=True)
     start = unfinished_traceback_start(
-        [line.decode("utf-8", errors="replace").rstrip("\r\n") for line in lines])
+        [line.decode("utf-8", errors="replace").rstrip("\r\n") for line in lines]
+    )
     if start is None:
         return data, end
     kept = b"".join(lines[:start])

@@ -72,20 +72,29 @@ class LokiSource:
     name = "loki"
 
     def __init__(
-        self, *, client: httpx.Client, base_url: str, query: str, token: str | None = None,
-        page_limit: int = 1000, overlap_seconds: float = 30.0,
-        lookback_seconds: float = 3600.0, attempts: int = 4, backoff_seconds: float = 1.0,
-        max_backoff_seconds: float = 30.0, parser_factory: Any = None,
+        self,
+        *,
+        client: httpx.Client,
+        base_url: str,
+        query: str,
+        token: str | None = None,
+        page_limit: int = 1000,
+        overlap_seconds: float = 30.0,
+        lookback_seconds: float = 3600.0,
+        attempts: int = 4,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
+        parser_factory: Any = None,
     ) -> None:
         if not query.strip():
-            raise LogSourceError("LOKI_QUERY is empty; set a LogQL selector such as "
-                                 '{service_name="api"}')
+            raise LogSourceError(
+                'LOKI_QUERY is empty; set a LogQL selector such as {service_name="api"}'
+            )
         self.client = client
         self.url = base_url.rstrip("/") + QUERY_RANGE_PATH
         self.query = query
         self.page_limit = page_limit
-        self.window = EdgeWindow(overlap_seconds=overlap_seconds,
-                                 lookback_seconds=lookback_seconds)
+        self.window = EdgeWindow(overlap_seconds=overlap_seconds, lookback_seconds=lookback_seconds)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._retry = RetryPolicy(attempts, backoff_seconds, max_backoff_seconds)
         self._parser_factory = parser_factory or _default_parser
@@ -101,8 +110,12 @@ class LokiSource:
         """
         if not settings.loki_url:
             raise LogSourceError("the Loki source needs LOKI_URL")
-        return cls(client=httpx.Client(timeout=30.0), base_url=settings.loki_url,
-                   query=settings.loki_query or "", token=secret_value(settings.loki_token))
+        return cls(
+            client=httpx.Client(timeout=30.0),
+            base_url=settings.loki_url,
+            query=settings.loki_query or "",
+            token=secret_value(settings.loki_token),
+        )
 
     def fetch(self, cursor: Mapping[str, Any] | None, *, now: datetime) -> Batch:
         """New lines since ``cursor``, oldest first.
@@ -113,8 +126,9 @@ class LokiSource:
             LogSourceError: a bad query (HTTP 400, Loki's message included) or answer.
         """
         entries, notes = self._read(to_ns(self.window.start(cursor, now)), to_ns(now))
-        fresh, new_cursor = self.window.select(cursor, entries, end=now,
-                                               hold=_unfinished_per_stream)
+        fresh, new_cursor = self.window.select(
+            cursor, entries, end=now, hold=_unfinished_per_stream
+        )
         return Batch(records=self._parse(fresh), cursor=new_cursor, notes=notes)
 
     def check(self) -> str:
@@ -142,25 +156,38 @@ class LokiSource:
                 return entries, []
             last_ns = int(page[-1].stamp)
             if last_ns == start_ns:  # a whole page inside one nanosecond: skip past it
-                return entries, [f"more than {self.page_limit} Loki lines at one instant "
-                                 f"({last_ns} ns); some were skipped"]
+                return entries, [
+                    f"more than {self.page_limit} Loki lines at one instant "
+                    f"({last_ns} ns); some were skipped"
+                ]
             start_ns = last_ns
         return entries, [f"Loki window cut after {_MAX_PAGES} pages"]
 
     def _page(self, start_ns: int, end_ns: int, *, limit: int) -> list[Entry]:
-        params = {"query": self.query, "start": str(start_ns), "end": str(end_ns),
-                  "limit": str(limit), "direction": "forward"}
+        params = {
+            "query": self.query,
+            "start": str(start_ns),
+            "end": str(end_ns),
+            "limit": str(limit),
+            "direction": "forward",
+        }
         body = call_with_retries(lambda: self._get(params), self._retry)
         if body.get("status") != "success":
             raise LogSourceError(f"Loki answered status {body.get('status')!r}")
         data = body.get("data") or {}
         if data.get("resultType") != "streams":
-            raise LogSourceError("LOKI_QUERY must be a log query (it returned "
-                                 f"{data.get('resultType')!r}, not streams)")
-        entries = [_entry(stream.get("stream") or {}, value)
-                   for stream in data.get("result") or [] for value in stream.get("values") or []]
-        return sorted((e for e in entries if start_ns <= int(e.stamp) < end_ns),
-                      key=lambda e: int(e.stamp))
+            raise LogSourceError(
+                "LOKI_QUERY must be a log query (it returned "
+                f"{data.get('resultType')!r}, not streams)"
+            )
+        entries = [
+            _entry(stream.get("stream") or {}, value)
+            for stream in data.get("result") or []
+            for value in stream.get("values") or []
+        ]
+        return sorted(
+            (e for e in entries if start_ns <= int(e.stamp) < end_ns), key=lambda e: int(e.stamp)
+        )
 
     def _get(self, params: dict[str, str]) -> dict[str, Any]:
         try:
@@ -187,9 +214,14 @@ class LokiSource:
             level_word = next((labels[k] for k in _LEVEL_LABELS if labels.get(k)), None)
             parser = self._parser_factory(service)
             for entry in stream_entries:
-                records.extend(parser.feed(entry.text, timestamp=entry.timestamp,
-                                           level=level_from_word(level_word),
-                                           attributes=dict(labels)))
+                records.extend(
+                    parser.feed(
+                        entry.text,
+                        timestamp=entry.timestamp,
+                        level=level_from_word(level_word),
+                        attributes=dict(labels),
+                    )
+                )
             records.extend(parser.flush())
         records.sort(key=lambda r: r.timestamp)
         return records
@@ -215,20 +247,22 @@ def _unfinished_per_stream(entries: Sequence[Entry]) -> set[int]:
     return held
 
 
-def _drop_boundary_repeats(previous: list[Entry], page: list[Entry],
-                           boundary_ns: int) -> list[Entry]:
+def _drop_boundary_repeats(
+    previous: list[Entry], page: list[Entry], boundary_ns: int
+) -> list[Entry]:
     """The page without entries at ``boundary_ns`` that the previous page already had."""
+
     def identities(items: list[Entry]) -> list[str]:
         at_edge = [e for e in items if int(e.stamp) == boundary_ns]
-        return occurrence_keys((e.stamp, json.dumps(e.extra, sort_keys=True) + e.text)
-                               for e in at_edge)
+        return occurrence_keys(
+            (e.stamp, json.dumps(e.extra, sort_keys=True) + e.text) for e in at_edge
+        )
 
     known = set(identities(previous))
     if not known:
         return page
     edge_keys = iter(identities(page))
-    return [e for e in page
-            if int(e.stamp) != boundary_ns or next(edge_keys) not in known]
+    return [e for e in page if int(e.stamp) != boundary_ns or next(edge_keys) not in known]
 
 
 def _default_parser(service: str | None) -> Any:

@@ -104,11 +104,21 @@ class RailwaySource:
     name = "railway"
 
     def __init__(
-        self, *, client: httpx.Client, api_url: str, environment_id: str, service_id: str,
-        api_token: str | None = None, project_token: str | None = None,
-        page_limit: int = 1000, overlap_seconds: float = 30.0,
-        lookback_seconds: float = 3600.0, attempts: int = 4, backoff_seconds: float = 1.0,
-        max_backoff_seconds: float = 30.0, parser_factory: Any = None,
+        self,
+        *,
+        client: httpx.Client,
+        api_url: str,
+        environment_id: str,
+        service_id: str,
+        api_token: str | None = None,
+        project_token: str | None = None,
+        page_limit: int = 1000,
+        overlap_seconds: float = 30.0,
+        lookback_seconds: float = 3600.0,
+        attempts: int = 4,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
+        parser_factory: Any = None,
     ) -> None:
         if not (api_token or project_token):
             raise LogSourceAuthError("Railway needs RAILWAY_API_TOKEN or RAILWAY_TOKEN")
@@ -117,12 +127,14 @@ class RailwaySource:
         self.environment_id = environment_id
         self.service_id = service_id
         self.page_limit = page_limit
-        self.window = EdgeWindow(overlap_seconds=overlap_seconds,
-                                 lookback_seconds=lookback_seconds)
+        self.window = EdgeWindow(overlap_seconds=overlap_seconds, lookback_seconds=lookback_seconds)
         self._retry = RetryPolicy(attempts, backoff_seconds, max_backoff_seconds)
         self._token_variable = "RAILWAY_API_TOKEN" if api_token else "RAILWAY_TOKEN"
-        self._headers = ({"Authorization": f"Bearer {api_token}"} if api_token
-                         else {"Project-Access-Token": str(project_token)})
+        self._headers = (
+            {"Authorization": f"Bearer {api_token}"}
+            if api_token
+            else {"Project-Access-Token": str(project_token)}
+        )
         self._parser_factory = parser_factory or _default_parser
         self.cursor_key = f"source:railway:{environment_id}:{service_id}"
         #: The watched service's name, known after the first request.
@@ -137,11 +149,14 @@ class RailwaySource:
         """
         if not (settings.railway_environment_id and settings.railway_service_id):
             raise LogSourceError("Railway needs RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID")
-        return cls(client=httpx.Client(timeout=30.0), api_url=settings.railway_api_url,
-                   environment_id=settings.railway_environment_id,
-                   service_id=settings.railway_service_id,
-                   api_token=secret_value(settings.railway_api_token),
-                   project_token=secret_value(settings.railway_token))
+        return cls(
+            client=httpx.Client(timeout=30.0),
+            api_url=settings.railway_api_url,
+            environment_id=settings.railway_environment_id,
+            service_id=settings.railway_service_id,
+            api_token=secret_value(settings.railway_api_token),
+            project_token=secret_value(settings.railway_token),
+        )
 
     # --- LogSource --------------------------------------------------------------------------
     def fetch(self, cursor: Mapping[str, Any] | None, *, now: datetime) -> Batch:
@@ -162,20 +177,27 @@ class RailwaySource:
         drained: list[str] = list((cursor or {}).get("drained") or [])
         for deployment_id, state in followed.items():
             entries, truncated = self._window_entries(
-                deployment_id, self.window.start(state, now), now)
-            fresh, window_cursor = self.window.select(state, entries, end=now,
-                                                      hold=unfinished_traceback)
+                deployment_id, self.window.start(state, now), now
+            )
+            fresh, window_cursor = self.window.select(
+                state, entries, end=now, hold=unfinished_traceback
+            )
             records.extend(self._parse(fresh, instance.get("serviceName")))
             if truncated:
-                notes.append(f"deployment {deployment_id}: more than {self.page_limit} lines "
-                             "at one instant; some were skipped")
+                notes.append(
+                    f"deployment {deployment_id}: more than {self.page_limit} lines "
+                    "at one instant; some were skipped"
+                )
             if state["retired"] and not fresh:  # a stopped one is kept until drained
                 drained.append(deployment_id)
             else:
                 new_cursor[deployment_id] = {**window_cursor, "retired": state["retired"]}
         records.sort(key=lambda r: r.timestamp)
-        return Batch(records=records, notes=notes, cursor={
-            "deployments": new_cursor, "drained": drained[-_DRAINED_KEPT:]})
+        return Batch(
+            records=records,
+            notes=notes,
+            cursor={"deployments": new_cursor, "drained": drained[-_DRAINED_KEPT:]},
+        )
 
     def check(self) -> str:
         """Ask for the latest deployment: proves the token and ids are right.
@@ -185,8 +207,10 @@ class RailwaySource:
         """
         instance = self._service_instance()
         latest = instance.get("latestDeployment") or {}
-        return (f"Railway service {instance.get('serviceName') or self.service_id}, "
-                f"deployment {latest.get('id', 'none')} ({latest.get('status', 'unknown')})")
+        return (
+            f"Railway service {instance.get('serviceName') or self.service_id}, "
+            f"deployment {latest.get('id', 'none')} ({latest.get('status', 'unknown')})"
+        )
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -210,22 +234,26 @@ class RailwaySource:
                 continue
             start = now - self.window.lookback
             if not first_fetch and deployment.get("createdAt"):
-                start = max(start, parse_iso_timestamp(deployment["createdAt"])
-                            - self.window.overlap)
-            followed[deployment["id"]] = {"until": iso(start + self.window.overlap),
-                                          "edge": []}
+                start = max(
+                    start, parse_iso_timestamp(deployment["createdAt"]) - self.window.overlap
+                )
+            followed[deployment["id"]] = {"until": iso(start + self.window.overlap), "edge": []}
         running = {d["id"] for d in live if d.get("status") not in _STOPPED}
         for deployment_id, state in followed.items():
             state["retired"] = deployment_id not in running
         return followed
 
     def _service_instance(self) -> dict[str, Any]:
-        data = self._graphql(LATEST_DEPLOYMENT_QUERY, {"environmentId": self.environment_id,
-                                                       "serviceId": self.service_id})
+        data = self._graphql(
+            LATEST_DEPLOYMENT_QUERY,
+            {"environmentId": self.environment_id, "serviceId": self.service_id},
+        )
         instance = data.get("serviceInstance")
         if not isinstance(instance, dict):
-            raise LogSourceError("Railway returned no serviceInstance; check "
-                                 "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID")
+            raise LogSourceError(
+                "Railway returned no serviceInstance; check "
+                "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID"
+            )
         self.service_name = instance.get("serviceName") or self.service_name
         return instance
 
@@ -243,15 +271,24 @@ class RailwaySource:
         merged = _union(parts)
         return [e for e in merged if start <= e.timestamp < end], truncated
 
-    def _collect(self, deployment_id: str, start: datetime, end: datetime,
-                 parts: list[list[Entry]]) -> bool:
+    def _collect(
+        self, deployment_id: str, start: datetime, end: datetime, parts: list[list[Entry]]
+    ) -> bool:
         """Query ``[start, end]``; a full page spanning ``[lo, hi]`` means the rest lies in
         ``[start, lo]`` or ``[hi, end]`` (Railway keeps one end of a full window), so both
         are queried, recursively. Returns True when a full page sat on one instant."""
-        logs = self._graphql(DEPLOYMENT_LOGS_QUERY, {
-            "deploymentId": deployment_id, "startDate": iso(start), "endDate": iso(end),
-            "limit": self.page_limit,
-        }).get("deploymentLogs") or []
+        logs = (
+            self._graphql(
+                DEPLOYMENT_LOGS_QUERY,
+                {
+                    "deploymentId": deployment_id,
+                    "startDate": iso(start),
+                    "endDate": iso(end),
+                    "limit": self.page_limit,
+                },
+            ).get("deploymentLogs")
+            or []
+        )
         page = [_entry(log) for log in logs]
         parts.append(page)
         if len(logs) < self.page_limit or not page:
@@ -272,9 +309,9 @@ class RailwaySource:
 
     def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self.client.post(self.api_url, json={"query": query,
-                                                            "variables": variables},
-                                        headers=self._headers)
+            response = self.client.post(
+                self.api_url, json={"query": query, "variables": variables}, headers=self._headers
+            )
         except httpx.HTTPError as error:
             raise translate_http_error(error, backend="Railway") from error
         check_http_status(response, backend="Railway", auth_hint=self._token_variable)
@@ -288,13 +325,15 @@ class RailwaySource:
         return body.get("data") or {}
 
     def _graphql_error(self, errors: list[Any]) -> LogSourceError:
-        messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
-                             for e in errors)
+        messages = "; ".join(
+            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
+        )
         if "not authorized" in messages.lower() or "unauthorized" in messages.lower():
             return LogSourceAuthError(
-                f"Railway refused the token in {self._token_variable} (\"{messages}\"): "
+                f'Railway refused the token in {self._token_variable} ("{messages}"): '
                 "check that it is valid and can read this project, and that "
-                "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID belong to it")
+                "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID belong to it"
+            )
         return LogSourceError(f"Railway GraphQL error: {messages}")
 
     def _parse(self, entries: list[Entry], service: str | None) -> list[LogRecord]:
@@ -304,9 +343,14 @@ class RailwaySource:
             severity, attributes = entry.extra
             structured = bool(_LEVEL_KEYS & {k.lower() for k in attributes})
             level = level_from_word(severity) if structured else None
-            records.extend(parser.feed(entry.text, timestamp=entry.timestamp, level=level,
-                                       attributes={**attributes,
-                                                   "railway.severity": severity or ""}))
+            records.extend(
+                parser.feed(
+                    entry.text,
+                    timestamp=entry.timestamp,
+                    level=level,
+                    attributes={**attributes, "railway.severity": severity or ""},
+                )
+            )
         records.extend(parser.flush())
         return records
 
@@ -316,12 +360,16 @@ def _entry(log: Mapping[str, Any]) -> Entry:
     try:
         stamp = str(log["timestamp"])
         attributes = {str(a["key"]): str(a["value"]) for a in log.get("attributes") or []}
-        return Entry(timestamp=parse_iso_timestamp(stamp), stamp=stamp,
-                     text=str(log.get("message") or ""),
-                     extra=(log.get("severity"), attributes))
+        return Entry(
+            timestamp=parse_iso_timestamp(stamp),
+            stamp=stamp,
+            text=str(log.get("message") or ""),
+            extra=(log.get("severity"), attributes),
+        )
     except (KeyError, TypeError, ValueError) as error:
-        raise LogSourceError(f"Railway sent a log entry without a usable timestamp: "
-                             f"{str(log)[:200]}") from error
+        raise LogSourceError(
+            f"Railway sent a log entry without a usable timestamp: {str(log)[:200]}"
+        ) from error
 
 
 def _union(parts: list[list[Entry]]) -> list[Entry]:
@@ -334,8 +382,9 @@ def _union(parts: list[list[Entry]]) -> list[Entry]:
     merged: dict[str, Entry] = {}
     for page in parts:
         ordered = sorted(page, key=lambda e: e.timestamp)
-        for key, entry in zip(occurrence_keys((e.stamp, e.text) for e in ordered), ordered,
-                              strict=True):
+        for key, entry in zip(
+            occurrence_keys((e.stamp, e.text) for e in ordered), ordered, strict=True
+        ):
             merged.setdefault(key, entry)
     return sorted(merged.values(), key=lambda e: e.timestamp)
 

@@ -61,8 +61,9 @@ class StaticSource:
             if self._failures:
                 raise self._failures.pop(0)
             offset = int((cursor or {}).get("offset", 0))
-            return Batch(records=list(self._records[offset:]),
-                         cursor={"offset": len(self._records)})
+            return Batch(
+                records=list(self._records[offset:]), cursor={"offset": len(self._records)}
+            )
 
     def check(self) -> str:
         """Always healthy unless failures are queued."""

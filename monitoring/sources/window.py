@@ -69,7 +69,11 @@ class EdgeWindow:
         return parse_iso_timestamp(cursor["until"]) - self.overlap
 
     def select(
-        self, cursor: Mapping[str, Any] | None, entries: Sequence[Entry], *, end: datetime,
+        self,
+        cursor: Mapping[str, Any] | None,
+        entries: Sequence[Entry],
+        *,
+        end: datetime,
         hold: Callable[[Sequence[Entry]], set[int]] | None = None,
     ) -> tuple[list[Entry], Cursor]:
         """Drop entries already read; return the new ones (oldest first) and the cursor.
@@ -86,15 +90,25 @@ class EdgeWindow:
         keys = occurrence_keys((e.stamp, e.text) for e in ordered)
         known = set((cursor or {}).get("edge") or ())
         held = self._held(ordered, hold, end)
-        fresh = [entry for i, (entry, key) in enumerate(zip(ordered, keys, strict=True))
-                 if key not in known and i not in held]
+        fresh = [
+            entry
+            for i, (entry, key) in enumerate(zip(ordered, keys, strict=True))
+            if key not in known and i not in held
+        ]
         edge_from = end - self.overlap
-        edge = [key for i, (entry, key) in enumerate(zip(ordered, keys, strict=True))
-                if entry.timestamp >= edge_from and i not in held]
+        edge = [
+            key
+            for i, (entry, key) in enumerate(zip(ordered, keys, strict=True))
+            if entry.timestamp >= edge_from and i not in held
+        ]
         return fresh, {"until": iso(end), "edge": edge[-MAX_EDGE_KEYS:]}
 
-    def _held(self, ordered: Sequence[Entry],
-              hold: Callable[[Sequence[Entry]], set[int]] | None, end: datetime) -> set[int]:
+    def _held(
+        self,
+        ordered: Sequence[Entry],
+        hold: Callable[[Sequence[Entry]], set[int]] | None,
+        end: datetime,
+    ) -> set[int]:
         if hold is None:
             return set()
         held = hold(ordered)
@@ -104,10 +118,12 @@ class EdgeWindow:
 
 
 _TRACEBACK_START = "Traceback (most recent call last):"
-_CHAIN_LINES = frozenset({
-    "During handling of the above exception, another exception occurred:",
-    "The above exception was the direct cause of the following exception:",
-})
+_CHAIN_LINES = frozenset(
+    {
+        "During handling of the above exception, another exception occurred:",
+        "The above exception was the direct cause of the following exception:",
+    }
+)
 
 
 def unfinished_traceback_start(texts: Sequence[str]) -> int | None:
@@ -117,8 +133,10 @@ def unfinished_traceback_start(texts: Sequence[str]) -> int | None:
     message); None when the texts end complete."""
     for start in range(len(texts) - 1, -1, -1):
         if texts[start].startswith(_TRACEBACK_START):
-            if any(t.strip() and not t[0].isspace() and t.strip() not in _CHAIN_LINES
-                   for t in texts[start + 1:]):
+            if any(
+                t.strip() and not t[0].isspace() and t.strip() not in _CHAIN_LINES
+                for t in texts[start + 1 :]
+            ):
                 return None
             return max(start - 1, 0)
     return None

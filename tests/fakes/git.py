@@ -19,8 +19,10 @@ from pathlib import Path
 SERVICE_DIR = Path(__file__).resolve().parents[2] / "examples" / "service"
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
 }
 
 
@@ -70,7 +72,9 @@ class RepoPair:
         return git(other, "rev-parse", "HEAD")
 
 
-def make_repo(tmp: Path, files: dict[str, str] | None = None, *, copy_from: Path | None = None) -> RepoPair:
+def make_repo(
+    tmp: Path, files: dict[str, str] | None = None, *, copy_from: Path | None = None
+) -> RepoPair:
     """Create ``tmp/remote.git`` and a clone ``tmp/work`` on ``main`` holding ``files``.
 
     Args:

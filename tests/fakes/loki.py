@@ -93,15 +93,24 @@ class FakeLoki:
         except ValueError as error:
             self.invalid.append(str(error))
             return Reply.text(f"{error}\n", 400)
-        return Reply.json({"status": "success",
-                           "data": {"resultType": "streams", "result": self._select(**params)}})
+        return Reply.json(
+            {
+                "status": "success",
+                "data": {"resultType": "streams", "result": self._select(**params)},
+            }
+        )
 
-    def _select(self, *, matchers: dict[str, str], start: int, end: int, limit: int,
-                direction: str) -> list[dict[str, Any]]:
+    def _select(
+        self, *, matchers: dict[str, str], start: int, end: int, limit: int, direction: str
+    ) -> list[dict[str, Any]]:
         with self._lock:
-            hits = [(t, labels, line) for labels, stream in self.streams.items()
-                    if all(dict(labels).get(k) == v for k, v in matchers.items())
-                    for t, line in stream if start <= t < end]
+            hits = [
+                (t, labels, line)
+                for labels, stream in self.streams.items()
+                if all(dict(labels).get(k) == v for k, v in matchers.items())
+                for t, line in stream
+                if start <= t < end
+            ]
         hits.sort(key=lambda hit: hit[0], reverse=direction == "backward")
         grouped: dict[tuple[tuple[str, str], ...], list[list[str]]] = {}
         for t, labels, line in hits[:limit]:
@@ -111,6 +120,7 @@ class FakeLoki:
 
 def _params(query: dict[str, list[str]]) -> dict[str, Any]:
     """Loki's parameter checks; raises ValueError with Loki-like messages."""
+
     def one(name: str, default: str | None = None) -> str:
         values = query.get(name)
         if not values:
@@ -122,8 +132,11 @@ def _params(query: dict[str, list[str]]) -> dict[str, Any]:
     selector = one("query").strip()
     if not (selector.startswith("{") and selector.endswith("}")):
         raise ValueError(f"parse error : syntax error: unexpected input in {selector!r}")
-    matchers = dict(_MATCHER.fullmatch(part).groups()  # type: ignore[union-attr]
-                    for part in selector[1:-1].split(",") if _MATCHER.fullmatch(part))
+    matchers = dict(
+        _MATCHER.fullmatch(part).groups()  # type: ignore[union-attr]
+        for part in selector[1:-1].split(",")
+        if _MATCHER.fullmatch(part)
+    )
     if len(matchers) != len([p for p in selector[1:-1].split(",") if p.strip()]):
         raise ValueError(f"parse error : only exact label matchers are faked: {selector!r}")
     try:
@@ -135,5 +148,10 @@ def _params(query: dict[str, list[str]]) -> dict[str, Any]:
     direction = one("direction", "backward").lower()
     if direction not in ("forward", "backward") or limit <= 0 or end < start:
         raise ValueError("invalid direction, limit or range")
-    return {"matchers": matchers, "start": start, "end": end, "limit": limit,
-            "direction": direction}
+    return {
+        "matchers": matchers,
+        "start": start,
+        "end": end,
+        "limit": limit,
+        "direction": direction,
+    }

@@ -57,8 +57,9 @@ def chat_fields(**fields: Any) -> str:
 
 def system_prompt(body: dict[str, Any]) -> str:
     """The system message of a recorded request body ("" when there is none)."""
-    return next((m.get("content", "") for m in body.get("messages", [])
-                 if m.get("role") == "system"), "")
+    return next(
+        (m.get("content", "") for m in body.get("messages", []) if m.get("role") == "system"), ""
+    )
 
 
 def is_fix_request(body: dict[str, Any]) -> bool:
@@ -117,8 +118,9 @@ class FakeOpenAI:
         if scripted is None and self._responder is not None:
             scripted = self._responder(body)
         if scripted is None:
-            return Reply.json({"error": {"message": "no scripted reply", "type": "server_error"}},
-                              500)
+            return Reply.json(
+                {"error": {"message": "no scripted reply", "type": "server_error"}}, 500
+            )
         if isinstance(scripted, str):
             scripted = Scripted(content=scripted)
         return self._render(scripted, body)
@@ -127,8 +129,10 @@ class FakeOpenAI:
         if scripted.raw_body is not None:
             reply = Reply(scripted.status, scripted.raw_body, {"Content-Type": "text/html"})
         elif scripted.status != 200:
-            reply = Reply.json({"error": {"message": f"scripted {scripted.status}",
-                                          "type": "server_error"}}, scripted.status)
+            reply = Reply.json(
+                {"error": {"message": f"scripted {scripted.status}", "type": "server_error"}},
+                scripted.status,
+            )
         else:
             reply = Reply.json(_completion(body, scripted.content or ""))
         reply.delay_seconds = scripted.delay_seconds
@@ -138,10 +142,20 @@ class FakeOpenAI:
 def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
     prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
     return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000,
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
         "model": body.get("model", "fake-model"),
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4,
-                  "total_tokens": (prompt_chars + len(content)) // 4},
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_chars // 4,
+            "completion_tokens": len(content) // 4,
+            "total_tokens": (prompt_chars + len(content)) // 4,
+        },
     }

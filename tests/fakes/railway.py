@@ -42,8 +42,9 @@ import graphql
 
 from tests.fakes.server import FakeServer, Reply, Request
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "railway" / \
-    "schema.json"
+SCHEMA_PATH = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "railway" / "schema.json"
+)
 GRAPHQL_PATH = "/graphql/v2"
 
 
@@ -87,9 +88,13 @@ class FakeLog:
     nanos: int = 0
 
     def as_graphql(self) -> dict[str, Any]:
-        return {"timestamp": stamp(self.at, self.nanos), "message": self.message,
-                "severity": self.severity, "tags": None,
-                "attributes": [{"key": k, "value": v} for k, v in self.attributes.items()]}
+        return {
+            "timestamp": stamp(self.at, self.nanos),
+            "message": self.message,
+            "severity": self.severity,
+            "tags": None,
+            "attributes": [{"key": k, "value": v} for k, v in self.attributes.items()],
+        }
 
 
 @dataclass
@@ -114,10 +119,15 @@ class FakeRailway:
     """
 
     def __init__(
-        self, *, environment_id: str = "env-1", service_id: str = "svc-1",
-        service_name: str = "api", api_tokens: tuple[str, ...] = ("team-token",),
+        self,
+        *,
+        environment_id: str = "env-1",
+        service_id: str = "svc-1",
+        service_name: str = "api",
+        api_tokens: tuple[str, ...] = ("team-token",),
         project_tokens: tuple[str, ...] = ("project-token",),
-        keep: Literal["newest", "oldest"] = "newest", extra_on_full: bool = False,
+        keep: Literal["newest", "oldest"] = "newest",
+        extra_on_full: bool = False,
     ) -> None:
         self.environment_id = environment_id
         self.service_id = service_id
@@ -156,13 +166,13 @@ class FakeRailway:
         return self.server.url + GRAPHQL_PATH
 
     # --- the service's state --------------------------------------------------------------------
-    def deploy(self, deployment_id: str, *, status: str = "SUCCESS",
-               created_at: datetime | None = None) -> FakeDeployment:
+    def deploy(
+        self, deployment_id: str, *, status: str = "SUCCESS", created_at: datetime | None = None
+    ) -> FakeDeployment:
         """Create a deployment and make it the latest (a redeploy when one exists); see
         :meth:`set_status` for what its status does to the active ones."""
         with self._lock:
-            deployment = FakeDeployment(deployment_id, "QUEUED",
-                                        created_at or datetime.now(UTC))
+            deployment = FakeDeployment(deployment_id, "QUEUED", created_at or datetime.now(UTC))
             self.deployments[deployment_id] = deployment
             self.latest_id = deployment_id
             self.set_status(deployment_id, status)
@@ -183,8 +193,13 @@ class FakeRailway:
                 self.active.remove(deployment_id)
 
     def add_logs(
-        self, deployment_id: str, messages: list[str], *, at: datetime | None = None,
-        step: timedelta = timedelta(milliseconds=1), severity: str = "info",
+        self,
+        deployment_id: str,
+        messages: list[str],
+        *,
+        at: datetime | None = None,
+        step: timedelta = timedelta(milliseconds=1),
+        severity: str = "info",
         attributes: dict[str, str] | None = None,
     ) -> list[FakeLog]:
         """Append log lines to a deployment (created if missing), ``step`` apart from ``at``
@@ -193,8 +208,10 @@ class FakeRailway:
             if deployment_id not in self.deployments:
                 self.deploy(deployment_id)
             start = at or datetime.now(UTC)
-            logs = [FakeLog(start + i * step, text, severity, dict(attributes or {}))
-                    for i, text in enumerate(messages)]
+            logs = [
+                FakeLog(start + i * step, text, severity, dict(attributes or {}))
+                for i, text in enumerate(messages)
+            ]
             self.deployments[deployment_id].logs.extend(logs)
             return logs
 
@@ -226,8 +243,11 @@ class FakeRailway:
         variables = body.get("variables") or {}
         self._record(document, variables)
         result = graphql.execute_sync(
-            railway_schema(), document, root_value=self._root(request),
-            variable_values=variables, operation_name=body.get("operationName"),
+            railway_schema(),
+            document,
+            root_value=self._root(request),
+            variable_values=variables,
+            operation_name=body.get("operationName"),
         )
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
@@ -262,8 +282,9 @@ class FakeRailway:
     def _authorized(self, request: Request) -> bool:
         bearer = (request.header("authorization") or "").removeprefix("Bearer ").strip()
         project = (request.header("project-access-token") or "").strip()
-        return bool((bearer and bearer in self.api_tokens)
-                    or (project and project in self.project_tokens))
+        return bool(
+            (bearer and bearer in self.api_tokens) or (project and project in self.project_tokens)
+        )
 
     def _service_instance(self, environment_id: str, service_id: str) -> dict[str, Any]:
         if (environment_id, service_id) != (self.environment_id, self.service_id):
@@ -271,23 +292,36 @@ class FakeRailway:
         with self._lock:
             latest = self.deployments.get(self.latest_id or "")
             active = [_deployment(self.deployments[i]) for i in self.active]
-        return {"serviceName": self.service_name, "serviceId": service_id,
-                "environmentId": environment_id,
-                "latestDeployment": None if latest is None else _deployment(latest),
-                "activeDeployments": active}
+        return {
+            "serviceName": self.service_name,
+            "serviceId": service_id,
+            "environmentId": environment_id,
+            "latestDeployment": None if latest is None else _deployment(latest),
+            "activeDeployments": active,
+        }
 
-    def _logs(self, deployment_id: str, startDate: str | None = None,
-              endDate: str | None = None, limit: int | None = None,
-              filter: str | None = None) -> list[dict[str, Any]]:
+    def _logs(
+        self,
+        deployment_id: str,
+        startDate: str | None = None,
+        endDate: str | None = None,
+        limit: int | None = None,
+        filter: str | None = None,
+    ) -> list[dict[str, Any]]:
         with self._lock:
             deployment = self.deployments.get(deployment_id)
             if deployment is None:
                 raise graphql.GraphQLError("Deployment not found")
             start = _parse(startDate) if startDate else None
             end = _parse(endDate) if endDate else None
-            logs = sorted((log for log in deployment.logs
-                           if (start is None or log.at >= start)
-                           and (end is None or log.at <= end)), key=lambda log: log.at)
+            logs = sorted(
+                (
+                    log
+                    for log in deployment.logs
+                    if (start is None or log.at >= start) and (end is None or log.at <= end)
+                ),
+                key=lambda log: log.at,
+            )
         if limit is not None and len(logs) > limit:
             size = limit + 1 if self.extra_on_full else limit
             logs = logs[-size:] if self.keep == "newest" else logs[:size]
@@ -295,8 +329,11 @@ class FakeRailway:
 
 
 def _deployment(deployment: FakeDeployment) -> dict[str, Any]:
-    return {"id": deployment.id, "status": deployment.status,
-            "createdAt": deployment.created_at.isoformat().replace("+00:00", "Z")}
+    return {
+        "id": deployment.id,
+        "status": deployment.status,
+        "createdAt": deployment.created_at.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def _parse(text: str) -> datetime:

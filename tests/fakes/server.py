@@ -65,8 +65,9 @@ class Reply:
     @classmethod
     def json(cls, payload: Any, status: int = 200, **headers: str) -> Reply:
         """A JSON reply."""
-        return cls(status, json.dumps(payload).encode(),
-                   {"Content-Type": "application/json", **headers})
+        return cls(
+            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers}
+        )
 
     @classmethod
     def text(cls, payload: str, status: int = 200) -> Reply:
@@ -132,9 +133,12 @@ class FakeServer:
     def received(self, path: str | None = None, method: str | None = None) -> list[Request]:
         """Recorded requests, optionally only those for ``path`` / ``method``, in order."""
         with self._lock:
-            return [r for r in self.requests
-                    if (path is None or r.path == path)
-                    and (method is None or r.method == method.upper())]
+            return [
+                r
+                for r in self.requests
+                if (path is None or r.path == path)
+                and (method is None or r.method == method.upper())
+            ]
 
     def wait_for(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Request]:
         """Block until at least ``count`` requests for ``path`` arrived; return them all.
@@ -182,8 +186,11 @@ class FakeServer:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 request = Request(
-                    method=self.command, path=parts.path, query=parse_qs(parts.query),
-                    headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
                 )
                 try:
                     reply = server._dispatch(request)
