@@ -10,6 +10,7 @@ the database does with time zones.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,12 +191,28 @@ def _make_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the one writer (the bot and a CLI at the same time);
-    # busy_timeout waits for the lock instead of failing at once.
+    # busy_timeout first: every later statement waits for a lock instead of failing at once.
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        _enable_wal(cursor)
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any, attempts: int = 50) -> None:
+    """Switch to WAL, which lets readers run beside the one writer (the bot and a CLI).
+
+    Switching a fresh database needs a moment alone with it, and SQLite answers "locked"
+    at once, without its busy handler, while other connections are opening it too. WAL is
+    persistent, so the first connection that gets through switches it for everyone.
+    """
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))

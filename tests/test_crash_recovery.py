@@ -171,13 +171,17 @@ def test_a_push_that_outlives_its_killed_parent_is_waited_for(
     tmp_path: Path,
     marker: str,
 ) -> None:
-    _hook(service.work / ".git" / "hooks" / "pre-push", f"sleep 2 # {marker}")
+    pushing = tmp_path / "push-started"
+    _hook(service.work / ".git" / "hooks" / "pre-push", f"touch {pushing}; sleep 2 # {marker}")
     settings = make_settings(database_url=database_url, target_repo_path=service.work)
     setup = build_runtime(settings)
     proposal = setup.store.add(make_proposal())
 
     process = _start_implement(settings, proposal.id, tmp_path)
     _wait_for_phase(service, "committed", process)
+    deadline = time.monotonic() + 30
+    while not pushing.exists() and time.monotonic() < deadline:  # the push is under way
+        time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)  # only mendbot: its git push carries on
     process.wait(10)
     runtime = build_runtime(settings)
