@@ -1,28 +1,28 @@
 """Log analysis: turn raw log lines into ``LogRecord``s (one per logical event).
 
-Formats recognised, cheapest routing first (by the line's first character):
+:class:`RecordParser` routes each line, cheapest first (by the line's first character):
 
 * JSON lines (``{...}``): ``message``/``msg``, ``level``/``severity``, ``timestamp``/``time``,
   ``logger``/``name``; every other key is kept in ``attributes``; a traceback in
   ``exc_info``/``exception``/``stack_trace`` is parsed into frames. (Railway's structured
   logs carry the same keys.)
-* Python ``logging``: ``%(asctime)s - %(name)s - %(levelname)s - %(message)s``, the same
-  without the name, ``%(asctime)s [%(levelname)s] %(name)s: %(message)s`` and similar
-  (timestamp first, a level word among the next tokens), and the ``basicConfig`` default
-  ``LEVEL:name:message``.
-* uvicorn (``INFO:     127.0.0.1:... "GET / HTTP/1.1" 200 OK``) and gunicorn
-  (``[2024-01-01 12:00:00 +0000] [7] [INFO] Booting worker``), Apache-style
-  ``[date] [error] ...``, and syslog (``Jun 14 15:16:01 host prog[pid]: ...``).
-* Anything else is a plain record. Its level is the first level word among its first
-  :data:`LEVEL_SCAN_TOKENS` tokens (``FATAL``, ``ERROR``, ``[warn]``, ``error:``...), else INFO.
+* ``Traceback (most recent call last):`` starts a Python traceback, which
+  :mod:`monitoring.tracebacks` assembles (including chained ones joined by "During
+  handling of the above exception..." or "The above exception was the direct cause...").
+* Any other line is read by :mod:`monitoring.line_formats`: Python ``logging`` layouts,
+  ``basicConfig``'s ``LEVEL:name:message``, uvicorn, gunicorn, Apache-style and syslog.
+  A line in none of them is a plain record; its level is the first level word among its
+  first :data:`LEVEL_SCAN_TOKENS` tokens (``FATAL``, ``ERROR``, ``[warn]``, ``error:``...),
+  else INFO.
 
-A Python traceback (``Traceback (most recent call last):`` up to the exception line,
-including chained ones joined by "During handling of the above exception..." or "The above
-exception was the direct cause...") becomes ONE record. When the line just before it is a
-record at WARNING or above (``logger.exception(...)``, uvicorn's "Exception in ASGI
-application"), that record is its header: the traceback keeps the header's timestamp,
-level, logger and message. Records are therefore emitted one line late (a line may still
-turn out to be a traceback's header); :meth:`RecordParser.flush` emits the rest.
+A traceback becomes ONE record. When the line just before it is a record at WARNING or
+above (``logger.exception(...)``, uvicorn's "Exception in ASGI application"), that record
+is its header: the traceback keeps the header's timestamp, level, logger and message.
+Records are therefore emitted one line late (a line may still turn out to be a traceback's
+header); :meth:`RecordParser.flush` emits the rest.
+
+The public names of ``line_formats`` and ``tracebacks`` that callers use
+(:func:`parse_timestamp`, :func:`level_from`, the limits) are importable from here too.
 
 Nothing raises on content: a line no parser understands is a plain record, never dropped.
 Whitespace-only lines outside a traceback carry nothing and are skipped. Naive timestamps
@@ -32,79 +32,36 @@ are taken as UTC.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from monitoring.models import Frame, Level, LogRecord
+from monitoring.line_formats import LEVEL_SCAN_TOKENS, level_from, parse_text, parse_timestamp
+from monitoring.models import Level, LogRecord
+from monitoring.tracebacks import (
+    MAX_FRAMES,
+    MAX_TRACEBACK_CHARS,
+    TRACEBACK_START,
+    TracebackAssembler,
+    attach_traceback,
+)
 
-#: How many leading tokens of an unknown line are searched for a level word.
-LEVEL_SCAN_TOKENS = 12
-#: A traceback keeps at most this many raw characters (the rest is consumed, not kept).
-MAX_TRACEBACK_CHARS = 64 * 1024
-#: And at most this many frames per exception (the innermost ones are kept).
-MAX_FRAMES = 200
+__all__ = [
+    "LEVEL_SCAN_TOKENS",
+    "MAX_FRAMES",
+    "MAX_TRACEBACK_CHARS",
+    "MAX_UNTIMED_HELD",
+    "RecordParser",
+    "level_from",
+    "parse_lines",
+    "parse_timestamp",
+]
+
 #: Records held back while waiting for a first timestamp (see ``RecordParser``).
 MAX_UNTIMED_HELD = 1000
 #: Placeholder time of a record whose time is not known yet (identity-compared).
 _UNSET = datetime(1970, 1, 1, tzinfo=UTC)
-
-_LEVEL_WORDS: dict[str, Level] = {
-    "TRACE": Level.DEBUG,
-    "DEBUG": Level.DEBUG,
-    "INFO": Level.INFO,
-    "NOTICE": Level.INFO,
-    "WARN": Level.WARNING,
-    "WARNING": Level.WARNING,
-    "ERR": Level.ERROR,
-    "ERROR": Level.ERROR,
-    "SEVERE": Level.ERROR,
-    "CRIT": Level.CRITICAL,
-    "CRITICAL": Level.CRITICAL,
-    "FATAL": Level.CRITICAL,
-    "ALERT": Level.CRITICAL,
-    "EMERG": Level.CRITICAL,
-    "EMERGENCY": Level.CRITICAL,
-    "PANIC": Level.CRITICAL,
-}
-#: Tokens that state a level: bare upper-case words, and any case when decorated.
-_LEVEL_TOKENS: dict[str, Level] = {
-    decorated % variant: level
-    for word, level in _LEVEL_WORDS.items()
-    for variant in (word, word.lower(), word.title())
-    for decorated in ("[%s]", "%s:", "[%s]:", "<%s>", "(%s)", "|%s|")
-} | _LEVEL_WORDS
 _INFO = Level.INFO
-_NUMERIC_LEVELS = (
-    (50, Level.CRITICAL),
-    (40, Level.ERROR),
-    (30, Level.WARNING),
-    (20, Level.INFO),
-    (0, Level.DEBUG),
-)
-
-_TS = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?: ?(?:Z|[+-]\d{2}:?\d{2}))?"
-_TS_PREFIX = re.compile(rf"({_TS})(?:\s*[|,]?\s*)")
-_PY_DASHES = re.compile(r"- (?:(\S+) - )?([A-Za-z]+) - ")
-_UVICORN = re.compile(r"([A-Z]+):( +)")
-_BASIC = re.compile(r"([A-Z]+):([\w.-]*):")
-_BRACKETED = re.compile(r"\[([^\]]{6,40})\] (?:\[(\d+)\] )?\[([A-Za-z]+)\] ")
-_SYSLOG = re.compile(
-    r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (\S+) ([^\s:\[]+(?:\([^)\s]*\))?)(?:\[\d+\])?: "
-)
-_ACCESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}:\d+ - \"")
-
-_TRACEBACK_START = "Traceback (most recent call last):"
-_CHAIN_MARKERS = frozenset(
-    {
-        "During handling of the above exception, another exception occurred:",
-        "The above exception was the direct cause of the following exception:",
-    }
-)
-_FRAME = re.compile(r'\s+File "([^"]+)", line (\d+), in (.+)')
-_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*)(?::(?: (.*))?)?")
 
 _JSON_MESSAGE = ("message", "msg", "event", "log", "text")
 _JSON_LEVEL = ("level", "severity", "levelname", "lvl", "log.level", "loglevel")
@@ -119,161 +76,6 @@ _JSON_EXCEPTION = (
     "error.stack_trace",
     "stack",
 )
-
-
-def level_from(value: object) -> Level | None:
-    """A :class:`Level` from a level word (any case) or a Python ``logging`` number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return next((level for floor, level in _NUMERIC_LEVELS if value >= floor), Level.DEBUG)
-    if isinstance(value, str):
-        return _LEVEL_WORDS.get(value.strip().upper())
-    return None
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """An aware UTC datetime from ISO 8601 text or epoch seconds/ms/us/ns; None if neither."""
-    try:
-        if isinstance(value, str):
-            text = value.strip()
-            tail = text[19:]
-            if not (tail.endswith("Z") or "+" in tail or "-" in tail):
-                text += "+00:00"  # naive: UTC (cheaper than datetime.replace afterwards)
-            stamp = datetime.fromisoformat(text)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
-            if not math.isfinite(seconds):  # json.loads accepts NaN and Infinity
-                return None
-            while seconds > 1e11:  # ms, us or ns since the epoch
-                seconds /= 1000.0
-            stamp = datetime.fromtimestamp(seconds, UTC)
-        else:
-            return None
-    except (ValueError, OverflowError, OSError):
-        return None
-    if stamp.tzinfo is UTC:
-        return stamp
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-
-
-def _scan_level(text: str) -> tuple[Level, str | None, str] | None:
-    """Find a level word among the first tokens: (level, logger, message after it), or None.
-
-    Upper-case words count bare (``FATAL``); other cases only when bracketed or followed
-    by a colon (``[error]``, ``Error:``). A ``name:`` right after the level is the logger.
-    """
-    parts = text.split(None, LEVEL_SCAN_TOKENS)
-    hits = _LEVEL_TOKENS.keys() & parts[:LEVEL_SCAN_TOKENS]
-    if not hits:
-        return None
-    index = parts.index(hits.pop()) if len(hits) == 1 else min(map(parts.index, hits))
-    rest = parts[index + 1 :]
-    logger = None
-    if len(rest) > 1 and rest[0].endswith(":") and len(rest[0]) > 1:
-        logger, rest = rest[0][:-1].strip("[]"), rest[1:]
-    return _LEVEL_TOKENS[parts[index]], logger, " ".join(rest)
-
-
-class _Traceback:
-    """A traceback being read: frames of the newest exception, its type and message."""
-
-    __slots__ = (
-        "attributes",
-        "exc_message",
-        "exc_type",
-        "frames",
-        "header",
-        "level",
-        "lines",
-        "size",
-        "state",
-        "timestamp",
-    )
-
-    def __init__(
-        self,
-        header: LogRecord | None,
-        timestamp: datetime,
-        level: Level | None,
-        attributes: dict[str, Any] | None,
-    ) -> None:
-        self.header, self.timestamp, self.level = header, timestamp, level
-        self.attributes = attributes
-        self.lines: list[str] = [_TRACEBACK_START]
-        self.size = len(_TRACEBACK_START)
-        self.frames: list[Frame] = []
-        self.exc_type: str | None = None
-        self.exc_message: str | None = None
-        self.state = "frames"  # frames -> exception seen -> chain marker -> frames ...
-
-    def accept(self, line: str) -> bool:
-        """Take ``line`` if it continues the traceback; False when the traceback is over."""
-        if not self._continues(line):
-            return False
-        if self.size < MAX_TRACEBACK_CHARS:
-            self.lines.append(line)
-            self.size += len(line) + 1
-        return True
-
-    def _continues(self, line: str) -> bool:
-        stripped = line.strip()
-        if self.state == "frames":
-            if line[:1] in (" ", "\t") and stripped:
-                frame = _FRAME.fullmatch(line)
-                if frame:
-                    self.frames.append(Frame(frame[1], int(frame[2]), frame[3].strip()))
-                    if len(self.frames) > MAX_FRAMES:
-                        del self.frames[0]
-                return True
-            exc = _EXCEPTION_LINE.fullmatch(stripped)
-            if exc is None or exc[1] in _LEVEL_WORDS or stripped != line.rstrip():
-                return False
-            self.exc_type, self.exc_message, self.state = exc[1], exc[2] or "", "raised"
-            return True
-        if not stripped:
-            return True
-        if stripped in _CHAIN_MARKERS:
-            self.state = "chained"
-            return True
-        if self.state == "chained":
-            if stripped == _TRACEBACK_START:
-                self.frames, self.exc_type, self.state = [], None, "frames"
-                return True
-            return False
-        return line[:1] in (" ", "\t")  # a multi-line exception message
-
-    def record(self, service: str | None) -> LogRecord:
-        """The finished traceback as one record (merged with its header, if any)."""
-        raw = "\n".join(self.lines).rstrip()
-        exc_type = self.exc_type or "Traceback"
-        exc_message = self.exc_message
-        header = self.header
-        if header is not None:
-            return LogRecord(
-                timestamp=header.timestamp,
-                level=header.level,
-                message=header.message,
-                raw=header.raw + "\n" + raw,
-                logger=header.logger,
-                service=header.service,
-                attributes=header.attributes,
-                exception_type=exc_type,
-                exception_message=exc_message,
-                frames=tuple(self.frames),
-            )
-        message = f"{exc_type}: {exc_message}" if exc_message else exc_type
-        return LogRecord(
-            timestamp=self.timestamp,
-            level=self.level or Level.ERROR,
-            message=message,
-            raw=raw,
-            service=service,
-            attributes=dict(self.attributes or {}),
-            exception_type=exc_type,
-            exception_message=exc_message,
-            frames=tuple(self.frames),
-        )
 
 
 class RecordParser:
@@ -293,7 +95,7 @@ class RecordParser:
         self.service = service
         self._last_time: datetime | None = fallback_time
         self._pending: LogRecord | None = None
-        self._traceback: _Traceback | None = None
+        self._traceback: TracebackAssembler | None = None
         self._untimed: list[LogRecord] | None = None if fallback_time else []
 
     def feed(
@@ -349,14 +151,14 @@ class RecordParser:
             record = self._parse(line, timestamp, level, attributes)
             pending, self._pending = self._pending, record
             return done if pending is None else [pending]
-        if line.startswith(_TRACEBACK_START):
+        if line.startswith(TRACEBACK_START):
             header = self._take_header()
             if header is None and self._pending is not None:
                 done.append(self._pending)
                 self._pending = None
             if timestamp is not None:
                 self._last_time = timestamp
-            self._traceback = _Traceback(
+            self._traceback = TracebackAssembler(
                 header, timestamp or self._last_time or _UNSET, level, attributes
             )
             return done
@@ -369,7 +171,12 @@ class RecordParser:
         return done
 
     def flush(self) -> list[LogRecord]:
-        """Emit whatever is held (a last record, an unfinished traceback); call at the end."""
+        """Emit whatever is held (a last record, an unfinished traceback); call at the end.
+
+        Returns:
+            The remaining records, oldest first, including any still held for a first
+            timestamp; those without a time get the last time seen, else now (UTC).
+        """
         done: list[LogRecord] = []
         if self._traceback is not None:
             done.append(self._traceback.record(self.service))
@@ -400,7 +207,7 @@ class RecordParser:
             record = self._parse_json(line)
             if record is not None:
                 return self._apply(record, timestamp, level, attributes)
-        text_time, text_level, logger, message = _parse_text(line)
+        text_time, text_level, logger, message = parse_text(line)
         if timestamp is not None:
             self._last_time = timestamp
         elif text_time is not None:
@@ -457,8 +264,8 @@ class RecordParser:
             service=self.service,
             attributes=data,
         )
-        if isinstance(exc_text, str) and _TRACEBACK_START in exc_text:
-            _attach_traceback(record, exc_text)
+        if isinstance(exc_text, str) and TRACEBACK_START in exc_text:
+            attach_traceback(record, exc_text)
         elif exc_text is not None:
             data["exception"] = exc_text
         return record
@@ -472,81 +279,15 @@ def _pop_first(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _attach_traceback(record: LogRecord, text: str) -> None:
-    """Fill a record's exception fields from a traceback embedded in a JSON field."""
-    lines = text[text.index(_TRACEBACK_START) :].splitlines()
-    builder = _Traceback(None, record.timestamp, record.level, None)
-    for line in lines[1:]:
-        if not builder.accept(line):
-            break
-    record.exception_type = builder.exc_type or "Traceback"
-    record.exception_message = builder.exc_message
-    record.frames = tuple(builder.frames)
-    if not record.message:
-        record.message = f"{record.exception_type}: {record.exception_message or ''}".rstrip()
-
-
-def _parse_text(line: str) -> tuple[datetime | None, Level | None, str | None, str]:
-    """(timestamp, level, logger, message) of a non-JSON line; message = line if unknown."""
-    first = line[0]
-    if first.isdigit():
-        stamped = _TS_PREFIX.match(line)
-        if stamped:
-            return _after_timestamp(parse_timestamp(stamped[1]), line[stamped.end() :])
-    elif first.isupper():
-        known = _parse_upper(line)
-        if known is not None:
-            return known
-    elif first == "[":
-        bracketed = _BRACKETED.match(line)
-        if bracketed and bracketed[3].upper() in _LEVEL_WORDS:
-            return (
-                parse_timestamp(bracketed[1]),
-                _LEVEL_WORDS[bracketed[3].upper()],
-                None,
-                line[bracketed.end() :],
-            )
-    scanned = _scan_level(line)
-    if scanned is not None:
-        return None, scanned[0], scanned[1], scanned[2]
-    return None, None, None, line
-
-
-def _after_timestamp(
-    stamp: datetime | None, rest: str
-) -> tuple[datetime | None, Level | None, str | None, str]:
-    """Python logging layouts once the leading timestamp is consumed."""
-    dashes = _PY_DASHES.match(rest)
-    if dashes and dashes[2].upper() in _LEVEL_WORDS:
-        return stamp, _LEVEL_WORDS[dashes[2].upper()], dashes[1], rest[dashes.end() :]
-    scanned = _scan_level(rest) if rest else None
-    if scanned is not None:
-        return stamp, scanned[0], scanned[1], scanned[2]
-    return stamp, None, None, rest
-
-
-def _parse_upper(line: str) -> tuple[datetime | None, Level | None, str | None, str] | None:
-    """uvicorn (``INFO:     msg``), basicConfig (``INFO:name:msg``) and syslog lines."""
-    uvicorn = _UVICORN.match(line)
-    if uvicorn and uvicorn[1] in _LEVEL_WORDS:
-        message = line[uvicorn.end() :]
-        logger = "uvicorn.access" if _ACCESS.match(message) else "uvicorn.error"
-        return None, _LEVEL_WORDS[uvicorn[1]], logger, message
-    basic = _BASIC.match(line)
-    if basic and basic[1] in _LEVEL_WORDS:
-        return None, _LEVEL_WORDS[basic[1]], basic[2] or None, line[basic.end() :]
-    syslog = _SYSLOG.match(line)
-    if syslog:
-        message = line[syslog.end() :]
-        scanned = _scan_level(" ".join(message.split(None, 2)[:2]))
-        return None, scanned[0] if scanned else None, syslog[2], message
-    return None
-
-
 def parse_lines(lines: Iterable[str], **kw: Any) -> Iterator[LogRecord]:
     """Parse a whole stream of lines (keyword arguments go to :class:`RecordParser`).
 
-    Yields records in order; the held last record or traceback comes at the end.
+    Args:
+        lines: lines of text, with or without their line endings.
+        **kw: ``service`` and ``fallback_time``, as for :class:`RecordParser`.
+
+    Yields:
+        Records in order; the held last record or traceback comes at the end.
     """
     parser = RecordParser(**kw)
     feed = parser.feed
