@@ -57,6 +57,12 @@ def test_one_unsaved_proposal_per_anomaly_in_the_given_order(make_settings, repo
         check_edits(repo.work, proposal.edits)
 
 
+def test_titles_name_the_app_function_even_without_a_repository(make_settings):
+    proposals = Diagnoser(settings=make_settings()).propose([A.json_error(), A.keyerror()])
+    # The innermost frame is the stdlib's json decoder; the title names the app's code.
+    assert [p.title for p in proposals] == ["JSONDecodeError in report()", "KeyError in orders()"]
+
+
 def test_no_anomalies_no_work(make_settings):
     assert Diagnoser(settings=make_settings()).propose([]) == []
 

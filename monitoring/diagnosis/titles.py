@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.context import CodeContext
-from monitoring.models import Anomaly
+from monitoring.evidence import app_frame
+from monitoring.models import Anomaly, Frame
 
 _BY_KIND = {
     "truncation": msg.TITLE_TRUNCATION,
@@ -20,11 +21,7 @@ def title_for(anomaly: Anomaly, context: CodeContext) -> str:
     """
     if anomaly.exception_type:
         exception = anomaly.exception_type.rsplit(".", 1)[-1]
-        function = (
-            context.frames[0].frame.function
-            if context.frames
-            else (anomaly.frames[-1].function if anomaly.frames else "")
-        )
+        function = context.frames[0].frame.function if context.frames else _app_function(anomaly)
         if function:
             title = msg.TITLE_EXCEPTION.format(exception=exception, function=function)
         else:
@@ -37,3 +34,9 @@ def title_for(anomaly: Anomaly, context: CodeContext) -> str:
     if len(title) > msg.TITLE_MAX_CHARS:
         title = title[: msg.TITLE_MAX_CHARS - 1] + "…"
     return title
+
+
+def _app_function(anomaly: Anomaly) -> str:
+    """The innermost in-app frame's function (library frames skipped), or ""."""
+    frame = app_frame([Frame(f.file, f.line, f.function) for f in anomaly.frames])
+    return frame.function if frame else ""
