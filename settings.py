@@ -186,7 +186,7 @@ def _missing_for_source(settings: Settings) -> list[str]:
             ("RAILWAY_ENVIRONMENT_ID", settings.railway_environment_id),
             ("RAILWAY_SERVICE_ID", settings.railway_service_id),
         ],
-        "loki": [("LOKI_URL", settings.loki_url)],
+        "loki": [("LOKI_URL", settings.loki_url), ("LOKI_QUERY", settings.loki_query)],
         "file": [("MENDBOT_LOG_FILE", settings.log_file)],
         "command": [("MENDBOT_LOG_COMMAND", settings.log_command)],
     }
