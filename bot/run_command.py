@@ -111,10 +111,11 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         _StartError: a part could not start (configuration, Slack, port, database).
     """
     from bot.runtime import build_runtime
+    from bot.slack_notifier import configured_notifier
     from monitoring.proactive_monitor import build_monitor
     from monitoring.sources import LogSourceError
 
-    notifier = _slack_notifier(settings)
+    notifier = configured_notifier(settings)
     try:
         runtime = build_runtime(settings, notifier=notifier)
     except Exception as error:
@@ -161,14 +162,6 @@ def _check_source(source: Any, warnings: list[str]) -> str:
     if watched and watched == os.environ.get("RAILWAY_SERVICE_NAME"):
         warnings.append(watching_itself_warning(watched))
     return note
-
-
-def _slack_notifier(settings: Settings) -> Any:
-    if not settings.slack_enabled:
-        return None
-    from bot.slack_notifier import SlackNotifier
-
-    return SlackNotifier.from_settings(settings)
 
 
 def _slack_bot(

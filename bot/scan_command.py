@@ -28,8 +28,8 @@ from rich.console import Console
 
 from bot import scan_output as out
 from bot.runtime import Runtime, build_runtime
+from bot.slack_notifier import configured_notifier
 from fixes.models import FixProposal
-from fixes.notifier import Notifier, NullNotifier
 from monitoring.analyzer import LogAnalyzer
 from monitoring.logfile import LogInputError, read_records
 from monitoring.models import Anomaly, LogRecord, Severity
@@ -79,7 +79,7 @@ def _cycle(
 ) -> tuple[list[Anomaly], int, list[FixProposal] | None]:
     """One full cycle: recover, analyze, diagnose, store, notify."""
     records = read_records(args.path) if args.path else None  # input errors before the DB
-    runtime = build_runtime(settings, notifier=_notifier(settings))
+    runtime = build_runtime(settings, notifier=configured_notifier(settings))
     try:
         pipeline = build_pipeline(
             settings,
@@ -116,15 +116,6 @@ def _from_source(runtime: Runtime, pipeline: CyclePipeline, *, commit: bool) -> 
 def _standing(result: CycleResult) -> list[FixProposal]:
     """The proposals that stand for this scan's anomalies: new ones, then repeats."""
     return [*result.new_proposals, *(proposal for proposal, _count in result.repeats)]
-
-
-def _notifier(settings: Settings) -> Notifier:
-    """Slack when configured, else nobody beyond this terminal's output."""
-    if not settings.slack_enabled:
-        return NullNotifier()
-    from bot.slack_notifier import SlackNotifier
-
-    return SlackNotifier.from_settings(settings)
 
 
 def _print(

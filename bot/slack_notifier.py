@@ -30,7 +30,7 @@ from bot import slack_messages as msg
 from bot.slack_blocks import FALLBACK_MAX, SlackMessage, clip, proposal_message
 from fixes.edits import unified_diff
 from fixes.models import FixProposal
-from fixes.notifier import ProposalEvent
+from fixes.notifier import Notifier, NullNotifier, ProposalEvent
 from settings import Settings, secret_value
 
 log = logging.getLogger(__name__)
@@ -205,3 +205,11 @@ def _why(error: Exception) -> str:
         except (KeyError, TypeError):
             return f"HTTP {getattr(response, 'status_code', '?')}"
     return type(error).__name__ + (f": {error}" if str(error) else "")
+
+
+def configured_notifier(settings: Settings) -> Notifier:
+    """The process's notifier: Slack when ``SLACK_BOT_TOKEN`` and ``SLACK_CHANNEL`` are set,
+    else a :class:`~fixes.notifier.NullNotifier` (proposals are only stored)."""
+    if not settings.slack_enabled:
+        return NullNotifier()
+    return SlackNotifier.from_settings(settings)
