@@ -1,9 +1,10 @@
 """Benchmark (log analysis): template grouping of our miner against stock drain3 on Loghub.
 
 For each ``<System>/<System>_2k.log_structured.csv`` under DATA_DIR, both miners group the
-``Content`` column in the same process and run: ours (``monitoring.templates.TemplateMiner``:
-masking, tuned drain3, caches) and stock drain3 (``TemplateMiner`` with its default
-``TemplateMinerConfig()``: no masking, sim_th 0.4, depth 4). Reported per dataset:
+``Content`` column in the same process and run: ours
+(``monitoring.analysis.templates.TemplateMiner``: masking, tuned drain3, caches) and stock
+drain3 (``TemplateMiner`` with its default ``TemplateMinerConfig()``: no masking, sim_th 0.4,
+depth 4). Reported per dataset:
 
 * group accuracy (GA): a line counts as correct when the set of lines grouped with it
   equals the set of lines sharing its ground-truth ``EventId`` (Zhu et al., ICSE-SEIP 2019);
@@ -36,7 +37,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from drain3 import TemplateMiner as StockTemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from monitoring.templates import TemplateMiner
+from monitoring.analysis.templates import TemplateMiner
 
 Grouper = Callable[[Sequence[str]], list[Hashable]]
 
@@ -62,7 +63,7 @@ def group_accuracy(predicted: Sequence[Hashable], truth: Sequence[Hashable]) -> 
 
 
 def ours(contents: Sequence[str]) -> list[Hashable]:
-    """Cluster ids from a fresh ``monitoring.templates.TemplateMiner``."""
+    """Cluster ids from a fresh ``monitoring.analysis.templates.TemplateMiner``."""
     assign = TemplateMiner().cluster_id
     return [assign(line) for line in contents]
 

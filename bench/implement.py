@@ -33,8 +33,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.runtime import build_runtime
-from fixes.models import Edit, FixProposal
-from monitoring.models import Anomaly, Diagnosis, Severity
+from core.models import Anomaly, Diagnosis, Severity
+from core.proposals import Edit, FixProposal
 from settings import Settings
 
 TARGET_SECONDS = 2.0

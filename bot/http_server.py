@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 
 from slack_bolt.request import BoltRequest
 
-from bot import slack_messages as msg
-from bot.slack_app import SlackBot, SlackConfigError
+from bot.slack import messages as msg
+from bot.slack.app import SlackBot, SlackConfigError
 
 log = logging.getLogger(__name__)
 

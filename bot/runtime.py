@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fixes.db import Database
+from core.notifier import Notifier, NullNotifier
+from core.proposals import FixProposal
+from fixes.apply.implementor import FixImplementor
 from fixes.decisions import Decisions
-from fixes.implementor import FixImplementor
-from fixes.models import FixProposal
-from fixes.notifier import Notifier, NullNotifier
-from fixes.state import StateStore
-from fixes.store import ProposalStore
+from fixes.persistence.db import Database
+from fixes.persistence.state import StateStore
+from fixes.persistence.store import ProposalStore
 from settings import Settings
 
 
@@ -65,14 +65,14 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             ``GIT_REMOTE``, ``GIT_BRANCH``, ``VALIDATE_COMMAND``,
             ``VALIDATE_TIMEOUT_SECONDS``, ``MENDBOT_PROPOSAL_TTL_SECONDS``, git identity).
         notifier: told about every step, recovery included; default
-            :class:`~fixes.notifier.NullNotifier`.
+            :class:`~core.notifier.NullNotifier`.
 
     Returns:
         The runtime, with any interrupted fix already rolled back (see ``recovered``).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or created.
-        fixes.journal.JournalError: an interrupted fix's journal cannot be read.
+        fixes.apply.journal.JournalError: an interrupted fix's journal cannot be read.
     """
     db = Database(settings.database_url)
     store = ProposalStore(db)

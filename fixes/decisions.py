@@ -31,11 +31,11 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-from fixes.db import utcnow
-from fixes.models import FixProposal, ProposalStatus
-from fixes.notifier import Notifier, ProposalEvent
-from fixes.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
-from monitoring.redact import scrub_secrets
+from core.clock import utcnow
+from core.notifier import Notifier, ProposalEvent
+from core.proposals import FixProposal, ProposalStatus
+from core.redact import scrub_secrets
+from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
 
 RefusalCode = Literal["not_found", "not_open", "expired", "not_implementable", "no_repository"]
 
@@ -72,7 +72,10 @@ class ApplyOutcome(BaseModel):
 
 
 class Implementor(Protocol):
-    """Applies an approved proposal to the repository (``fixes.implementor.FixImplementor``)."""
+    """Applies an approved proposal to the repository.
+
+    Implemented by ``fixes.apply.implementor.FixImplementor``.
+    """
 
     def apply(
         self,
@@ -279,7 +282,7 @@ class Decisions:
             The proposals whose status changed (expired first).
 
         Raises:
-            fixes.journal.JournalError: as :meth:`recover`.
+            fixes.apply.journal.JournalError: as :meth:`recover`.
         """
         expired = []
         for proposal in self.store.list(statuses={ProposalStatus.PROPOSED}, limit=1000):
@@ -305,7 +308,7 @@ class Decisions:
             The proposals whose status changed.
 
         Raises:
-            fixes.journal.JournalError: the journal cannot be read (a person must look).
+            fixes.apply.journal.JournalError: the journal cannot be read (a person must look).
         """
         with self._apply_lock(0) as held:
             if not held:

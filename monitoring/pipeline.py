@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from fixes.db import utcnow
-from fixes.models import OPEN_STATUSES, FixProposal, ProposalStatus
-from fixes.notifier import Notifier, ProposalEvent
-from fixes.state import StateStore
-from fixes.store import SYSTEM_ACTOR, ProposalStore
-from monitoring.models import Anomaly, LogRecord
-from monitoring.redact import scrub_secrets
+from core.clock import utcnow
+from core.models import Anomaly, LogRecord
+from core.notifier import Notifier, ProposalEvent
+from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
+from core.redact import scrub_secrets
+from fixes.persistence.state import StateStore
+from fixes.persistence.store import SYSTEM_ACTOR, ProposalStore
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 
 class Analyzer(Protocol):
-    """``monitoring.analyzer.LogAnalyzer``'s one method the pipeline uses."""
+    """``monitoring.analysis.analyzer.LogAnalyzer``'s one method the pipeline uses."""
 
     def analyze(self, records: Iterable[LogRecord]) -> list[Anomaly]:
         """Anomalies in one window of records (consumed once), most severe first."""
@@ -128,7 +128,7 @@ class CyclePipeline:
         """Run the cycle over ``records`` (one window, oldest first).
 
         Raises:
-            fixes.store.StoreError, sqlalchemy errors: the database failed (nothing of
+            fixes.persistence.store.StoreError, sqlalchemy errors: the database failed (nothing of
                 this cycle should be taken as done; the caller keeps its cursor).
         """
         counted = _Counted(records)  # streamed: a large file is never held in memory
@@ -271,7 +271,7 @@ def build_pipeline(
         notifier: where new proposals and repeats are told.
         diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
     """
-    from monitoring.analyzer import LogAnalyzer
+    from monitoring.analysis.analyzer import LogAnalyzer
     from monitoring.diagnosis import Diagnoser
 
     return CyclePipeline(

@@ -34,17 +34,19 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from fixes.db import Database, utcnow
+from core.clock import utcnow
+from core.models import Severity
+from core.notifier import Notifier, ProposalEvent
+from core.proposals import FixProposal
+from core.redact import scrub_secrets
 from fixes.decisions import Decisions
-from fixes.models import FixProposal
-from fixes.notifier import Notifier, ProposalEvent
-from fixes.state import StateStore
-from fixes.store import ProposalStore
-from monitoring.models import MonitorStatus, Severity
+from fixes.persistence.db import Database
+from fixes.persistence.state import StateStore
+from fixes.persistence.store import ProposalStore
 from monitoring.pipeline import CyclePipeline, CycleResult, build_pipeline
-from monitoring.redact import scrub_secrets
 from monitoring.sources import messages as msg
 from monitoring.sources.base import CursoredSource, LogSourceError
+from monitoring.status import MonitorStatus
 from settings import Settings, get_settings
 
 log = logging.getLogger("mendbot.monitor")
@@ -370,7 +372,7 @@ async def start_monitoring(
     Reads the settings (``get_settings()`` unless given), opens the database, builds the
     configured source, analyzer and diagnoser, and runs a cycle every
     ``interval_seconds``. Proposals go to ``notifier`` (pass
-    ``bot.slack_notifier.SlackNotifier.from_settings(settings)`` for Slack; default: the
+    ``bot.slack.notifier.SlackNotifier.from_settings(settings)`` for Slack; default: the
     log). Decisions are taken in Slack or with ``mendbot fixes``.
 
     Raises:

@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fixes.db import Database
-from fixes.models import FixProposal, ProposalStatus
-from fixes.store import ProposalStore
+from core.proposals import FixProposal, ProposalStatus
+from fixes.persistence.db import Database
+from fixes.persistence.store import ProposalStore
 from settings import Settings
 from tests.conftest import ROOT
 from tests.fakes.git import RepoPair, git, make_repo
@@ -195,7 +195,7 @@ class Scene:
         self.runs += 1
         log = self.tmp_path / f"run-{self.runs}.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
+            [sys.executable, "-m", "bot.cli.main", "run"],
             cwd=self.tmp_path,
             env=self.environment(),
             stdout=log.open("wb"),
@@ -380,7 +380,7 @@ def test_mendbot_run_without_a_source_or_slack_still_serves_health(tmp_path: Pat
     }
     log = tmp_path / "run.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
+        [sys.executable, "-m", "bot.cli.main", "run"],
         cwd=tmp_path,
         env=env,
         stdout=log.open("wb"),
@@ -402,7 +402,7 @@ def test_mendbot_run_without_a_source_or_slack_still_serves_health(tmp_path: Pat
 
 
 def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch) -> None:
-    from bot.run_command import _check_source
+    from bot.cli.run_command import _check_source
     from monitoring.sources import RailwaySource
 
     with FakeRailway(service_name="mendbot") as railway:

@@ -1,7 +1,7 @@
 """Diagnosis cache: LM diagnoses kept per (fingerprint, model) until the code changes.
 
 One entry per fingerprint and model, under the key ``diagnosis:<sha256(model, fingerprint)
-[:40]>`` in the :class:`~fixes.state.StateStore` (or a dict when there is none). The entry
+[:40]>`` in the :class:`~core.state.KeyValueStore` (or a dict when there is none). The entry
 holds the digest of the code context it was made with (paths and contents of the evidence
 files, plus :data:`PROMPT_VERSION`); a lookup with another digest is a miss, and the next
 diagnosis overwrites the entry. Storage trouble never fails a diagnosis: it is logged and
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from monitoring.diagnosis.draft import Draft
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy; the diagnoser only calls it
-    from fixes.state import StateStore
+    from core.state import KeyValueStore
 
 logger = logging.getLogger("mendbot.diagnosis")
 
@@ -33,7 +33,7 @@ class DiagnosisCache:
         state: where entries persist across restarts; None keeps them in memory.
     """
 
-    def __init__(self, *, state: StateStore | None = None) -> None:
+    def __init__(self, *, state: KeyValueStore | None = None) -> None:
         self._state = state
         self._memory: dict[str, Any] = {}
 

@@ -27,9 +27,9 @@ import ast
 import hashlib
 from dataclasses import dataclass, field
 
+from core.models import Anomaly, FrameModel
 from monitoring.diagnosis.emitters import Definition, Emitter, find_definitions, find_emitters
 from monitoring.diagnosis.repo import RepoIndex
-from monitoring.models import Anomaly, FrameModel
 
 #: Most in-app traceback frames shown.
 MAX_FRAMES = 4

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from fixes.edits import EditRejected
-from fixes.models import Edit, FixProposal, ProposalStatus
+from core.edits import EditRejected
+from core.models import Anomaly, Diagnosis, Severity
+from core.proposals import Edit, FixProposal, ProposalStatus
+from core.redact import Redactor, scrub_secrets
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.cache import DiagnosisCache
 from monitoring.diagnosis.context import CodeContext, build_context
@@ -37,12 +39,10 @@ from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
 from monitoring.diagnosis.repo import RepoIndex
 from monitoring.diagnosis.review import review_edits
 from monitoring.diagnosis.titles import title_for
-from monitoring.models import Anomaly, Diagnosis, Severity
-from monitoring.redact import Redactor, scrub_secrets
 from settings import Settings
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy; the diagnoser only calls it
-    from fixes.state import StateStore
+    from core.state import KeyValueStore
 
 logger = logging.getLogger("mendbot.diagnosis")
 
@@ -65,7 +65,7 @@ class Diagnoser:
         state: persists the LM diagnosis cache across restarts; None keeps it in memory.
     """
 
-    def __init__(self, *, settings: Settings, state: StateStore | None = None) -> None:
+    def __init__(self, *, settings: Settings, state: KeyValueStore | None = None) -> None:
         self.settings = settings
         self._cache = DiagnosisCache(state=state)
         self._lm: Any = None

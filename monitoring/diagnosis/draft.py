@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fixes.models import Edit, Risk
-from monitoring.models import Diagnosis
+from core.models import Diagnosis
+from core.proposals import Edit, Risk
 
 
 @dataclass

@@ -10,7 +10,7 @@
 
 DSPy's errors are translated at one boundary (:func:`monitoring.diagnosis.program.run_program`);
 nothing above it sees a ``dspy`` exception. Edit check failures are not errors here: they
-are :class:`fixes.edits.EditRejected`, turned into proposal notes by the diagnoser.
+are :class:`core.edits.EditRejected`, turned into proposal notes by the diagnoser.
 """
 
 from __future__ import annotations

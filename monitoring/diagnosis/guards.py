@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fixes.models import Edit
+from core.proposals import Edit
 from monitoring.diagnosis.emitters import Definition, enclosing_function
 from monitoring.diagnosis.repo import RepoIndex
 

@@ -2,7 +2,7 @@
 
 Logs are untrusted. Before anything reaches the LM:
 
-- secrets are masked with stable placeholders (:class:`monitoring.redact.Redactor`): log
+- secrets are masked with stable placeholders (:class:`core.redact.Redactor`): log
   text with one redactor (``<SECRET_1>``), code with another (``<CODE_SECRET_1>``) whose
   placeholders alone may be restored into an edit's text;
 - every log excerpt is wrapped in ``<log_excerpt n="1">`` ... ``</log_excerpt>``, and the
@@ -31,10 +31,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.models import Anomaly
+from core.redact import Redactor
 from monitoring.diagnosis.context import CodeContext
 from monitoring.diagnosis.repo import RepoIndex, is_library_path
-from monitoring.models import Anomaly
-from monitoring.redact import Redactor
 
 MAX_DESCRIPTION_CHARS = 1_200
 MAX_SAMPLES_TO_LM = 3

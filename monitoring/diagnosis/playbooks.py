@@ -29,14 +29,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from fixes.models import Risk
+from core.models import Anomaly, Diagnosis
+from core.proposals import Risk
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.context import CodeContext
 from monitoring.diagnosis.draft import Draft
 from monitoring.diagnosis.emitters import template_keys
 from monitoring.diagnosis.guards import GuardEdit, key_guard, parse_guard, raise_literal
 from monitoring.diagnosis.repo import RepoIndex
-from monitoring.models import Anomaly, Diagnosis
 
 #: Confidence of a playbook diagnosis with and without an edit.
 CONFIDENCE_WITH_EDIT = 0.8

@@ -26,13 +26,13 @@ from dspy.utils.exceptions import (
     is_retryable_lm_error,
 )
 
-from fixes.edits import EditRejected
-from fixes.models import Edit, Risk
+from core.edits import EditRejected
+from core.proposals import Edit, Risk
+from core.redact import scrub_secrets
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.errors import LMOutputError, LMUnavailable
 from monitoring.diagnosis.inputs import LMInputs
 from monitoring.diagnosis.signatures import AnalyzeAnomaly, GenerateFix, ProposedEdit
-from monitoring.redact import scrub_secrets
 
 FIRST_ATTEMPT = "none"
 #: Fix attempts per anomaly: the first, and one retry told why the edits were rejected.

@@ -22,7 +22,7 @@ import re
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from fixes.edits import is_protected
+from core.edits import is_protected
 
 #: Most files listed from one repository.
 MAX_FILES = 5_000

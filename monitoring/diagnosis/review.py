@@ -4,7 +4,7 @@ An edit set is accepted whole or refused whole (half a fix is not a fix). The ru
 order, the first broken one refusing the set with a sentence that is also sent back to the
 LM for its one retry:
 
-1. :func:`fixes.edits.check_edits`: the path is relative and inside the repository, not
+1. :func:`core.edits.check_edits`: the path is relative and inside the repository, not
    protected (``.git/``, ``.env*``, CI, key and secret files), ``old_text`` occurs exactly
    once, and the whole change stays under the implementor's caps;
 2. evidence: the file is one the evidence points at (:attr:`CodeContext.evidence_files`:
@@ -23,10 +23,10 @@ import ast
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from fixes.edits import EditRejected, changed_lines, check_edits, resolve_in_repo
-from fixes.models import Edit
+from core.edits import EditRejected, changed_lines, check_edits, resolve_in_repo
+from core.proposals import Edit
+from core.redact import PLACEHOLDER
 from monitoring.diagnosis import messages as msg
-from monitoring.redact import PLACEHOLDER
 
 #: Largest change a proposal may carry (lines removed plus lines added).
 MAX_PROPOSAL_CHANGED_LINES = 60

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.models import Anomaly, Frame
+from monitoring.analysis.evidence import app_frame
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.context import CodeContext
-from monitoring.evidence import app_frame
-from monitoring.models import Anomaly, Frame
 
 _BY_KIND = {
     "truncation": msg.TITLE_TRUNCATION,

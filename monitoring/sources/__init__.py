@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from fixes.state import StateStore
+from core.state import KeyValueStore
 from monitoring.sources.base import (
     Batch,
     CursoredSource,
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 
-def build_source(settings: Settings, *, state: StateStore) -> CursoredSource | None:
+def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource | None:
     """The configured log source with its cursor in ``state``, or None when none is set.
 
     Args:

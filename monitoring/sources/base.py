@@ -1,10 +1,10 @@
 """Log sources: the one small protocol every source implements, its errors, and cursors.
 
-A source turns "what is new since the cursor" into :class:`~monitoring.models.LogRecord`s.
+A source turns "what is new since the cursor" into :class:`~core.models.LogRecord`s.
 It is pure with respect to storage: :meth:`LogSource.fetch` takes the cursor stored after
 the previous cycle and returns the records plus the cursor to store once they have been
 processed. :class:`CursoredSource` keeps that cursor in the database's
-:class:`~fixes.state.StateStore`, and only :meth:`CursoredSource.commit` moves it, so a
+:class:`~core.state.KeyValueStore`, and only :meth:`CursoredSource.commit` moves it, so a
 crash between fetch and commit re-reads the same records instead of losing them.
 
 Errors raised by sources (third-party errors are translated where they enter)::
@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from fixes.state import StateStore
-from monitoring.models import Level, LogRecord
+from core.models import Level, LogRecord
+from core.state import KeyValueStore
 
 Cursor = dict[str, Any]
 """A source's JSON-serialisable position; its shape is private to the source."""
@@ -122,7 +122,7 @@ class LogSource(Protocol):
 
     Attributes:
         name: the registry name (``railway``, ``loki``, ``file``, ``command``, ``static``).
-        cursor_key: the :class:`~fixes.state.StateStore` key of this source's cursor;
+        cursor_key: the :class:`~core.state.KeyValueStore` key of this source's cursor;
             distinct per backend identity (service, query, path, command).
     """
 
@@ -163,7 +163,11 @@ class CursoredSource:
     """
 
     def __init__(
-        self, source: LogSource, *, state: StateStore, clock: Callable[[], datetime] | None = None
+        self,
+        source: LogSource,
+        *,
+        state: KeyValueStore,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.source = source
         self.state = state

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from monitoring.models import LogRecord
+from core.models import LogRecord
 from monitoring.sources.base import (
     Batch,
     LogSourceError,
@@ -47,7 +47,7 @@ class CommandSource:
         timeout_seconds: the command is killed (with its process group) after this.
         max_bytes: stdout beyond this is ignored (a bound on memory).
         parser_factory: builds a record parser given ``fallback_time`` (default
-            :class:`monitoring.parsing.RecordParser`).
+            :class:`monitoring.analysis.parsing.RecordParser`).
     """
 
     name = "command"
@@ -150,6 +150,6 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def _default_parser(fallback_time: datetime) -> Any:
-    from monitoring.parsing import RecordParser
+    from monitoring.analysis.parsing import RecordParser
 
     return RecordParser(fallback_time=fallback_time)

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitoring.models import LogRecord
+from core.models import LogRecord
 from monitoring.sources.base import Batch, Cursor, LogSourceError
 from monitoring.sources.window import unfinished_traceback_start
 from settings import Settings
@@ -45,7 +45,7 @@ class FileSource:
         hold_seconds: a traceback still being written at the end of a file modified
             less than this long ago is left for the next fetch (read whole then).
         parser_factory: builds a record parser given ``fallback_time`` (default
-            :class:`monitoring.parsing.RecordParser`).
+            :class:`monitoring.analysis.parsing.RecordParser`).
     """
 
     name = "file"
@@ -223,6 +223,6 @@ def _read_rest(path: Path, offset: int, max_bytes: int) -> bytes:
 
 
 def _default_parser(fallback_time: datetime) -> Any:
-    from monitoring.parsing import RecordParser
+    from monitoring.analysis.parsing import RecordParser
 
     return RecordParser(fallback_time=fallback_time)

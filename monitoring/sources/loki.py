@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from monitoring.models import LogRecord
+from core.models import LogRecord
 from monitoring.sources.base import (
     Batch,
     LogSourceError,
@@ -66,7 +66,7 @@ class LokiSource:
         lookback_seconds: how far back the very first window goes.
         attempts, backoff_seconds, max_backoff_seconds: retries on 429/5xx/network errors.
         parser_factory: builds a record parser for a service name (default
-            :class:`monitoring.parsing.RecordParser`).
+            :class:`monitoring.analysis.parsing.RecordParser`).
     """
 
     name = "loki"
@@ -266,6 +266,6 @@ def _drop_boundary_repeats(
 
 
 def _default_parser(service: str | None) -> Any:
-    from monitoring.parsing import RecordParser
+    from monitoring.analysis.parsing import RecordParser
 
     return RecordParser(service=service)

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from monitoring.models import LogRecord
+from core.models import LogRecord
 from monitoring.sources.base import (
     Batch,
     LogSourceAuthError,
@@ -98,7 +98,7 @@ class RailwaySource:
         backoff_seconds: first retry wait (doubles; ``Retry-After`` wins when sent).
         max_backoff_seconds: longest single retry wait.
         parser_factory: builds a record parser for ``service`` (default
-            :class:`monitoring.parsing.RecordParser`).
+            :class:`monitoring.analysis.parsing.RecordParser`).
     """
 
     name = "railway"
@@ -401,6 +401,6 @@ def _current(instance: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _default_parser(service: str | None) -> Any:
-    from monitoring.parsing import RecordParser
+    from monitoring.analysis.parsing import RecordParser
 
     return RecordParser(service=service)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from monitoring.models import LogRecord
+from core.models import LogRecord
 from monitoring.sources.base import Batch, LogSourceError
 
 
@@ -40,8 +40,8 @@ class StaticSource:
             self._records.extend(records)
 
     def append_lines(self, lines: Iterable[str], **parser_options: Any) -> None:
-        """Parse ``lines`` with :func:`monitoring.parsing.parse_lines` and add the records."""
-        from monitoring.parsing import parse_lines
+        """Parse ``lines`` (``monitoring.analysis.parsing.parse_lines``) and add the records."""
+        from monitoring.analysis.parsing import parse_lines
 
         self.append(parse_lines(list(lines), **parser_options))
 

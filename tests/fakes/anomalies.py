@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitoring.models import Anomaly, FrameModel, Severity
+from core.models import Anomaly, FrameModel, Severity
 
 FIRST = datetime(2026, 11, 21, 18, 24, 50, tzinfo=UTC)
 LAST = datetime(2026, 11, 21, 18, 26, 10, tzinfo=UTC)

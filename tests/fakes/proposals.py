@@ -12,8 +12,8 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fixes.models import Edit, FixProposal, Risk
-from monitoring.models import Anomaly, Diagnosis, FrameModel, Severity
+from core.models import Anomaly, Diagnosis, FrameModel, Severity
+from core.proposals import Edit, FixProposal, Risk
 
 APP = '''"""Orders service."""
 import json

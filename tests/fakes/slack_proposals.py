@@ -39,8 +39,8 @@ def make_proposal(
     """A ``FixProposal`` for ``orders.py`` (see :data:`ORDERS_PY`), not stored yet."""
     from datetime import UTC, datetime, timedelta
 
-    from fixes.models import Edit, FixProposal, Risk
-    from monitoring.models import Anomaly, Diagnosis, FrameModel, Severity
+    from core.models import Anomaly, Diagnosis, FrameModel, Severity
+    from core.proposals import Edit, FixProposal, Risk
 
     now = created_at or datetime.now(UTC)
     anomaly = Anomaly(

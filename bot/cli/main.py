@@ -1,0 +1,157 @@
+"""Process entry point: the ``mendbot`` command line (scan, run, fixes).
+
+This module only parses arguments, reads the settings once and dispatches; each command
+lives in its own module (``bot/cli/scan_command.py``, ``bot/cli/run_command.py``,
+``bot/cli/fixes_command.py``) and returns the process exit code:
+
+====  ==========================================================================
+code  meaning
+====  ==========================================================================
+0     done (a scan that found anomalies is still a success)
+1     the action ran and failed (a fix rolled back or failed; ``--fail-on`` hit)
+2     bad usage, configuration or input (unreadable file, invalid setting)
+3     refused (unknown proposal id, a proposal not in a state that allows it)
+130   interrupted (Ctrl-C)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """\
+configuration comes from environment variables (see README, "Configuration"), e.g.
+  DATABASE_URL        where proposals live (default sqlite:///mendbot.db)
+  MENDBOT_LM          LiteLLM model, e.g. openai/gpt-4o-mini (unset: offline playbooks)
+  TARGET_REPO_PATH    the service's git checkout that fixes are applied to
+  SLACK_BOT_TOKEN, SLACK_CHANNEL, SLACK_APPROVERS   post proposals and take decisions
+
+exit codes: 0 done, 1 action failed, 2 bad usage/config/input, 3 refused, 130 interrupted
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``mendbot`` argument parser (also used to render ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="mendbot",
+        description="Watch a service's logs, propose code fixes, apply them when a person "
+        "approves.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_scan(sub)
+    _add_run(sub)
+    _add_fixes(sub)
+    return parser
+
+
+def _add_scan(sub: argparse._SubParsersAction) -> None:
+    scan = sub.add_parser(
+        "scan",
+        help="analyze a log once: anomalies, diagnoses, proposals",
+        description="Run one monitoring cycle over a log file, stdin ('-'), or the "
+        "configured log source (no PATH): parse, find anomalies, diagnose them, store "
+        "proposals and notify (Slack when configured, else this terminal).",
+        epilog="example: mendbot scan ../shared/data/applogs/asgi_service.log --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH|-",
+        help="log file to read, '-' for stdin; omit to use the configured source",
+    )
+    scan.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per line (type: anomaly | proposal)",
+    )
+    scan.add_argument(
+        "--no-diagnose",
+        action="store_true",
+        help="only find anomalies: no diagnosis, nothing stored or posted",
+    )
+    scan.add_argument(
+        "--fail-on",
+        choices=["LOW", "MEDIUM", "HIGH", "CRITICAL"],
+        help="exit 1 when an anomaly of this severity or higher is found",
+    )
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser(
+        "run",
+        help="the long-running bot: scheduled monitoring, Slack app, /health",
+        description="Start the monitor (every MONITOR_INTERVAL_SECONDS), the Slack app "
+        "(Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT at /slack/events) and "
+        "GET /health. Stops cleanly on SIGTERM or Ctrl-C.",
+    )
+
+
+def _add_fixes(sub: argparse._SubParsersAction) -> None:
+    fixes = sub.add_parser(
+        "fixes",
+        help="list, show, implement or reject stored fix proposals",
+        description="The same decisions as in Slack, from a terminal. The actor recorded "
+        "in the audit trail is cli:<your login>, or --as NAME.",
+    )
+    actions = fixes.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="proposals, newest first")
+    listing.add_argument("--status", help="only this status (proposed, applied, ...)")
+    listing.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = actions.add_parser("show", help="one proposal with its diff and audit trail")
+    show.add_argument("id", metavar="ID", help="proposal id, e.g. fix_20261121_023300")
+    show.add_argument("--json", action="store_true", help="print the proposal as JSON")
+    implement = actions.add_parser(
+        "implement", help="approve and apply: backup, edit, validate, commit, push"
+    )
+    implement.add_argument("id", metavar="ID")
+    implement.add_argument(
+        "--as", dest="actor", metavar="NAME", help="who approves (default: your login)"
+    )
+    reject = actions.add_parser("reject", help="reject a proposal")
+    reject.add_argument("id", metavar="ID")
+    reject.add_argument("--reason", default="", help="why (kept in the audit trail)")
+    reject.add_argument(
+        "--as", dest="actor", metavar="NAME", help="who rejects (default: your login)"
+    )
+
+
+_COMMANDS = {
+    "scan": "bot.cli.scan_command",
+    "run": "bot.cli.run_command",
+    "fixes": "bot.cli.fixes_command",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mendbot`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    args = build_parser().parse_args(argv)
+    from bot.cli.support import load_settings_or_exit
+
+    try:
+        settings = load_settings_or_exit()
+        module = importlib.import_module(_COMMANDS[args.command])
+        return int(module.run(args, settings))
+    except KeyboardInterrupt:
+        print("mendbot: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit as stop:
+        return int(stop.code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

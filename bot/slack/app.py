@@ -1,0 +1,431 @@
+"""Slack bot stage: the Bolt app: mentions, Approve/Reject buttons, and who may decide.
+
+How ``mendbot run`` composes it (the other pieces: :mod:`bot.http_server`,
+:mod:`bot.slack.socket_mode`)::
+
+    notifier = SlackNotifier.from_settings(settings)          # bot.slack.notifier
+    runtime = build_runtime(settings, notifier=notifier)      # Decisions post through it
+    bot = SlackBot(settings=settings, runtime=runtime, monitor=monitor)
+    for line in startup_warnings(settings): log.warning(line)  # e.g. no approvers
+    server = serve_http(port=settings.port, slack=None if bot.socket_mode else bot,
+                        health=health_fn).start()            # /slack/events and /health
+    socket = start_socket_mode(bot) if bot.socket_mode else None
+    ...
+    bot.close()   # waits for a running apply to finish
+
+Every request is acknowledged at once (Bolt answers HTTP 200, or the Socket Mode ack,
+before the listener runs on its threads; buttons call ``ack()`` first). A listener checks
+who asks, takes the decision with ``Decisions.approve`` / ``reject`` (fast, in the
+listener) and hands ``Decisions.execute`` to the bot's one worker thread: one checkout, so
+one apply at a time, and never inside Slack's 3 seconds.
+
+Slack re-sends an event it thinks was slow (``X-Slack-Retry-Num``), possibly while the
+first delivery still runs: each ``event_id`` is claimed once in the shared database
+(``StateStore.claim_once``), and a second click or a retry that slips through is refused
+by the decision's compare-and-set, so nothing is applied twice.
+
+Only the immutable user ids (``U…``/``W…``) in ``SLACK_APPROVERS`` may implement, reject,
+pause or resume; anyone else gets an ephemeral refusal, recorded in the audit trail as
+``refused``.
+
+Errors::
+
+    SlackBotError
+    ├── SlackConfigError   the settings lack what Slack needs (token, channel, signing
+    │                      secret for HTTP)
+    └── SlackStartError    ``auth.test`` failed at start (bad token, Slack unreachable)
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from slack_bolt import App
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from bot.slack import messages as msg
+from bot.slack.blocks import detail_message
+from bot.slack.commands import (
+    BUTTONS,
+    Command,
+    button_command,
+    may_decide,
+    parse_mention,
+    split_approvers,
+)
+from bot.slack.notifier import SlackNotifier, make_web_client
+from core.edits import unified_diff
+from core.notifier import Notifier
+from core.proposals import FixProposal, ProposalStatus
+from fixes.decisions import DecisionRefused, Decisions
+from fixes.persistence.state import StateStore
+from fixes.persistence.store import ProposalNotFound, ProposalStore
+from monitoring.status import MonitorControl
+from settings import Settings, secret_value
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the once-keys that dedupe Slack event deliveries.
+EVENT_KEY_PREFIX = "slack:event:"
+#: Proposals shown by ``list``.
+LIST_LIMIT = 15
+
+
+class SlackBotError(Exception):
+    """Base of the errors raised while setting up the Slack app."""
+
+
+class SlackConfigError(SlackBotError, ValueError):
+    """The settings lack what Slack needs; ``str(e)`` names the variables."""
+
+
+class SlackStartError(SlackBotError):
+    """Slack refused the bot token or could not be reached at start."""
+
+
+class BotRuntime(Protocol):
+    """What the app needs from ``bot.runtime.Runtime``."""
+
+    store: ProposalStore
+    state: StateStore
+    decisions: Decisions
+    notifier: Notifier
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from and where answers go.
+
+    Attributes:
+        user: the requester's Slack user id (None if Slack sent none).
+        channel: channel id of the mention or the button's message.
+        thread_ts: thread to answer in (the mention's thread, or the mention itself).
+        in_thread_of: the thread the mention was written in, if any.
+        button: True for a button press (the proposal's own thread gets the news).
+    """
+
+    user: str | None
+    channel: str
+    thread_ts: str | None
+    in_thread_of: str | None = None
+    button: bool = False
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """Lines ``mendbot run`` prints at start about who may decide (empty when all is well)."""
+    valid, ignored = split_approvers(settings.slack_approvers)
+    warnings = []
+    if ignored:
+        warnings.append(msg.invalid_approvers_warning(ignored))
+    if not valid:
+        warnings.append(msg.no_approvers_warning())
+    return warnings
+
+
+class SlackBot:
+    """The Slack side of mendbot: a Bolt ``App`` with mendbot's listeners.
+
+    Args:
+        settings: needs ``SLACK_BOT_TOKEN``, ``SLACK_CHANNEL``, and ``SLACK_SIGNING_SECRET``
+            unless ``SLACK_APP_TOKEN`` selects Socket Mode.
+        runtime: store, state, decisions and notifier (``bot.runtime.build_runtime``).
+        monitor: the running monitor for ``status``/``pause``/``resume``; None = off.
+        client: the Web API client; default: the notifier's, else one from the settings.
+
+    Attributes:
+        app: the Bolt app (for :func:`bot.http_server.serve_http` and Socket Mode).
+        notifier: ``runtime.notifier``.
+        client: the Web API client used for replies.
+        socket_mode: True when ``SLACK_APP_TOKEN`` is set.
+
+    Raises:
+        SlackConfigError: a needed setting is missing.
+        SlackStartError: ``auth.test`` failed.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        runtime: BotRuntime,
+        monitor: MonitorControl | None = None,
+        client: WebClient | None = None,
+    ) -> None:
+        _check_settings(settings)
+        self.settings = settings
+        self.store = runtime.store
+        self.state = runtime.state
+        self.decisions = runtime.decisions
+        self.notifier = runtime.notifier
+        self.monitor = monitor
+        self.approvers, _ignored = split_approvers(settings.slack_approvers)
+        self.socket_mode = settings.slack_app_token is not None
+        self.client = client or _client_of(self.notifier) or make_web_client(settings)
+        self.app = _make_app(self.client, secret_value(settings.slack_signing_secret))
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendbot-apply")
+        self.app.event("app_mention")(self._on_mention)
+        for action_id in BUTTONS:
+            self.app.action(action_id)(self._on_button)
+
+    @property
+    def verifies_signatures(self) -> bool:
+        """True when HTTP requests are checked against ``SLACK_SIGNING_SECRET``."""
+        return self.settings.slack_signing_secret is not None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every apply handed to the worker so far has finished (tests, shutdown).
+
+        Returns:
+            True when idle, False when ``timeout`` seconds passed first.
+        """
+        try:
+            marker: Future[None] = self._worker.submit(lambda: None)
+        except RuntimeError:  # already closed
+            return True
+        try:
+            marker.result(timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop taking applies; with ``wait``, let a running apply finish first."""
+        self._worker.shutdown(wait=wait)
+
+    # --- listeners ---------------------------------------------------------------------------
+    def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        event_id = body.get("event_id")
+        if event_id and not self.state.claim_once(EVENT_KEY_PREFIX + str(event_id)):
+            log.info("Slack event %s delivered again; already handled", event_id)
+            return
+        origin = Origin(
+            user=event.get("user"),
+            channel=str(event.get("channel")),
+            thread_ts=event.get("thread_ts") or event.get("ts"),
+            in_thread_of=event.get("thread_ts"),
+        )
+        self.handle(parse_mention(str(event.get("text") or "")), origin)
+
+    def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        command = button_command(str(action.get("action_id")), action.get("value"))
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        if command is None or not channel:
+            log.warning("ignored a malformed button press: %r", action.get("action_id"))
+            return
+        origin = Origin(
+            user=(body.get("user") or {}).get("id"),
+            channel=str(channel),
+            thread_ts=container.get("message_ts"),
+            button=True,
+        )
+        self.handle(command, origin)
+
+    # --- commands ------------------------------------------------------------------------------
+    def handle(self, command: Command, origin: Origin) -> None:
+        """Carry out one command for ``origin.user`` (mentions and buttons both end here).
+
+        Never raises: failures are logged and the requester gets a short ephemeral note.
+        """
+        if command.privileged and not may_decide(origin.user, self.approvers):
+            self._refuse_unauthorised(command, origin)
+            return
+        handlers = {
+            "implement": self._implement,
+            "reject": self._reject,
+            "show": self._show,
+            "list": self._list,
+            "status": self._status,
+            "pause": self._pause,
+            "resume": self._resume,
+            "help": self._help,
+        }
+        try:
+            handlers[command.name](command, origin)
+        except Exception:
+            log.exception("Slack command %s failed", command.name)
+            self._ephemeral(origin, msg.internal_error())
+
+    def _implement(self, command: Command, origin: Origin) -> None:
+        proposal_id = str(command.proposal_id)
+        try:
+            approved = self.decisions.approve(proposal_id, actor=str(origin.user))
+        except DecisionRefused as refusal:
+            self._refuse(origin, command, refusal)
+            return
+        self._worker.submit(self._execute, proposal_id)
+        if not self._answered_in_thread(approved, origin):
+            self._reply(origin, msg.approved_reply(proposal_id))
+
+    def _execute(self, proposal_id: str) -> None:
+        try:
+            self.decisions.execute(proposal_id)
+        except DecisionRefused as refusal:
+            log.info("not executing %s: %s", proposal_id, refusal.reason)
+        except Exception:
+            log.exception("executing %s failed", proposal_id)
+
+    def _reject(self, command: Command, origin: Origin) -> None:
+        proposal_id = str(command.proposal_id)
+        self._expire_if_stale(proposal_id)
+        try:
+            rejected = self.decisions.reject(
+                proposal_id, actor=str(origin.user), reason=command.reason
+            )
+        except DecisionRefused as refusal:
+            self._refuse(origin, command, refusal)
+            return
+        if not self._answered_in_thread(rejected, origin):
+            self._reply(origin, msg.rejected_reply(proposal_id))
+
+    def _expire_if_stale(self, proposal_id: str) -> None:
+        """Expire a proposal past its TTL first, so a late reject is refused like a late yes."""
+        try:
+            proposal = self.store.get(proposal_id)
+        except ProposalNotFound:
+            return
+        age = self.decisions.clock() - proposal.created_at
+        if proposal.status is ProposalStatus.PROPOSED and age > self.decisions.ttl:
+            self.decisions.expire_stale()
+
+    def _show(self, command: Command, origin: Origin) -> None:
+        try:
+            proposal = self.store.get(str(command.proposal_id))
+        except ProposalNotFound:
+            self._reply(origin, msg.not_found(str(command.proposal_id)))
+            return
+        diff = (
+            self.notifier.diff_for(proposal)
+            if isinstance(self.notifier, SlackNotifier)
+            else unified_diff(proposal.edits)
+        )
+        message = detail_message(proposal, diff=diff, with_buttons=False)
+        self._post(channel=origin.channel, thread_ts=origin.thread_ts, **message.payload())
+
+    def _list(self, command: Command, origin: Origin) -> None:
+        self._reply(origin, msg.proposal_list(self.store.list(limit=LIST_LIMIT)))
+
+    def _status(self, command: Command, origin: Origin) -> None:
+        status = self.monitor.status() if self.monitor is not None else None
+        self._reply(origin, msg.monitor_status(status, self.store.count_by_status()))
+
+    def _pause(self, command: Command, origin: Origin) -> None:
+        if self.monitor is None:
+            self._reply(origin, msg.MONITOR_OFF)
+            return
+        changed = self.monitor.pause()
+        if changed:
+            self.store.audit(actor=str(origin.user), action="paused")
+        text = msg.PAUSED.format(who=msg.actor(origin.user)) if changed else msg.ALREADY_PAUSED
+        self._reply(origin, text)
+
+    def _resume(self, command: Command, origin: Origin) -> None:
+        if self.monitor is None:
+            self._reply(origin, msg.MONITOR_OFF)
+            return
+        changed = self.monitor.resume()
+        if changed:
+            self.store.audit(actor=str(origin.user), action="resumed")
+        text = msg.RESUMED.format(who=msg.actor(origin.user)) if changed else msg.NOT_PAUSED
+        self._reply(origin, text)
+
+    def _help(self, command: Command, origin: Origin) -> None:
+        self._reply(origin, msg.help_text(command.problem))
+
+    # --- refusals and replies ----------------------------------------------------------------
+    def _refuse_unauthorised(self, command: Command, origin: Origin) -> None:
+        reason = "not_an_approver" if self.approvers else "no_approvers_configured"
+        self.store.audit(
+            actor=str(origin.user or "unknown"),
+            action="refused",
+            proposal_id=command.proposal_id,
+            details={
+                "reason": reason,
+                "command": command.name,
+                "via": "button" if origin.button else "mention",
+            },
+        )
+        text = (
+            msg.not_approver(command.name)
+            if self.approvers
+            else msg.no_approvers_configured(command.name)
+        )
+        self._ephemeral(origin, text)
+
+    def _refuse(self, origin: Origin, command: Command, refusal: DecisionRefused) -> None:
+        self.store.audit(
+            actor=str(origin.user),
+            action="refused",
+            proposal_id=refusal.proposal_id,
+            details={"reason": refusal.code, "detail": refusal.reason, "command": command.name},
+        )
+        self._ephemeral(origin, msg.refused(refusal.reason))
+
+    @staticmethod
+    def _answered_in_thread(proposal: FixProposal, origin: Origin) -> bool:
+        """True when the proposal's own thread already tells the requester (buttons, or a
+        mention written in that thread)."""
+        own = f"{origin.channel}:{origin.in_thread_of}"
+        return origin.button or (origin.in_thread_of is not None and proposal.thread_ref == own)
+
+    def _reply(self, origin: Origin, text: str) -> None:
+        self._post(channel=origin.channel, thread_ts=origin.thread_ts, text=text)
+
+    def _post(self, **kwargs: Any) -> None:
+        try:
+            self.client.chat_postMessage(unfurl_links=False, **kwargs)
+        except (SlackClientError, OSError) as error:
+            log.warning("Slack reply failed: %s", error)
+
+    def _ephemeral(self, origin: Origin, text: str) -> None:
+        if not origin.user:
+            return
+        try:
+            self.client.chat_postEphemeral(
+                channel=origin.channel, user=origin.user, text=text, thread_ts=origin.thread_ts
+            )
+        except (SlackClientError, OSError) as error:
+            log.warning("Slack ephemeral reply failed: %s", error)
+
+
+def _check_settings(settings: Settings) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_CHANNEL", settings.slack_channel),
+        )
+        if not value
+    ]
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
+    if missing:
+        raise SlackConfigError("the Slack app needs " + " and ".join(missing))
+
+
+def _client_of(notifier: Notifier) -> WebClient | None:
+    return notifier.client if isinstance(notifier, SlackNotifier) else None
+
+
+def _make_app(client: WebClient, signing_secret: str | None) -> App:
+    """A Bolt app on ``client``; verifies signatures when a secret is given (HTTP mode)."""
+    try:
+        return App(
+            name="mendbot",
+            client=client,
+            signing_secret=signing_secret,
+            request_verification_enabled=signing_secret is not None,
+            token_verification_enabled=True,
+            process_before_response=False,
+        )
+    except BoltError as error:
+        raise SlackStartError(f"Slack refused the bot token at start: {error}") from error
+    except (SlackClientError, OSError) as error:
+        raise SlackStartError(f"Slack could not be reached at start: {error}") from error

@@ -1,0 +1,144 @@
+"""Slack bot stage: what a mention or a button asks for, and who may ask (pure functions).
+
+A mention's text arrives as Slack mrkdwn source, e.g. ``"<@U0BOT> implement fix_20261121_023300"``
+(user mentions as ``<@U…>`` or ``<@U…|name>``, ``&``/``<``/``>`` as entities). Buttons arrive
+as ``(action_id, value)`` with the proposal id as value. Both become a :class:`Command`;
+anything not understood becomes ``help`` with a ``problem`` saying why.
+
+Who may decide is decided here too: only immutable Slack user ids (``U…``, or ``W…`` on
+Enterprise Grid) listed in ``SLACK_APPROVERS``; display names never count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.slack.messages import unescape
+
+CommandName = Literal["implement", "reject", "show", "list", "status", "pause", "resume", "help"]
+
+#: A proposal id as ``ProposalStore.add`` makes them: ``fix_YYYYMMDD_HHMMSS[_N]``.
+PROPOSAL_ID = re.compile(r"(?<!\w)fix_\d{8}_\d{6}(?:_\d{1,4})?(?!\w)")
+#: An immutable Slack user id.
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+#: Commands that change something: only approvers may give them.
+PRIVILEGED: frozenset[str] = frozenset({"implement", "reject", "pause", "resume"})
+#: Commands that name one proposal.
+NEEDS_ID: frozenset[str] = frozenset({"implement", "reject", "show"})
+#: Button action ids (``block_actions``) and the command each one gives.
+APPROVE_ACTION = "mendbot_approve"
+REJECT_ACTION = "mendbot_reject"
+BUTTONS: dict[str, CommandName] = {APPROVE_ACTION: "implement", REJECT_ACTION: "reject"}
+#: Longest reject reason kept, in characters.
+MAX_REASON_CHARS = 500
+
+_WORDS: dict[str, CommandName] = {
+    "implement": "implement",
+    "approve": "implement",
+    "apply": "implement",
+    "reject": "reject",
+    "decline": "reject",
+    "show": "show",
+    "list": "list",
+    "ls": "list",
+    "status": "status",
+    "pause": "pause",
+    "resume": "resume",
+    "help": "help",
+}
+_MENTION = re.compile(r"<@[UWB][A-Z0-9]+(?:\|[^>]*)?>")
+_DECORATION = "*_~`:,.!?"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One request to the bot.
+
+    Attributes:
+        name: what is asked (``help`` also for anything not understood).
+        proposal_id: for implement, reject and show.
+        reason: for reject: the words after the id (plain text, at most 500 characters).
+        problem: why the request was not understood (then ``name == "help"``).
+    """
+
+    name: CommandName
+    proposal_id: str | None = None
+    reason: str = ""
+    problem: str | None = None
+
+    @property
+    def privileged(self) -> bool:
+        """True when only approvers may give this command."""
+        return self.name in PRIVILEGED
+
+
+def parse_mention(text: str) -> Command:
+    """Read a mention's text (Slack mrkdwn source) as a command.
+
+    Args:
+        text: the ``app_mention`` event's ``text``; mentions of anyone are ignored, the
+            first remaining word is the command (case-insensitive, ``*bold*`` etc. ignored).
+
+    Returns:
+        The command; ``help`` with ``problem`` set when the text is not a valid one.
+    """
+    words = _MENTION.sub(" ", text or "").split()
+    if not words:
+        return Command("help")
+    word = words[0].strip(_DECORATION).lower()
+    name = _WORDS.get(word)
+    if name is None:
+        return Command("help", problem=f"I don't know “{word[:40]}”.")
+    if name not in NEEDS_ID:
+        return Command(name)
+    rest = " ".join(words[1:])
+    ids = PROPOSAL_ID.findall(rest)
+    if not ids:
+        return Command(
+            "help", problem=f"`{name}` needs a proposal id, e.g. `{name} fix_20261121_023300`."
+        )
+    if len(set(ids)) > 1 and name != "reject":
+        return Command("help", problem=f"`{name}` takes one proposal at a time.")
+    reason = ""
+    if name == "reject":
+        after = rest.split(ids[0], 1)[1]
+        reason = unescape(after.strip().strip(_DECORATION).strip())[:MAX_REASON_CHARS]
+    return Command(name, proposal_id=ids[0], reason=reason)
+
+
+def button_command(action_id: str, value: str | None) -> Command | None:
+    """The command a button press gives, or None for a button that is not ours / malformed."""
+    name = BUTTONS.get(action_id)
+    if name is None or not value or not PROPOSAL_ID.fullmatch(value):
+        return None
+    return Command(name, proposal_id=value)
+
+
+def is_user_id(value: str | None) -> bool:
+    """True for an immutable Slack user id (``U…`` or ``W…``)."""
+    return bool(value) and bool(USER_ID.match(value or ""))
+
+
+def split_approvers(entries: Iterable[str]) -> tuple[frozenset[str], list[str]]:
+    """Sort ``SLACK_APPROVERS`` entries into user ids and entries that are not.
+
+    Returns:
+        ``(valid_ids, ignored_entries)``; ignored entries keep their order.
+    """
+    valid: set[str] = set()
+    ignored: list[str] = []
+    for entry in entries:
+        cleaned = entry.strip()
+        if is_user_id(cleaned):
+            valid.add(cleaned)
+        elif cleaned:
+            ignored.append(cleaned)
+    return frozenset(valid), ignored
+
+
+def may_decide(user_id: str | None, approvers: frozenset[str]) -> bool:
+    """True when ``user_id`` is an immutable user id listed in ``approvers``."""
+    return is_user_id(user_id) and user_id in approvers

@@ -1,0 +1,215 @@
+"""Slack bot stage: the Notifier that shows proposals and their progress in a Slack channel.
+
+A proposal becomes one channel message (``chat.postMessage``, blocks from
+:mod:`bot.slack.blocks`); its handle ``"<channel id>:<ts>"`` is the proposal's
+``thread_ref``. Every later event becomes a reply in that thread, and the parent message
+is re-rendered (``chat.update``) to the proposal's current status, so buttons disappear as
+soon as they cannot apply. Final outcomes are also broadcast to the channel.
+
+The Web API is reached through slack_sdk's ``WebClient`` at ``SLACK_API_URL`` when set
+(see :func:`make_web_client`).
+
+Errors::
+
+    SlackDeliveryError    a proposal could not be posted: Slack answered ``ok: false`` or
+                          the Web API was unreachable (from :meth:`SlackNotifier.post_proposal`
+                          only; events and alerts are logged and dropped, so a Slack outage
+                          never stops a fix from finishing or rolling back)
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.slack import messages as msg
+from bot.slack.blocks import FALLBACK_MAX, SlackMessage, clip, proposal_message
+from core.edits import unified_diff
+from core.notifier import Notifier, NullNotifier, ProposalEvent
+from core.proposals import FixProposal
+from settings import Settings, secret_value
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+#: Seconds to wait for one Web API call.
+WEB_API_TIMEOUT_SECONDS = 10
+#: Event kinds after which the parent message is re-rendered (the others leave its
+#: status unchanged).
+REFRESHING_EVENTS = frozenset(
+    {
+        "approved",
+        "applying",
+        "applied",
+        "rolled_back",
+        "failed",
+        "rejected",
+        "expired",
+        "seen_again",
+    }
+)
+#: Event kinds also shown in the channel, not only in the thread.
+BROADCAST_EVENTS = frozenset({"applied", "rolled_back", "failed"})
+
+
+class SlackDeliveryError(Exception):
+    """A proposal could not be posted to Slack; ``str(e)`` says why (no token in it)."""
+
+
+def api_base_url(url: str | None) -> str:
+    """The Web API base URL in the form slack_sdk expects (``.../api/``).
+
+    ``None`` means Slack itself; ``http://127.0.0.1:8080`` becomes
+    ``http://127.0.0.1:8080/api/``; a URL already ending in ``/api`` only gains the slash.
+    """
+    if not url:
+        return DEFAULT_API_URL
+    base = url.rstrip("/")
+    if not base.endswith("/api"):
+        base += "/api"
+    return base + "/"
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    """A ``WebClient`` with the bot token, ``SLACK_API_URL`` and a 10 s timeout.
+
+    Rate-limited calls (HTTP 429) are retried twice after the ``Retry-After`` delay; other
+    failures are not retried (a retried ``chat.postMessage`` could post twice).
+    """
+    client = WebClient(
+        token=secret_value(settings.slack_bot_token),
+        base_url=api_base_url(settings.slack_api_url),
+        timeout=WEB_API_TIMEOUT_SECONDS,
+    )
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def parse_thread_ref(thread_ref: str | None) -> tuple[str, str] | None:
+    """``"C123:1700000000.000100"`` -> ``("C123", "1700000000.000100")``; None if not ours."""
+    if not thread_ref or ":" not in thread_ref:
+        return None
+    channel, ts = thread_ref.split(":", 1)
+    return (channel, ts) if channel and ts else None
+
+
+class SlackNotifier:
+    """``core.notifier.Notifier`` for a Slack channel.
+
+    Args:
+        client: the Web API client (see :func:`make_web_client`).
+        channel: channel id or name that proposals go to (``SLACK_CHANNEL``).
+        repo_root: the service's checkout, so diffs carry real line numbers (optional).
+    """
+
+    def __init__(self, *, client: WebClient, channel: str, repo_root: Path | None = None) -> None:
+        self.client = client
+        self.channel = channel
+        self.repo_root = repo_root
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackNotifier:
+        """A notifier for ``SLACK_CHANNEL`` with :func:`make_web_client`.
+
+        Raises:
+            ValueError: ``SLACK_BOT_TOKEN`` or ``SLACK_CHANNEL`` is not set.
+        """
+        if not settings.slack_enabled or not settings.slack_channel:
+            raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_CHANNEL")
+        return cls(
+            client=make_web_client(settings),
+            channel=settings.slack_channel,
+            repo_root=settings.target_repo_path,
+        )
+
+    def message_for(self, proposal: FixProposal) -> SlackMessage:
+        """The proposal's message in its current form (with the diff against the checkout)."""
+        return proposal_message(proposal, diff=self.diff_for(proposal))
+
+    def diff_for(self, proposal: FixProposal) -> str:
+        """The proposal's change as a unified diff (real line numbers when possible)."""
+        return unified_diff(proposal.edits, repo_root=self.repo_root)
+
+    def post_proposal(self, proposal: FixProposal) -> str:
+        """Post the proposal to the channel.
+
+        Returns:
+            ``"<channel id>:<ts>"``, the handle for its thread.
+
+        Raises:
+            SlackDeliveryError: Slack refused the message or could not be reached.
+        """
+        payload = self.message_for(proposal).payload()
+        try:
+            response = self.client.chat_postMessage(
+                channel=self.channel, unfurl_links=False, **payload
+            )
+        except (SlackClientError, OSError) as error:
+            raise SlackDeliveryError(f"could not post {proposal.id}: {_why(error)}") from error
+        return f"{response['channel']}:{response['ts']}"
+
+    def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
+        """Reply in the proposal's thread and re-render its message; never raises.
+
+        A proposal never posted (no ``thread_ref``) gets its events as channel messages.
+        """
+        text = clip(msg.event_text(proposal, event), FALLBACK_MAX)
+        ref = parse_thread_ref(proposal.thread_ref)
+        channel, thread_ts = ref if ref else (self.channel, None)
+        if thread_ts is None:
+            text = f"`{proposal.id}`: {text}"
+        self._call(
+            "chat_postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            reply_broadcast=bool(thread_ts) and event.kind in BROADCAST_EVENTS,
+            unfurl_links=False,
+        )
+        if ref and event.kind in REFRESHING_EVENTS:
+            self.refresh(proposal)
+
+    def refresh(self, proposal: FixProposal) -> None:
+        """Re-render the proposal's channel message to its current status; never raises."""
+        ref = parse_thread_ref(proposal.thread_ref)
+        if ref is None:
+            return
+        channel, ts = ref
+        self._call("chat_update", channel=channel, ts=ts, **self.message_for(proposal).payload())
+
+    def post_alert(self, text: str) -> None:
+        """A channel notice (e.g. a log source is down); the text is masked and escaped."""
+        self._call(
+            "chat_postMessage",
+            channel=self.channel,
+            text=f":rotating_light: {clip(msg.safe(text), FALLBACK_MAX)}",
+        )
+
+    def _call(self, method: str, **kwargs: object) -> None:
+        try:
+            getattr(self.client, method)(**{k: v for k, v in kwargs.items() if v is not None})
+        except (SlackClientError, OSError) as error:
+            log.warning("Slack %s failed (message dropped): %s", method, _why(error))
+
+
+def _why(error: Exception) -> str:
+    """A short reason for a Web API failure: Slack's error code, or the connection error."""
+    response = getattr(error, "response", None)
+    if response is not None:
+        try:
+            return str(response["error"])
+        except (KeyError, TypeError):
+            return f"HTTP {getattr(response, 'status_code', '?')}"
+    return type(error).__name__ + (f": {error}" if str(error) else "")
+
+
+def configured_notifier(settings: Settings) -> Notifier:
+    """The process's notifier: Slack when ``SLACK_BOT_TOKEN`` and ``SLACK_CHANNEL`` are set,
+    else a :class:`~core.notifier.NullNotifier` (proposals are only stored)."""
+    if not settings.slack_enabled:
+        return NullNotifier()
+    return SlackNotifier.from_settings(settings)

@@ -1,0 +1,213 @@
+"""Fixes persistence: the database engine and the sqlmodel tables (one source of truth).
+
+Every table is created on start with ``CREATE TABLE IF NOT EXISTS`` semantics
+(``SQLModel.metadata.create_all``), so a second start keeps all data. The same code runs
+on SQLite (the default ``sqlite:///mendbot.db``) and PostgreSQL (``postgresql+psycopg://``).
+
+Times go in as aware datetimes and come out as aware UTC (:class:`UTCDateTime`), whatever
+the database does with time zones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp column that accepts aware datetimes only and returns aware UTC.
+
+    SQLite keeps no offset, so values are stored converted to UTC and read back with
+    ``tzinfo=UTC`` attached; PostgreSQL stores ``timestamp with time zone``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
+
+
+def _time(**kwargs: Any) -> Any:
+    """A sqlmodel field stored as :class:`UTCDateTime`."""
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class ProposalRow(SQLModel, table=True):
+    """A fix proposal; JSON columns hold the nested pydantic models as dicts."""
+
+    __tablename__ = "proposals"
+
+    id: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(index=True, max_length=64)
+    status: str = Field(index=True, max_length=16)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    anomaly: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    diagnosis: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    edits: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    reasoning: str = Field(default="", sa_column=Column(Text, nullable=False))
+    risk: str = Field(max_length=8)
+    risk_notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: datetime | None = _time(default=None, nullable=True)
+    commit_sha: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    thread_ref: str | None = Field(default=None, max_length=128)
+    seen_again: int = 0
+
+
+class AnomalyRow(SQLModel, table=True):
+    """Every anomaly fingerprint ever seen, with running totals."""
+
+    __tablename__ = "anomalies"
+
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)
+    template: str = Field(sa_column=Column(Text, nullable=False))
+    severity: str = Field(max_length=16)
+    first_seen: datetime = _time()
+    last_seen: datetime = _time()
+    total_count: int = 0
+
+
+class AuditRow(SQLModel, table=True):
+    """Append-only audit trail: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    proposal_id: str | None = Field(default=None, index=True, max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class StateRow(SQLModel, table=True):
+    """Small named JSON values: source cursors, template baselines, caches."""
+
+    __tablename__ = "state"
+
+    key: str = Field(primary_key=True, max_length=255)
+    value: Any = Field(sa_column=Column(JSON, nullable=True))
+    updated_at: datetime = _time()
+
+
+class OnceRow(SQLModel, table=True):
+    """Keys claimed exactly once (e.g. Slack ``event_id``s), for idempotent handling."""
+
+    __tablename__ = "once_keys"
+
+    key: str = Field(primary_key=True, max_length=255)
+    at: datetime = _time(index=True)
+
+
+class Database:
+    """An engine plus the schema; hand one instance to every store in the process.
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:///mendbot.db`` or
+            ``postgresql+psycopg://user@127.0.0.1:5432/db``.
+
+    The schema is created (if missing) by the constructor.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+        _create_schema(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def ping(self) -> bool:
+        """True when a trivial query succeeds (for ``/health``)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _create_schema(engine: Engine, attempts: int = 10) -> None:
+    """Create missing tables. Processes starting together may each see a table missing
+    and race to create it; the loser's "already exists" is not an error: look again."""
+    for attempt in range(attempts):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as error:
+            text = str(error).lower()
+            if attempt == attempts - 1 or ("exist" not in text and "duplicate" not in text):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # busy_timeout first: every later statement waits for a lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        _enable_wal(cursor)
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: Any, attempts: int = 50) -> None:
+    """Switch to WAL, which lets readers run beside the one writer (the bot and a CLI).
+
+    Switching a fresh database needs a moment alone with it, and SQLite answers "locked"
+    at once, without its busy handler, while other connections are opening it too. WAL is
+    persistent, so the first connection that gets through switches it for everyone.
+    """
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))

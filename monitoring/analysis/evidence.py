@@ -1,0 +1,256 @@
+"""Log analysis: the evidence gathered per template in one window, for the rules to judge.
+
+The analyzer (``monitoring/analysis/analyzer.py``) feeds every record of a window into a
+:class:`Group`: one per template cluster, or per exception signature
+(:func:`traceback_key`) for tracebacks. A group counts the records by level and keeps
+their time span, the newest record, the last ``MAX_SAMPLES`` raw lines (each cut to
+:data:`MAX_SAMPLE_CHARS`) and how often each masked form was seen (up to
+:data:`MAX_FORMS` forms). What a form's constant words say (:class:`FormFlags`: output
+cut, slowness, duplicates or retries, a measured duration) decides what else is gathered:
+durations in seconds (``took 1.2s``, ``in 350 ms``) with how many exceed the slow
+threshold, and the ``key=number`` ranges of a truncation message (``max_tokens=3000``).
+
+:meth:`Group.canonical` comes from canonical forms only (exception type + innermost in-app
+frame ``file:function``, or the masked forms merged), never from drain3 cluster ids, so it
+is the same in every cycle, process and host. No errors are raised here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.models import MAX_SAMPLES, Frame, LogRecord
+
+#: Longest sample kept, in characters (a huge traceback is cut, with a marker).
+MAX_SAMPLE_CHARS = 16_000
+#: Distinct masked forms remembered per group (the rest are counted, not kept).
+MAX_FORMS = 64
+
+_TRUNCATION = re.compile(
+    r"truncat|max_tokens|max[ _-]?(?:output[ _-]?)?tokens|context[ _-](?:length|window)"
+    r"|token limit|finish_reason\W{0,3}length|(?:output|response|message) (?:was |is )?cut",
+    re.I,
+).search
+_SLOW = re.compile(
+    r"\bslow|timed? ?out\b|timeout|latency|took too long|deadline exceeded", re.I
+).search
+_DUPLICATE = re.compile(
+    r"duplicate|\bretr(?:y|ied|ying|ies)\b|redeliver|already (?:processed|handled|seen)"
+    r"|\bresen[dt]\b|replay",
+    re.I,
+).search
+# A duration that measures how long something took ("took 2.1s", "in 350 ms",
+# "latency=1.2s", "(1.20s)"), not a wait or a window ("slept 5 seconds", "over 60 seconds").
+_DURATION_FORM = re.compile(
+    r"(?:\b(?:took|in|after|elapsed|duration|latency|time|spent|taking)\W{0,3}|[(=:] ?)"
+    r"<NUM> ?(?:[mun]?s|sec|secs|seconds?|min|minutes?)\b",
+    re.I,
+).search
+_DURATION = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?) ?(ns|us|µs|ms|s|sec|secs|seconds?|min|minutes?)\b"
+)
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "secs": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+}
+_KEY_NUMBER = re.compile(r"([A-Za-z_][\w.-]*)[=:] ?(-?\d+(?:\.\d+)?)\b")
+_LIBRARY_FILE = re.compile(
+    r"site-packages|dist-packages|[/\\]lib[/\\]python\d[\d.]*[/\\]|[/\\]python\d*[/\\]lib[/\\]"
+    r"|^<frozen |^<string>",
+    re.I,
+).search
+
+
+@dataclass(frozen=True, slots=True)
+class FormFlags:
+    """What a masked form's constant words say (computed once per distinct form)."""
+
+    truncation: bool
+    slow: bool
+    duplicate: bool
+    duration: bool
+
+
+_flags_cache: dict[str, FormFlags] = {}
+
+
+def flags_of(masked: str) -> FormFlags:
+    """The :class:`FormFlags` of a masked message (cached)."""
+    flags = _flags_cache.get(masked)
+    if flags is None:
+        flags = FormFlags(
+            bool(_TRUNCATION(masked)),
+            bool(_SLOW(masked)),
+            bool(_DUPLICATE(masked)),
+            bool(_DURATION_FORM(masked)),
+        )
+        if len(_flags_cache) > 100_000:
+            _flags_cache.clear()
+        _flags_cache[masked] = flags
+    return flags
+
+
+_NO_FLAGS = FormFlags(False, False, False, False)
+
+
+def app_frame(frames: tuple[Frame, ...] | list[Frame]) -> Frame | None:
+    """The innermost frame outside site-/dist-packages and the stdlib (else the innermost)."""
+    for frame in reversed(frames):
+        if not _LIBRARY_FILE(frame.file):
+            return frame
+    return frames[-1] if frames else None
+
+
+def basename(path: str) -> str:
+    """``/app/app.py`` -> ``app.py`` (POSIX or Windows separators)."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def traceback_key(record: LogRecord) -> tuple[str, str, str]:
+    """A traceback's signature: (exception type, in-app file basename, function)."""
+    frame = app_frame(record.frames)
+    if frame is None:
+        return (record.exception_type or "", "", "")
+    return (record.exception_type or "", basename(frame.file), frame.function)
+
+
+@dataclass(slots=True)
+class Group:
+    """Evidence for one template (or exception signature) in one window."""
+
+    signature: tuple[str, str, str] | None
+    first: datetime
+    last: datetime
+    newest: LogRecord
+    count: int = 0
+    errors: int = 0
+    warnings: int = 0
+    top_rank: int = 0
+    forms: dict[str, int] = field(default_factory=dict)
+    flags: FormFlags = _NO_FLAGS
+    samples: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    durations: list[float] = field(default_factory=list)
+    over_threshold: int = 0
+    limits: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, record: LogRecord, masked: str | None, rank: int, threshold: float) -> None:
+        """Count one record.
+
+        Args:
+            record: the record, which must belong to this group.
+            masked: its masked message (``monitoring/analysis/templates.py``); None for tracebacks.
+            rank: its level's number (``Level.rank``: 10 DEBUG up to 50 CRITICAL).
+            threshold: the slow-operation threshold in seconds (a duration above it counts
+                in :attr:`over_threshold`).
+        """
+        self.count += 1
+        if rank >= 40:
+            self.errors += 1
+        elif rank == 30:
+            self.warnings += 1
+        if rank > self.top_rank:
+            self.top_rank = rank
+        stamp = record.timestamp
+        if stamp < self.first:
+            self.first = stamp
+        elif stamp > self.last:
+            self.last = stamp
+        raw = record.raw
+        self.samples.append(raw if len(raw) <= MAX_SAMPLE_CHARS else _cap(raw))
+        self.newest = record
+        if masked is not None:
+            self._add_form(record, masked, threshold)
+
+    def _add_form(self, record: LogRecord, masked: str, threshold: float) -> None:
+        seen = self.forms.get(masked)
+        if seen is None:
+            if len(self.forms) < MAX_FORMS:
+                self.forms[masked] = 1
+            flags = flags_of(masked)
+            if flags != self.flags:
+                self.flags = _merge_flags(self.flags, flags)
+        else:
+            self.forms[masked] = seen + 1
+        if self.flags.duration:
+            self._add_durations(record.message, threshold)
+        if self.flags.truncation:
+            self._add_limits(record.message)
+
+    def _add_durations(self, message: str, threshold: float) -> None:
+        seconds = [float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(message)]
+        if seconds:
+            longest = max(seconds)
+            if len(self.durations) < 10_000:
+                self.durations.append(longest)
+            if longest > threshold:
+                self.over_threshold += 1
+
+    def _add_limits(self, message: str) -> None:
+        for key, number in _KEY_NUMBER.findall(message):
+            value = float(number)
+            span = self.limits.get(key)
+            if span is None:
+                if len(self.limits) < 10:
+                    self.limits[key] = [value, value]
+            else:
+                span[0], span[1] = min(span[0], value), max(span[1], value)
+
+    def canonical(self) -> str:
+        """The group's message template, from its masked forms only (arrival-independent)."""
+        if self.signature is not None:
+            kind, file, function = self.signature
+            return f"{kind} in {function} ({file})" if function else kind
+        return merge_forms(self.forms)
+
+    def bases(self) -> list[str]:
+        """Keys under which this group's errors are remembered in the baseline."""
+        if self.signature is not None:
+            return ["tb|" + "|".join(self.signature)]
+        return ["tpl|" + form for form in self.forms]
+
+
+def _merge_flags(a: FormFlags, b: FormFlags) -> FormFlags:
+    return FormFlags(
+        a.truncation or b.truncation,
+        a.slow or b.slow,
+        a.duplicate or b.duplicate,
+        a.duration or b.duration,
+    )
+
+
+def merge_forms(forms: dict[str, int]) -> str:
+    """Merge masked forms token by token: positions where they differ become ``<*>``.
+
+    Only forms with as many tokens as the most frequent one take part (drain3 clusters
+    hold equal-length messages); the result does not depend on their order.
+    """
+    if not forms:
+        return ""
+    if len(forms) == 1:
+        return next(iter(forms))
+    top = max(forms.items(), key=lambda item: (item[1], item[0]))[0].split(" ")
+    merged = list(top)
+    for form in forms:
+        tokens = form.split(" ")
+        if len(tokens) == len(top):
+            merged = [m if m == t else "<*>" for m, t in zip(merged, tokens, strict=True)]
+    return " ".join(merged)
+
+
+def _cap(sample: str) -> str:
+    if len(sample) <= MAX_SAMPLE_CHARS:
+        return sample
+    return sample[:MAX_SAMPLE_CHARS] + f"\n... [{len(sample) - MAX_SAMPLE_CHARS} chars cut]"

@@ -1,0 +1,145 @@
+"""``mendbot fixes list | show | implement | reject`` through the real argument parser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli.main import main
+from bot.runtime import build_runtime
+from core.proposals import ProposalStatus
+from settings import get_settings
+from tests.fakes.git import RepoPair, git, make_repo
+from tests.fakes.proposals import SERVICE, make_proposal
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> RepoPair:
+    return make_repo(tmp_path, SERVICE)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, service: RepoPair):
+    """Configure mendbot through the environment, as a terminal user would."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TARGET_REPO_PATH", str(service.work))
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def store(env):
+    runtime = build_runtime(get_settings())
+    yield runtime.store
+    runtime.close()
+
+
+def test_list_shows_proposals_newest_first(env, store, capsys) -> None:
+    assert main(["fixes", "list"]) == 0
+    assert "no proposals yet" in capsys.readouterr().err
+    first = store.add(make_proposal())
+    second = store.add(make_proposal([], fingerprint="fp2", title="Slow LM calls"))
+
+    assert main(["fixes", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["ID", "STATUS", "RISK", "CREATED", "TITLE"]
+    assert out[1].startswith(second.id) and "Slow LM calls (needs investigation)" in out[1]
+    assert out[2].startswith(first.id) and "proposed" in out[2]
+
+    assert main(["fixes", "list", "--json", "--status", "proposed", "--limit", "1"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["id"] == second.id
+    assert main(["fixes", "list", "--status", "done"]) == 2
+    assert "unknown status 'done'" in capsys.readouterr().err
+
+
+def test_show_prints_the_diff_and_the_audit_trail(env, store, capsys) -> None:
+    proposal = store.add(make_proposal())
+
+    assert main(["fixes", "show", proposal.id]) == 0
+
+    out = capsys.readouterr().out
+    assert f"{proposal.id}  KeyError in orders()" in out
+    assert "--- a/app.py" in out and "+++ b/app.py" in out
+    assert '-    user = STATS["users"][body["user_id"]]' in out
+    assert "@@ -6," in out  # hunks at the file's real line numbers
+    assert "proposed" in out.splitlines()[-1]
+    assert main(["fixes", "show", proposal.id, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["audit"][0]["action"] == "proposed" and "+++ b/app.py" in payload["diff"]
+    assert main(["fixes", "show", "fix_19990101_000000"]) == 3
+    assert "there is no proposal fix_19990101_000000" in capsys.readouterr().err
+
+
+def test_implement_applies_as_the_named_user_and_only_once(
+    env,
+    store,
+    service: RepoPair,
+    capsys,
+) -> None:
+    proposal = store.add(make_proposal())
+
+    assert main(["fixes", "implement", proposal.id, "--as", "alice"]) == 0
+
+    captured = capsys.readouterr()
+    assert f"{proposal.id} applied: commit {service.remote_head()} pushed" in captured.out
+    assert "approved by cli:alice" in captured.err and "validation passed" in captured.err
+    assert "Approved-by: cli:alice" in service.remote_message()
+    assert [e.actor for e in store.audit_trail(proposal.id)][1] == "cli:alice"
+    assert main(["fixes", "implement", proposal.id]) == 3
+    assert "already applied" in capsys.readouterr().err
+
+
+def test_implement_that_rolls_back_exits_1_with_the_output(env, store, capsys) -> None:
+    env.setenv("VALIDATE_COMMAND", "echo 'E   AssertionError: orders'; exit 1")
+    get_settings.cache_clear()
+    proposal = store.add(make_proposal())
+
+    assert main(["fixes", "implement", proposal.id]) == 1
+
+    err = capsys.readouterr().err
+    assert "validation failed (command):" in err and "AssertionError: orders" in err
+    assert f"{proposal.id} rolled back: validation failed (command)" in err
+    assert main(["fixes", "show", proposal.id]) == 0
+    assert "| E   AssertionError: orders" in capsys.readouterr().out
+
+
+def test_implement_without_a_repository_is_a_configuration_error(env, store, capsys) -> None:
+    env.delenv("TARGET_REPO_PATH")
+    get_settings.cache_clear()
+    proposal = store.add(make_proposal())
+
+    assert main(["fixes", "implement", proposal.id]) == 2
+
+    assert "set TARGET_REPO_PATH" in capsys.readouterr().err
+    assert store.get(proposal.id).status is ProposalStatus.PROPOSED
+
+
+def test_reject_records_who_and_why(env, store, service: RepoPair, capsys) -> None:
+    proposal = store.add(make_proposal())
+
+    assert main(["fixes", "reject", proposal.id, "--reason", "not worth it", "--as", "bob"]) == 0
+
+    assert f"{proposal.id} rejected by cli:bob" in capsys.readouterr().out
+    event = store.audit_trail(proposal.id)[-1]
+    assert (event.action, event.actor, event.details["reason"]) == (
+        "rejected",
+        "cli:bob",
+        "not worth it",
+    )
+    assert main(["fixes", "reject", proposal.id]) == 3
+    assert main(["fixes", "implement", proposal.id]) == 3
+    assert git(service.bare, "rev-list", "--count", "main") == "1"
+
+
+def test_unreachable_database_is_a_clear_error(env, capsys) -> None:
+    env.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    get_settings.cache_clear()
+
+    assert main(["fixes", "list"]) == 2
+
+    assert "cannot open the database (DATABASE_URL)" in capsys.readouterr().err

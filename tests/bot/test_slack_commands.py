@@ -1,0 +1,100 @@
+"""Tests for bot.slack.commands: mention text and buttons to commands, and who may decide."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.slack.commands import (
+    APPROVE_ACTION,
+    MAX_REASON_CHARS,
+    REJECT_ACTION,
+    Command,
+    button_command,
+    may_decide,
+    parse_mention,
+    split_approvers,
+)
+
+ID = "fix_20261121_023300"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"<@U0BOT> implement {ID}", Command("implement", ID)),
+        (f"<@U0BOT|mendbot> IMPLEMENT `{ID}`", Command("implement", ID)),
+        (f"<@U0BOT> approve {ID}_2", Command("implement", f"{ID}_2")),
+        (f"<@U0BOT> *implement* {ID}.", Command("implement", ID)),
+        (f"<@U0BOT> reject {ID}", Command("reject", ID)),
+        (
+            f"<@U0BOT> reject {ID} the fix hides the bug &amp; logs &lt;nothing&gt;",
+            Command("reject", ID, reason="the fix hides the bug & logs <nothing>"),
+        ),
+        (f"<@U0BOT> show {ID}", Command("show", ID)),
+        ("<@U0BOT> list", Command("list")),
+        ("<@U0BOT>   status  ", Command("status")),
+        ("<@U0BOT> pause", Command("pause")),
+        ("<@U0BOT> resume please", Command("resume")),
+        ("<@U0BOT> help", Command("help")),
+        ("<@U0BOT>", Command("help")),
+        ("", Command("help")),
+    ],
+)
+def test_parse_mention_understands_the_commands(text: str, expected: Command) -> None:
+    assert parse_mention(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("<@U0BOT> deploy everything", "don't know"),
+        ("<@U0BOT> implement", "needs a proposal id"),
+        ("<@U0BOT> implement fix_2026", "needs a proposal id"),
+        ("<@U0BOT> implement xfix_20261121_023300", "needs a proposal id"),
+        (f"<@U0BOT> implement {ID} fix_20261121_023301", "one proposal at a time"),
+        ("<@U0BOT> show latest", "needs a proposal id"),
+    ],
+)
+def test_anything_else_gets_help_saying_why(text: str, fragment: str) -> None:
+    command = parse_mention(text)
+    assert command.name == "help"
+    assert command.problem is not None and fragment in command.problem
+
+
+def test_reject_reason_is_bounded() -> None:
+    command = parse_mention(f"<@U0BOT> reject {ID} " + "x" * 5000)
+    assert len(command.reason) == MAX_REASON_CHARS
+
+
+def test_privileged_commands_are_the_deciding_ones() -> None:
+    assert {
+        n
+        for n in ("implement", "reject", "pause", "resume", "show", "list", "status", "help")
+        if Command(n).privileged
+    } == {  # type: ignore[arg-type]
+        "implement",
+        "reject",
+        "pause",
+        "resume",
+    }
+
+
+def test_buttons_give_the_same_commands_as_words() -> None:
+    assert button_command(APPROVE_ACTION, ID) == parse_mention(f"implement {ID}")
+    assert button_command(REJECT_ACTION, ID) == parse_mention(f"reject {ID}")
+    assert button_command("someone_elses_button", ID) is None
+    assert button_command(APPROVE_ACTION, "fix_1; rm -rf /") is None
+    assert button_command(APPROVE_ACTION, None) is None
+
+
+def test_only_immutable_user_ids_count_as_approvers() -> None:
+    valid, ignored = split_approvers(
+        ["U012ABCDEF", " W0GRID42 ", "@alice", "alice", "", "u012abcdef", "B0BOTID"]
+    )
+    assert valid == frozenset({"U012ABCDEF", "W0GRID42"})
+    assert ignored == ["@alice", "alice", "u012abcdef", "B0BOTID"]
+    assert may_decide("U012ABCDEF", valid)
+    assert not may_decide("U0OTHER", valid)
+    assert not may_decide(None, valid)
+    assert not may_decide("alice", frozenset({"alice"}))
+    assert not may_decide("U012ABCDEF", frozenset())
