@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     railway_environment_id: str | None = Field(None, validation_alias="RAILWAY_ENVIRONMENT_ID")
     railway_service_id: str | None = Field(None, validation_alias="RAILWAY_SERVICE_ID")
     railway_api_url: str = Field(DEFAULT_RAILWAY_API_URL, validation_alias="RAILWAY_API_URL")
+    railway_service_name: str | None = Field(
+        None,
+        validation_alias="RAILWAY_SERVICE_NAME",
+        description="Set by Railway in mendbot's own container: the name of mendbot's service.",
+    )
     loki_url: str | None = Field(None, validation_alias="LOKI_URL")
     loki_query: str | None = Field(None, validation_alias="LOKI_QUERY")
     loki_token: SecretStr | None = Field(None, validation_alias="LOKI_TOKEN")
@@ -207,6 +212,42 @@ def get_settings() -> Settings:
 def secret_value(secret: SecretStr | None) -> str | None:
     """The plain value of an optional secret, or None."""
     return secret.get_secret_value() if secret is not None else None
+
+
+#: Variable prefixes of mendbot's own that the validated service never sees, beside the
+#: names of every :class:`Settings` field (credentials of LLM providers DSPy may read too).
+_PRIVATE_PREFIXES = ("SLACK_", "OPENAI_", "ANTHROPIC_", "RAILWAY_", "LOKI_", "MENDBOT_", "GITHUB_")
+
+
+def private_variable_names() -> frozenset[str]:
+    """The environment variable names of every :class:`Settings` field (``DATABASE_URL``,
+    ``TARGET_REPO_PATH``, ``SLACK_BOT_TOKEN``, ...), upper-case."""
+    return frozenset(
+        field.validation_alias.upper()
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, str)
+    )
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for a child that acts for mendbot (the log
+    command of ``MENDBOT_LOG_COMMAND``)."""
+    return dict(os.environ)
+
+
+def service_environment() -> dict[str, str]:
+    """This process's environment without mendbot's configuration and secrets: what the
+    service's own code (imports, ``VALIDATE_COMMAND``) runs with.
+
+    Hidden: every :class:`Settings` variable (:func:`private_variable_names`) and every
+    variable starting with one of :data:`_PRIVATE_PREFIXES`.
+    """
+    private = private_variable_names()
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key.upper() not in private and not key.upper().startswith(_PRIVATE_PREFIXES)
+    }
 
 
 def workdir_database_url(directory: str | os.PathLike[str]) -> str:

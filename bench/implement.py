@@ -32,9 +32,9 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.runtime import build_runtime
 from core.models import Anomaly, Diagnosis, Severity
 from core.proposals import Edit, FixProposal
+from monitoring.runtime import build_runtime
 from settings import Settings
 
 TARGET_SECONDS = 2.0

@@ -5,7 +5,7 @@ the shared real logs (``applogs/asgi_service.log`` and every Loghub ``*_2k.log``
 ``--data``, default ``../shared/data``), then measures, each in a fresh child process so
 that peak RSS belongs to that work alone:
 
-* ``scan``: parse + analyze (``monitoring.analysis.logfile.read_records`` into
+* ``scan``: parse + analyze (``monitoring.parsing.logfile.read_records`` into
   ``LogAnalyzer.analyze``) of the whole file: lines/s on wall clock and on CPU time of the
   one process (one core), and peak RSS (MB);
 * ``scan (unique)``: the same over one copy of the corpus only (no line repeats, caches
@@ -63,7 +63,7 @@ def _measure(mode: str, path: Path) -> dict[str, Any]:
     import drain3.template_miner  # noqa: F401  (imports are not part of the timing)
 
     import monitoring.analysis.analyzer
-    import monitoring.analysis.logfile  # noqa: F401
+    import monitoring.parsing.logfile  # noqa: F401
 
     if mode == "read":
         work = _read_lines
@@ -102,7 +102,7 @@ def _stock_drain3(path: Path) -> dict[str, Any]:
 
 def _scan(path: Path) -> dict[str, Any]:
     from monitoring.analysis.analyzer import LogAnalyzer
-    from monitoring.analysis.logfile import read_records
+    from monitoring.parsing.logfile import read_records
 
     analyzer = LogAnalyzer()
     anomalies = analyzer.analyze(read_records(path))

@@ -1,0 +1,8 @@
+"""The process on top: the command line, the Slack app and the HTTP server.
+
+    cli/            ``mendbot scan | run | fixes``: arguments, output, exit codes
+    slack/          the Bolt app, proposal messages, mention commands, the Slack notifier
+    http_server.py  ``/slack/events`` and ``/health`` on ``$PORT``
+
+Holds no logic the CLI and Slack share: that lives in ``fixes`` and ``monitoring``.
+"""

@@ -1,4 +1,4 @@
-"""Fixes policy: whether an edit may touch the repository, and how it reads as a diff.
+"""Shared contracts: whether an edit may touch the repository, and how it reads as a diff.
 
 Used twice on every edit: when a proposal is built (diagnosis drops what fails) and again
 by the implementor right before writing (the file may have changed since). The rules:

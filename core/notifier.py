@@ -1,4 +1,4 @@
-"""Fixes contracts: how the pipeline tells people about proposals (Slack, console, memory).
+"""Shared contracts: how the pipeline tells people about proposals (Slack, console, memory).
 
 The pipeline (monitor, decisions, implementor) talks to a :class:`Notifier` and never to
 slack_sdk: the Slack notifier lives in ``bot/`` and renders :class:`ProposalEvent`s in its
@@ -7,12 +7,15 @@ own words; :class:`InMemoryNotifier` records calls for tests and dry runs.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from core.proposals import FixProposal
+
+log = logging.getLogger("mendbot.notify")
 
 EventKind = Literal[
     "approved",  # a person said yes (actor)
@@ -106,3 +109,20 @@ class InMemoryNotifier:
         """The kinds of events posted for one proposal, in order."""
         with self._lock:
             return [event.kind for pid, event in self.events if pid == proposal_id]
+
+
+class LogNotifier:
+    """Tells the process log (logger ``mendbot.notify``) about proposals and alerts: the
+    default of ``start_monitoring`` in a REPL, where Slack is not at hand."""
+
+    def post_proposal(self, proposal: FixProposal) -> str | None:
+        log.warning(
+            "new proposal %s: %s (%s)", proposal.id, proposal.title, proposal.diagnosis.root_cause
+        )
+        return None
+
+    def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
+        log.info("%s: %s %s", proposal.id, event.kind, event.details)
+
+    def post_alert(self, text: str) -> None:
+        log.warning("%s", text)

@@ -1,4 +1,4 @@
-"""Fixes contracts: proposals, their edits and state machine, and audit events.
+"""Shared contracts: proposals, their edits and state machine, and audit events.
 
 The proposal lifecycle (``TRANSITIONS`` is the single source of truth)::
 

@@ -1,4 +1,4 @@
-"""Diagnosis safety: mask secrets in untrusted text before an LLM, Slack or a log sees it.
+"""Shared contracts: mask secrets in untrusted text before an LLM, Slack or a log sees it.
 
 A leaf module (standard library only) so that every stage may use it: diagnosis masks log
 samples and code context before they reach the LM; the implementor scrubs tokens from git
@@ -14,6 +14,7 @@ into an edit's ``old_text`` without ever restoring a secret that came from a log
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class Redactor:
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``<LABEL_n>`` (e.g. ``<SECRET_1>``)."""
         for label, pattern in _PATTERNS:
-            text = pattern.sub(lambda m, lb=label: self._replace(lb, m), text)
+            text = pattern.sub(functools.partial(self._replace, label), text)
         return text
 
     def redact_all(self, texts: Iterable[str]) -> list[str]:

@@ -1,0 +1,18 @@
+"""Monitoring: from the service's logs to stored, posted fix proposals.
+
+Stages (each imports only ``core`` and ``settings``, sources also ``parsing``)::
+
+    parsing/      raw lines -> LogRecord (formats, tracebacks, robust file reading)
+    sources/      where logs come from: Railway, Loki, a file, a command, memory
+    analysis/     LogRecords -> Anomaly (templates, evidence, the five rules)
+    diagnosis/    Anomaly -> FixProposal (DSPy LM or offline playbooks, edit review)
+
+Orchestration over the stages (may import ``fixes``)::
+
+    pipeline.py          one cycle: analyze, dedupe, diagnose, store, notify
+    monitor.py           ProactiveMonitor: cycles on an APScheduler job
+    monitor_state.py     its health: failures, alerts, the adaptive interval
+    status.py            MonitorStatus and MonitorControl, what the bot may ask
+    runtime.py           the composition root: every object built from Settings
+    proactive_monitor.py start_monitoring() for a REPL
+"""

@@ -29,9 +29,7 @@ from core.models import Anomaly, LogRecord
 from core.notifier import Notifier, ProposalEvent
 from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
-from fixes.persistence.state import StateStore
 from fixes.persistence.store import SYSTEM_ACTOR, ProposalStore
-from settings import Settings
 
 if TYPE_CHECKING:
     from monitoring.sources.base import CursoredSource
@@ -252,35 +250,6 @@ class _Counted:
         for record in self._records:
             self.count += 1
             yield record
-
-
-def build_pipeline(
-    settings: Settings,
-    *,
-    store: ProposalStore,
-    state: StateStore,
-    notifier: Notifier,
-    diagnose: bool = True,
-) -> CyclePipeline:
-    """The pipeline as configured: ``LogAnalyzer`` and ``Diagnoser`` over the shared stores.
-
-    Args:
-        settings: thresholds (``MENDBOT_SLOW_THRESHOLD_SECONDS``), the LM and repository
-            for diagnosis, ``MENDBOT_COOLDOWN_SECONDS``.
-        store, state: the process's stores (the analyzer keeps its baseline in ``state``).
-        notifier: where new proposals and repeats are told.
-        diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
-    """
-    from monitoring.analysis.analyzer import LogAnalyzer
-    from monitoring.diagnosis import Diagnoser
-
-    return CyclePipeline(
-        analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
-        diagnoser=Diagnoser(settings=settings, state=state) if diagnose else None,
-        store=store,
-        notifier=notifier,
-        cooldown_seconds=settings.cooldown_seconds,
-    )
 
 
 def _one_per_fingerprint(anomalies: Sequence[Anomaly]) -> list[Anomaly]:

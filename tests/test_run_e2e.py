@@ -401,7 +401,7 @@ def test_mendbot_run_without_a_source_or_slack_still_serves_health(tmp_path: Pat
             process.wait(timeout=30)
 
 
-def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch) -> None:
+def test_start_up_warns_when_mendbot_watches_its_own_railway_service(make_settings) -> None:
     from bot.cli.run_command import _check_source
     from monitoring.sources import RailwaySource
 
@@ -416,10 +416,10 @@ def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch
         )
         wrapped = type("Wrapped", (), {"source": source, "check": source.check})()
         warnings: list[str] = []
-        monkeypatch.setenv("RAILWAY_SERVICE_NAME", "api")
-        assert "deployment dep-self" in _check_source(wrapped, warnings) and warnings == []
-        monkeypatch.setenv("RAILWAY_SERVICE_NAME", "mendbot")
-        _check_source(wrapped, warnings)
+        elsewhere = make_settings(railway_service_name="api")
+        assert "deployment dep-self" in _check_source(wrapped, elsewhere, warnings)
+        assert warnings == []
+        _check_source(wrapped, make_settings(railway_service_name="mendbot"), warnings)
         assert "watching its own Railway service (mendbot)" in warnings[0]
         refused: list[str] = []
         bad = RailwaySource(
@@ -430,7 +430,7 @@ def test_start_up_warns_when_mendbot_watches_its_own_railway_service(monkeypatch
             api_token="nope",
         )
         wrapped_bad = type("Wrapped", (), {"source": bad, "check": bad.check})()
-        assert _check_source(wrapped_bad, refused) == "not reachable yet"
+        assert _check_source(wrapped_bad, make_settings(), refused) == "not reachable yet"
         assert "RAILWAY_API_TOKEN" in refused[0]
 
 

@@ -1,0 +1,9 @@
+"""Process entry point: the ``mendbot`` command line.
+
+main.py           argument parsing and dispatch (the ``mendbot`` script)
+scan_command.py   ``mendbot scan``;  scan_output.py: its JSON lines and tables
+run_command.py    ``mendbot run``: the long-running bot
+fixes_command.py  ``mendbot fixes list | show | implement | reject``
+messages.py       the words the command line shows
+support.py        settings loading, errors, the audit actor
+"""

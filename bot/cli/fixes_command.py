@@ -16,13 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli import messages as say
 from bot.cli.support import local_actor
-from bot.runtime import Runtime, build_runtime
 from core.edits import unified_diff
 from core.notifier import NullNotifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
 from fixes.apply.journal import JournalError
 from fixes.decisions import DecisionRefused
 from fixes.persistence.store import ProposalNotFound
+from monitoring.runtime import Runtime, build_runtime
 from settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3

@@ -1,6 +1,6 @@
 """Process entry point: ``mendbot run``, the long-running bot (monitor, Slack app, /health).
 
-Start-up order: settings -> :func:`bot.runtime.build_runtime` (crash recovery first) ->
+Start-up order: settings -> :func:`monitoring.runtime.build_runtime` (crash recovery first) ->
 the Slack bot when ``SLACK_BOT_TOKEN`` and ``SLACK_CHANNEL`` are set (its notifier becomes
 the runtime's) -> the proactive monitor when a log source is configured (otherwise
 monitoring is off, and Slack and ``/health`` are still served) -> the HTTP server on
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -110,9 +109,8 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
     Raises:
         _StartError: a part could not start (configuration, Slack, port, database).
     """
-    from bot.runtime import build_runtime
     from bot.slack.notifier import configured_notifier
-    from monitoring.proactive_monitor import build_monitor
+    from monitoring.runtime import build_monitor, build_runtime
     from monitoring.sources import LogSourceError
 
     notifier = configured_notifier(settings)
@@ -122,19 +120,12 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         raise _StartError(f"cannot start: {type(error).__name__}: {error}") from error
     stack.callback(runtime.close)
     try:
-        monitor = build_monitor(
-            settings,
-            db=runtime.db,
-            store=runtime.store,
-            state=runtime.state,
-            notifier=runtime.notifier,
-            decisions=runtime.decisions,
-        )
+        monitor = build_monitor(runtime)
     except LogSourceError as error:
         raise _StartError(f"log source: {error}") from error
     bot, warnings = _slack_bot(settings, runtime, monitor, stack)
     _serve(settings, bot, monitor.health, stack)
-    source_note = _check_source(monitor.source, warnings) if monitor.source else ""
+    source_note = _check_source(monitor.source, settings, warnings) if monitor.source else ""
     monitor.start()
     stack.callback(monitor.stop)
     source = monitor.source.name if monitor.source else None
@@ -147,7 +138,7 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
     )
 
 
-def _check_source(source: Any, warnings: list[str]) -> str:
+def _check_source(source: Any, settings: Settings, warnings: list[str]) -> str:
     """The source's own description, or "not reachable" (with a warning) when its cheap
     check fails: a failing source never stops the bot."""
     from monitoring.sources import LogSourceError
@@ -159,7 +150,7 @@ def _check_source(source: Any, warnings: list[str]) -> str:
         return "not reachable yet"
     watched = getattr(source.source, "service_name", None)
     # Railway injects the running service's own name; equal names mean a self-watch.
-    if watched and watched == os.environ.get("RAILWAY_SERVICE_NAME"):
+    if watched and watched == settings.railway_service_name:
         warnings.append(watching_itself_warning(watched))
     return note
 

@@ -27,14 +27,13 @@ from contextlib import contextmanager
 from rich.console import Console
 
 from bot.cli import scan_output as out
-from bot.runtime import Runtime, build_runtime
 from bot.slack.notifier import configured_notifier
 from core.models import Anomaly, LogRecord, Severity
 from core.proposals import FixProposal
 from monitoring.analysis.analyzer import LogAnalyzer
-from monitoring.analysis.logfile import LogInputError, read_records
-from monitoring.pipeline import CyclePipeline, CycleResult, build_pipeline
-from monitoring.sources import build_source
+from monitoring.parsing.logfile import LogInputError, read_records
+from monitoring.pipeline import CyclePipeline, CycleResult
+from monitoring.runtime import Runtime, build_pipeline, build_runtime, build_source
 from monitoring.sources.base import LogSourceError
 from settings import Settings
 
@@ -81,13 +80,7 @@ def _cycle(
     records = read_records(args.path) if args.path else None  # input errors before the DB
     runtime = build_runtime(settings, notifier=configured_notifier(settings))
     try:
-        pipeline = build_pipeline(
-            settings,
-            store=runtime.store,
-            state=runtime.state,
-            notifier=runtime.notifier,
-            diagnose=not args.no_diagnose,
-        )
+        pipeline = build_pipeline(runtime, diagnose=not args.no_diagnose)
         if records is not None:
             with _progress() as tick:
                 result = pipeline.process(_counted(records, tick))

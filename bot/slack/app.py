@@ -89,7 +89,7 @@ class SlackStartError(SlackBotError):
 
 
 class BotRuntime(Protocol):
-    """What the app needs from ``bot.runtime.Runtime``."""
+    """What the app needs from ``monitoring.runtime.Runtime``."""
 
     store: ProposalStore
     state: StateStore
@@ -133,7 +133,7 @@ class SlackBot:
     Args:
         settings: needs ``SLACK_BOT_TOKEN``, ``SLACK_CHANNEL``, and ``SLACK_SIGNING_SECRET``
             unless ``SLACK_APP_TOKEN`` selects Socket Mode.
-        runtime: store, state, decisions and notifier (``bot.runtime.build_runtime``).
+        runtime: store, state, decisions and notifier (``monitoring.runtime.build_runtime``).
         monitor: the running monitor for ``status``/``pause``/``resume``; None = off.
         client: the Web API client; default: the notifier's, else one from the settings.
 

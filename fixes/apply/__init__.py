@@ -1,0 +1,7 @@
+"""Fixes apply: an approved proposal applied to the service's checkout as one transaction.
+
+implementor.py  FixImplementor: lock, preflight, backup, write, validate, commit, push
+journal.py      write-ahead journal, byte-exact backups, the checkout's apply lock
+gitops.py       the git operations (GitPython), tokens scrubbed
+validation.py   compile, import and VALIDATE_COMMAND checks
+"""

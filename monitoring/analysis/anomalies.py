@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from core.frames import app_frame, basename
 from core.models import Anomaly, AnomalyKind, FrameModel, Level, Severity
-from monitoring.analysis.evidence import Group, app_frame, basename
+from monitoring.analysis.evidence import Group
 
 _SUMMARIES: dict[str, str] = {
     "repeated_error": "{what} happened {times} ({level}) between {first} and {last} UTC.",

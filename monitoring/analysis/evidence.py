@@ -22,7 +22,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.models import MAX_SAMPLES, Frame, LogRecord
+from core.frames import app_frame, basename
+from core.models import MAX_SAMPLES, LogRecord
 
 #: Longest sample kept, in characters (a huge traceback is cut, with a marker).
 MAX_SAMPLE_CHARS = 16_000
@@ -67,11 +68,6 @@ _UNIT_SECONDS = {
     "minutes": 60.0,
 }
 _KEY_NUMBER = re.compile(r"([A-Za-z_][\w.-]*)[=:] ?(-?\d+(?:\.\d+)?)\b")
-_LIBRARY_FILE = re.compile(
-    r"site-packages|dist-packages|[/\\]lib[/\\]python\d[\d.]*[/\\]|[/\\]python\d*[/\\]lib[/\\]"
-    r"|^<frozen |^<string>",
-    re.I,
-).search
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +100,6 @@ def flags_of(masked: str) -> FormFlags:
 
 
 _NO_FLAGS = FormFlags(False, False, False, False)
-
-
-def app_frame(frames: tuple[Frame, ...] | list[Frame]) -> Frame | None:
-    """The innermost frame outside site-/dist-packages and the stdlib (else the innermost)."""
-    for frame in reversed(frames):
-        if not _LIBRARY_FILE(frame.file):
-            return frame
-    return frames[-1] if frames else None
-
-
-def basename(path: str) -> str:
-    """``/app/app.py`` -> ``app.py`` (POSIX or Windows separators)."""
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def traceback_key(record: LogRecord) -> tuple[str, str, str]:

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.edits import EditRejected
@@ -39,10 +40,10 @@ from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
 from monitoring.diagnosis.repo import RepoIndex
 from monitoring.diagnosis.review import review_edits
 from monitoring.diagnosis.titles import title_for
-from settings import Settings
 
-if TYPE_CHECKING:  # the store pulls in SQLAlchemy; the diagnoser only calls it
+if TYPE_CHECKING:  # lm.py imports dspy (~60 MB): only when an LM diagnosis is made
     from core.state import KeyValueStore
+    from monitoring.diagnosis.config import LMConfig
 
 logger = logging.getLogger("mendbot.diagnosis")
 
@@ -59,14 +60,25 @@ class Diagnoser:
     """Diagnoses anomalies and drafts fix proposals.
 
     Args:
-        settings: reads ``lm``, ``openai_api_key``, ``openai_base_url``,
-            ``lm_timeout_seconds``, ``lm_max_retries``, ``max_diagnoses_per_cycle`` and
-            ``target_repo_path``.
+        lm: the LM to ask (``MENDBOT_LM`` and ``OPENAI_*``); None = offline playbooks only.
+        repo_path: the service's checkout (``TARGET_REPO_PATH``) whose code the evidence
+            points at; None = diagnose without code (no edits).
+        max_lm_diagnoses: LM diagnoses per :meth:`propose` call at most
+            (``MENDBOT_MAX_DIAGNOSES_PER_CYCLE``); the rest get playbooks.
         state: persists the LM diagnosis cache across restarts; None keeps it in memory.
     """
 
-    def __init__(self, *, settings: Settings, state: KeyValueStore | None = None) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        *,
+        lm: LMConfig | None = None,
+        repo_path: Path | None = None,
+        max_lm_diagnoses: int = 3,
+        state: KeyValueStore | None = None,
+    ) -> None:
+        self.lm_config = lm
+        self.repo_path = repo_path
+        self.max_lm_diagnoses = max_lm_diagnoses
         self._cache = DiagnosisCache(state=state)
         self._lm: Any = None
         self.engine: str | None = None
@@ -81,7 +93,7 @@ class Diagnoser:
         if not anomalies:
             return []
         index = self._index()
-        cycle = _Cycle(budget=self.settings.max_diagnoses_per_cycle)
+        cycle = _Cycle(budget=self.max_lm_diagnoses)
         drafts: dict[int, tuple[Draft, CodeContext]] = {}
         for position in _most_severe_first(anomalies):
             drafts[position] = self._diagnose_safely(anomalies[position], index, cycle)
@@ -103,7 +115,7 @@ class Diagnoser:
     def _diagnose(
         self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None, cycle: _Cycle
     ) -> Draft:
-        model = self.settings.lm
+        model = self.lm_config.model if self.lm_config else None
         if not model:
             return self._playbook(anomaly, context, index)
         cached = self._cache.get(
@@ -117,7 +129,7 @@ class Diagnoser:
                 anomaly, context, index, msg.NOTE_LM_SKIPPED_DOWN.format(reason=cycle.down)
             )
         if cycle.budget <= 0:
-            note = msg.NOTE_LM_SKIPPED_BUDGET.format(limit=self.settings.max_diagnoses_per_cycle)
+            note = msg.NOTE_LM_SKIPPED_BUDGET.format(limit=self.max_lm_diagnoses)
             return self._playbook(anomaly, context, index, note)
         cycle.budget -= 1
         try:
@@ -206,7 +218,7 @@ class Diagnoser:
         logger.info(
             "LM diagnosis of %s by %s (%s engine): %d input characters",
             anomaly.fingerprint,
-            self.settings.lm,
+            self._model,
             self.engine,
             inputs.total_chars,
         )
@@ -224,7 +236,7 @@ class Diagnoser:
             affected_components=answer.components,
             confidence=answer.confidence,
             source="lm",
-            model=self.settings.lm,
+            model=self._model,
             evidence=evidence_facts(anomaly, context),
         )
         reasoning = answer.reasoning or _no_fix_reason(context, index)
@@ -238,20 +250,25 @@ class Diagnoser:
             edits_dropped=answer.edits_dropped,
         )
 
+    @property
+    def _model(self) -> str | None:
+        return self.lm_config.model if self.lm_config else None
+
     def _get_lm(self) -> Any:
         if self._lm is None:
+            assert self.lm_config is not None, "asked for an LM without MENDBOT_LM"
             from monitoring.diagnosis.lm import build_lm  # imports dspy
 
             try:
-                self._lm, self.engine = build_lm(self.settings)
+                self._lm, self.engine = build_lm(self.lm_config)
             except Exception as error:
                 reason = scrub_secrets(str(error))[:200]
                 raise LMUnavailable(f"LM setup failed: {reason}") from error
-            logger.info("diagnosis LM %s served by the %s engine", self.settings.lm, self.engine)
+            logger.info("diagnosis LM %s served by the %s engine", self._model, self.engine)
         return self._lm
 
     def _index(self) -> RepoIndex | None:
-        root = self.settings.target_repo_path
+        root = self.repo_path
         if root is None:
             return None
         if not root.is_dir():

@@ -52,7 +52,7 @@ class Draft:
             diagnosis=Diagnosis.model_validate(data["diagnosis"]),
             edits=[Edit.model_validate(e) for e in data["edits"]],  # type: ignore[attr-defined]
             reasoning=str(data["reasoning"]),
-            risk=Risk(data["risk"]),
+            risk=Risk(str(data["risk"])),
             risk_notes=str(data["risk_notes"]),
             notes=[str(n) for n in data["notes"]],  # type: ignore[attr-defined]
             edits_dropped=bool(data.get("edits_dropped", False)),

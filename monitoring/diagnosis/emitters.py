@@ -345,11 +345,11 @@ def enclosing_function(tree: ast.AST, line: int) -> ast.FunctionDef | ast.AsyncF
     """The innermost function definition whose lines include ``line`` (1-based)."""
     best: ast.FunctionDef | ast.AsyncFunctionDef | None = None
     for node in ast.walk(tree):
-        inside = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-            node.lineno <= line <= (node.end_lineno or node.lineno)
-        )
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        inside = node.lineno <= line <= (node.end_lineno or node.lineno)
         if inside and (best is None or node.lineno >= best.lineno):
-            best = node  # type: ignore[assignment]
+            best = node
     return best
 
 

@@ -1,4 +1,4 @@
-"""Diagnosis LM setup: one ``dspy.LM`` from the settings, used through ``dspy.context``.
+"""Diagnosis LM setup: one ``dspy.LM`` from an :class:`LMConfig`, used through ``dspy.context``.
 
 ``MENDBOT_LM`` is a LiteLLM model string (``openai/gpt-4o-mini``); ``OPENAI_API_KEY`` and
 ``OPENAI_BASE_URL`` point it at any OpenAI-compatible server. Timeouts
@@ -25,7 +25,7 @@ from typing import Any
 
 import dspy
 
-from settings import Settings, secret_value
+from monitoring.diagnosis.config import LMConfig
 
 logger = logging.getLogger("mendbot.diagnosis")
 
@@ -33,7 +33,7 @@ logger = logging.getLogger("mendbot.diagnosis")
 MAX_OUTPUT_TOKENS = 4_000
 
 
-def build_lm(settings: Settings) -> tuple[dspy.LM, str]:
+def build_lm(config: LMConfig) -> tuple[dspy.LM, str]:
     """The LM the diagnoser uses, and the engine that will serve it.
 
     Returns:
@@ -41,28 +41,27 @@ def build_lm(settings: Settings) -> tuple[dspy.LM, str]:
         ``"litellm"``.
 
     Raises:
-        ValueError: ``settings.lm`` is unset or not a model string DSPy accepts.
+        ValueError: ``config.model`` is empty or not a model string DSPy accepts.
     """
-    if not settings.lm:
+    if not config.model:
         raise ValueError("MENDBOT_LM is not set")
     kwargs: dict[str, Any] = {
-        "timeout": settings.lm_timeout_seconds,
-        "num_retries": settings.lm_max_retries,
+        "timeout": config.timeout_seconds,
+        "num_retries": config.max_retries,
         "cache": False,
         "max_tokens": MAX_OUTPUT_TOKENS,
     }
-    api_key = secret_value(settings.openai_api_key)
-    if api_key:
-        kwargs["api_key"] = api_key
-    if settings.openai_base_url:
-        kwargs["api_base"] = settings.openai_base_url.rstrip("/")
+    if config.api_key:
+        kwargs["api_key"] = config.api_key
+    if config.base_url:
+        kwargs["api_base"] = config.base_url.rstrip("/")
     try:
-        native = _construct(settings.lm, "lm15", kwargs)
+        native = _construct(config.model, "lm15", kwargs)
         if _native_ok(native):
             return native, "lm15"
     except Exception as error:  # lm15 refuses this configuration: LiteLLM serves it
-        logger.debug("lm15 cannot serve %s: %s", settings.lm, error)
-    return _construct(settings.lm, "auto", kwargs), "litellm"
+        logger.debug("lm15 cannot serve %s: %s", config.model, error)
+    return _construct(config.model, "auto", kwargs), "litellm"
 
 
 def _construct(model: str, engine: str, kwargs: dict[str, Any]) -> dspy.LM:

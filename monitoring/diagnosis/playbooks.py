@@ -223,9 +223,9 @@ def _denominator(index: RepoIndex, path: str, line: int) -> str | None:
     tree = index.tree(path)
     text = index.text(path) or ""
     for node in ast.walk(tree) if tree else ():
-        division = isinstance(node, ast.BinOp) and isinstance(
-            node.op, (ast.Div, ast.FloorDiv, ast.Mod)
-        )
+        if not isinstance(node, ast.BinOp):
+            continue
+        division = isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod))
         if division and node.lineno <= line <= (node.end_lineno or node.lineno):
             return ast.get_source_segment(text, node.right) or ast.unparse(node.right)
     return None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.frames import app_frame
 from core.models import Anomaly, Frame
-from monitoring.analysis.evidence import app_frame
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.context import CodeContext
 

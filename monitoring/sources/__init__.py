@@ -1,16 +1,22 @@
-"""Log sources: where the service's logs come from, chosen by settings (the registry).
+"""Log sources: where the service's logs come from, behind one small protocol.
 
-``SOURCES`` lists every source that settings can choose (``MENDBOT_LOG_SOURCE``, or the
-first one configured, see ``Settings.effective_log_source``); :func:`build_source` builds
-the chosen one with its cursor kept in the database. :class:`StaticSource` is the
-in-memory source for tests and dry runs.
+    base.py      LogSource protocol, Batch, CursoredSource (cursor kept in a KeyValueStore),
+                 the LogSourceError tree, RetryPolicy
+    window.py    time windows with overlap, and tracebacks held back at a window's edge
+    railway.py   RailwaySource: Railway GraphQL ``deploymentLogs``
+    loki.py      LokiSource: Loki ``/loki/api/v1/query_range``
+    file.py      FileSource: a growing file, rotation-safe
+    command.py   CommandSource: stdout of a shell command
+    static.py    StaticSource: records in memory (tests, dry runs)
+    messages.py  the alerts a person reads when a source fails or recovers
+
+Which source runs is chosen from the settings by the composition root
+(:func:`monitoring.runtime.build_source`), not here: every source takes its own
+keyword arguments.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from core.state import KeyValueStore
 from monitoring.sources.base import (
     Batch,
     CursoredSource,
@@ -25,27 +31,8 @@ from monitoring.sources.file import FileSource
 from monitoring.sources.loki import LokiSource
 from monitoring.sources.railway import RailwaySource
 from monitoring.sources.static import StaticSource
-from settings import Settings
-
-
-class SourceClass(Protocol):
-    """What the registry holds: a log source class that builds itself from settings."""
-
-    def from_settings(self, settings: Settings) -> LogSource:
-        """The source configured by ``settings``; raises ``LogSourceError`` when a
-        variable it needs is missing."""
-        ...
-
-
-SOURCES: dict[str, SourceClass] = {
-    "railway": RailwaySource,
-    "loki": LokiSource,
-    "file": FileSource,
-    "command": CommandSource,
-}
 
 __all__ = [
-    "SOURCES",
     "Batch",
     "CommandSource",
     "CursoredSource",
@@ -57,26 +44,5 @@ __all__ = [
     "LokiSource",
     "RailwaySource",
     "StaticSource",
-    "build_source",
     "is_retryable",
 ]
-
-
-def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource | None:
-    """The configured log source with its cursor in ``state``, or None when none is set.
-
-    Args:
-        settings: the process settings; ``effective_log_source`` picks the source.
-        state: where the cursor is kept (key per source and service/query/path/command).
-
-    Returns:
-        A :class:`CursoredSource` (``fetch()`` / ``commit(batch)`` / ``check()`` /
-        ``close()``), or None for ``"none"``.
-
-    Raises:
-        LogSourceError: the chosen source lacks a setting (the message names it).
-    """
-    name = settings.effective_log_source
-    if name == "none":
-        return None
-    return CursoredSource(SOURCES[name].from_settings(settings), state=state)

@@ -33,7 +33,7 @@ from monitoring.sources.base import (
     occurrence_keys,
     parse_iso_timestamp,
 )
-from settings import Settings
+from settings import process_environment
 
 #: Most record keys remembered from the previous run's output.
 MAX_SEEN = 20000
@@ -46,8 +46,10 @@ class CommandSource:
         command: a shell command line (``MENDBOT_LOG_COMMAND``).
         timeout_seconds: the command is killed (with its process group) after this.
         max_bytes: stdout beyond this is ignored (a bound on memory).
+        environment: the command's environment (``MENDBOT_SINCE`` is added); default: this
+            process's.
         parser_factory: builds a record parser given ``fallback_time`` (default
-            :class:`monitoring.analysis.parsing.RecordParser`).
+            :class:`monitoring.parsing.parser.RecordParser`).
     """
 
     name = "command"
@@ -58,6 +60,7 @@ class CommandSource:
         command: str,
         timeout_seconds: float = 60.0,
         max_bytes: int = 16 * 1024 * 1024,
+        environment: Mapping[str, str] | None = None,
         parser_factory: Any = None,
     ) -> None:
         if not command.strip():
@@ -65,18 +68,10 @@ class CommandSource:
         self.command = command
         self.timeout_seconds = timeout_seconds
         self.max_bytes = max_bytes
+        self.environment = dict(environment) if environment is not None else process_environment()
         self._parser_factory = parser_factory or _default_parser
         digest = hashlib.blake2b(command.encode(), digest_size=6).hexdigest()
         self.cursor_key = f"source:command:{digest}"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CommandSource:
-        """Built from ``MENDBOT_LOG_COMMAND``.
-
-        Raises:
-            LogSourceError: it is not set.
-        """
-        return cls(command=settings.log_command or "")
 
     def fetch(self, cursor: Mapping[str, Any] | None, *, now: datetime) -> Batch:
         """Run the command; records it printed that were not read before.
@@ -112,7 +107,7 @@ class CommandSource:
         """Nothing is held between fetches."""
 
     def _run(self, since: str) -> str:
-        env = {**os.environ, "MENDBOT_SINCE": since}
+        env = {**self.environment, "MENDBOT_SINCE": since}
         try:
             process = subprocess.Popen(
                 self.command,
@@ -150,6 +145,6 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def _default_parser(fallback_time: datetime) -> Any:
-    from monitoring.analysis.parsing import RecordParser
+    from monitoring.parsing.parser import RecordParser
 
     return RecordParser(fallback_time=fallback_time)

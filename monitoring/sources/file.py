@@ -30,7 +30,6 @@ from typing import Any
 from core.models import LogRecord
 from monitoring.sources.base import Batch, Cursor, LogSourceError
 from monitoring.sources.window import unfinished_traceback_start
-from settings import Settings
 
 _HEAD_BYTES = 256
 
@@ -45,7 +44,7 @@ class FileSource:
         hold_seconds: a traceback still being written at the end of a file modified
             less than this long ago is left for the next fetch (read whole then).
         parser_factory: builds a record parser given ``fallback_time`` (default
-            :class:`monitoring.analysis.parsing.RecordParser`).
+            :class:`monitoring.parsing.parser.RecordParser`).
     """
 
     name = "file"
@@ -65,17 +64,6 @@ class FileSource:
         self.initial_bytes = initial_bytes
         self._parser_factory = parser_factory or _default_parser
         self.cursor_key = f"source:file:{self.path}"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FileSource:
-        """Built from ``MENDBOT_LOG_FILE``.
-
-        Raises:
-            LogSourceError: it is not set.
-        """
-        if settings.log_file is None:
-            raise LogSourceError("the file source needs MENDBOT_LOG_FILE")
-        return cls(path=settings.log_file)
 
     def fetch(self, cursor: Mapping[str, Any] | None, *, now: datetime) -> Batch:
         """Complete lines appended since ``cursor`` (and the rest of a rotated file).
@@ -223,6 +211,6 @@ def _read_rest(path: Path, offset: int, max_bytes: int) -> bytes:
 
 
 def _default_parser(fallback_time: datetime) -> Any:
-    from monitoring.analysis.parsing import RecordParser
+    from monitoring.parsing.parser import RecordParser
 
     return RecordParser(fallback_time=fallback_time)

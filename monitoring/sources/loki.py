@@ -33,7 +33,6 @@ from monitoring.sources.base import (
     translate_http_error,
 )
 from monitoring.sources.window import EdgeWindow, Entry, unfinished_traceback
-from settings import Settings, secret_value
 
 QUERY_RANGE_PATH = "/loki/api/v1/query_range"
 _SERVICE_LABELS = ("service_name", "service", "app", "job", "container")
@@ -66,7 +65,7 @@ class LokiSource:
         lookback_seconds: how far back the very first window goes.
         attempts, backoff_seconds, max_backoff_seconds: retries on 429/5xx/network errors.
         parser_factory: builds a record parser for a service name (default
-            :class:`monitoring.analysis.parsing.RecordParser`).
+            :class:`monitoring.parsing.parser.RecordParser`).
     """
 
     name = "loki"
@@ -100,22 +99,6 @@ class LokiSource:
         self._parser_factory = parser_factory or _default_parser
         identity = hashlib.blake2b(f"{self.url}\0{query}".encode(), digest_size=6).hexdigest()
         self.cursor_key = f"source:loki:{identity}"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LokiSource:
-        """Built from ``LOKI_URL``, ``LOKI_QUERY`` and ``LOKI_TOKEN``.
-
-        Raises:
-            LogSourceError: ``LOKI_QUERY`` is not set.
-        """
-        if not settings.loki_url:
-            raise LogSourceError("the Loki source needs LOKI_URL")
-        return cls(
-            client=httpx.Client(timeout=30.0),
-            base_url=settings.loki_url,
-            query=settings.loki_query or "",
-            token=secret_value(settings.loki_token),
-        )
 
     def fetch(self, cursor: Mapping[str, Any] | None, *, now: datetime) -> Batch:
         """New lines since ``cursor``, oldest first.
@@ -266,6 +249,6 @@ def _drop_boundary_repeats(
 
 
 def _default_parser(service: str | None) -> Any:
-    from monitoring.analysis.parsing import RecordParser
+    from monitoring.parsing.parser import RecordParser
 
     return RecordParser(service=service)

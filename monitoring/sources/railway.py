@@ -47,7 +47,6 @@ from monitoring.sources.base import (
     translate_http_error,
 )
 from monitoring.sources.window import EdgeWindow, Entry, unfinished_traceback
-from settings import Settings, secret_value
 
 LATEST_DEPLOYMENT_QUERY = """
 query MendbotLatestDeployment($environmentId: String!, $serviceId: String!) {
@@ -98,7 +97,7 @@ class RailwaySource:
         backoff_seconds: first retry wait (doubles; ``Retry-After`` wins when sent).
         max_backoff_seconds: longest single retry wait.
         parser_factory: builds a record parser for ``service`` (default
-            :class:`monitoring.analysis.parsing.RecordParser`).
+            :class:`monitoring.parsing.parser.RecordParser`).
     """
 
     name = "railway"
@@ -140,25 +139,6 @@ class RailwaySource:
         #: The watched service's name, known after the first request.
         self.service_name: str | None = None
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RailwaySource:
-        """Built from ``RAILWAY_*`` settings (the settings validator checked they are set).
-
-        Raises:
-            LogSourceError: the environment or service id is missing.
-        """
-        if not (settings.railway_environment_id and settings.railway_service_id):
-            raise LogSourceError("Railway needs RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID")
-        return cls(
-            client=httpx.Client(timeout=30.0),
-            api_url=settings.railway_api_url,
-            environment_id=settings.railway_environment_id,
-            service_id=settings.railway_service_id,
-            api_token=secret_value(settings.railway_api_token),
-            project_token=secret_value(settings.railway_token),
-        )
-
-    # --- LogSource --------------------------------------------------------------------------
     def fetch(self, cursor: Mapping[str, Any] | None, *, now: datetime) -> Batch:
         """New log records of the followed deployments since ``cursor``, oldest first.
 
@@ -401,6 +381,6 @@ def _current(instance: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _default_parser(service: str | None) -> Any:
-    from monitoring.analysis.parsing import RecordParser
+    from monitoring.parsing.parser import RecordParser
 
     return RecordParser(service=service)

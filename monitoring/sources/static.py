@@ -40,8 +40,8 @@ class StaticSource:
             self._records.extend(records)
 
     def append_lines(self, lines: Iterable[str], **parser_options: Any) -> None:
-        """Parse ``lines`` (``monitoring.analysis.parsing.parse_lines``) and add the records."""
-        from monitoring.analysis.parsing import parse_lines
+        """Parse ``lines`` (``monitoring.parsing.parser.parse_lines``) and add the records."""
+        from monitoring.parsing.parser import parse_lines
 
         self.append(parse_lines(list(lines), **parser_options))
 

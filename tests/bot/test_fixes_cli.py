@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.runtime import build_runtime
 from core.proposals import ProposalStatus
+from monitoring.runtime import build_runtime
 from settings import get_settings
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import SERVICE, make_proposal

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from bot.http_server import HttpServer, serve_http
-from bot.runtime import Runtime, build_runtime
 from bot.slack.app import SlackBot
 from bot.slack.commands import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.notifier import SlackNotifier, parse_thread_ref
 from core.proposals import FixProposal, ProposalStatus
+from monitoring.runtime import Runtime, build_runtime
 from monitoring.status import MonitorControl
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.slack import (

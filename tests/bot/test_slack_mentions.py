@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.http_server import serve_http
-from bot.runtime import build_runtime
 from bot.slack import messages as msg
 from bot.slack.app import SlackBot, SlackConfigError, SlackStartError, startup_warnings
 from bot.slack.notifier import SlackNotifier
+from monitoring.runtime import build_runtime
 from monitoring.status import MonitorStatus
 from tests.bot.test_slack_app import ALICE, MALLORY, Harness, running_bot
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackCall, mention_envelope

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime, build_runtime
 from bot.slack.app import SlackBot, SlackStartError
 from bot.slack.commands import REJECT_ACTION
 from bot.slack.notifier import SlackNotifier, parse_thread_ref
 from bot.slack.socket_mode import SocketModeConnection, start_socket_mode
 from core.proposals import ProposalStatus
+from monitoring.runtime import Runtime, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.slack import (
     APP_TOKEN,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime, build_runtime
 from core.proposals import Edit, FixProposal, ProposalStatus
 from fixes.decisions import DecisionRefused
+from monitoring.runtime import Runtime, build_runtime
 from tests.conftest import ROOT
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import SERVICE, make_proposal

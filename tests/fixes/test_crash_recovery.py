@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import build_runtime
 from core.proposals import ProposalStatus
+from monitoring.runtime import build_runtime
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import SERVICE, make_proposal, tree_hashes
 from tests.fixes.test_concurrency import mendbot_env, start_mendbot

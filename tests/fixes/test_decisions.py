@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import build_runtime
 from core.notifier import InMemoryNotifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
 from fixes.apply.implementor import FixImplementor
 from fixes.decisions import ApplyOutcome, DecisionRefused, Decisions
 from fixes.persistence.db import Database
 from fixes.persistence.store import ProposalStore
+from monitoring.runtime import build_runtime
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import NOW, SERVICE, make_proposal
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime, build_runtime
 from core.notifier import InMemoryNotifier
 from core.proposals import Edit, ProposalStatus
 from fixes.apply.gitops import commit_message
+from monitoring.runtime import Runtime, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import SERVICE, make_proposal, tree_hashes
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime, build_runtime
 from core.notifier import InMemoryNotifier
 from core.proposals import ProposalStatus
+from monitoring.runtime import Runtime, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo, reject_pushes
 from tests.fakes.proposals import SERVICE, make_proposal
 

@@ -18,10 +18,10 @@ from core.models import MAX_SAMPLES, Anomaly, Frame, Level, LogRecord
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from monitoring.analysis.analyzer import BASELINE_KEY, BaselineStateError, LogAnalyzer
-from monitoring.analysis.logfile import read_records
-from monitoring.analysis.parsing import parse_lines
 from monitoring.analysis.rules import app_frame
 from monitoring.analysis.templates import _mask_general, mask, mask_token
+from monitoring.parsing.logfile import read_records
+from monitoring.parsing.parser import parse_lines
 from tests.conftest import ASGI_LOG, ROOT, SHARED_DATA
 
 EXCERPT = ROOT / "tests" / "data" / "asgi_excerpt.log"
@@ -193,7 +193,7 @@ def test_fingerprints_ignore_arrival_order_and_cluster_ids() -> None:
 def test_fingerprints_are_equal_across_processes_with_different_hash_seeds() -> None:
     code = (
         "import json; from monitoring.analysis.analyzer import LogAnalyzer; "
-        "from monitoring.analysis.logfile import read_records; "
+        "from monitoring.parsing.logfile import read_records; "
         f"print(json.dumps(sorted(a.fingerprint for a in "
         f"LogAnalyzer().analyze(read_records({str(EXCERPT)!r})))))"
     )

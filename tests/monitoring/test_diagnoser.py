@@ -11,9 +11,9 @@ import pytest
 from core.edits import EditRejected, check_edits
 from core.models import FrameModel
 from core.proposals import Edit, ProposalStatus
-from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.review import MAX_PROPOSAL_CHANGED_LINES, review_edits
+from monitoring.runtime import build_diagnoser
 from tests.conftest import ROOT
 from tests.fakes import anomalies as A
 from tests.fakes.git import make_repo
@@ -38,7 +38,7 @@ def test_one_unsaved_proposal_per_anomaly_in_the_given_order(make_settings, repo
         A.json_error(),
     ]
 
-    proposals = Diagnoser(settings=make_settings(target_repo_path=repo.work)).propose(batch)
+    proposals = build_diagnoser(make_settings(target_repo_path=repo.work)).propose(batch)
 
     assert [p.fingerprint for p in proposals] == [a.fingerprint for a in batch]
     for proposal, anomaly in zip(proposals, batch, strict=True):
@@ -58,17 +58,17 @@ def test_one_unsaved_proposal_per_anomaly_in_the_given_order(make_settings, repo
 
 
 def test_titles_name_the_app_function_even_without_a_repository(make_settings):
-    proposals = Diagnoser(settings=make_settings()).propose([A.json_error(), A.keyerror()])
+    proposals = build_diagnoser(make_settings()).propose([A.json_error(), A.keyerror()])
     # The innermost frame is the stdlib's json decoder; the title names the app's code.
     assert [p.title for p in proposals] == ["JSONDecodeError in report()", "KeyError in orders()"]
 
 
 def test_no_anomalies_no_work(make_settings):
-    assert Diagnoser(settings=make_settings()).propose([]) == []
+    assert build_diagnoser(make_settings()).propose([]) == []
 
 
 def test_without_a_repository_proposals_have_root_causes_and_no_edits(make_settings):
-    proposals = Diagnoser(settings=make_settings()).propose([A.keyerror(), A.truncation()])
+    proposals = build_diagnoser(make_settings()).propose([A.keyerror(), A.truncation()])
     assert all(p.edits == [] and p.reasoning == msg.NO_REPOSITORY for p in proposals)
     assert "19 times" in proposals[0].diagnosis.root_cause
 
@@ -76,13 +76,13 @@ def test_without_a_repository_proposals_have_root_causes_and_no_edits(make_setti
 def test_a_missing_repository_is_logged_not_fatal(make_settings, tmp_path, caplog):
     settings = make_settings(target_repo_path=tmp_path / "nowhere")
     with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
-        [proposal] = Diagnoser(settings=settings).propose([A.keyerror()])
+        [proposal] = build_diagnoser(settings).propose([A.keyerror()])
     assert proposal.edits == [] and "not a directory" in caplog.text
 
 
 def test_secrets_from_the_log_never_reach_the_proposals_text(make_settings, repo):
     leaky = A.keyerror(exception_message="'sk-liveABCDEF0123456789xyz'")
-    [proposal] = Diagnoser(settings=make_settings(target_repo_path=repo.work)).propose([leaky])
+    [proposal] = build_diagnoser(make_settings(target_repo_path=repo.work)).propose([leaky])
     text = proposal.model_dump_json(exclude={"anomaly"})
     assert "sk-liveABCDEF0123456789xyz" not in text and "<SECRET_1>" in text
 
@@ -95,7 +95,7 @@ def test_odd_frames_do_not_break_the_cycle(make_settings, repo):
         FrameModel(file="/app/broken.py", line=1, function="f"),
         FrameModel(file="/app/blob.py", line=1, function="g"),
     ]
-    [proposal] = Diagnoser(settings=make_settings(target_repo_path=repo.work)).propose(
+    [proposal] = build_diagnoser(make_settings(target_repo_path=repo.work)).propose(
         [A.keyerror(frames=frames)]
     )
     assert proposal.edits == [] and proposal.diagnosis.root_cause
@@ -178,7 +178,7 @@ def test_a_planted_frame_cannot_make_protected_or_outside_files_evidence(make_se
     ]
     (repo.work / ".github" / "workflows").mkdir(parents=True)
     (repo.work / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
-    [proposal] = Diagnoser(settings=make_settings(target_repo_path=repo.work)).propose(
+    [proposal] = build_diagnoser(make_settings(target_repo_path=repo.work)).propose(
         [A.keyerror(frames=planted)]
     )
     assert proposal.edits == [] and proposal.diagnosis.affected_components == []

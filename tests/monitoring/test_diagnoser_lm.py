@@ -21,7 +21,7 @@ import pytest
 from core.edits import check_edits
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
-from monitoring.diagnosis import Diagnoser
+from monitoring.runtime import build_diagnoser
 from tests.conftest import ROOT
 from tests.fakes import anomalies as A
 from tests.fakes.git import make_repo
@@ -120,7 +120,7 @@ def test_lm_proposal_is_built_from_the_scripted_answers_and_secrets_never_leave(
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([guard_edit(body)])))
     anomaly = A.keyerror(samples=[A.KEYERROR_TRACEBACK, PLANTED_LOG])
 
-    [proposal] = Diagnoser(settings=lm_settings()).propose([anomaly])
+    [proposal] = build_diagnoser(lm_settings()).propose([anomaly])
 
     assert proposal.diagnosis.source == "lm"
     assert proposal.diagnosis.model == "openai/fake-model"
@@ -148,7 +148,7 @@ def test_lm_proposal_is_built_from_the_scripted_answers_and_secrets_never_leave(
 def test_token_budget_of_a_typical_diagnosis(llm, lm_settings, capsys):
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([guard_edit(body)])))
 
-    Diagnoser(settings=lm_settings()).propose([A.keyerror()])
+    build_diagnoser(lm_settings()).propose([A.keyerror()])
 
     chars = [sum(len(m["content"]) for m in body["messages"]) for body in llm.bodies()]
     with capsys.disabled():
@@ -166,7 +166,7 @@ def test_timeout_falls_back_to_the_playbook_and_skips_the_lm_for_the_rest_of_the
     settings = lm_settings(lm_timeout_seconds=0.3)
 
     with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
-        key, trunc = Diagnoser(settings=settings).propose([A.keyerror(), A.truncation()])
+        key, trunc = build_diagnoser(settings).propose([A.keyerror(), A.truncation()])
 
     assert len(llm.requests) == 1  # the truncation never reached the LM
     assert key.diagnosis.source == "playbook" and key.edits  # the playbook's guard
@@ -180,7 +180,7 @@ def test_malformed_output_falls_back_to_the_playbook(llm, lm_settings, caplog):
     llm.reply("I think the user is missing. Hope this helps!")
 
     with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
-        [proposal] = Diagnoser(settings=lm_settings()).propose([A.keyerror()])
+        [proposal] = build_diagnoser(lm_settings()).propose([A.keyerror()])
 
     assert len(llm.requests) == 1  # no JSON-adapter second try
     assert proposal.diagnosis.source == "playbook" and len(proposal.edits) == 1
@@ -192,7 +192,7 @@ def test_garbage_http_body_falls_back_to_the_playbook(llm, lm_settings, caplog):
     llm.reply(Scripted(raw_body=b"<html>502 Bad Gateway</html>", status=200))
 
     with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
-        [proposal] = Diagnoser(settings=lm_settings()).propose([A.truncation()])
+        [proposal] = build_diagnoser(lm_settings()).propose([A.truncation()])
 
     assert proposal.diagnosis.source == "playbook" and proposal.edits
     assert "LM diagnosis of" in caplog.text and "failed" in caplog.text
@@ -205,7 +205,7 @@ def test_edit_outside_the_repository_is_retried_once_then_the_playbook_edit_is_u
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([outside])))
 
     with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
-        [proposal] = Diagnoser(settings=lm_settings()).propose([A.keyerror()])
+        [proposal] = build_diagnoser(lm_settings()).propose([A.keyerror()])
 
     fixes = [b for b in llm.bodies() if is_fix_request(b)]
     assert len(fixes) == 2  # the first attempt and one retry
@@ -226,7 +226,7 @@ def test_edits_to_a_file_the_evidence_does_not_name_are_dropped_with_a_note(llm,
     steer = {"path": "deploy.py", "old_text": "TARGET = 'prod'", "new_text": "TARGET = 'x'"}
     llm.respond_with(answering(MCP_ANALYSIS, lambda body: fix_reply([steer])))
 
-    [proposal] = Diagnoser(settings=lm_settings()).propose([A.mcp_error()])
+    [proposal] = build_diagnoser(lm_settings()).propose([A.mcp_error()])
 
     assert proposal.diagnosis.source == "lm"  # the playbook has no edit to offer instead
     assert proposal.edits == [] and not proposal.implementable
@@ -239,7 +239,7 @@ def test_a_rejected_edit_is_retried_with_the_error_and_the_corrected_edit_kept(l
     attempts = iter([lambda b: fix_reply([wrong]), lambda b: fix_reply([guard_edit(b)])])
     llm.respond_with(answering(ANALYSIS, lambda body: next(attempts)(body)))
 
-    [proposal] = Diagnoser(settings=lm_settings()).propose([A.keyerror()])
+    [proposal] = build_diagnoser(lm_settings()).propose([A.keyerror()])
 
     assert proposal.diagnosis.source == "lm" and len(proposal.edits) == 1
     assert any("asked once more" in n and "does not occur" in n for n in proposal.notes)
@@ -250,7 +250,7 @@ def test_at_most_the_cycle_budget_of_diagnoses_most_severe_first(llm, lm_setting
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([])))
     batch = [A.slow(), A.truncation(), A.keyerror(), A.duplicates()]
 
-    proposals = Diagnoser(settings=lm_settings(max_diagnoses_per_cycle=2)).propose(batch)
+    proposals = build_diagnoser(lm_settings(max_diagnoses_per_cycle=2)).propose(batch)
 
     assert [p.fingerprint for p in proposals] == [a.fingerprint for a in batch]
     sources = {p.fingerprint: p.diagnosis.source for p in proposals}
@@ -269,22 +269,22 @@ def test_cache_reuses_a_diagnosis_until_the_code_changes(llm, lm_settings, repo,
     state = StateStore(Database(database_url))
     settings = lm_settings()
 
-    first = Diagnoser(settings=settings, state=state).propose([A.keyerror()])
-    again = Diagnoser(settings=settings, state=state).propose([A.keyerror()])  # a restart
+    first = build_diagnoser(settings, state=state).propose([A.keyerror()])
+    again = build_diagnoser(settings, state=state).propose([A.keyerror()])  # a restart
     assert len(llm.requests) == 2
     assert again[0].diagnosis.source == "lm" and again[0].edits == first[0].edits
     assert any("reused from the cache" in n for n in again[0].notes)
 
     app = repo.work / "app.py"
     app.write_text(app.read_text() + "\n# touched\n")
-    Diagnoser(settings=settings, state=state).propose([A.keyerror()])
+    build_diagnoser(settings, state=state).propose([A.keyerror()])
     assert len(llm.requests) == 4
 
 
 def test_lm_retries_apply_on_the_native_engine(llm, lm_settings):
     llm.reply(Scripted(status=503), ANALYSIS)
     llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([guard_edit(body)])))
-    diagnoser = Diagnoser(settings=lm_settings(lm_max_retries=1))
+    diagnoser = build_diagnoser(lm_settings(lm_max_retries=1))
 
     [proposal] = diagnoser.propose([A.keyerror()])
 
@@ -296,7 +296,7 @@ def test_lm_retries_apply_on_the_native_engine(llm, lm_settings):
 def test_without_a_repository_the_lm_diagnoses_without_code_or_edits(llm, lm_settings):
     llm.respond_with(answering(ANALYSIS, lambda body: pytest.fail("no fix without code")))
 
-    [proposal] = Diagnoser(settings=lm_settings(target_repo_path=None)).propose([A.keyerror()])
+    [proposal] = build_diagnoser(lm_settings(target_repo_path=None)).propose([A.keyerror()])
 
     assert len(llm.requests) == 1
     assert proposal.diagnosis.source == "lm" and proposal.edits == []
@@ -307,10 +307,10 @@ _CHILD = """
 import json, os, resource, sys
 from pathlib import Path
 from settings import Settings
-from monitoring.diagnosis import Diagnoser
+from monitoring.runtime import build_diagnoser
 from tests.fakes import anomalies as A
 settings = Settings(_env_file=None)
-diagnoser = Diagnoser(settings=settings)
+diagnoser = build_diagnoser(settings)
 [proposal] = diagnoser.propose([A.keyerror()])
 print(json.dumps({"engine": diagnoser.engine, "source": proposal.diagnosis.source,
                   "edits": len(proposal.edits), "litellm": "litellm" in sys.modules,
@@ -352,10 +352,10 @@ def test_env_configured_base_url_is_served_by_lm15_without_importing_litellm(llm
 def test_offline_diagnosis_never_imports_dspy(repo):
     code = (
         "import sys\nfrom settings import Settings\n"
-        "from monitoring.diagnosis import Diagnoser\n"
+        "from monitoring.runtime import build_diagnoser\n"
         "from tests.fakes import anomalies as A\n"
         f"s = Settings(_env_file=None, target_repo_path={str(repo.work)!r})\n"
-        "[p] = Diagnoser(settings=s).propose([A.keyerror()])\n"
+        "[p] = build_diagnoser(s).propose([A.keyerror()])\n"
         "print(len(p.edits), 'dspy' in sys.modules, 'litellm' in sys.modules)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MENDBOT_", "OPENAI_"))}
@@ -369,7 +369,7 @@ def test_offline_diagnosis_never_imports_dspy(repo):
 def test_an_unusable_model_string_falls_back_to_the_playbook(make_settings, repo, caplog):
     settings = make_settings(lm="openai/", target_repo_path=repo.work)
     with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
-        [proposal] = Diagnoser(settings=settings).propose([A.keyerror()])
+        [proposal] = build_diagnoser(settings).propose([A.keyerror()])
     assert proposal.diagnosis.source == "playbook" and proposal.edits
     assert any("LM setup failed" in note for note in proposal.notes)
     assert "LM setup failed" in caplog.text

@@ -17,8 +17,7 @@ from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
 from monitoring.analysis.analyzer import LogAnalyzer
-from monitoring.analysis.parsing import parse_lines
-from monitoring.diagnosis import Diagnoser
+from monitoring.parsing.parser import parse_lines
 from monitoring.pipeline import CyclePipeline
 from monitoring.proactive_monitor import (
     ProactiveMonitor,
@@ -26,6 +25,7 @@ from monitoring.proactive_monitor import (
     backoff_interval,
     start_monitoring,
 )
+from monitoring.runtime import build_diagnoser
 from monitoring.sources import CursoredSource, LogSourceUnavailable, StaticSource
 from tests.monitoring.test_pipeline import KEY_ERROR_BLOCK, incident
 
@@ -44,7 +44,7 @@ class Rig:
         )
         self.pipeline = CyclePipeline(
             analyzer=LogAnalyzer(state=self.state),
-            diagnoser=Diagnoser(settings=self.settings, state=self.state),
+            diagnoser=build_diagnoser(self.settings, state=self.state),
             store=self.store,
             notifier=self.notifier,
             cooldown_seconds=3600,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.models import Frame, Level
-from monitoring.analysis.parsing import RecordParser, parse_lines, parse_timestamp
+from monitoring.parsing.parser import RecordParser, parse_lines, parse_timestamp
 from tests.conftest import ROOT
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

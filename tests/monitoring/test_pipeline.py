@@ -14,9 +14,9 @@ from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
 from monitoring.analysis.analyzer import LogAnalyzer
-from monitoring.analysis.parsing import parse_lines
-from monitoring.diagnosis import Diagnoser
+from monitoring.parsing.parser import parse_lines
 from monitoring.pipeline import CyclePipeline
+from monitoring.runtime import build_diagnoser
 from monitoring.sources import CursoredSource, StaticSource
 from tests.conftest import ROOT
 from tests.fakes.git import make_repo
@@ -64,7 +64,7 @@ class World:
         options.setdefault("cooldown_seconds", 3600)
         return CyclePipeline(
             analyzer=LogAnalyzer(state=self.state),
-            diagnoser=Diagnoser(settings=self.settings, state=self.state),
+            diagnoser=build_diagnoser(self.settings, state=self.state),
             store=self.store,
             notifier=self.notifier,
             clock=self.clock,

@@ -11,13 +11,13 @@ import pytest
 
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
+from monitoring.runtime import build_source
 from monitoring.sources import (
     CommandSource,
     CursoredSource,
     FileSource,
     LogSourceError,
     LogSourceUnavailable,
-    build_source,
 )
 
 NOW = datetime(2026, 11, 21, 2, 33, tzinfo=UTC)

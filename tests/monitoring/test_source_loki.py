@@ -11,12 +11,12 @@ import pytest
 from core.models import Level
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
+from monitoring.runtime import build_source
 from monitoring.sources import (
     LogSourceAuthError,
     LogSourceError,
     LogSourceUnavailable,
     LokiSource,
-    build_source,
 )
 from monitoring.sources.loki import from_ns, to_ns
 from tests.fakes.loki import FakeLoki

@@ -11,12 +11,12 @@ import pytest
 from core.models import Level
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
+from monitoring.runtime import build_source
 from monitoring.sources import (
     CursoredSource,
     LogSourceAuthError,
     LogSourceUnavailable,
     RailwaySource,
-    build_source,
 )
 from tests.fakes.railway import FakeRailway
 from tests.fakes.server import Reply

@@ -1,4 +1,4 @@
-"""Log analysis input: read a log file or stdin robustly into ``LogRecord``s.
+"""Log parsing: read a log file or stdin robustly into ``LogRecord``s.
 
 Errors (one seam, one tree)::
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.models import LogRecord
-from monitoring.analysis.parsing import RecordParser
+from monitoring.parsing.parser import RecordParser
 
 #: Longest line kept, in bytes; the rest of a longer line is dropped (and counted).
 MAX_LINE_BYTES = 64 * 1024
@@ -44,7 +44,7 @@ def read_records(
 
     Args:
         path: a log file, or ``"-"`` for standard input.
-        service, fallback_time: passed to :class:`~monitoring.analysis.parsing.RecordParser`.
+        service, fallback_time: passed to :class:`~monitoring.parsing.parser.RecordParser`.
 
     Returns:
         An iterator of records in file order (a traceback is one record).

@@ -1,6 +1,6 @@
-"""Log analysis: what one text log line says by itself (level, timestamp, logger, message).
+"""Log parsing: what one text log line says by itself (level, timestamp, logger, message).
 
-:class:`monitoring.analysis.parsing.RecordParser` hands here every line that is neither JSON
+:class:`monitoring.parsing.parser.RecordParser` hands here every line that is neither JSON
 nor part of a traceback. Layouts recognised, routed by the line's first character:
 
 * Python ``logging``: ``%(asctime)s - %(name)s - %(levelname)s - %(message)s``, the same

@@ -1,4 +1,4 @@
-"""Log analysis: turn raw log lines into ``LogRecord``s (one per logical event).
+"""Log parsing: turn raw log lines into ``LogRecord``s (one per logical event).
 
 :class:`RecordParser` routes each line, cheapest first (by the line's first character):
 
@@ -7,9 +7,9 @@
   ``exc_info``/``exception``/``stack_trace`` is parsed into frames. (Railway's structured
   logs carry the same keys.)
 * ``Traceback (most recent call last):`` starts a Python traceback, which
-  :mod:`monitoring.analysis.tracebacks` assembles (including chained ones joined by "During
+  :mod:`monitoring.parsing.tracebacks` assembles (including chained ones joined by "During
   handling of the above exception..." or "The above exception was the direct cause...").
-* Any other line is read by :mod:`monitoring.analysis.line_formats`: Python ``logging`` layouts,
+* Any other line is read by :mod:`monitoring.parsing.line_formats`: Python ``logging`` layouts,
   ``basicConfig``'s ``LEVEL:name:message``, uvicorn, gunicorn, Apache-style and syslog.
   A line in none of them is a plain record; its level is the first level word among its
   first :data:`LEVEL_SCAN_TOKENS` tokens (``FATAL``, ``ERROR``, ``[warn]``, ``error:``...),
@@ -37,13 +37,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.models import Level, LogRecord
-from monitoring.analysis.line_formats import (
+from monitoring.parsing.line_formats import (
     LEVEL_SCAN_TOKENS,
     level_from,
     parse_text,
     parse_timestamp,
 )
-from monitoring.analysis.tracebacks import (
+from monitoring.parsing.tracebacks import (
     MAX_FRAMES,
     MAX_TRACEBACK_CHARS,
     TRACEBACK_START,

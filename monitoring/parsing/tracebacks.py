@@ -1,4 +1,4 @@
-"""Log analysis: assemble a multi-line Python traceback, line by line, into one record.
+"""Log parsing: assemble a multi-line Python traceback, line by line, into one record.
 
 A traceback runs from ``Traceback (most recent call last):`` through its indented frame
 lines to the exception line (``ValueError: bad``), whose message may go on in indented
@@ -9,7 +9,7 @@ last in the text). At most :data:`MAX_TRACEBACK_CHARS` raw characters and
 :data:`MAX_FRAMES` frames per exception are kept; the rest is consumed, not kept.
 
 :class:`TracebackAssembler` reads a traceback from a stream of lines (used by
-:class:`monitoring.analysis.parsing.RecordParser`, which also picks its header record);
+:class:`monitoring.parsing.parser.RecordParser`, which also picks its header record);
 :func:`attach_traceback` reads one embedded in a record's JSON field.
 
 Nothing raises on content: a line that cannot continue a traceback ends it. The one
@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from core.models import Frame, Level, LogRecord
-from monitoring.analysis.line_formats import LEVEL_WORDS
+from monitoring.parsing.line_formats import LEVEL_WORDS
 
 #: A traceback keeps at most this many raw characters (the rest is consumed, not kept).
 MAX_TRACEBACK_CHARS = 64 * 1024

@@ -1,0 +1,269 @@
+"""Composition root: every long-lived object of a process, built from ``Settings`` here only.
+
+Each constructor below this module takes keyword arguments for exactly what it needs; this
+module is the one place that reads :class:`~settings.Settings` to supply them. Every entry
+point (``mendbot scan``, ``run``, ``fixes``, ``start_monitoring`` in a REPL) starts with
+:func:`build_runtime`, which opens the database (creating the schema) and recovers a fix
+that a killed process left half applied, before anything else runs. The Slack surfaces
+(``bot/``) are built on top of the runtime by the process that serves them.
+
+Builders::
+
+    build_runtime(settings, notifier)   database, stores, implementor, decisions; recovery
+    build_implementor(settings)         FixImplementor for TARGET_REPO_PATH, or None
+    lm_config(settings)                 LMConfig from MENDBOT_LM / OPENAI_*, or None
+    build_diagnoser(settings, state)    Diagnoser (LM or offline playbooks)
+    build_source(settings, state)       the configured log source with its cursor, or None
+    build_pipeline(runtime)             analyzer + diagnoser + stores: one cycle's core
+    build_monitor(runtime)              the scheduled monitor over the configured source
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from core.notifier import Notifier, NullNotifier
+from core.proposals import FixProposal
+from core.state import KeyValueStore
+from fixes.apply.implementor import FixImplementor
+from fixes.decisions import Decisions
+from fixes.persistence.db import Database
+from fixes.persistence.state import StateStore
+from fixes.persistence.store import ProposalStore
+from monitoring.analysis.analyzer import LogAnalyzer
+from monitoring.diagnosis import Diagnoser
+from monitoring.diagnosis.config import LMConfig
+from monitoring.monitor import ProactiveMonitor
+from monitoring.pipeline import CyclePipeline
+from monitoring.sources import (
+    CommandSource,
+    CursoredSource,
+    FileSource,
+    LogSource,
+    LogSourceError,
+    LokiSource,
+    RailwaySource,
+)
+from settings import Settings, process_environment, secret_value
+
+#: Seconds each request to a log source's HTTP API may take.
+SOURCE_HTTP_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class Runtime:
+    """Everything a process needs to watch logs and decide on proposals.
+
+    Attributes:
+        settings: the process settings.
+        db: the one database (engine and schema) of the process.
+        store: proposals, anomalies seen, audit trail.
+        state: small JSON values and once-only keys.
+        implementor: applies fixes to ``TARGET_REPO_PATH``; None when it is unset.
+        decisions: approve / execute / implement / reject / expire / recover.
+        notifier: where progress is told. To swap it after construction (e.g. once the
+            Slack app exists) call :meth:`with_notifier`, which updates ``decisions`` too.
+        recovered: proposals whose status start-up recovery changed.
+    """
+
+    settings: Settings
+    db: Database
+    store: ProposalStore
+    state: StateStore
+    implementor: FixImplementor | None
+    decisions: Decisions
+    notifier: Notifier
+    recovered: list[FixProposal]
+
+    def with_notifier(self, notifier: Notifier) -> Runtime:
+        """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
+        self.notifier = notifier
+        self.decisions.notifier = notifier
+        return self
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
+    """Open the database, build the implementor and decisions, and recover first.
+
+    Args:
+        settings: the process settings.
+        notifier: told about every step, recovery included; default
+            :class:`~core.notifier.NullNotifier`.
+
+    Returns:
+        The runtime, with any interrupted fix already rolled back (see ``recovered``).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or created.
+        fixes.apply.journal.JournalError: an interrupted fix's journal cannot be read.
+    """
+    db = Database(settings.database_url)
+    store = ProposalStore(db)
+    notifier = notifier if notifier is not None else NullNotifier()
+    implementor = build_implementor(settings)
+    decisions = Decisions(
+        store=store,
+        notifier=notifier,
+        implementor=implementor,
+        proposal_ttl_seconds=settings.proposal_ttl_seconds,
+    )
+    recovered = decisions.recover()
+    return Runtime(
+        settings=settings,
+        db=db,
+        store=store,
+        state=StateStore(db),
+        implementor=implementor,
+        decisions=decisions,
+        notifier=notifier,
+        recovered=recovered,
+    )
+
+
+def build_implementor(settings: Settings) -> FixImplementor | None:
+    """The implementor for ``TARGET_REPO_PATH`` (git remote and branch, ``VALIDATE_*``, the
+    commit identity); None when no repository is set."""
+    if settings.target_repo_path is None:
+        return None
+    return FixImplementor(
+        repo_path=settings.target_repo_path,
+        remote=settings.git_remote,
+        branch=settings.git_branch,
+        validate_command=settings.validate_command,
+        validate_timeout_seconds=settings.validate_timeout_seconds,
+        author_name=settings.git_author_name,
+        author_email=settings.git_author_email,
+    )
+
+
+def lm_config(settings: Settings) -> LMConfig | None:
+    """The diagnosis LM from ``MENDBOT_LM``, ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
+    ``MENDBOT_LM_TIMEOUT_SECONDS`` and ``MENDBOT_LM_MAX_RETRIES``; None when no model is set."""
+    if not settings.lm:
+        return None
+    return LMConfig(
+        model=settings.lm,
+        api_key=secret_value(settings.openai_api_key),
+        base_url=settings.openai_base_url,
+        timeout_seconds=settings.lm_timeout_seconds,
+        max_retries=settings.lm_max_retries,
+    )
+
+
+def build_diagnoser(settings: Settings, *, state: KeyValueStore | None = None) -> Diagnoser:
+    """The diagnoser: the LM when configured (else offline playbooks), the repository's
+    code as evidence, at most ``MENDBOT_MAX_DIAGNOSES_PER_CYCLE`` LM diagnoses a cycle.
+
+    Args:
+        settings: the process settings.
+        state: keeps the LM diagnosis cache across restarts; None keeps it in memory.
+    """
+    return Diagnoser(
+        lm=lm_config(settings),
+        repo_path=settings.target_repo_path,
+        max_lm_diagnoses=settings.max_diagnoses_per_cycle,
+        state=state,
+    )
+
+
+def _railway(settings: Settings) -> LogSource:
+    if not (settings.railway_environment_id and settings.railway_service_id):
+        raise LogSourceError("Railway needs RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID")
+    return RailwaySource(
+        client=httpx.Client(timeout=SOURCE_HTTP_TIMEOUT_SECONDS),
+        api_url=settings.railway_api_url,
+        environment_id=settings.railway_environment_id,
+        service_id=settings.railway_service_id,
+        api_token=secret_value(settings.railway_api_token),
+        project_token=secret_value(settings.railway_token),
+    )
+
+
+def _loki(settings: Settings) -> LogSource:
+    if not settings.loki_url:
+        raise LogSourceError("the Loki source needs LOKI_URL")
+    return LokiSource(
+        client=httpx.Client(timeout=SOURCE_HTTP_TIMEOUT_SECONDS),
+        base_url=settings.loki_url,
+        query=settings.loki_query or "",
+        token=secret_value(settings.loki_token),
+    )
+
+
+def _file(settings: Settings) -> LogSource:
+    if settings.log_file is None:
+        raise LogSourceError("the file source needs MENDBOT_LOG_FILE")
+    return FileSource(path=settings.log_file)
+
+
+def _command(settings: Settings) -> LogSource:
+    return CommandSource(command=settings.log_command or "", environment=process_environment())
+
+
+#: Every log source that ``MENDBOT_LOG_SOURCE`` (or ``Settings.effective_log_source``) can
+#: choose, with the builder that reads its variables.
+SOURCES: dict[str, Callable[[Settings], LogSource]] = {
+    "railway": _railway,
+    "loki": _loki,
+    "file": _file,
+    "command": _command,
+}
+
+
+def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource | None:
+    """The configured log source with its cursor in ``state``, or None when none is set.
+
+    Returns:
+        A :class:`~monitoring.sources.CursoredSource` (``fetch()`` / ``commit(batch)`` /
+        ``check()`` / ``close()``), or None for ``"none"``.
+
+    Raises:
+        LogSourceError: the chosen source lacks a setting (the message names it).
+    """
+    name = settings.effective_log_source
+    if name == "none":
+        return None
+    return CursoredSource(SOURCES[name](settings), state=state)
+
+
+def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
+    """One cycle's core over the runtime's stores: ``LogAnalyzer`` (its baseline in the
+    state store, ``MENDBOT_SLOW_THRESHOLD_SECONDS``) and the diagnoser, with
+    ``MENDBOT_COOLDOWN_SECONDS`` after a rejection.
+
+    Args:
+        runtime: the process runtime (stores and notifier).
+        diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
+    """
+    settings, state = runtime.settings, runtime.state
+    return CyclePipeline(
+        analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
+        diagnoser=build_diagnoser(settings, state=state) if diagnose else None,
+        store=runtime.store,
+        notifier=runtime.notifier,
+        cooldown_seconds=settings.cooldown_seconds,
+    )
+
+
+def build_monitor(runtime: Runtime) -> ProactiveMonitor:
+    """The monitor over the configured source (None when ``none``: status and health
+    still answer) every ``MONITOR_INTERVAL_SECONDS``.
+
+    Raises:
+        LogSourceError: the chosen source lacks a setting.
+    """
+    return ProactiveMonitor(
+        pipeline=build_pipeline(runtime),
+        source=build_source(runtime.settings, state=runtime.state),
+        notifier=runtime.notifier,
+        decisions=runtime.decisions,
+        db=runtime.db,
+        interval_seconds=runtime.settings.monitor_interval_seconds,
+    )
