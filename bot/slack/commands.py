@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.slack.messages import unescape
+from bot.slack.mrkdwn import unescape
 
 CommandName = Literal["implement", "reject", "show", "list", "status", "pause", "resume", "help"]
 
