@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from slack_bolt import App
@@ -52,9 +51,10 @@ from bot.slack import replies
 from bot.slack.commands import (
     BUTTONS,
     Command,
-    button_command,
+    Origin,
+    button_request,
     may_decide,
-    parse_mention,
+    mention_request,
     split_approvers,
 )
 from bot.slack.notifier import SlackNotifier, make_web_client
@@ -95,25 +95,6 @@ class BotRuntime(Protocol):
     state: StateStore
     decisions: Decisions
     notifier: Notifier
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a request came from and where answers go.
-
-    Attributes:
-        user: the requester's Slack user id (None if Slack sent none).
-        channel: channel id of the mention or the button's message.
-        thread_ts: thread to answer in (the mention's thread, or the mention itself).
-        in_thread_of: the thread the mention was written in, if any.
-        button: True for a button press (the proposal's own thread gets the news).
-    """
-
-    user: str | None
-    channel: str
-    thread_ts: str | None
-    in_thread_of: str | None = None
-    button: bool = False
 
 
 def startup_warnings(settings: Settings) -> list[str]:
@@ -204,29 +185,15 @@ class SlackBot:
         if event_id and not self.state.claim_once(EVENT_KEY_PREFIX + str(event_id)):
             log.info("Slack event %s delivered again; already handled", event_id)
             return
-        origin = Origin(
-            user=event.get("user"),
-            channel=str(event.get("channel")),
-            thread_ts=event.get("thread_ts") or event.get("ts"),
-            in_thread_of=event.get("thread_ts"),
-        )
-        self.handle(parse_mention(str(event.get("text") or "")), origin)
+        self.handle(*mention_request(event))
 
     def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        command = button_command(str(action.get("action_id")), action.get("value"))
-        container = body.get("container") or {}
-        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        if command is None or not channel:
+        request = button_request(body, action)
+        if request is None:
             log.warning("ignored a malformed button press: %r", action.get("action_id"))
             return
-        origin = Origin(
-            user=(body.get("user") or {}).get("id"),
-            channel=str(channel),
-            thread_ts=container.get("message_ts"),
-            button=True,
-        )
-        self.handle(command, origin)
+        self.handle(*request)
 
     # --- commands ------------------------------------------------------------------------------
     def handle(self, command: Command, origin: Origin) -> None:
