@@ -37,11 +37,15 @@ from urllib.parse import urlsplit
 
 from slack_bolt.request import BoltRequest
 
-from bot.slack import messages as msg
 from bot.slack.app import SlackBot, SlackConfigError
 
 log = logging.getLogger(__name__)
 
+#: The HTTP surface's fixed error strings (JSON ``error`` fields).
+HTTP_SLACK_OFF = "Slack is not configured on this instance (set SLACK_BOT_TOKEN)."
+HTTP_NOT_FOUND = "not found"
+HTTP_TOO_LARGE = "request body too large"
+HTTP_HEALTH_FAILED = "health check failed"
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
 #: Largest request body accepted, in bytes (Slack's payloads are far smaller).
@@ -115,7 +119,7 @@ class HttpServer:
     ) -> Response:
         """Dispatch one Slack request to Bolt; returns ``(status, headers, body)``."""
         if self.slack is None:
-            return _json(404, {"ok": False, "error": msg.HTTP_SLACK_OFF})
+            return _json(404, {"ok": False, "error": HTTP_SLACK_OFF})
         request = BoltRequest(
             body=body.decode("utf-8", errors="replace"), query=query, headers=headers
         )
@@ -129,7 +133,7 @@ class HttpServer:
         except Exception as error:
             log.exception("health check failed")
             return _json(
-                503, {"ok": False, "error": msg.HTTP_HEALTH_FAILED, "detail": type(error).__name__}
+                503, {"ok": False, "error": HTTP_HEALTH_FAILED, "detail": type(error).__name__}
             )
         return _json(503 if report.get("ok") is False else 200, report)
 
@@ -160,18 +164,18 @@ def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
             if urlsplit(self.path).path == HEALTH_PATH:
                 self._send(*server.handle_health())
             else:
-                self._send(*_json(404, {"ok": False, "error": msg.HTTP_NOT_FOUND}))
+                self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
 
         def do_POST(self) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             if parts.path != EVENTS_PATH:
                 self._discard(length)
-                self._send(*_json(404, {"ok": False, "error": msg.HTTP_NOT_FOUND}))
+                self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
                 return
             if length > MAX_BODY_BYTES:
                 self.close_connection = True
-                self._send(*_json(413, {"ok": False, "error": msg.HTTP_TOO_LARGE}))
+                self._send(*_json(413, {"ok": False, "error": HTTP_TOO_LARGE}))
                 return
             body = self.rfile.read(length) if length else b""
             headers: dict[str, str | Sequence[str]] = {

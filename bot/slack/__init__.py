@@ -1,9 +1,12 @@
-"""Slack bot: proposals posted to a channel, decided by mention or button.
+"""Slack bot stage: the Slack app, one module per job (requests come in at the top).
 
-app.py          the Bolt app: listeners, approvers, acks, worker threads
-notifier.py     SlackNotifier: chat.postMessage / chat.update for proposals and events
-blocks.py       Block Kit layout of the proposal message
-messages.py     the words of every Slack text
-commands.py     what a mention or a button asks for
-socket_mode.py  the Socket Mode transport
+- ``app``: the Bolt app: listeners, who may decide, handing applies to a worker thread.
+- ``commands``: what a mention or a button asks for, where it came from (pure).
+- ``replies``: the answers to mentions and buttons, and the start-up warnings (words).
+- ``proposal_message``: the proposal's channel message and its ``show`` copy (words, blocks).
+- ``thread_events``: the reply in a proposal's thread for each event (words).
+- ``notifier``: ``SlackNotifier``, posting and updating those through the Web API.
+- ``block_kit``: ``SlackMessage``, Slack's size limits, shortening to fit them.
+- ``mrkdwn``: defusing untrusted text, mentions, dates, durations, severity emoji.
+- ``socket_mode``: the Socket Mode transport (``bot.http_server`` is the HTTP one).
 """

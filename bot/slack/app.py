@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from slack_bolt import App
@@ -48,17 +47,18 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.slack import messages as msg
-from bot.slack.blocks import detail_message
+from bot.slack import replies
 from bot.slack.commands import (
     BUTTONS,
     Command,
-    button_command,
+    Origin,
+    button_request,
     may_decide,
-    parse_mention,
+    mention_request,
     split_approvers,
 )
 from bot.slack.notifier import SlackNotifier, make_web_client
+from bot.slack.proposal_message import detail_message
 from core.edits import unified_diff
 from core.notifier import Notifier
 from core.proposals import FixProposal, ProposalStatus
@@ -97,33 +97,14 @@ class BotRuntime(Protocol):
     notifier: Notifier
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a request came from and where answers go.
-
-    Attributes:
-        user: the requester's Slack user id (None if Slack sent none).
-        channel: channel id of the mention or the button's message.
-        thread_ts: thread to answer in (the mention's thread, or the mention itself).
-        in_thread_of: the thread the mention was written in, if any.
-        button: True for a button press (the proposal's own thread gets the news).
-    """
-
-    user: str | None
-    channel: str
-    thread_ts: str | None
-    in_thread_of: str | None = None
-    button: bool = False
-
-
 def startup_warnings(settings: Settings) -> list[str]:
     """Lines ``mendbot run`` prints at start about who may decide (empty when all is well)."""
     valid, ignored = split_approvers(settings.slack_approvers)
     warnings = []
     if ignored:
-        warnings.append(msg.invalid_approvers_warning(ignored))
+        warnings.append(replies.invalid_approvers_warning(ignored))
     if not valid:
-        warnings.append(msg.no_approvers_warning())
+        warnings.append(replies.no_approvers_warning())
     return warnings
 
 
@@ -204,29 +185,15 @@ class SlackBot:
         if event_id and not self.state.claim_once(EVENT_KEY_PREFIX + str(event_id)):
             log.info("Slack event %s delivered again; already handled", event_id)
             return
-        origin = Origin(
-            user=event.get("user"),
-            channel=str(event.get("channel")),
-            thread_ts=event.get("thread_ts") or event.get("ts"),
-            in_thread_of=event.get("thread_ts"),
-        )
-        self.handle(parse_mention(str(event.get("text") or "")), origin)
+        self.handle(*mention_request(event))
 
     def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        command = button_command(str(action.get("action_id")), action.get("value"))
-        container = body.get("container") or {}
-        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        if command is None or not channel:
+        request = button_request(body, action)
+        if request is None:
             log.warning("ignored a malformed button press: %r", action.get("action_id"))
             return
-        origin = Origin(
-            user=(body.get("user") or {}).get("id"),
-            channel=str(channel),
-            thread_ts=container.get("message_ts"),
-            button=True,
-        )
-        self.handle(command, origin)
+        self.handle(*request)
 
     # --- commands ------------------------------------------------------------------------------
     def handle(self, command: Command, origin: Origin) -> None:
@@ -243,15 +210,15 @@ class SlackBot:
             "show": self._show,
             "list": self._list,
             "status": self._status,
-            "pause": self._pause,
-            "resume": self._resume,
+            "pause": self._pause_or_resume,
+            "resume": self._pause_or_resume,
             "help": self._help,
         }
         try:
             handlers[command.name](command, origin)
         except Exception:
             log.exception("Slack command %s failed", command.name)
-            self._ephemeral(origin, msg.internal_error())
+            self._ephemeral(origin, replies.internal_error())
 
     def _implement(self, command: Command, origin: Origin) -> None:
         proposal_id = str(command.proposal_id)
@@ -262,7 +229,7 @@ class SlackBot:
             return
         self._worker.submit(self._execute, proposal_id)
         if not self._answered_in_thread(approved, origin):
-            self._reply(origin, msg.approved_reply(proposal_id))
+            self._reply(origin, replies.approved_reply(proposal_id))
 
     def _execute(self, proposal_id: str) -> None:
         try:
@@ -283,7 +250,7 @@ class SlackBot:
             self._refuse(origin, command, refusal)
             return
         if not self._answered_in_thread(rejected, origin):
-            self._reply(origin, msg.rejected_reply(proposal_id))
+            self._reply(origin, replies.rejected_reply(proposal_id))
 
     def _expire_if_stale(self, proposal_id: str) -> None:
         """Expire a proposal past its TTL first, so a late reject is refused like a late yes."""
@@ -299,7 +266,7 @@ class SlackBot:
         try:
             proposal = self.store.get(str(command.proposal_id))
         except ProposalNotFound:
-            self._reply(origin, msg.not_found(str(command.proposal_id)))
+            self._reply(origin, replies.not_found(str(command.proposal_id)))
             return
         diff = (
             self.notifier.diff_for(proposal)
@@ -310,34 +277,25 @@ class SlackBot:
         self._post(channel=origin.channel, thread_ts=origin.thread_ts, **message.payload())
 
     def _list(self, command: Command, origin: Origin) -> None:
-        self._reply(origin, msg.proposal_list(self.store.list(limit=LIST_LIMIT)))
+        self._reply(origin, replies.proposal_list(self.store.list(limit=LIST_LIMIT)))
 
     def _status(self, command: Command, origin: Origin) -> None:
         status = self.monitor.status() if self.monitor is not None else None
-        self._reply(origin, msg.monitor_status(status, self.store.count_by_status()))
+        self._reply(origin, replies.monitor_status(status, self.store.count_by_status()))
 
-    def _pause(self, command: Command, origin: Origin) -> None:
+    def _pause_or_resume(self, command: Command, origin: Origin) -> None:
         if self.monitor is None:
-            self._reply(origin, msg.MONITOR_OFF)
+            self._reply(origin, replies.MONITOR_OFF)
             return
-        changed = self.monitor.pause()
+        pausing = command.name == "pause"
+        changed = self.monitor.pause() if pausing else self.monitor.resume()
         if changed:
-            self.store.audit(actor=str(origin.user), action="paused")
-        text = msg.PAUSED.format(who=msg.actor(origin.user)) if changed else msg.ALREADY_PAUSED
-        self._reply(origin, text)
-
-    def _resume(self, command: Command, origin: Origin) -> None:
-        if self.monitor is None:
-            self._reply(origin, msg.MONITOR_OFF)
-            return
-        changed = self.monitor.resume()
-        if changed:
-            self.store.audit(actor=str(origin.user), action="resumed")
-        text = msg.RESUMED.format(who=msg.actor(origin.user)) if changed else msg.NOT_PAUSED
+            self.store.audit(actor=str(origin.user), action="paused" if pausing else "resumed")
+        text = replies.monitor_switched(pausing=pausing, changed=changed, user=origin.user)
         self._reply(origin, text)
 
     def _help(self, command: Command, origin: Origin) -> None:
-        self._reply(origin, msg.help_text(command.problem))
+        self._reply(origin, replies.help_text(command.problem))
 
     # --- refusals and replies ----------------------------------------------------------------
     def _refuse_unauthorised(self, command: Command, origin: Origin) -> None:
@@ -353,9 +311,9 @@ class SlackBot:
             },
         )
         text = (
-            msg.not_approver(command.name)
+            replies.not_approver(command.name)
             if self.approvers
-            else msg.no_approvers_configured(command.name)
+            else replies.no_approvers_configured(command.name)
         )
         self._ephemeral(origin, text)
 
@@ -366,7 +324,7 @@ class SlackBot:
             proposal_id=refusal.proposal_id,
             details={"reason": refusal.code, "detail": refusal.reason, "command": command.name},
         )
-        self._ephemeral(origin, msg.refused(refusal.reason))
+        self._ephemeral(origin, replies.refused(refusal.reason))
 
     @staticmethod
     def _answered_in_thread(proposal: FixProposal, origin: Origin) -> bool:

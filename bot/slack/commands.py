@@ -3,7 +3,9 @@
 A mention's text arrives as Slack mrkdwn source, e.g. ``"<@U0BOT> implement fix_20261121_023300"``
 (user mentions as ``<@U…>`` or ``<@U…|name>``, ``&``/``<``/``>`` as entities). Buttons arrive
 as ``(action_id, value)`` with the proposal id as value. Both become a :class:`Command`;
-anything not understood becomes ``help`` with a ``problem`` saying why.
+anything not understood becomes ``help`` with a ``problem`` saying why. Where the request
+came from, and so where answers go, is its :class:`Origin` (:func:`mention_request`,
+:func:`button_request` read both from Bolt's payloads).
 
 Who may decide is decided here too: only immutable Slack user ids (``U…``, or ``W…`` on
 Enterprise Grid) listed in ``SLACK_APPROVERS``; display names never count.
@@ -12,11 +14,11 @@ Enterprise Grid) listed in ``SLACK_APPROVERS``; display names never count.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from bot.slack.messages import unescape
+from bot.slack.mrkdwn import unescape
 
 CommandName = Literal["implement", "reject", "show", "list", "status", "pause", "resume", "help"]
 
@@ -73,6 +75,72 @@ class Command:
     def privileged(self) -> bool:
         """True when only approvers may give this command."""
         return self.name in PRIVILEGED
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from and where answers go.
+
+    Attributes:
+        user: the requester's Slack user id (None if Slack sent none).
+        channel: channel id of the mention or the button's message.
+        thread_ts: thread to answer in (the mention's thread, or the mention itself).
+        in_thread_of: the thread the mention was written in, if any.
+        button: True for a button press (the proposal's own thread gets the news).
+    """
+
+    user: str | None
+    channel: str
+    thread_ts: str | None
+    in_thread_of: str | None = None
+    button: bool = False
+
+
+def mention_request(event: Mapping[str, Any]) -> tuple[Command, Origin]:
+    """The command in an ``app_mention`` event, and where to answer it.
+
+    Args:
+        event: the event's ``event`` object (``user``, ``channel``, ``text``, ``ts`` and,
+            inside a thread, ``thread_ts``).
+
+    Returns:
+        ``(command, origin)``; answers go to the mention's thread, or start one on it.
+    """
+    origin = Origin(
+        user=event.get("user"),
+        channel=str(event.get("channel")),
+        thread_ts=event.get("thread_ts") or event.get("ts"),
+        in_thread_of=event.get("thread_ts"),
+    )
+    return parse_mention(str(event.get("text") or "")), origin
+
+
+def button_request(
+    body: Mapping[str, Any], action: Mapping[str, Any]
+) -> tuple[Command, Origin] | None:
+    """The command a ``block_actions`` press gives, and where to answer it.
+
+    Args:
+        body: the request body (``user.id``, ``channel.id`` or ``container.channel_id``,
+            ``container.message_ts``).
+        action: the pressed button (``action_id``, ``value``).
+
+    Returns:
+        ``(command, origin)`` answering in the pressed message's thread; None for a
+        button that is not ours, a malformed value, or no channel.
+    """
+    command = button_command(str(action.get("action_id")), action.get("value"))
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    if command is None or not channel:
+        return None
+    origin = Origin(
+        user=(body.get("user") or {}).get("id"),
+        channel=str(channel),
+        thread_ts=container.get("message_ts"),
+        button=True,
+    )
+    return command, origin
 
 
 def parse_mention(text: str) -> Command:

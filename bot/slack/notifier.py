@@ -1,8 +1,9 @@
 """Slack bot stage: the Notifier that shows proposals and their progress in a Slack channel.
 
-A proposal becomes one channel message (``chat.postMessage``, blocks from
-:mod:`bot.slack.blocks`); its handle ``"<channel id>:<ts>"`` is the proposal's
-``thread_ref``. Every later event becomes a reply in that thread, and the parent message
+A proposal becomes one channel message (``chat.postMessage``, built by
+:mod:`bot.slack.proposal_message`); its handle ``"<channel id>:<ts>"`` is the proposal's
+``thread_ref``. Every later event becomes a reply in that thread (words from
+:mod:`bot.slack.thread_events`), and the parent message
 is re-rendered (``chat.update``) to the proposal's current status, so buttons disappear as
 soon as they cannot apply. Final outcomes are also broadcast to the channel.
 
@@ -26,8 +27,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack import messages as msg
-from bot.slack.blocks import FALLBACK_MAX, SlackMessage, clip, proposal_message
+from bot.slack.block_kit import FALLBACK_MAX, SlackMessage, clip
+from bot.slack.mrkdwn import safe
+from bot.slack.proposal_message import proposal_message
+from bot.slack.thread_events import event_text
 from core.edits import unified_diff
 from core.notifier import Notifier, NullNotifier, ProposalEvent
 from core.proposals import FixProposal
@@ -157,16 +160,13 @@ class SlackNotifier:
 
         A proposal never posted (no ``thread_ref``) gets its events as channel messages.
         """
-        text = clip(msg.event_text(proposal, event), FALLBACK_MAX)
         ref = parse_thread_ref(proposal.thread_ref)
         channel, thread_ts = ref if ref else (self.channel, None)
-        if thread_ts is None:
-            text = f"`{proposal.id}`: {text}"
         self._call(
             "chat_postMessage",
             channel=channel,
             thread_ts=thread_ts,
-            text=text,
+            text=event_text(proposal, event, in_thread=thread_ts is not None),
             reply_broadcast=bool(thread_ts) and event.kind in BROADCAST_EVENTS,
             unfurl_links=False,
         )
@@ -186,7 +186,7 @@ class SlackNotifier:
         self._call(
             "chat_postMessage",
             channel=self.channel,
-            text=f":rotating_light: {clip(msg.safe(text), FALLBACK_MAX)}",
+            text=f":rotating_light: {clip(safe(text), FALLBACK_MAX)}",
         )
 
     def _call(self, method: str, **kwargs: object) -> None:

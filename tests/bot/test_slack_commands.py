@@ -9,8 +9,11 @@ from bot.slack.commands import (
     MAX_REASON_CHARS,
     REJECT_ACTION,
     Command,
+    Origin,
     button_command,
+    button_request,
     may_decide,
+    mention_request,
     parse_mention,
     split_approvers,
 )
@@ -98,3 +101,22 @@ def test_only_immutable_user_ids_count_as_approvers() -> None:
     assert not may_decide(None, valid)
     assert not may_decide("alice", frozenset({"alice"}))
     assert not may_decide("U012ABCDEF", frozenset())
+
+
+def test_a_mention_is_answered_in_its_thread_or_starts_one() -> None:
+    event = {"user": "U0ALICE", "channel": "C1", "ts": "2.0", "text": f"<@U0BOT> show {ID}"}
+    command, origin = mention_request(event)
+    assert command == Command("show", proposal_id=ID)
+    assert origin == Origin(user="U0ALICE", channel="C1", thread_ts="2.0")
+    _, in_thread = mention_request({**event, "thread_ts": "1.0"})
+    assert (in_thread.thread_ts, in_thread.in_thread_of) == ("1.0", "1.0")
+
+
+def test_a_button_press_answers_in_the_pressed_messages_thread() -> None:
+    body = {"user": {"id": "U0ALICE"}, "container": {"channel_id": "C1", "message_ts": "1.0"}}
+    action = {"action_id": REJECT_ACTION, "value": ID}
+    command, origin = button_request(body, action) or (None, None)
+    assert command == Command("reject", proposal_id=ID)
+    assert origin == Origin(user="U0ALICE", channel="C1", thread_ts="1.0", button=True)
+    assert button_request({"user": {"id": "U0ALICE"}}, action) is None  # no channel
+    assert button_request(body, {"action_id": "other", "value": ID}) is None

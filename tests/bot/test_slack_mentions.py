@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.http_server import serve_http
-from bot.slack import messages as msg
+from bot.slack import replies
 from bot.slack.app import SlackBot, SlackConfigError, SlackStartError, startup_warnings
 from bot.slack.notifier import SlackNotifier
 from monitoring.runtime import build_runtime
@@ -80,11 +80,11 @@ def test_status_tells_monitor_state_last_cycle_and_source_health(harness: Harnes
 
 
 def test_pause_and_resume_are_for_approvers(harness: Harness, monitor: FakeMonitor) -> None:
-    assert _say(harness, "pause").text == msg.PAUSED.format(who=f"<@{ALICE}>")
+    assert _say(harness, "pause").text == replies.PAUSED.format(who=f"<@{ALICE}>")
     assert monitor.paused
     assert "paused" in _say(harness, "status").text
-    assert _say(harness, "pause").text == msg.ALREADY_PAUSED
-    assert _say(harness, "resume").text == msg.RESUMED.format(who=f"<@{ALICE}>")
+    assert _say(harness, "pause").text == replies.ALREADY_PAUSED
+    assert _say(harness, "resume").text == replies.RESUMED.format(who=f"<@{ALICE}>")
     assert not monitor.paused
     actions = [(e.actor, e.action) for e in harness.runtime.store.audit_trail()]
     assert actions == [(ALICE, "paused"), (ALICE, "resumed")]
@@ -101,7 +101,7 @@ def test_list_and_show(harness: Harness) -> None:
     assert "if order is None:" in shown.blocks_json()
     assert f"To approve: @mendbot implement {first.id}" in shown.blocks_json()
     missing = _say(harness, "show fix_20000101_000000").text
-    assert missing == msg.not_found("fix_20000101_000000")
+    assert missing == replies.not_found("fix_20000101_000000")
 
 
 @pytest.mark.parametrize(
@@ -138,12 +138,12 @@ def test_with_no_approvers_nobody_may_decide(tmp_path: Path, make_settings) -> N
 
 def test_startup_warnings_about_approvers(make_settings) -> None:
     assert startup_warnings(make_settings(slack_approvers="U0ALICE")) == []
-    assert startup_warnings(make_settings()) == [msg.no_approvers_warning()]
-    assert msg.no_approvers_warning().startswith("SLACK_APPROVERS unset: nobody may decide")
+    assert startup_warnings(make_settings()) == [replies.no_approvers_warning()]
+    assert replies.no_approvers_warning().startswith("SLACK_APPROVERS unset: nobody may decide")
     warnings = startup_warnings(make_settings(slack_approvers="@alice,Bob"))
     assert warnings == [
-        msg.invalid_approvers_warning(["@alice", "Bob"]),
-        msg.no_approvers_warning(),
+        replies.invalid_approvers_warning(["@alice", "Bob"]),
+        replies.no_approvers_warning(),
     ]
 
 

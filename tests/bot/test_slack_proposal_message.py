@@ -1,4 +1,4 @@
-"""Tests for bot.slack.blocks: the proposal message within Slack's limits, in every form."""
+"""Tests for bot.slack.proposal_message: the message within Slack's limits, in every form."""
 
 from __future__ import annotations
 
@@ -6,19 +6,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from slack_sdk.models.blocks import ActionsBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, HeaderBlock
 
-from bot.slack.blocks import (
-    HEADER_MAX,
-    MAX_BLOCKS,
-    SECTION_MAX,
-    BlockLimitError,
-    SlackMessage,
-    check_limits,
-    clip,
-    detail_message,
-    proposal_message,
-)
+from bot.slack.block_kit import HEADER_MAX, MAX_BLOCKS, SECTION_MAX, SlackMessage
+from bot.slack.proposal_message import detail_message, proposal_message
 from core.proposals import Edit, ProposalStatus
 from tests.fakes.slack_proposals import make_proposal
 
@@ -98,20 +89,6 @@ def test_a_small_diff_is_shown_whole_without_a_note() -> None:
     assert "Shortened" not in joined.split("*Proposed change*")[1].split("*Reasoning*")[0]
 
 
-def test_check_limits_refuses_what_slack_would_refuse() -> None:
-    too_long = SlackMessage(
-        text="t", blocks=[SectionBlock(text=MarkdownTextObject(text="x" * (SECTION_MAX + 1)))]
-    )
-    with pytest.raises(BlockLimitError, match="block 0"):
-        check_limits(too_long)
-    too_many = SlackMessage(
-        text="t",
-        blocks=[SectionBlock(text=MarkdownTextObject(text="x")) for _ in range(MAX_BLOCKS + 1)],
-    )
-    with pytest.raises(BlockLimitError, match="blocks"):
-        check_limits(too_many)
-
-
 def test_proposed_message_has_both_buttons_and_the_words() -> None:
     message = proposal_message(_proposal())
     assert _action_ids(message) == ["mendbot_approve", "mendbot_reject"]
@@ -176,11 +153,3 @@ def test_untrusted_log_text_cannot_ping_link_break_out_or_leak() -> None:
         t for t in _texts(proposal_message(_proposal(sample=sample))) if t.startswith("*Sample*")
     )
     assert sample_text.count("```") == 2  # the block opens and closes once
-
-
-def test_clip_keeps_whole_lines_and_never_splits_an_entity() -> None:
-    text = "\n".join(f"line {i}" for i in range(100))
-    assert clip(text, 30).splitlines() == ["line 0", "line 1", "line 2", "line 3"]
-    assert clip(text, 30, keep="tail").splitlines()[-1] == "line 99"
-    assert clip("a" * 9 + "&lt;b", 11) == "a" * 9
-    assert clip("a&gt;" + "b" * 20, 22, keep="tail") == "b" * 20
