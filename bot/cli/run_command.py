@@ -109,7 +109,7 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
     Raises:
         _StartError: a part could not start (configuration, Slack, port, database).
     """
-    from bot.slack.notifier import configured_notifier
+    from bot.slack.config import configured_notifier
     from monitoring.runtime import build_monitor, build_runtime
     from monitoring.sources import LogSourceError
 
@@ -162,9 +162,11 @@ def _slack_bot(
     if not settings.slack_enabled:
         return None, ["Slack is off: proposals are only stored (see `mendbot fixes list`)"]
     from bot.slack.app import SlackBot, SlackBotError, startup_warnings
+    from bot.slack.config import slack_config
 
+    config = slack_config(settings)
     try:
-        bot = SlackBot(settings=settings, runtime=runtime, monitor=monitor)
+        bot = SlackBot(config=config, runtime=runtime, monitor=monitor)
     except SlackBotError as error:
         raise _StartError(f"Slack: {error}") from error
     stack.callback(bot.close)
@@ -176,7 +178,7 @@ def _slack_bot(
         except SlackBotError as error:
             raise _StartError(f"Slack Socket Mode: {error}") from error
         stack.callback(connection.stop)
-    return bot, startup_warnings(settings)
+    return bot, startup_warnings(config)
 
 
 def _serve(

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from rich.console import Console
 
 from bot.cli import scan_output as out
-from bot.slack.notifier import configured_notifier
+from bot.slack.config import configured_notifier
 from core.models import Anomaly, LogRecord, Severity
 from core.proposals import FixProposal
 from monitoring.analysis.analyzer import LogAnalyzer

@@ -3,10 +3,11 @@
 How ``mendbot run`` composes it (the other pieces: :mod:`bot.http_server`,
 :mod:`bot.slack.socket_mode`)::
 
-    notifier = SlackNotifier.from_settings(settings)          # bot.slack.notifier
+    notifier = configured_notifier(settings)                  # bot.slack.config
     runtime = build_runtime(settings, notifier=notifier)      # Decisions post through it
-    bot = SlackBot(settings=settings, runtime=runtime, monitor=monitor)
-    for line in startup_warnings(settings): log.warning(line)  # e.g. no approvers
+    config = slack_config(settings)                           # the SLACK_* settings
+    bot = SlackBot(config=config, runtime=runtime, monitor=monitor)
+    for line in startup_warnings(config): log.warning(line)   # e.g. no approvers
     server = serve_http(port=settings.port, slack=None if bot.socket_mode else bot,
                         health=health_fn).start()            # /slack/events and /health
     socket = start_socket_mode(bot) if bot.socket_mode else None
@@ -57,7 +58,8 @@ from bot.slack.commands import (
     mention_request,
     split_approvers,
 )
-from bot.slack.notifier import SlackNotifier, make_web_client
+from bot.slack.config import SlackConfig, make_web_client
+from bot.slack.notifier import SlackNotifier
 from bot.slack.proposal_message import detail_message
 from core.edits import unified_diff
 from core.notifier import Notifier
@@ -66,7 +68,6 @@ from fixes.decisions import DecisionRefused, Decisions
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalNotFound, ProposalStore
 from monitoring.status import MonitorControl
-from settings import Settings, secret_value
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,9 @@ class BotRuntime(Protocol):
     notifier: Notifier
 
 
-def startup_warnings(settings: Settings) -> list[str]:
+def startup_warnings(config: SlackConfig) -> list[str]:
     """Lines ``mendbot run`` prints at start about who may decide (empty when all is well)."""
-    valid, ignored = split_approvers(settings.slack_approvers)
+    valid, ignored = split_approvers(config.approvers)
     warnings = []
     if ignored:
         warnings.append(replies.invalid_approvers_warning(ignored))
@@ -112,11 +113,12 @@ class SlackBot:
     """The Slack side of mendbot: a Bolt ``App`` with mendbot's listeners.
 
     Args:
-        settings: needs ``SLACK_BOT_TOKEN``, ``SLACK_CHANNEL``, and ``SLACK_SIGNING_SECRET``
-            unless ``SLACK_APP_TOKEN`` selects Socket Mode.
+        config: needs ``SLACK_BOT_TOKEN``, ``SLACK_CHANNEL``, and ``SLACK_SIGNING_SECRET``
+            unless ``SLACK_APP_TOKEN`` selects Socket Mode (see
+            :func:`bot.slack.config.slack_config`).
         runtime: store, state, decisions and notifier (``monitoring.runtime.build_runtime``).
         monitor: the running monitor for ``status``/``pause``/``resume``; None = off.
-        client: the Web API client; default: the notifier's, else one from the settings.
+        client: the Web API client; default: the notifier's, else one from ``config``.
 
     Attributes:
         app: the Bolt app (for :func:`bot.http_server.serve_http` and Socket Mode).
@@ -132,22 +134,22 @@ class SlackBot:
     def __init__(
         self,
         *,
-        settings: Settings,
+        config: SlackConfig,
         runtime: BotRuntime,
         monitor: MonitorControl | None = None,
         client: WebClient | None = None,
     ) -> None:
-        _check_settings(settings)
-        self.settings = settings
+        _check_config(config)
+        self.config = config
         self.store = runtime.store
         self.state = runtime.state
         self.decisions = runtime.decisions
         self.notifier = runtime.notifier
         self.monitor = monitor
-        self.approvers, _ignored = split_approvers(settings.slack_approvers)
-        self.socket_mode = settings.slack_app_token is not None
-        self.client = client or _client_of(self.notifier) or make_web_client(settings)
-        self.app = _make_app(self.client, secret_value(settings.slack_signing_secret))
+        self.approvers, _ignored = split_approvers(config.approvers)
+        self.socket_mode = config.socket_mode
+        self.client = client or _client_of(self.notifier) or make_web_client(config)
+        self.app = _make_app(self.client, config.signing_secret)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendbot-apply")
         self.app.event("app_mention")(self._on_mention)
         for action_id in BUTTONS:
@@ -156,7 +158,7 @@ class SlackBot:
     @property
     def verifies_signatures(self) -> bool:
         """True when HTTP requests are checked against ``SLACK_SIGNING_SECRET``."""
-        return self.settings.slack_signing_secret is not None
+        return self.config.signing_secret is not None
 
     # --- lifecycle -----------------------------------------------------------------------------
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -353,16 +355,16 @@ class SlackBot:
             log.warning("Slack ephemeral reply failed: %s", error)
 
 
-def _check_settings(settings: Settings) -> None:
+def _check_config(config: SlackConfig) -> None:
     missing = [
         name
         for name, value in (
-            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
-            ("SLACK_CHANNEL", settings.slack_channel),
+            ("SLACK_BOT_TOKEN", config.bot_token),
+            ("SLACK_CHANNEL", config.channel),
         )
         if not value
     ]
-    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+    if config.app_token is None and config.signing_secret is None:
         missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
     if missing:
         raise SlackConfigError("the Slack app needs " + " and ".join(missing))

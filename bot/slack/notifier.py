@@ -8,7 +8,7 @@ is re-rendered (``chat.update``) to the proposal's current status, so buttons di
 soon as they cannot apply. Final outcomes are also broadcast to the channel.
 
 The Web API is reached through slack_sdk's ``WebClient`` at ``SLACK_API_URL`` when set
-(see :func:`make_web_client`).
+(see :func:`bot.slack.config.make_web_client`).
 
 Errors::
 
@@ -25,22 +25,18 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.slack.block_kit import FALLBACK_MAX, SlackMessage, clip
 from bot.slack.mrkdwn import safe
 from bot.slack.proposal_message import proposal_message
 from bot.slack.thread_events import event_text
 from core.edits import unified_diff
-from core.notifier import Notifier, NullNotifier, ProposalEvent
+from core.notifier import ProposalEvent
 from core.proposals import FixProposal
-from settings import Settings, secret_value
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
-#: Seconds to wait for one Web API call.
-WEB_API_TIMEOUT_SECONDS = 10
 #: Event kinds after which the parent message is re-rendered (the others leave its
 #: status unchanged).
 REFRESHING_EVENTS = frozenset(
@@ -77,21 +73,6 @@ def api_base_url(url: str | None) -> str:
     return base + "/"
 
 
-def make_web_client(settings: Settings) -> WebClient:
-    """A ``WebClient`` with the bot token, ``SLACK_API_URL`` and a 10 s timeout.
-
-    Rate-limited calls (HTTP 429) are retried twice after the ``Retry-After`` delay; other
-    failures are not retried (a retried ``chat.postMessage`` could post twice).
-    """
-    client = WebClient(
-        token=secret_value(settings.slack_bot_token),
-        base_url=api_base_url(settings.slack_api_url),
-        timeout=WEB_API_TIMEOUT_SECONDS,
-    )
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
-    return client
-
-
 def parse_thread_ref(thread_ref: str | None) -> tuple[str, str] | None:
     """``"C123:1700000000.000100"`` -> ``("C123", "1700000000.000100")``; None if not ours."""
     if not thread_ref or ":" not in thread_ref:
@@ -104,7 +85,7 @@ class SlackNotifier:
     """``core.notifier.Notifier`` for a Slack channel.
 
     Args:
-        client: the Web API client (see :func:`make_web_client`).
+        client: the Web API client (see :func:`bot.slack.config.make_web_client`).
         channel: channel id or name that proposals go to (``SLACK_CHANNEL``).
         repo_root: the service's checkout, so diffs carry real line numbers (optional).
     """
@@ -113,21 +94,6 @@ class SlackNotifier:
         self.client = client
         self.channel = channel
         self.repo_root = repo_root
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SlackNotifier:
-        """A notifier for ``SLACK_CHANNEL`` with :func:`make_web_client`.
-
-        Raises:
-            ValueError: ``SLACK_BOT_TOKEN`` or ``SLACK_CHANNEL`` is not set.
-        """
-        if not settings.slack_enabled or not settings.slack_channel:
-            raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_CHANNEL")
-        return cls(
-            client=make_web_client(settings),
-            channel=settings.slack_channel,
-            repo_root=settings.target_repo_path,
-        )
 
     def message_for(self, proposal: FixProposal) -> SlackMessage:
         """The proposal's message in its current form (with the diff against the checkout)."""
@@ -205,11 +171,3 @@ def _why(error: Exception) -> str:
         except (KeyError, TypeError):
             return f"HTTP {getattr(response, 'status_code', '?')}"
     return type(error).__name__ + (f": {error}" if str(error) else "")
-
-
-def configured_notifier(settings: Settings) -> Notifier:
-    """The process's notifier: Slack when ``SLACK_BOT_TOKEN`` and ``SLACK_CHANNEL`` are set,
-    else a :class:`~core.notifier.NullNotifier` (proposals are only stored)."""
-    if not settings.slack_enabled:
-        return NullNotifier()
-    return SlackNotifier.from_settings(settings)

@@ -25,7 +25,6 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackClientError
 
 from bot.slack.app import SlackBot, SlackConfigError, SlackStartError
-from settings import secret_value
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +53,13 @@ def start_socket_mode(bot: SlackBot, *, app_token: str | None = None) -> SocketM
 
     Args:
         bot: the bot whose app handles the events.
-        app_token: the ``xapp-`` token; default: ``SLACK_APP_TOKEN`` from the bot's settings.
+        app_token: the ``xapp-`` token; default: ``SLACK_APP_TOKEN`` from the bot's config.
 
     Raises:
         SlackConfigError: no app token.
         SlackStartError: ``apps.connections.open`` failed or the socket could not open.
     """
-    token = app_token or secret_value(bot.settings.slack_app_token)
+    token = app_token or bot.config.app_token
     if not token:
         raise SlackConfigError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
     handler = SocketModeHandler(app=bot.app, app_token=token, web_client=bot.client)

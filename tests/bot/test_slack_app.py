@@ -21,7 +21,8 @@ import pytest
 from bot.http_server import HttpServer, serve_http
 from bot.slack.app import SlackBot
 from bot.slack.commands import APPROVE_ACTION, REJECT_ACTION
-from bot.slack.notifier import SlackNotifier, parse_thread_ref
+from bot.slack.config import configured_notifier, slack_config
+from bot.slack.notifier import parse_thread_ref
 from core.proposals import FixProposal, ProposalStatus
 from monitoring.runtime import Runtime, build_runtime
 from monitoring.status import MonitorControl
@@ -95,8 +96,8 @@ def running_bot(
             **overrides,
         }
         settings = make_settings(**values)
-        runtime = build_runtime(settings, notifier=SlackNotifier.from_settings(settings))
-        bot = SlackBot(settings=settings, runtime=runtime, monitor=monitor)
+        runtime = build_runtime(settings, notifier=configured_notifier(settings))
+        bot = SlackBot(config=slack_config(settings), runtime=runtime, monitor=monitor)
         server = serve_http(
             port=0, host="127.0.0.1", slack=bot, health=lambda: {"ok": True, "service": "mendbot"}
         ).start()

@@ -12,6 +12,7 @@ import pytest
 from bot.http_server import serve_http
 from bot.slack import replies
 from bot.slack.app import SlackBot, SlackConfigError, SlackStartError, startup_warnings
+from bot.slack.config import slack_config
 from bot.slack.notifier import SlackNotifier
 from monitoring.runtime import build_runtime
 from monitoring.status import MonitorStatus
@@ -137,10 +138,10 @@ def test_with_no_approvers_nobody_may_decide(tmp_path: Path, make_settings) -> N
 
 
 def test_startup_warnings_about_approvers(make_settings) -> None:
-    assert startup_warnings(make_settings(slack_approvers="U0ALICE")) == []
-    assert startup_warnings(make_settings()) == [replies.no_approvers_warning()]
+    assert startup_warnings(slack_config(make_settings(slack_approvers="U0ALICE"))) == []
+    assert startup_warnings(slack_config(make_settings())) == [replies.no_approvers_warning()]
     assert replies.no_approvers_warning().startswith("SLACK_APPROVERS unset: nobody may decide")
-    warnings = startup_warnings(make_settings(slack_approvers="@alice,Bob"))
+    warnings = startup_warnings(slack_config(make_settings(slack_approvers="@alice,Bob")))
     assert warnings == [
         replies.invalid_approvers_warning(["@alice", "Bob"]),
         replies.no_approvers_warning(),
@@ -164,9 +165,9 @@ def test_start_up_checks(tmp_path: Path, make_settings) -> None:
         }
         runtime = build_runtime(make_settings(**base))
         with pytest.raises(SlackConfigError, match="SLACK_SIGNING_SECRET"):
-            SlackBot(settings=make_settings(**base), runtime=runtime)
+            SlackBot(config=slack_config(make_settings(**base)), runtime=runtime)
         socket_only = make_settings(**base, slack_app_token="xapp-1-A0-1-abc")
-        bot = SlackBot(settings=socket_only, runtime=runtime)
+        bot = SlackBot(config=slack_config(socket_only), runtime=runtime)
         assert bot.socket_mode and not bot.verifies_signatures
         with pytest.raises(SlackConfigError, match="SLACK_SIGNING_SECRET"):
             serve_http(port=0, host="127.0.0.1", slack=bot, health=dict)
@@ -174,13 +175,13 @@ def test_start_up_checks(tmp_path: Path, make_settings) -> None:
             **{**base, "slack_bot_token": "xoxb-wrong-000000000"}, slack_signing_secret="s"
         )
         with pytest.raises(SlackStartError, match="refused the bot token"):
-            SlackBot(settings=wrong, runtime=runtime)
+            SlackBot(config=slack_config(wrong), runtime=runtime)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
         down = make_settings(**{**base, "slack_api_url": dead}, slack_signing_secret="s")
         with pytest.raises(SlackStartError, match="could not be reached"):
-            SlackBot(settings=down, runtime=build_runtime(down))
+            SlackBot(config=slack_config(down), runtime=build_runtime(down))
         bot.close()
         runtime.close()
 

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
+from bot.slack.config import configured_notifier, make_web_client, slack_config
 from bot.slack.notifier import (
     SlackDeliveryError,
     SlackNotifier,
     api_base_url,
-    make_web_client,
     parse_thread_ref,
 )
-from core.notifier import ProposalEvent
+from core.notifier import NullNotifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.slack_proposals import make_proposal
@@ -57,11 +57,10 @@ def test_client_from_settings_reaches_slack_api_url(slack: FakeSlack, make_setti
     settings = make_settings(
         slack_bot_token=BOT_TOKEN, slack_channel="#ops", slack_api_url=slack.server.url
     )
-    assert make_web_client(settings).auth_test()["user_id"] == "U0MENDBOT"
-    notifier = SlackNotifier.from_settings(settings)
-    assert notifier.channel == "#ops"
-    with pytest.raises(ValueError, match="SLACK_CHANNEL"):
-        SlackNotifier.from_settings(make_settings(slack_bot_token=BOT_TOKEN))
+    assert make_web_client(slack_config(settings)).auth_test()["user_id"] == "U0MENDBOT"
+    notifier = configured_notifier(settings)
+    assert isinstance(notifier, SlackNotifier) and notifier.channel == "#ops"
+    assert isinstance(configured_notifier(make_settings(slack_bot_token=BOT_TOKEN)), NullNotifier)
 
 
 def test_post_proposal_returns_channel_and_ts_and_sends_blocks(slack, notifier) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from bot.slack.app import SlackBot, SlackStartError
 from bot.slack.commands import REJECT_ACTION
-from bot.slack.notifier import SlackNotifier, parse_thread_ref
+from bot.slack.config import configured_notifier, slack_config
+from bot.slack.notifier import parse_thread_ref
 from bot.slack.socket_mode import SocketModeConnection, start_socket_mode
 from core.proposals import ProposalStatus
 from monitoring.runtime import Runtime, build_runtime
@@ -48,8 +49,8 @@ def parts(tmp_path: Path, make_settings, slack) -> Iterator[tuple[Runtime, Slack
         slack_api_url=fake.server.url,
         target_repo_path=repo.work,
     )
-    runtime = build_runtime(settings, notifier=SlackNotifier.from_settings(settings))
-    bot = SlackBot(settings=settings, runtime=runtime)
+    runtime = build_runtime(settings, notifier=configured_notifier(settings))
+    bot = SlackBot(config=slack_config(settings), runtime=runtime)
     yield runtime, bot, repo
     bot.close()
     runtime.close()
