@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -285,35 +284,6 @@ class GitOps:
         """Abort a rebase that a killed process left half done."""
         if (self.git_dir / "rebase-merge").exists() or (self.git_dir / "rebase-apply").exists():
             self._execute(["rebase", "--abort"], check=False)
-
-    def wait_for_other_git(self, *, timeout_seconds: float) -> bool:
-        """Wait until no other git process works in this checkout (e.g. a ``git push``
-        that outlived its killed parent); returns False if some still run at the timeout.
-
-        Linux only (reads ``/proc``); elsewhere it returns True at once.
-        """
-        deadline = time.monotonic() + timeout_seconds
-        while self._other_git_processes():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.1)
-        return True
-
-    def _other_git_processes(self) -> list[int]:
-        proc = Path("/proc")
-        found = []
-        for entry in proc.iterdir() if proc.is_dir() else []:
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                if (entry / "comm").read_text().strip() != "git":
-                    continue
-                if Path(os.readlink(entry / "cwd")).resolve() != self.root:
-                    continue
-            except OSError:
-                continue
-            found.append(int(entry.name))
-        return found
 
     def keep_branch(self, name: str, sha: str) -> str:
         """Point local branch ``name`` at ``sha`` (created or moved); returns ``name``."""
