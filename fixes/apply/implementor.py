@@ -1,4 +1,4 @@
-"""Fixes implementor: apply an approved proposal to the service's checkout.
+"""Fixes apply: the implementor: apply an approved proposal to the service's checkout.
 
 ::
 
@@ -17,7 +17,7 @@ rollback path). :meth:`FixImplementor.recover_interrupted` undoes at start what 
 process left (:mod:`fixes.apply.recovery`). Every reason and output that leaves here is
 token-scrubbed.
 
-Errors: :meth:`FixImplementor.apply` returns an :class:`~fixes.decisions.ApplyOutcome`
+Errors: :meth:`FixImplementor.apply` returns an :class:`~fixes.apply.contract.ApplyOutcome`
 for every expected failure and raises only what cannot be handled (``KeyboardInterrupt``,
 ``SystemExit``), after restoring the files. :class:`~fixes.apply.journal.JournalError` leaves
 :meth:`FixImplementor.recover_interrupted` when a journal cannot be read: a person must look.
@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING
 
 from core.edits import EditRejected, planned_contents
 from core.proposals import FixProposal
-from fixes.apply.gitops import GitOps, GitOpsError, commit_message, scrub
+from fixes.apply.commit_message import commit_message
+from fixes.apply.contract import ApplyOutcome
+from fixes.apply.gitops import GitOps, GitOpsError, scrub
 from fixes.apply.journal import Journal, JournalError
 from fixes.apply.recovery import recover
 from fixes.apply.transaction import ApplyTransaction, EventSink
 from fixes.apply.validation import Validator
-from fixes.decisions import ApplyOutcome
 
 if TYPE_CHECKING:
     from settings import Settings

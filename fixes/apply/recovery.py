@@ -1,4 +1,4 @@
-"""Fixes implementor: at start, finish what a killed process left on the checkout.
+"""Fixes apply: at start, finish what a killed process left on the checkout.
 
 A process killed mid-apply leaves its journal (:mod:`fixes.apply.journal`). If the fix
 commit (found by its ``Fix-Id:`` trailer) is on the remote, the push went through and only
@@ -19,10 +19,10 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+from fixes.apply.contract import ApplyOutcome
 from fixes.apply.gitops import GitCommandFailed, GitOps
 from fixes.apply.journal import Journal, JournalEntry, Phase
 from fixes.apply.transaction import roll_back
-from fixes.decisions import ApplyOutcome
 
 #: Seconds the fetch before recovery may take (offline, the last known remote head does).
 RECOVERY_FETCH_SECONDS = 30.0

@@ -1,4 +1,4 @@
-"""Fixes implementor: one apply as a transaction, with a single way back (:func:`roll_back`).
+"""Fixes apply: one apply as a transaction, with a single way back (:func:`roll_back`).
 
 ::
 
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Literal
 
 from core.notifier import ProposalEvent
+from fixes.apply.contract import ApplyOutcome
 from fixes.apply.gitops import GitOps, GitOpsError, PushRejected, scrub
 from fixes.apply.journal import Journal, JournalEntry, Phase, atomic_write
 from fixes.apply.validation import ImportBaseline, ValidationReport, Validator
-from fixes.decisions import ApplyOutcome
 
 EventSink = Callable[[ProposalEvent], None]
 

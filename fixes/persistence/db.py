@@ -185,7 +185,12 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """A session that commits on success and rolls back on error.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the commit failed (after a rollback); any
+                error of the block is re-raised after the rollback.
+        """
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session

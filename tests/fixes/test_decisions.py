@@ -12,8 +12,9 @@ import pytest
 from bot.runtime import build_runtime
 from core.notifier import InMemoryNotifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
+from fixes.apply.contract import ApplyOutcome
 from fixes.apply.implementor import FixImplementor
-from fixes.decisions import ApplyOutcome, DecisionRefused, Decisions
+from fixes.decisions import DecisionRefused, Decisions
 from fixes.persistence.db import Database
 from fixes.persistence.store import ProposalStore
 from tests.fakes.git import RepoPair, git, make_repo

@@ -11,7 +11,7 @@ import pytest
 from bot.runtime import Runtime, build_runtime
 from core.notifier import InMemoryNotifier
 from core.proposals import Edit, ProposalStatus
-from fixes.apply.gitops import commit_message
+from fixes.apply.commit_message import commit_message
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import SERVICE, make_proposal, tree_hashes
 
