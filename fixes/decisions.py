@@ -24,18 +24,19 @@ process unless it has not moved for ``abandoned_after_seconds``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
-
-from pydantic import BaseModel
+from typing import Literal
 
 from core.clock import utcnow
 from core.notifier import Notifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
 from core.redact import scrub_secrets
+from fixes.apply.contract import ApplyOutcome, Implementor
 from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
+
+__all__ = ["ApplyOutcome", "DecisionRefused", "Decisions", "Implementor", "RefusalCode"]
 
 RefusalCode = Literal["not_found", "not_open", "expired", "not_implementable", "no_repository"]
 
@@ -48,60 +49,6 @@ class DecisionRefused(Exception):
         self.proposal_id = proposal_id
         self.code = code
         self.reason = reason
-
-
-class ApplyOutcome(BaseModel):
-    """What the implementor did with an approved proposal.
-
-    Attributes:
-        status: ``applied`` (pushed), ``rolled_back`` (files restored, nothing pushed)
-            or ``failed`` (refused before writing, or the push was refused).
-        commit_sha: the fix commit, when one was made.
-        commit_url: a web link to it, when the remote is a known forge.
-        reason: why it did not apply (token-scrubbed), None when applied.
-        validation_output: the tail of the validation output, token-scrubbed.
-        kept_branch: a local branch holding an unpushed fix commit, if any.
-    """
-
-    status: Literal["applied", "rolled_back", "failed"]
-    commit_sha: str | None = None
-    commit_url: str | None = None
-    reason: str | None = None
-    validation_output: str | None = None
-    kept_branch: str | None = None
-
-
-class Implementor(Protocol):
-    """Applies an approved proposal to the repository.
-
-    Implemented by ``fixes.apply.implementor.FixImplementor``.
-    """
-
-    def apply(
-        self,
-        proposal: FixProposal,
-        *,
-        approved_by: str,
-        on_event: Callable[[ProposalEvent], None],
-    ) -> ApplyOutcome:
-        """Back up, edit, validate, commit and push, or restore everything."""
-        ...
-
-    def recover_interrupted(self, *, applying: Collection[str] = ()) -> dict[str, ApplyOutcome]:
-        """Finish an apply that a killed process left half done, from its journal.
-
-        Args:
-            applying: ids the store shows as ``applying`` on this checkout.
-
-        Returns:
-            Proposal id -> outcome: ``rolled_back`` with reason "interrupted" after the
-            files were restored, or ``applied`` when the fix had already been pushed.
-        """
-        ...
-
-    # Optional (``FixImplementor`` has them; Decisions falls back when absent):
-    # ``exclusive(*, wait_seconds) -> ContextManager[bool]``, the checkout's apply lock,
-    # and ``location: str``, ``"<host>:<repository path>"``.
 
 
 class Decisions:

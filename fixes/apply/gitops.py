@@ -1,10 +1,10 @@
-"""Fixes implementor: the git operations on the service's checkout (GitPython), tokens scrubbed.
+"""Fixes apply: the git operations on the service's checkout (GitPython), tokens scrubbed.
 
-Also the fix commit's message (:func:`commit_message`: ``Auto-fix: <summary>``, a body, and
-the ``Fix-Id:`` / ``Approved-by:`` / ``Anomaly:`` trailers that recovery searches for).
 Every git command runs through GitPython's ``Git.execute`` with prompts disabled
 (``GIT_TERMINAL_PROMPT=0``, SSH in batch mode) and a timeout on network commands, so a
-missing credential fails instead of hanging. Nothing here ever force-pushes.
+missing credential fails instead of hanging. Nothing here ever force-pushes. The fix
+commit's message, with the ``Fix-Id:`` trailer that :meth:`GitOps.find_fix_commit` looks
+for, is written by :mod:`fixes.apply.commit_message`.
 
 Errors (``str()`` is always scrubbed of tokens and URL credentials, fit for Slack)::
 
@@ -22,21 +22,17 @@ from __future__ import annotations
 
 import os
 import re
-import textwrap
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import git
 
-from core.proposals import FixProposal
 from core.redact import scrub_secrets
+from fixes.apply.commit_message import FIX_ID_TRAILER
 
 #: Seconds a fetch or push may take before it is killed.
 NETWORK_TIMEOUT_SECONDS = 120.0
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
-_SUMMARY_CHARS = 72
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _FORGES = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
 _FORGE_URL = re.compile(
     r"^(?:[A-Za-z+]+://)?(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?[:/](?P<path>[^\s]+?)(?:\.git)?/?$"
@@ -199,11 +195,19 @@ class GitOps:
 
     # --- commits -----------------------------------------------------------------------------
     def head(self) -> str:
-        """HEAD's commit sha."""
+        """HEAD's commit sha.
+
+        Raises:
+            GitCommandFailed: git failed.
+        """
         return self.run("rev-parse", "HEAD")
 
     def remote_head(self) -> str:
-        """The remote-tracking branch's sha as of the last fetch or push."""
+        """The remote-tracking branch's sha as of the last fetch or push.
+
+        Raises:
+            GitCommandFailed: git failed.
+        """
         return self.run("rev-parse", self.tracking_ref)
 
     def fetch(self) -> str:
@@ -286,42 +290,21 @@ class GitOps:
         if (self.git_dir / "rebase-merge").exists() or (self.git_dir / "rebase-apply").exists():
             self._execute(["rebase", "--abort"], check=False)
 
-    def wait_for_other_git(self, *, timeout_seconds: float) -> bool:
-        """Wait until no other git process works in this checkout (e.g. a ``git push``
-        that outlived its killed parent); returns False if some still run at the timeout.
-
-        Linux only (reads ``/proc``); elsewhere it returns True at once.
-        """
-        deadline = time.monotonic() + timeout_seconds
-        while self._other_git_processes():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.1)
-        return True
-
-    def _other_git_processes(self) -> list[int]:
-        proc = Path("/proc")
-        found = []
-        for entry in proc.iterdir() if proc.is_dir() else []:
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                if (entry / "comm").read_text().strip() != "git":
-                    continue
-                if Path(os.readlink(entry / "cwd")).resolve() != self.root:
-                    continue
-            except OSError:
-                continue
-            found.append(int(entry.name))
-        return found
-
     def keep_branch(self, name: str, sha: str) -> str:
-        """Point local branch ``name`` at ``sha`` (created or moved); returns ``name``."""
+        """Point local branch ``name`` at ``sha`` (created or moved); returns ``name``.
+
+        Raises:
+            GitCommandFailed: git failed.
+        """
         self.run("branch", "--force", "--no-track", name, sha)
         return name
 
     def reset_hard(self, sha: str) -> None:
-        """Point the current branch, index and tracked files at ``sha``."""
+        """Point the current branch, index and tracked files at ``sha``.
+
+        Raises:
+            GitCommandFailed: git failed.
+        """
         self.run("reset", "--hard", "--quiet", sha)
 
     def is_ancestor(self, sha: str, ref: str) -> bool:
@@ -340,7 +323,7 @@ class GitOps:
                 "1",
                 "--format=%H",
                 "-E",
-                f"--grep=^Fix-Id: {re.escape(proposal_id)}$",
+                f"--grep=^{FIX_ID_TRAILER}: {re.escape(proposal_id)}$",
             ],
             check=False,
         )
@@ -399,51 +382,3 @@ class GitOps:
 def _last_lines(text: str, count: int = 3) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " | ".join(lines[-count:])
-
-
-def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
-    """``Auto-fix: <summary>``, a body (root cause, anomaly, files) and the trailers.
-
-    The trailers (git's format, the last paragraph) are ``Fix-Id:``, ``Approved-by:`` and
-    ``Anomaly:`` (the fingerprint). Proposal text is untrusted: it is reduced to printable
-    single-line summaries and wrapped paragraphs that cannot pose as trailers.
-    """
-    anomaly = proposal.anomaly
-    summary = _one_line(
-        proposal.title or anomaly.summary or anomaly.template, _SUMMARY_CHARS - len("Auto-fix: ")
-    )
-    counts: dict[str, int] = {}
-    for edit in proposal.edits:
-        counts[edit.path] = counts.get(edit.path, 0) + 1
-    paragraphs = [
-        f"Root cause: {proposal.diagnosis.root_cause}",
-        f"Seen: {anomaly.kind}, {anomaly.count} event(s) from "
-        f"{anomaly.first_seen.isoformat()} to {anomaly.last_seen.isoformat()}: "
-        f"{anomaly.summary or anomaly.template}",
-        "Changed: "
-        + ", ".join(f"{path} ({n} edit{'s' if n > 1 else ''})" for path, n in counts.items()),
-    ]
-    if proposal.reasoning:
-        paragraphs.append(f"Why: {proposal.reasoning}")
-    body = "\n\n".join(_paragraph(text) for text in paragraphs)
-    trailers = (
-        f"Fix-Id: {proposal.id}\nApproved-by: {_one_line(approved_by, 128)}\n"
-        f"Anomaly: {_one_line(proposal.fingerprint, 128)}"
-    )
-    return f"Auto-fix: {summary}\n\n{body}\n\n{trailers}\n"
-
-
-def _paragraph(text: str, max_chars: int = 1500) -> str:
-    text = _CONTROL.sub(" ", text).strip()
-    if len(text) > max_chars:
-        text = text[: max_chars - 3] + "..."
-    lines = []
-    for block in filter(None, (b.strip() for b in text.splitlines())):
-        lines.extend(textwrap.wrap(block, 72, break_long_words=False) or [""])
-    # A line starting with "---" would end git's trailer search; indent it.
-    return "\n".join("  " + line if line.startswith("---") else line for line in lines)
-
-
-def _one_line(text: str, max_chars: int) -> str:
-    text = " ".join(_CONTROL.sub(" ", text).split())
-    return text if len(text) <= max_chars else text[: max_chars - 3].rstrip() + "..."

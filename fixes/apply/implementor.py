@@ -1,4 +1,4 @@
-"""Fixes implementor: apply an approved proposal to the service's checkout as one transaction.
+"""Fixes apply: the implementor: apply an approved proposal to the service's checkout.
 
 ::
 
@@ -9,13 +9,16 @@
                          remote's head (push refused, or still refused after one
                          fetch-rebase-revalidate when the remote moved on)
 
-Each step is written to the journal (:mod:`fixes.apply.journal`, under ``.git/mendbot/``) before
-it starts, so :meth:`FixImplementor.recover_interrupted` can undo what a killed process
-left. Only one apply runs per checkout at a time (an ``flock`` the kernel drops when its
-holder dies). Every reason and output that leaves this module is token-scrubbed.
+This module holds the lock (one apply per checkout at a time: an ``flock`` the kernel
+drops when its holder dies), runs the preflight and the edit checks, and hands the rest
+to :class:`~fixes.apply.transaction.ApplyTransaction` (backup and journal under
+``.git/mendbot/`` before the first write, each step journaled before it starts, one
+rollback path). :meth:`FixImplementor.recover_interrupted` undoes at start what a killed
+process left (:mod:`fixes.apply.recovery`). Every reason and output that leaves here is
+token-scrubbed.
 
-Errors: :meth:`FixImplementor.apply` returns an :class:`~fixes.decisions.ApplyOutcome` for
-every expected failure and raises only what cannot be handled (``KeyboardInterrupt``,
+Errors: :meth:`FixImplementor.apply` returns an :class:`~fixes.apply.contract.ApplyOutcome`
+for every expected failure and raises only what cannot be handled (``KeyboardInterrupt``,
 ``SystemExit``), after restoring the files. :class:`~fixes.apply.journal.JournalError` leaves
 :meth:`FixImplementor.recover_interrupted` when a journal cannot be read: a person must look.
 """
@@ -23,31 +26,23 @@ every expected failure and raises only what cannot be handled (``KeyboardInterru
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.edits import EditRejected, planned_contents
-from core.notifier import ProposalEvent
 from core.proposals import FixProposal
-from fixes.apply.gitops import (
-    GitCommandFailed,
-    GitOps,
-    GitOpsError,
-    PushRejected,
-    commit_message,
-    scrub,
-)
-from fixes.apply.journal import Journal, JournalEntry, JournalError, Phase, atomic_write
-from fixes.apply.validation import ImportBaseline, ValidationReport, Validator
-from fixes.decisions import ApplyOutcome
+from fixes.apply.commit_message import commit_message
+from fixes.apply.contract import ApplyOutcome
+from fixes.apply.gitops import GitOps, GitOpsError, scrub
+from fixes.apply.journal import Journal, JournalError
+from fixes.apply.recovery import recover
+from fixes.apply.transaction import ApplyTransaction, EventSink
+from fixes.apply.validation import Validator
 
 if TYPE_CHECKING:
     from settings import Settings
-
-EventSink = Callable[[ProposalEvent], None]
-_RECOVERY_FETCH_SECONDS = 30.0
 
 
 class FixImplementor:
@@ -154,6 +149,10 @@ class FixImplementor:
             ``applied`` (pushed; ``commit_sha``, ``commit_url``), ``rolled_back`` (files
             restored, nothing pushed) or ``failed`` (refused before writing, or the push
             was refused: ``kept_branch`` holds the commit).
+
+        Raises:
+            BaseException: only what is not an ``Exception`` (e.g. ``KeyboardInterrupt``),
+                after the files are restored; or an error of the rollback itself.
         """
         with self.exclusive() as held:
             if not held:
@@ -163,11 +162,17 @@ class FixImplementor:
             return self._apply_locked(proposal, approved_by, on_event)
 
     def _apply_locked(
-        self,
-        proposal: FixProposal,
-        approved_by: str,
-        on_event: EventSink,
+        self, proposal: FixProposal, approved_by: str, on_event: EventSink
     ) -> ApplyOutcome:
+        message = commit_message(proposal, approved_by=approved_by)
+        started = self._begin(proposal, on_event)
+        if isinstance(started, ApplyOutcome):
+            return started
+        return started.run(message)
+
+    def _begin(self, proposal: FixProposal, on_event: EventSink) -> ApplyTransaction | ApplyOutcome:
+        """Preflight, check the edits, back up and journal: the transaction, or why not
+        (``failed``; nothing was written)."""
         if not proposal.edits:
             return _failed("refused: the proposal has no change to apply")
         try:
@@ -186,164 +191,22 @@ class FixImplementor:
             return _failed(scrub(f"refused before any change: {error}"))
         except JournalError as error:
             return _failed(scrub(f"refused: {error}"))
-        paths = [path.relative_to(gitops.root).as_posix() for path in contents]
-        baseline = self.validator.baseline(paths)
+        baseline = self.validator.baseline(
+            [p.relative_to(gitops.root).as_posix() for p in contents]
+        )
         try:
-            entry = journal.begin(
+            return ApplyTransaction.begin(
+                gitops=gitops,
+                journal=journal,
                 proposal_id=proposal.id,
-                branch=self.branch,
-                remote=self.remote,
                 base_sha=base,
-                paths=list(contents),
+                contents=contents,
+                validator=self.validator,
+                baseline=baseline,
+                on_event=on_event,
             )
         except (JournalError, OSError) as error:
             return _failed(scrub(f"refused: cannot take the backup: {error}"))
-        on_event(ProposalEvent(kind="applying", details={"files": paths, "base_sha": base}))
-        try:
-            return self._transact(
-                gitops, journal, entry, proposal, approved_by, contents, baseline, on_event
-            )
-        except BaseException as error:
-            kept = self._undo(gitops, journal, journal.read() or entry)
-            if not isinstance(error, Exception):
-                raise
-            return ApplyOutcome(
-                status="rolled_back",
-                kept_branch=kept,
-                reason=scrub(
-                    f"internal error, every file was restored: {type(error).__name__}: {error}"
-                ),
-            )
-
-    def _transact(
-        self,
-        gitops: GitOps,
-        journal: Journal,
-        entry: JournalEntry,
-        proposal: FixProposal,
-        approved_by: str,
-        contents: dict[Path, bytes],
-        baseline: ImportBaseline,
-        on_event: EventSink,
-    ) -> ApplyOutcome:
-        for path, data in contents.items():
-            atomic_write(path, data)
-        entry = journal.update(entry, phase=Phase.WRITTEN)
-        paths = [item.path for item in entry.files]
-        report = self.validator.validate(paths, baseline)
-        if not report.ok:
-            _report_failure(on_event, report)
-            self._undo(gitops, journal, entry)
-            return ApplyOutcome(
-                status="rolled_back",
-                validation_output=report.output,
-                reason=f"validation failed ({report.failed_check}); every file was restored",
-            )
-        on_event(ProposalEvent(kind="validation_passed", details={"checks": report.checks}))
-        sha = gitops.commit(paths, commit_message(proposal, approved_by=approved_by))
-        entry = journal.update(entry, phase=Phase.COMMITTED, commit_sha=sha)
-        return self._publish(gitops, journal, entry, baseline, on_event)
-
-    def _publish(
-        self,
-        gitops: GitOps,
-        journal: Journal,
-        entry: JournalEntry,
-        baseline: ImportBaseline,
-        on_event: EventSink,
-    ) -> ApplyOutcome:
-        try:
-            gitops.push()
-        except PushRejected as refused:
-            if not refused.non_fast_forward:
-                return self._abandon(gitops, journal, entry, refused.reason)
-            outcome, entry = self._rebase_and_push(gitops, journal, entry, baseline, on_event)
-            if outcome is not None:
-                return outcome
-        sha = gitops.head()
-        entry = journal.update(entry, phase=Phase.PUSHED, commit_sha=sha)
-        journal.clear(entry)
-        return ApplyOutcome(status="applied", commit_sha=sha, commit_url=gitops.commit_url(sha))
-
-    def _rebase_and_push(
-        self,
-        gitops: GitOps,
-        journal: Journal,
-        entry: JournalEntry,
-        baseline: ImportBaseline,
-        on_event: EventSink,
-    ) -> tuple[ApplyOutcome | None, JournalEntry]:
-        """The one retry after a non-fast-forward refusal: fetch, rebase, revalidate, push."""
-        try:
-            entry = journal.update(entry, reset_to=gitops.fetch())
-            entry = journal.update(entry, commit_sha=gitops.rebase_onto_remote())
-            report = self.validator.validate([f.path for f in entry.files], baseline)
-            if not report.ok:
-                _report_failure(on_event, report)
-                reason = (
-                    f"the remote moved on; after rebasing onto it, validation failed "
-                    f"({report.failed_check})"
-                )
-                return self._abandon(gitops, journal, entry, reason, report.output), entry
-            on_event(
-                ProposalEvent(
-                    kind="validation_passed",
-                    details={"checks": report.checks, "after_rebase": True},
-                )
-            )
-            gitops.push()
-        except GitOpsError as error:
-            return self._abandon(
-                gitops, journal, entry, f"the remote moved on and the retry failed: {error.reason}"
-            ), entry
-        return None, entry
-
-    def _abandon(
-        self,
-        gitops: GitOps,
-        journal: Journal,
-        entry: JournalEntry,
-        reason: str,
-        validation_output: str | None = None,
-    ) -> ApplyOutcome:
-        """Keep the unpushed fix commit on ``mendbot/<id>``; checkout back to the remote."""
-        kept = gitops.keep_branch(_kept_branch(entry.proposal_id), gitops.head())
-        gitops.reset_hard(gitops.remote_head())
-        journal.clear(entry)
-        return ApplyOutcome(
-            status="failed",
-            kept_branch=kept,
-            validation_output=validation_output,
-            reason=scrub(
-                f"{reason}; nothing was pushed, the fix commit is kept on local "
-                f"branch {kept} and the checkout is back at "
-                f"{self.remote}/{self.branch}"
-            ),
-        )
-
-    def _undo(self, gitops: GitOps, journal: Journal, entry: JournalEntry) -> str | None:
-        """Return the checkout to where ``entry`` started; returns a kept branch, if any.
-
-        Before a commit: unstage and restore the files byte for byte. After one: keep it
-        on ``mendbot/<id>``, reset to ``entry.reset_to`` and, when that is still the
-        base, restore the files byte for byte as well.
-        """
-        gitops.abort_rebase_if_any()
-        head = gitops.head()
-        kept = None
-        paths = [item.path for item in entry.files]
-        if head == entry.base_sha:
-            gitops.run("reset", "--quiet", "--", *paths)
-        else:
-            ours = gitops.find_fix_commit(entry.proposal_id, "HEAD") == head
-            commit = head if ours else entry.commit_sha
-            if commit:
-                kept = gitops.keep_branch(_kept_branch(entry.proposal_id), commit)
-            gitops.reset_hard(entry.reset_to)
-        if entry.reset_to == entry.base_sha:
-            journal.restore_files(entry)
-        journal.clear(entry)
-        return kept
 
     # --- recovery ----------------------------------------------------------------------------
     def recover_interrupted(self, *, applying: Collection[str] = ()) -> dict[str, ApplyOutcome]:
@@ -365,51 +228,12 @@ class FixImplementor:
             if not held or self._journal_or_none() is None:
                 return {}
             gitops = self._open_git()
-            journal = self._journal_for(gitops)
-            entry = journal.read()
-            if entry is None and not applying:
-                return {}
-            if entry is not None and entry.phase in (Phase.COMMITTED, Phase.PUSHED):
-                gitops.wait_for_other_git(timeout_seconds=self.network_timeout_seconds)
-            self._fetch_quietly(gitops)
-            outcomes: dict[str, ApplyOutcome] = {}
-            if entry is not None:
-                outcomes[entry.proposal_id] = self._recover_entry(gitops, journal, entry)
-            for proposal_id in applying:
-                if proposal_id not in outcomes:
-                    outcomes[proposal_id] = self._pushed_or_interrupted(gitops, proposal_id)
-            return outcomes
-
-    def _recover_entry(self, gitops: GitOps, journal: Journal, entry: JournalEntry) -> ApplyOutcome:
-        pushed = gitops.find_fix_commit(entry.proposal_id)
-        if pushed is not None:
-            gitops.abort_rebase_if_any()
-            if gitops.head() != pushed and gitops.is_ancestor(gitops.head(), pushed):
-                gitops.run("merge", "--ff-only", "--quiet", pushed)
-            journal.clear(entry)
-            return ApplyOutcome(
-                status="applied", commit_sha=pushed, commit_url=gitops.commit_url(pushed)
+            return recover(
+                gitops,
+                self._journal_for(gitops),
+                applying=applying,
+                git_wait_seconds=self.network_timeout_seconds,
             )
-        kept = self._undo(gitops, journal, entry)
-        return ApplyOutcome(status="rolled_back", reason="interrupted", kept_branch=kept)
-
-    def _pushed_or_interrupted(self, gitops: GitOps, proposal_id: str) -> ApplyOutcome:
-        pushed = gitops.find_fix_commit(proposal_id)
-        if pushed is not None:
-            return ApplyOutcome(
-                status="applied", commit_sha=pushed, commit_url=gitops.commit_url(pushed)
-            )
-        return ApplyOutcome(status="rolled_back", reason="interrupted")
-
-    def _fetch_quietly(self, gitops: GitOps) -> None:
-        saved = gitops.network_timeout_seconds
-        gitops.network_timeout_seconds = min(saved, _RECOVERY_FETCH_SECONDS)
-        try:
-            gitops.fetch()
-        except GitCommandFailed:
-            pass  # offline: the remote-tracking ref as of the last push has to do
-        finally:
-            gitops.network_timeout_seconds = saved
 
     # --- plumbing ----------------------------------------------------------------------------
     def _open_git(self) -> GitOps:
@@ -436,18 +260,5 @@ class FixImplementor:
         return self._journal
 
 
-def _kept_branch(proposal_id: str) -> str:
-    return f"mendbot/{proposal_id}"
-
-
 def _failed(reason: str) -> ApplyOutcome:
     return ApplyOutcome(status="failed", reason=reason)
-
-
-def _report_failure(on_event: EventSink, report: ValidationReport) -> None:
-    on_event(
-        ProposalEvent(
-            kind="validation_failed",
-            details={"check": report.failed_check, "output": report.output},
-        )
-    )

@@ -1,4 +1,4 @@
-"""Fixes implementor: the write-ahead journal, byte-exact file backups and the apply lock.
+"""Fixes apply: the write-ahead journal, byte-exact file backups and the apply lock.
 
 Everything lives under ``<git dir>/mendbot/`` (``.git/mendbot/`` in a normal checkout): git
 never tracks or commits it, a ``git clean`` does not remove it, and it survives a crash::
@@ -141,6 +141,10 @@ class Journal:
 
         The lock is an ``flock`` on ``apply.lock``: the kernel releases it when the holder
         dies, so a held lock always means a live process is applying.
+
+        Raises:
+            JournalError: ``.git/mendbot/`` cannot be created.
+            OSError: the lock file cannot be opened.
         """
         depth = getattr(self._local, "depth", 0)
         if depth:
@@ -351,6 +355,9 @@ def atomic_write(target: Path, data: bytes, mode: int | None = None) -> None:
         target: the file to write (parent directories are created).
         data: the new bytes.
         mode: permission bits; None keeps the current file's, or 0o644 for a new file.
+
+    Raises:
+        OSError: the file or its directory cannot be written (``target`` is unchanged).
     """
     if mode is None and target.exists():
         mode = stat.S_IMODE(target.stat().st_mode)

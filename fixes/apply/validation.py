@@ -1,4 +1,4 @@
-"""Fixes implementor: validate a fix in the working tree before it is committed.
+"""Fixes apply: validate a fix in the working tree before it is committed.
 
 Three checks, in order, stopping at the first that fails:
 

@@ -6,6 +6,12 @@ on SQLite (the default ``sqlite:///mendbot.db``) and PostgreSQL (``postgresql+ps
 
 Times go in as aware datetimes and come out as aware UTC (:class:`UTCDateTime`), whatever
 the database does with time zones.
+
+There are no migrations: ``create_all`` never adds a column to a table that exists, so
+the constructor checks that every table has every column it expects and otherwise stops::
+
+    SchemaMismatch      a table lacks columns (an older mendbot created the database);
+                        move the database aside (delete the SQLite file) and start again
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, event
+from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Field, Session, SQLModel, create_engine
+
+from core.proposals import FixProposal
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -52,21 +60,21 @@ def _time(**kwargs: Any) -> Any:
 
 
 class ProposalRow(SQLModel, table=True):
-    """A fix proposal; JSON columns hold the nested pydantic models as dicts."""
+    """A fix proposal: the columns SQL filters, orders or updates in place, and ``body``.
+
+    The shape of a proposal is written once, in :class:`~core.proposals.FixProposal`.
+    This row names only the fields that need a column of their own (queried: ``id``,
+    ``fingerprint``, ``status``, ``created_at``; set by an ``UPDATE``: the rest); every
+    other field lives in ``body``, the JSON of ``model_dump(mode="json")``, so a field
+    added to the model is stored without a change here. Column names must be model field
+    names (checked at import); :meth:`from_proposal` and :meth:`to_proposal` map both ways.
+    """
 
     __tablename__ = "proposals"
 
     id: str = Field(primary_key=True, max_length=64)
     fingerprint: str = Field(index=True, max_length=64)
     status: str = Field(index=True, max_length=16)
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    anomaly: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    diagnosis: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    edits: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
-    reasoning: str = Field(default="", sa_column=Column(Text, nullable=False))
-    risk: str = Field(max_length=8)
-    risk_notes: str = Field(default="", sa_column=Column(Text, nullable=False))
-    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _time()
     updated_at: datetime = _time()
     decided_by: str | None = Field(default=None, max_length=128)
@@ -75,6 +83,39 @@ class ProposalRow(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     thread_ref: str | None = Field(default=None, max_length=128)
     seen_again: int = 0
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+    @classmethod
+    def from_proposal(cls, proposal: FixProposal) -> ProposalRow:
+        """The row for ``proposal``: its column fields as columns, the rest in ``body``.
+
+        Raises:
+            ValueError: ``updated_at`` is unset (the store sets it before inserting).
+        """
+        if proposal.updated_at is None:
+            raise ValueError("a stored proposal needs updated_at")
+        columns = {name: getattr(proposal, name) for name in PROPOSAL_COLUMNS}
+        body = proposal.model_dump(mode="json", exclude=set(PROPOSAL_COLUMNS))
+        return cls(**columns, body=body)
+
+    def to_proposal(self) -> FixProposal:
+        """The proposal this row holds: ``body`` and the columns, validated as one.
+
+        A field added to the model later needs a default, or rows stored before it
+        existed no longer validate.
+
+        Raises:
+            pydantic.ValidationError: the stored values no longer fit the model.
+        """
+        columns = {name: getattr(self, name) for name in PROPOSAL_COLUMNS}
+        return FixProposal.model_validate({**self.body, **columns})
+
+
+#: The :class:`FixProposal` fields that :class:`ProposalRow` keeps as columns.
+PROPOSAL_COLUMNS: tuple[str, ...] = tuple(n for n in ProposalRow.model_fields if n != "body")
+_strays = set(PROPOSAL_COLUMNS) - set(FixProposal.model_fields)
+if _strays:  # pragma: no cover - a programming error, caught by any import
+    raise TypeError(f"ProposalRow columns that are not FixProposal fields: {sorted(_strays)}")
 
 
 class AnomalyRow(SQLModel, table=True):
@@ -131,16 +172,25 @@ class Database:
             ``postgresql+psycopg://user@127.0.0.1:5432/db``.
 
     The schema is created (if missing) by the constructor.
+
+    Raises:
+        SchemaMismatch: an existing table lacks columns this version needs.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
         _create_schema(self.engine)
+        _check_columns(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """A session that commits on success and rolls back on error.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the commit failed (after a rollback); any
+                error of the block is re-raised after the rollback.
+        """
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -161,6 +211,25 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+class SchemaMismatch(RuntimeError):
+    """A table in the database lacks columns that this version of mendbot needs."""
+
+
+def _check_columns(engine: Engine) -> None:
+    """Refuse a database whose tables were created by an older mendbot (no migrations)."""
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = [column.name for column in table.columns if column.name not in present]
+        if missing:
+            where = engine.url.render_as_string(hide_password=True)
+            raise SchemaMismatch(
+                f"table {table.name!r} in {where} lacks column(s) {', '.join(missing)}: "
+                "an older mendbot created it and there are no migrations; move that "
+                "database aside (for SQLite, delete or rename the file) and start again"
+            )
 
 
 def _create_schema(engine: Engine, attempts: int = 10) -> None:

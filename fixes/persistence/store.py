@@ -1,6 +1,6 @@
-"""Fixes persistence: proposals, their atomic state transitions, anomalies seen, audit trail.
+"""Fixes persistence: proposals and their atomic state transitions.
 
-Errors raised here::
+Errors raised here (defined in :mod:`fixes.persistence.errors`)::
 
     StoreError
     ├── ProposalNotFound      no proposal with that id
@@ -10,31 +10,32 @@ Errors raised here::
 Transitions are compare-and-set in SQL (``UPDATE ... WHERE id = :id AND status IN (...)``),
 so of two approvals racing (threads, processes, Slack retries) exactly one wins, on SQLite
 and PostgreSQL alike. Every transition writes its audit event in the same transaction.
+The row mapping (which fields are columns, the rest JSON) is
+:class:`~fixes.persistence.db.ProposalRow`'s; the anomaly totals and the audit trail live
+in :mod:`~fixes.persistence.anomalies` and :mod:`~fixes.persistence.audit`, reachable
+through this store too.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import case, func, literal, update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from core.clock import utcnow
-from core.models import Anomaly, Diagnosis
-from core.proposals import (
-    OPEN_STATUSES,
-    TRANSITIONS,
-    AuditEvent,
-    Edit,
-    FixProposal,
-    ProposalStatus,
-    Risk,
-)
-from fixes.persistence.db import AnomalyRow, AuditRow, Database, ProposalRow, UTCDateTime
+from core.models import Anomaly
+from core.proposals import OPEN_STATUSES, TRANSITIONS, AuditEvent, FixProposal, ProposalStatus
+from fixes.persistence.anomalies import AnomalyTotals
+from fixes.persistence.audit import AuditTrail, audit_row
+from fixes.persistence.db import Database, ProposalRow
+from fixes.persistence.errors import InvalidTransition, ProposalNotFound, StoreError
+
+__all__ = ["SYSTEM_ACTOR", "InvalidTransition", "ProposalNotFound", "ProposalStore", "StoreError"]
 
 SYSTEM_ACTOR = "mendbot"
 _ID_ATTEMPTS = 1000
@@ -42,37 +43,21 @@ _ID_ATTEMPTS = 1000
 _TRANSITION_FIELDS = frozenset({"decided_by", "decided_at", "commit_sha", "error"})
 
 
-class StoreError(Exception):
-    """Base of the errors raised by :class:`ProposalStore`."""
-
-
-class ProposalNotFound(StoreError):
-    """No proposal has the given id."""
-
-    def __init__(self, proposal_id: str) -> None:
-        super().__init__(f"no proposal {proposal_id!r}")
-        self.proposal_id = proposal_id
-
-
-class InvalidTransition(StoreError):
-    """The proposal's current status does not allow the requested transition."""
-
-    def __init__(self, proposal_id: str, current: ProposalStatus, to: ProposalStatus) -> None:
-        super().__init__(f"{proposal_id} is {current.value}; it cannot become {to.value}")
-        self.proposal_id = proposal_id
-        self.current = current
-        self.to = to
-
-
 class ProposalStore:
-    """Proposals, anomaly totals and the audit trail in one database.
+    """Proposals in one database, with the anomaly totals and audit trail beside them.
 
     Args:
         db: the process's :class:`~fixes.persistence.db.Database`.
+
+    Attributes:
+        anomalies: the running totals per fingerprint (also :meth:`record_anomaly`).
+        trail: the audit trail (also :meth:`audit` and :meth:`audit_trail`).
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.anomalies = AnomalyTotals(db)
+        self.trail = AuditTrail(db)
 
     # --- proposals ------------------------------------------------------------------------
     def add(self, proposal: FixProposal, *, actor: str = SYSTEM_ACTOR) -> FixProposal:
@@ -87,8 +72,9 @@ class ProposalStore:
 
         Raises:
             StoreError: no free id within 1,000 suffixes.
+            sqlalchemy.exc.StatementError: ``created_at`` is naive.
         """
-        base = "fix_" + _utc(proposal.created_at).strftime("%Y%m%d_%H%M%S")
+        base = "fix_" + proposal.created_at.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
         for attempt in range(1, _ID_ATTEMPTS + 1):
             candidate = base if attempt == 1 else f"{base}_{attempt}"
             stored = proposal.model_copy(
@@ -99,25 +85,22 @@ class ProposalStore:
                 }
             )
             try:
-                with self.db.session() as session:
-                    session.add(_to_row(stored))
-                    session.flush()
-                    session.add(
-                        _audit_row(
-                            actor,
-                            "proposed",
-                            candidate,
-                            {
-                                "fingerprint": stored.fingerprint,
-                                "kind": stored.anomaly.kind,
-                                "edits": len(stored.edits),
-                            },
-                        )
-                    )
+                self._insert(stored, actor)
                 return stored
             except IntegrityError:
                 continue
         raise StoreError(f"no free proposal id after {base}_{_ID_ATTEMPTS}")
+
+    def _insert(self, proposal: FixProposal, actor: str) -> None:
+        facts = {
+            "fingerprint": proposal.fingerprint,
+            "kind": proposal.anomaly.kind,
+            "edits": len(proposal.edits),
+        }
+        with self.db.session() as session:
+            session.add(ProposalRow.from_proposal(proposal))
+            session.flush()
+            session.add(audit_row(actor, "proposed", proposal.id, facts))
 
     def get(self, proposal_id: str) -> FixProposal:
         """The proposal with this id.
@@ -129,11 +112,11 @@ class ProposalStore:
             row = session.get(ProposalRow, proposal_id)
             if row is None:
                 raise ProposalNotFound(proposal_id)
-            return _from_row(row)
+            return row.to_proposal()
 
     def list(
         self, *, statuses: Collection[ProposalStatus] | None = None, limit: int = 50
-    ) -> list[FixProposal]:
+    ) -> builtins.list[FixProposal]:
         """Proposals, newest first, optionally only those in ``statuses`` (at most ``limit``)."""
         query = select(ProposalRow).order_by(
             col(ProposalRow.created_at).desc(), col(ProposalRow.id).desc()
@@ -141,7 +124,7 @@ class ProposalStore:
         if statuses is not None:
             query = query.where(col(ProposalRow.status).in_([s.value for s in statuses]))
         with self.db.session() as session:
-            return [_from_row(row) for row in session.exec(query.limit(limit))]
+            return [row.to_proposal() for row in session.exec(query.limit(limit))]
 
     def open_for_fingerprint(self, fingerprint: str) -> FixProposal | None:
         """The newest proposal for ``fingerprint`` that is still open (proposed, approved,
@@ -163,7 +146,7 @@ class ProposalStore:
         query = query.order_by(col(ProposalRow.created_at).desc(), col(ProposalRow.id).desc())
         with self.db.session() as session:
             row = session.exec(query.limit(1)).first()
-            return _from_row(row) if row else None
+            return row.to_proposal() if row else None
 
     def transition(
         self,
@@ -197,37 +180,43 @@ class ProposalStore:
         unknown = set(fields) - _TRANSITION_FIELDS
         if unknown:
             raise ValueError(f"cannot set {sorted(unknown)} in a transition")
-        sources = (
-            set(expected)
-            if expected is not None
-            else {status for status, nxt in TRANSITIONS.items() if to in nxt}
-        )
+        sources = _sources(to, expected)
         now = utcnow()
+        audit = _transition_facts(sources, details or {}, fields)
         values = {"status": to.value, "updated_at": now, **fields}
-        audit = {"from": sorted(s.value for s in sources), **(details or {})}
-        audit.update({k: v for k, v in fields.items() if k in ("commit_sha", "error")})
+        with self.db.session() as session:
+            won = _compare_and_set(session, proposal_id, sources, values)
+            if won:
+                session.add(audit_row(actor, to.value, proposal_id, audit, at=now))
+                session.flush()
+            row = session.get(ProposalRow, proposal_id)
+        if row is None:
+            raise ProposalNotFound(proposal_id)
+        if not won:
+            raise InvalidTransition(proposal_id, ProposalStatus(row.status), to)
+        return row.to_proposal()
+
+    def set_thread_ref(self, proposal_id: str, thread_ref: str) -> None:
+        """Remember where the notifier posted the proposal (e.g. ``"C123:1700000000.1"``).
+
+        Raises:
+            ProposalNotFound: no such proposal.
+        """
         with self.db.session() as session:
             result = session.exec(  # type: ignore[call-overload]
                 update(ProposalRow)
                 .where(col(ProposalRow.id) == proposal_id)
-                .where(col(ProposalRow.status).in_([s.value for s in sources]))
-                .values(**values)
+                .values(thread_ref=thread_ref)
             )
-            if result.rowcount == 1:
-                session.add(_audit_row(actor, to.value, proposal_id, audit, at=now))
-                session.flush()
-                return _from_row(session.get(ProposalRow, proposal_id))  # type: ignore[arg-type]
-            row = session.get(ProposalRow, proposal_id)
-        if row is None:
-            raise ProposalNotFound(proposal_id)
-        raise InvalidTransition(proposal_id, ProposalStatus(row.status), to)
-
-    def set_thread_ref(self, proposal_id: str, thread_ref: str) -> None:
-        """Remember where the notifier posted the proposal (e.g. ``"C123:1700000000.1"``)."""
-        self._update(proposal_id, thread_ref=thread_ref)
+            if result.rowcount != 1:
+                raise ProposalNotFound(proposal_id)
 
     def add_seen_again(self, proposal_id: str, count: int) -> int:
-        """Add ``count`` later sightings to an open proposal; returns the new total."""
+        """Add ``count`` later sightings to an open proposal; returns the new total.
+
+        Raises:
+            ProposalNotFound: no such proposal.
+        """
         with self.db.session() as session:
             session.exec(  # type: ignore[call-overload]
                 update(ProposalRow)
@@ -240,91 +229,25 @@ class ProposalStore:
             session.refresh(row)
             return row.seen_again
 
-    def _update(self, proposal_id: str, **values: Any) -> None:
+    def count_by_status(self) -> dict[str, int]:
+        """How many proposals are in each status (only statuses that occur)."""
+        query = select(ProposalRow.status, func.count()).group_by(ProposalRow.status)
         with self.db.session() as session:
-            result = session.exec(  # type: ignore[call-overload]
-                update(ProposalRow).where(col(ProposalRow.id) == proposal_id).values(**values)
-            )
-            if result.rowcount != 1:
-                raise ProposalNotFound(proposal_id)
+            return {status: n for status, n in session.exec(query)}
 
-    # --- anomalies seen ------------------------------------------------------------------------
+    # --- beside the proposals (see AnomalyTotals and AuditTrail) ----------------------------
     def record_anomaly(self, anomaly: Anomaly) -> tuple[int, bool]:
-        """Add an anomaly's events to the running totals of its fingerprint.
-
-        Atomic across processes (an ``UPDATE ... SET total_count = total_count + n``, or
-        an insert that a racing insert turns back into that update); ``first_seen`` and
-        ``last_seen`` only ever widen.
-
-        Returns:
-            ``(total_count, is_new)``: the fingerprint's total events ever, and whether
-            this is the first time it is seen.
+        """Add an anomaly's events to its fingerprint's totals: ``(total_count, is_new)``.
 
         Raises:
             StoreError: the row could neither be updated nor inserted (twice).
         """
-        for _attempt in range(3):
-            total = self._add_to_anomaly(anomaly)
-            if total is not None:
-                return total, False
-            try:
-                with self.db.session() as session:
-                    session.add(
-                        AnomalyRow(
-                            fingerprint=anomaly.fingerprint,
-                            kind=anomaly.kind,
-                            template=anomaly.template,
-                            severity=anomaly.severity.value,
-                            first_seen=anomaly.first_seen,
-                            last_seen=anomaly.last_seen,
-                            total_count=anomaly.count,
-                        )
-                    )
-                return anomaly.count, True
-            except IntegrityError:
-                continue  # another process inserted it first: add to theirs
-        raise StoreError(f"cannot record anomaly {anomaly.fingerprint}")
-
-    def _add_to_anomaly(self, anomaly: Anomaly) -> int | None:
-        first = literal(anomaly.first_seen, UTCDateTime)
-        last = literal(anomaly.last_seen, UTCDateTime)
-        with self.db.session() as session:
-            result = session.exec(  # type: ignore[call-overload]
-                update(AnomalyRow)
-                .where(col(AnomalyRow.fingerprint) == anomaly.fingerprint)
-                .values(
-                    total_count=AnomalyRow.total_count + anomaly.count,
-                    severity=anomaly.severity.value,
-                    first_seen=case(
-                        (col(AnomalyRow.first_seen) > first, first),
-                        else_=col(AnomalyRow.first_seen),
-                    ),
-                    last_seen=case(
-                        (col(AnomalyRow.last_seen) < last, last), else_=col(AnomalyRow.last_seen)
-                    ),
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            row = session.get(AnomalyRow, anomaly.fingerprint)
-            session.refresh(row)
-            return row.total_count if row else None
+        return self.anomalies.record(anomaly)
 
     def anomaly_totals(self, fingerprint: str) -> dict[str, Any] | None:
         """``{"first_seen", "last_seen", "total_count", "kind", "template"}`` or None."""
-        with self.db.session() as session:
-            row = session.get(AnomalyRow, fingerprint)
-            if row is None:
-                return None
-            return {
-                "first_seen": row.first_seen,
-                "last_seen": row.last_seen,
-                "total_count": row.total_count,
-                "kind": row.kind,
-                "template": row.template,
-            }
+        return self.anomalies.get(fingerprint)
 
-    # --- audit trail -----------------------------------------------------------------------------
     def audit(
         self,
         *,
@@ -334,113 +257,42 @@ class ProposalStore:
         details: dict[str, Any] | None = None,
     ) -> None:
         """Append one audit event (e.g. ``refused``, ``validation_output``)."""
-        with self.db.session() as session:
-            session.add(_audit_row(actor, action, proposal_id, details or {}))
+        self.trail.append(actor=actor, action=action, proposal_id=proposal_id, details=details)
 
     def audit_trail(
         self, proposal_id: str | None = None, *, limit: int | None = None
     ) -> builtins.list[AuditEvent]:
         """Audit events in the order they happened, for one proposal or all."""
-        query = select(AuditRow).order_by(col(AuditRow.id))
-        if proposal_id is not None:
-            query = query.where(AuditRow.proposal_id == proposal_id)
-        if limit is not None:
-            query = query.limit(limit)
-        with self.db.session() as session:
-            return [
-                AuditEvent(
-                    id=row.id or 0,
-                    at=row.at,
-                    actor=row.actor,  # type: ignore[arg-type]
-                    action=row.action,
-                    proposal_id=row.proposal_id,
-                    details=row.details,
-                )
-                for row in session.exec(query)
-            ]
-
-    def count_by_status(self) -> dict[str, int]:
-        """How many proposals are in each status (only statuses that occur)."""
-        query = select(ProposalRow.status, func.count()).group_by(ProposalRow.status)
-        with self.db.session() as session:
-            return {status: n for status, n in session.exec(query)}
+        return self.trail.events(proposal_id, limit=limit)
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+def _sources(
+    to: ProposalStatus, expected: Collection[ProposalStatus] | None
+) -> set[ProposalStatus]:
+    """The statuses a transition to ``to`` may start from."""
+    if expected is not None:
+        return set(expected)
+    return {status for status, nxt in TRANSITIONS.items() if to in nxt}
 
 
-def _audit_row(
-    actor: str,
-    action: str,
-    proposal_id: str | None,
-    details: dict[str, Any],
-    *,
-    at: datetime | None = None,
-) -> AuditRow:
-    return AuditRow(
-        at=at or utcnow(),
-        actor=actor,
-        action=action,
-        proposal_id=proposal_id,
-        details=_jsonable(details),
+def _transition_facts(
+    sources: set[ProposalStatus], details: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """The audit details of a transition: where it came from, the caller's facts, and
+    the ``commit_sha`` / ``error`` it sets."""
+    facts = {"from": sorted(s.value for s in sources), **details}
+    facts.update({k: v for k, v in fields.items() if k in ("commit_sha", "error")})
+    return facts
+
+
+def _compare_and_set(
+    session: Session, proposal_id: str, sources: set[ProposalStatus], values: dict[str, Any]
+) -> bool:
+    """``UPDATE`` the proposal with ``values`` if its status is one of ``sources``."""
+    result = session.exec(  # type: ignore[call-overload]
+        update(ProposalRow)
+        .where(col(ProposalRow.id) == proposal_id)
+        .where(col(ProposalRow.status).in_([s.value for s in sources]))
+        .values(**values)
     )
-
-
-def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        if isinstance(value, datetime):
-            value = _utc(value).isoformat()
-        elif isinstance(value, (set, frozenset, tuple)):
-            value = list(value)
-        out[key] = value
-    return out
-
-
-def _to_row(p: FixProposal) -> ProposalRow:
-    return ProposalRow(
-        id=p.id,
-        fingerprint=p.fingerprint,
-        status=p.status.value,
-        title=p.title,
-        anomaly=p.anomaly.model_dump(mode="json"),
-        diagnosis=p.diagnosis.model_dump(mode="json"),
-        edits=[e.model_dump() for e in p.edits],
-        reasoning=p.reasoning,
-        risk=p.risk.value,
-        risk_notes=p.risk_notes,
-        notes=list(p.notes),
-        created_at=p.created_at,
-        updated_at=p.updated_at or p.created_at,
-        decided_by=p.decided_by,
-        decided_at=p.decided_at,
-        commit_sha=p.commit_sha,
-        error=p.error,
-        thread_ref=p.thread_ref,
-        seen_again=p.seen_again,
-    )
-
-
-def _from_row(row: ProposalRow) -> FixProposal:
-    return FixProposal(
-        id=row.id,
-        fingerprint=row.fingerprint,
-        status=ProposalStatus(row.status),
-        title=row.title,
-        anomaly=Anomaly.model_validate(row.anomaly),
-        diagnosis=Diagnosis.model_validate(row.diagnosis),
-        edits=[Edit.model_validate(e) for e in row.edits],
-        reasoning=row.reasoning,
-        risk=Risk(row.risk),
-        risk_notes=row.risk_notes,
-        notes=list(row.notes),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        commit_sha=row.commit_sha,
-        error=row.error,
-        thread_ref=row.thread_ref,
-        seen_again=row.seen_again,
-    )
+    return bool(result.rowcount == 1)

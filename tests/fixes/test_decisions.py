@@ -11,8 +11,9 @@ import pytest
 
 from core.notifier import InMemoryNotifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
+from fixes.apply.contract import ApplyOutcome
 from fixes.apply.implementor import FixImplementor
-from fixes.decisions import ApplyOutcome, DecisionRefused, Decisions
+from fixes.decisions import DecisionRefused, Decisions
 from fixes.persistence.db import Database
 from fixes.persistence.store import ProposalStore
 from monitoring.runtime import build_runtime

@@ -10,7 +10,7 @@ import pytest
 
 from core.notifier import InMemoryNotifier
 from core.proposals import Edit, ProposalStatus
-from fixes.apply.gitops import commit_message
+from fixes.apply.commit_message import commit_message
 from monitoring.runtime import Runtime, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import SERVICE, make_proposal, tree_hashes

@@ -1,0 +1,307 @@
+"""Fixes apply: one apply as a transaction, with a single way back (:func:`roll_back`).
+
+::
+
+    ApplyTransaction.begin    back up the files, journal them (phase backed_up)
+    ApplyTransaction.run      write (written) ─▶ validate ─▶ commit (committed) ─▶ push (pushed)
+                              └─ on any failure, on leaving the block: roll_back ─┘
+
+Shaped like pre-commit's ``staged_files_only``: back up, do the work, restore in
+``finally``. The journal is rewritten before each step starts, so a process killed
+anywhere leaves a journal that :func:`roll_back` (called by recovery at the next start)
+undoes the same way. Until the push is confirmed, leaving the block by any path (a
+refused validation or push, an exception, ``KeyboardInterrupt``) rolls back; once the
+remote has the commit nothing is undone. Never force-pushes: when the remote moved on,
+the one retry is fetch, rebase, revalidate, push. Every reason is token-scrubbed.
+
+Errors: :meth:`ApplyTransaction.begin` raises :class:`~fixes.apply.journal.JournalError`
+or ``OSError`` when the backup cannot be taken (nothing was written).
+:meth:`ApplyTransaction.run` returns an outcome for every failure it rolled back, and
+raises only what is not an ``Exception`` (after rolling back), an error of the rollback
+itself (the checkout may be half restored: a person must look; the journal stays for
+recovery), or an error after the remote took the push (nothing is undone then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from core.notifier import ProposalEvent
+from fixes.apply.contract import ApplyOutcome
+from fixes.apply.gitops import GitOps, GitOpsError, PushRejected, scrub
+from fixes.apply.journal import Journal, JournalEntry, Phase, atomic_write
+from fixes.apply.validation import ImportBaseline, ValidationReport, Validator
+
+EventSink = Callable[[ProposalEvent], None]
+
+
+class _GiveUp(Exception):
+    """A step refused to go on: validation failed, or the push was refused for good."""
+
+    def __init__(
+        self,
+        status: Literal["rolled_back", "failed"],
+        reason: str,
+        validation_output: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.validation_output = validation_output
+
+
+class ApplyTransaction:
+    """One proposal's edits on one checkout, from backup to push; use :meth:`begin`.
+
+    Args:
+        gitops: the checkout.
+        journal: its journal, holding ``entry``.
+        entry: the journal entry as last written (kept current by every step).
+        contents: absolute path -> the bytes the fix writes there, in edit order.
+        validator, baseline: the checks, and the import failures the unchanged code had.
+        on_event: receives ``applying``, ``validation_passed`` and ``validation_failed``.
+
+    Attributes:
+        pushed: the remote has the fix commit (nothing is rolled back any more).
+        rolled_back: :func:`roll_back` ran to its end.
+        kept_branch: the local branch holding an unpushed fix commit after a rollback.
+    """
+
+    def __init__(
+        self,
+        *,
+        gitops: GitOps,
+        journal: Journal,
+        entry: JournalEntry,
+        contents: dict[Path, bytes],
+        validator: Validator,
+        baseline: ImportBaseline,
+        on_event: EventSink,
+    ) -> None:
+        self.gitops = gitops
+        self.journal = journal
+        self.entry = entry
+        self.contents = contents
+        self.validator = validator
+        self.baseline = baseline
+        self.on_event = on_event
+        self.pushed = False
+        self.rolled_back = False
+        self.kept_branch: str | None = None
+
+    @classmethod
+    def begin(
+        cls,
+        *,
+        gitops: GitOps,
+        journal: Journal,
+        proposal_id: str,
+        base_sha: str,
+        contents: dict[Path, bytes],
+        validator: Validator,
+        baseline: ImportBaseline,
+        on_event: EventSink,
+    ) -> ApplyTransaction:
+        """Back up every file the fix writes and journal them (phase ``backed_up``),
+        before anything is written.
+
+        Args:
+            gitops, journal: the checkout (preflight passed) and its journal.
+            proposal_id: the fix being applied.
+            base_sha: HEAD after the preflight.
+            contents: absolute path -> new bytes, in edit order.
+            validator, baseline: the checks, and :meth:`Validator.baseline` of the paths
+                taken before any write.
+            on_event: receives the transaction's events.
+
+        Raises:
+            fixes.apply.journal.JournalError: a journal exists, or it or a backup cannot
+                be written.
+            OSError: a file to back up cannot be read.
+        """
+        entry = journal.begin(
+            proposal_id=proposal_id,
+            branch=gitops.branch,
+            remote=gitops.remote,
+            base_sha=base_sha,
+            paths=list(contents),
+        )
+        return cls(
+            gitops=gitops,
+            journal=journal,
+            entry=entry,
+            contents=contents,
+            validator=validator,
+            baseline=baseline,
+            on_event=on_event,
+        )
+
+    @property
+    def paths(self) -> list[str]:
+        """The repository-relative paths the fix writes, in edit order."""
+        return [item.path for item in self.entry.files]
+
+    def run(self, message: str) -> ApplyOutcome:
+        """Write, validate, commit with ``message`` and push; roll back on any failure.
+
+        Returns:
+            ``applied`` (pushed), ``rolled_back`` (validation failed, or an error: every
+            file restored) or ``failed`` (the push was refused: the fix commit is kept on
+            ``mendbot/<id>``, the checkout is back at the remote's head).
+
+        Raises:
+            BaseException: what is not an ``Exception`` (e.g. ``KeyboardInterrupt``),
+                after rolling back; an error of the rollback itself; an error after the
+                remote took the push (nothing to undo then).
+        """
+        try:
+            with self._rolled_back_unless_pushed():
+                sha = self._forward(message)
+        except _GiveUp as stop:
+            return self._given_up(stop)
+        except Exception as error:
+            if not self.rolled_back:
+                raise  # the rollback itself failed: do not claim the files are restored
+            reason = f"internal error, every file was restored: {type(error).__name__}: {error}"
+            return ApplyOutcome(
+                status="rolled_back", kept_branch=self.kept_branch, reason=scrub(reason)
+            )
+        url = self.gitops.commit_url(sha)
+        return ApplyOutcome(status="applied", commit_sha=sha, commit_url=url)
+
+    @contextmanager
+    def _rolled_back_unless_pushed(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if not self.pushed:
+                self.kept_branch = roll_back(self.gitops, self.journal, self.entry)
+                self.rolled_back = True
+
+    def _forward(self, message: str) -> str:
+        """Every step, each journaled before the next starts; returns the pushed sha."""
+        details = {"files": self.paths, "base_sha": self.entry.base_sha}
+        self.on_event(ProposalEvent(kind="applying", details=details))
+        for path, data in self.contents.items():
+            atomic_write(path, data)
+        self._record(phase=Phase.WRITTEN)
+        report = self._validate()
+        if not report.ok:
+            reason = f"validation failed ({report.failed_check})"
+            raise _GiveUp("rolled_back", reason, report.output)
+        sha = self.gitops.commit(self.paths, message)
+        self._record(phase=Phase.COMMITTED, commit_sha=sha)
+        self._push()
+        sha = self.gitops.head()
+        self._record(phase=Phase.PUSHED, commit_sha=sha)
+        self.journal.clear(self.entry)
+        return sha
+
+    def _push(self) -> None:
+        """Push; after a non-fast-forward refusal, retry once (:meth:`_rebase_and_push`).
+
+        Raises:
+            _GiveUp: refused for another reason, or the retry failed.
+        """
+        try:
+            self.gitops.push()
+        except PushRejected as refused:
+            if not refused.non_fast_forward:
+                raise _GiveUp("failed", refused.reason) from refused
+            self._rebase_and_push()
+        self.pushed = True
+
+    def _rebase_and_push(self) -> None:
+        """The remote moved on: fetch, rebase the fix onto it, revalidate, push (never
+        forced); each new remote head and fix commit journaled first.
+
+        Raises:
+            _GiveUp: a git step failed or the rebased fix does not validate.
+        """
+        try:
+            self._record(reset_to=self.gitops.fetch())
+            self._record(commit_sha=self.gitops.rebase_onto_remote())
+            report = self._validate(after_rebase=True)
+            if not report.ok:
+                reason = "the remote moved on; after rebasing onto it, validation failed"
+                raise _GiveUp("failed", f"{reason} ({report.failed_check})", report.output)
+            self.gitops.push()
+        except GitOpsError as error:
+            reason = f"the remote moved on and the retry failed: {error.reason}"
+            raise _GiveUp("failed", reason) from error
+
+    def _validate(self, *, after_rebase: bool = False) -> ValidationReport:
+        """Run the checks on the written files and tell ``on_event`` how they went."""
+        report = self.validator.validate(self.paths, self.baseline)
+        if not report.ok:
+            details = {"check": report.failed_check, "output": report.output}
+            self.on_event(ProposalEvent(kind="validation_failed", details=details))
+            return report
+        passed: dict[str, object] = {"checks": report.checks}
+        if after_rebase:
+            passed["after_rebase"] = True
+        self.on_event(ProposalEvent(kind="validation_passed", details=passed))
+        return report
+
+    def _record(self, **changes: object) -> None:
+        """Rewrite the journal with ``changes`` before the next step starts."""
+        self.entry = self.journal.update(self.entry, **changes)
+
+    def _given_up(self, stop: _GiveUp) -> ApplyOutcome:
+        if stop.status == "rolled_back":
+            return ApplyOutcome(
+                status="rolled_back",
+                validation_output=stop.validation_output,
+                reason=scrub(f"{stop.reason}; every file was restored"),
+            )
+        where = f"{self.gitops.remote}/{self.gitops.branch}"
+        return ApplyOutcome(
+            status="failed",
+            kept_branch=self.kept_branch,
+            validation_output=stop.validation_output,
+            reason=scrub(
+                f"{stop.reason}; nothing was pushed, the fix commit is kept on local "
+                f"branch {self.kept_branch} and the checkout is back at {where}"
+            ),
+        )
+
+
+def kept_branch_name(proposal_id: str) -> str:
+    """The local branch that keeps an unpushed fix commit: ``mendbot/<proposal id>``."""
+    return f"mendbot/{proposal_id}"
+
+
+def roll_back(gitops: GitOps, journal: Journal, entry: JournalEntry) -> str | None:
+    """Return the checkout to where ``entry`` started and clear the journal.
+
+    The one way back, for a transaction that did not reach its push and for one that a
+    killed process left (recovery). Before a commit: unstage, and restore every file
+    byte for byte (files the fix created are removed). After one: keep the fix commit on
+    ``mendbot/<id>``, reset to ``entry.reset_to`` (the remote head it was last based on)
+    and, when that is still the base, restore the files byte for byte as well.
+
+    Returns:
+        The branch that keeps the fix commit, or None when there was none.
+
+    Raises:
+        fixes.apply.journal.JournalError: a backup is missing or does not match.
+        fixes.apply.gitops.GitCommandFailed: git failed.
+    """
+    gitops.abort_rebase_if_any()
+    head = gitops.head()
+    kept = None
+    if head == entry.base_sha:
+        gitops.run("reset", "--quiet", "--", *[item.path for item in entry.files])
+    else:
+        ours = gitops.find_fix_commit(entry.proposal_id, "HEAD") == head
+        commit = head if ours else entry.commit_sha
+        if commit:
+            kept = gitops.keep_branch(kept_branch_name(entry.proposal_id), commit)
+        gitops.reset_hard(entry.reset_to)
+    if entry.reset_to == entry.base_sha:
+        journal.restore_files(entry)
+    journal.clear(entry)
+    return kept
