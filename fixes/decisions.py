@@ -36,7 +36,7 @@ from core.redact import scrub_secrets
 from fixes.apply.contract import ApplyOutcome, Implementor
 from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
 
-__all__ = ["ApplyOutcome", "DecisionRefused", "Decisions", "Implementor", "RefusalCode"]
+__all__ = ["DecisionRefused", "Decisions", "RefusalCode"]
 
 RefusalCode = Literal["not_found", "not_open", "expired", "not_implementable", "no_repository"]
 

@@ -47,7 +47,7 @@ from monitoring.sources import (
     LokiSource,
     RailwaySource,
 )
-from settings import Settings, process_environment, secret_value
+from settings import Settings, process_environment, secret_value, service_environment
 
 #: Seconds each request to a log source's HTTP API may take.
 SOURCE_HTTP_TIMEOUT_SECONDS = 30.0
@@ -140,6 +140,7 @@ def build_implementor(settings: Settings) -> FixImplementor | None:
         validate_timeout_seconds=settings.validate_timeout_seconds,
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
+        service_environment=service_environment(),
     )
 
 

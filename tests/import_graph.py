@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "fixes.persistence": {"core", "settings"},
     "fixes.apply": {"core", "settings"},
-    "fixes.decisions": {"core", "settings", "fixes.persistence"},
+    "fixes.decisions": {"core", "settings", "fixes.persistence", "fixes.apply"},
     "monitoring.parsing": {"core", "settings"},
     "monitoring.sources": {"core", "settings", "monitoring.parsing"},
     "monitoring.analysis": {"core", "settings"},

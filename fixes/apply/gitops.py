@@ -20,7 +20,6 @@ Errors (``str()`` is always scrubbed of tokens and URL credentials, fit for Slac
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,10 +101,7 @@ class GitOps:
         self.branch = branch
         self.tracking_ref = f"refs/remotes/{remote}/{branch}"
         self.network_timeout_seconds = network_timeout_seconds
-        self._env = {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
-        }
+        self._env = {"GIT_TERMINAL_PROMPT": "0"}
         self._author_env = {
             "GIT_AUTHOR_NAME": author_name,
             "GIT_AUTHOR_EMAIL": author_email,
@@ -366,7 +362,8 @@ class GitOps:
     ) -> tuple[int, str, str]:
         try:
             status, out, err = self.repo.git.execute(  # type: ignore[call-overload]
-                ["git", *args],
+                # ssh never prompts; a GIT_SSH_COMMAND in the environment still wins.
+                ["git", "-c", "core.sshCommand=ssh -o BatchMode=yes", *args],
                 with_extended_output=True,
                 with_exceptions=False,
                 kill_after_timeout=timeout,

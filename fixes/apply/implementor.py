@@ -26,10 +26,9 @@ for every expected failure and raises only what cannot be handled (``KeyboardInt
 from __future__ import annotations
 
 import socket
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.edits import EditRejected, planned_contents
 from core.proposals import FixProposal
@@ -40,9 +39,6 @@ from fixes.apply.journal import Journal, JournalError
 from fixes.apply.recovery import recover
 from fixes.apply.transaction import ApplyTransaction, EventSink
 from fixes.apply.validation import Validator
-
-if TYPE_CHECKING:
-    from settings import Settings
 
 
 class FixImplementor:
@@ -60,6 +56,8 @@ class FixImplementor:
         lock_wait_seconds: how long an apply waits for another one on the same checkout;
             default ``validate_timeout_seconds + 300``.
         network_timeout_seconds: limit for each fetch and push.
+        service_environment: the environment the service's code is validated with;
+            default :func:`settings.service_environment`.
     """
 
     def __init__(
@@ -75,6 +73,7 @@ class FixImplementor:
         import_check: bool = True,
         lock_wait_seconds: float | None = None,
         network_timeout_seconds: float = 120.0,
+        service_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).expanduser().resolve()
         self.remote = remote
@@ -90,23 +89,9 @@ class FixImplementor:
             command=validate_command,
             timeout_seconds=validate_timeout_seconds,
             import_check=import_check,
+            environment=service_environment,
         )
         self._journal: Journal | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FixImplementor | None:
-        """The implementor for ``TARGET_REPO_PATH`` and friends; None when it is unset."""
-        if settings.target_repo_path is None:
-            return None
-        return cls(
-            repo_path=settings.target_repo_path,
-            remote=settings.git_remote,
-            branch=settings.git_branch,
-            validate_command=settings.validate_command,
-            validate_timeout_seconds=settings.validate_timeout_seconds,
-            author_name=settings.git_author_name,
-            author_email=settings.git_author_email,
-        )
 
     @property
     def location(self) -> str:

@@ -31,26 +31,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.redact import scrub_secrets
+from settings import service_environment
 
 #: Characters of output kept from a failing check (its end, where errors are).
 OUTPUT_TAIL_CHARS = 4000
-#: Environment variables of mendbot's own that the service's code never sees.
-_PRIVATE_PREFIXES = ("SLACK_", "OPENAI_", "ANTHROPIC_", "RAILWAY_", "LOKI_", "MENDBOT_")
-_PRIVATE_NAMES = frozenset(
-    {
-        "DATABASE_URL",
-        "TARGET_REPO_PATH",
-        "VALIDATE_COMMAND",
-        "VALIDATE_TIMEOUT_SECONDS",
-        "GIT_REMOTE",
-        "GIT_BRANCH",
-    }
-)
 _MARKER = "__MENDBOT_IMPORT_RESULT__"
 _IMPORT_SCRIPT = f"""
 import importlib, json, sys, traceback
@@ -104,6 +93,9 @@ class Validator:
         timeout_seconds: limit for the command and for the import subprocess.
         import_check: False skips the import check.
         python: the interpreter for the import check (default: this one).
+        environment: what the service's code runs with; default
+            :func:`settings.service_environment` (this process's, without mendbot's own
+            configuration and secrets).
     """
 
     def __init__(
@@ -114,12 +106,14 @@ class Validator:
         timeout_seconds: float,
         import_check: bool = True,
         python: str = sys.executable,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.repo_root = repo_root
         self.command = command.strip() if command and command.strip() else None
         self.timeout_seconds = timeout_seconds
         self.import_check = import_check
         self.python = python
+        self.environment = dict(environment) if environment is not None else service_environment()
 
     def baseline(self, paths: Sequence[str]) -> ImportBaseline:
         """Import the existing modules among ``paths`` before the change.
@@ -232,7 +226,7 @@ class Validator:
         return False
 
     def _import(self, modules: list[str]) -> tuple[dict[str, dict[str, str]], str]:
-        env = service_environment()
+        env = dict(self.environment)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         roots = [str(self.repo_root / "src"), str(self.repo_root)]
         env["PYTHONPATH"] = os.pathsep.join(
@@ -249,7 +243,7 @@ class Validator:
             return {}, output
 
     def _run_shell(self, command: str) -> tuple[int | None, str]:
-        env = service_environment()
+        env = dict(self.environment)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         return self._run(command, env=env, shell=True)
 
@@ -297,15 +291,6 @@ def module_name(path: str, *, has_src: bool = False) -> str | None:
     if not parts or not all(part.isidentifier() for part in parts):
         return None
     return ".".join(parts)
-
-
-def service_environment() -> dict[str, str]:
-    """This process's environment without mendbot's own configuration and secrets."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _PRIVATE_NAMES and not key.startswith(_PRIVATE_PREFIXES)
-    }
 
 
 def tail(text: str, max_chars: int = OUTPUT_TAIL_CHARS) -> str:
