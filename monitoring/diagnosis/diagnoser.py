@@ -222,6 +222,13 @@ class Diagnoser:
             self.engine,
             inputs.total_chars,
         )
+        return self._draft_from(answer, anomaly, context, index)
+
+    def _draft_from(
+        self, answer: Any, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None
+    ) -> Draft:
+        """The draft an LM answer (``program.Answer``) makes, with notes on retried or
+        dropped edits."""
         notes = []
         if answer.rejections:
             notes.append(msg.NOTE_EDITS_RETRIED.format(reason=answer.rejections[0]))
@@ -239,11 +246,10 @@ class Diagnoser:
             model=self._model,
             evidence=evidence_facts(anomaly, context),
         )
-        reasoning = answer.reasoning or _no_fix_reason(context, index)
         return Draft(
             diagnosis=diagnosis,
             edits=answer.edits,
-            reasoning=reasoning,
+            reasoning=answer.reasoning or _no_fix_reason(context, index),
             risk=answer.risk,
             risk_notes=answer.risk_notes,
             notes=notes,
