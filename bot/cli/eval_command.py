@@ -38,6 +38,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (CaseError, OSError) as error:
         _err(f"mendbot: {error}")
         return EXIT_USAGE
+    if args.keep and any((Path(args.keep) / case.name).exists() for case in cases):
+        _err(f"mendbot: --keep {args.keep}: a folder for one of the cases exists already")
+        return EXIT_USAGE
     started = time.monotonic()
     results: list[CaseResult] = []
     for case in cases:
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(row.to_json()))
         print(json.dumps(summary))
     else:
-        render(Console(), rows, summary)
+        # A pipe or a CI log gets the tables whole, not squeezed into 80 columns.
+        render(Console(width=None if sys.stdout.isatty() else 130), rows, summary)
     floors = Floors(
         min_fixed=args.min_fixed,
         max_harmful=args.max_harmful,

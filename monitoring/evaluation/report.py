@@ -197,29 +197,28 @@ class Floors:
 
 
 def incident_table(rows: Iterable[IncidentRow]) -> Table:
-    """One line per incident: flagged, edits, outcome, oracle before -> after, verdict."""
+    """One line per incident: expected, flagged, edits and what became of them, the oracle
+    before -> after, the verdict (``*`` marks an incident that needs no code change)."""
     table = Table(title="incidents", title_justify="left")
-    for column in ("case", "incident", "expected", "flagged", "edits", "outcome", "oracle"):
-        table.add_column(column)
-    table.add_column("verdict")
-    table.add_column("tokens", justify="right")
-    table.add_column("s", justify="right")
+    for column in ("incident", "expected", "flagged", "edits", "oracle", "verdict"):
+        table.add_column(column, no_wrap=column != "verdict")
     for r in rows:
-        expected = f"{r.kind} x{r.expected_count}" + ("" if r.code_fix else " (no code)")
-        flagged = f"{r.flagged_kind} x{r.flagged_count}" if r.flagged_kind else "-"
-        if r.flagged_kind and not r.flagged:
-            flagged += " (other kind)"
+        if r.flagged:
+            flagged = f"x{r.flagged_count}"
+        elif r.flagged_kind:
+            flagged = f"as {r.flagged_kind} x{r.flagged_count}"
+        else:
+            flagged = "no"
+        edits = f"{r.edits} {r.outcome.replace('_', ' ')}" if r.outcome else str(r.edits)
         table.add_row(
-            r.case,
-            r.incident,
-            expected,
+            f"{r.case}/{r.incident}" + ("" if r.code_fix else " *"),
+            f"{r.kind} x{r.expected_count}",
             flagged,
-            str(r.edits),
-            r.outcome or "-",
-            f"{_mark(r.oracle_before)} -> {_mark(r.oracle_after)}",
+            edits,
+            "-"
+            if r.oracle_before is None
+            else f"{_mark(r.oracle_before)}->{_mark(r.oracle_after)}",
             verdict(r),
-            str(r.input_tokens + r.output_tokens),
-            f"{r.diagnosis_seconds + r.apply_seconds:.2f}",
         )
     return table
 
@@ -242,8 +241,8 @@ def verdict(row: IncidentRow) -> str:
 def case_table(summary: dict[str, Any]) -> Table:
     """One line per case and a total: flagged, fixed, harmful, no-code-change correct."""
     table = Table(title="cases", title_justify="left")
-    table.add_column("case")
-    for column in ("incidents", "flagged", "fixed", "harmful", "no code change", "extra"):
+    table.add_column("case", no_wrap=True)
+    for column in ("incidents", "flagged", "fixed", "harmful", "no change ok", "extra"):
         table.add_column(column, justify="right")
     items = [*summary["cases"].items(), ("total", summary)]
     for name, c in items:
