@@ -15,4 +15,8 @@ Orchestration over the stages (may import ``fixes``)::
     status.py            MonitorStatus and MonitorControl, what the bot may ask
     runtime.py           the composition root: every object built from Settings
     proactive_monitor.py start_monitoring() for a REPL
+
+Above the orchestration (drives scan and implement, as a person would)::
+
+    evaluation/          the fix evaluation behind ``mendbot eval``: cases, oracles, report
 """

@@ -1,8 +1,8 @@
-"""Process entry point: the ``mendbot`` command line (scan, run, fixes).
+"""Process entry point: the ``mendbot`` command line (scan, run, fixes, eval).
 
 This module only parses arguments, reads the settings once and dispatches; each command
 lives in its own module (``bot/cli/scan_command.py``, ``bot/cli/run_command.py``,
-``bot/cli/fixes_command.py``) and returns the process exit code:
+``bot/cli/fixes_command.py``, ``bot/cli/eval_command.py``) and returns the process exit code:
 
 ====  ==========================================================================
 code  meaning
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan(sub)
     _add_run(sub)
     _add_fixes(sub)
+    _add_eval(sub)
     return parser
 
 
@@ -129,10 +130,57 @@ def _add_fixes(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from monitoring.evaluation.venvs import DEFAULT_VENV_CACHE
+
+    evaluation = sub.add_parser(
+        "eval",
+        help="the fix evaluation: scan, implement and check bundled or given cases",
+        description='For each case (a folder with case.json; see README, "Fix evaluation"): '
+        "a fresh git repository with a bare remote and a virtualenv for its requirements, "
+        "then scan its log, implement every proposal that has edits, and run the oracle "
+        "tests before and after. Reports per incident whether it was flagged, fixed, "
+        "harmful or rightly left without a code change, with LM tokens and seconds. "
+        "MENDBOT_LM set evaluates the LM; unset, the offline playbooks.",
+        epilog="example (from the repository root):\n"
+        "  mendbot eval evals/flask_shop --json\n"
+        "  mendbot eval --min-fixed 4 --max-harmful 0    # every bundled case, with floors",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluation.add_argument(
+        "cases",
+        nargs="*",
+        metavar="CASES_DIR",
+        help="a case folder or a folder of cases (default: the bundled evals/)",
+    )
+    evaluation.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per incident, then a summary object",
+    )
+    evaluation.add_argument(
+        "--venv-cache",
+        default=str(DEFAULT_VENV_CACHE),
+        metavar="DIR",
+        help="where case virtualenvs are kept between runs (default: %(default)s)",
+    )
+    evaluation.add_argument(
+        "--keep", metavar="DIR", help="run each case in DIR/<case> and keep it (to inspect)"
+    )
+    for flag, what in (
+        ("--min-fixed", "exit 1 when fewer incidents are fixed"),
+        ("--max-harmful", "exit 1 when more fixes are harmful"),
+        ("--min-flagged", "exit 1 when fewer incidents are flagged"),
+        ("--min-no-code-change-correct", "exit 1 when fewer no-code incidents are left alone"),
+    ):
+        evaluation.add_argument(flag, type=int, metavar="N", help=what)
+
+
 _COMMANDS = {
     "scan": "bot.cli.scan_command",
     "run": "bot.cli.run_command",
     "fixes": "bot.cli.fixes_command",
+    "eval": "bot.cli.eval_command",
 }
 
 

@@ -1,6 +1,7 @@
 """Diagnosis: anomalies in, fix proposals out (LM through DSPy, or offline playbooks).
 
-The package's one entry point is :class:`Diagnoser`; everything else is internal::
+The package's one entry point is :class:`Diagnoser` (with :class:`DiagnosisUsage`, what a
+diagnosis cost); everything else is internal::
 
     diagnoser.py   Diagnoser.propose(anomalies) -> [FixProposal], budget, cache, fallbacks
     context.py     code the evidence points at (repo.py: files; emitters.py: who logs it)
@@ -11,10 +12,12 @@ The package's one entry point is :class:`Diagnoser`; everything else is internal
     playbooks.py   offline root causes (guards.py: the edits they may propose)
     review.py      edit checks, including the evidence check
     cache.py       LM diagnoses per fingerprint, model and code digest
+    usage.py       DiagnosisUsage: LM requests, tokens and seconds per anomaly
     errors.py      DiagnosisError tree
     messages.py    every sentence a person reads
 """
 
 from monitoring.diagnosis.diagnoser import Diagnoser
+from monitoring.diagnosis.usage import DiagnosisUsage
 
-__all__ = ["Diagnoser"]
+__all__ = ["Diagnoser", "DiagnosisUsage"]

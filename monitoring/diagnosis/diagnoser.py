@@ -20,6 +20,7 @@ when an LM diagnosis is made.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
 from monitoring.diagnosis.repo import RepoIndex
 from monitoring.diagnosis.review import review_edits
 from monitoring.diagnosis.titles import title_for
+from monitoring.diagnosis.usage import DiagnosisUsage
 
 if TYPE_CHECKING:  # lm.py imports dspy (~60 MB): only when an LM diagnosis is made
     from core.state import KeyValueStore
@@ -66,6 +68,9 @@ class Diagnoser:
         max_lm_diagnoses: LM diagnoses per :meth:`propose` call at most
             (``MENDBOT_MAX_DIAGNOSES_PER_CYCLE``); the rest get playbooks.
         state: persists the LM diagnosis cache across restarts; None keeps it in memory.
+
+    Attributes:
+        usage: fingerprint -> what its latest diagnosis cost (LM requests, tokens, seconds).
     """
 
     def __init__(
@@ -82,6 +87,8 @@ class Diagnoser:
         self._cache = DiagnosisCache(state=state)
         self._lm: Any = None
         self.engine: str | None = None
+        self.usage: dict[str, DiagnosisUsage] = {}
+        self._usage: DiagnosisUsage | None = None
 
     def propose(self, anomalies: Sequence[Anomaly]) -> list[FixProposal]:
         """One unsaved proposal per anomaly, in the order given.
@@ -104,13 +111,20 @@ class Diagnoser:
     def _diagnose_safely(
         self, anomaly: Anomaly, index: RepoIndex | None, cycle: _Cycle
     ) -> tuple[Draft, CodeContext]:
+        usage = self._usage = self.usage[anomaly.fingerprint] = DiagnosisUsage()
+        started = time.monotonic()
         try:
             context = build_context(anomaly, index)
-            return self._diagnose(anomaly, context, index, cycle), context
+            draft = self._diagnose(anomaly, context, index, cycle)
         except Exception:  # a bug or an odd repository must not cost the other anomalies
             logger.exception("diagnosis of %s failed; proposing without code", anomaly.fingerprint)
             context = CodeContext()
-            return run_playbook(anomaly, context, None), context
+            draft = run_playbook(anomaly, context, None)
+        finally:
+            usage.seconds = time.monotonic() - started
+            self._usage = None
+        usage.source = draft.diagnosis.source
+        return draft, context
 
     def _diagnose(
         self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None, cycle: _Cycle
@@ -214,7 +228,13 @@ class Diagnoser:
             ]
             return self._review(edits, context, index)
 
-        answer = run_program(lm, inputs, review)
+        history = getattr(lm, "history", None)
+        before = {id(entry) for entry in history} if isinstance(history, list) else set()
+        try:
+            answer = run_program(lm, inputs, review)
+        finally:
+            if isinstance(history, list) and self._usage is not None:
+                self._usage.add_requests(e for e in history if id(e) not in before)
         logger.info(
             "LM diagnosis of %s by %s (%s engine): %d input characters",
             anomaly.fingerprint,

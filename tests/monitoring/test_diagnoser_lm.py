@@ -159,6 +159,30 @@ def test_token_budget_of_a_typical_diagnosis(llm, lm_settings, capsys):
     assert sum(chars) < 16_000  # ~4,000 tokens: the bounds in inputs.py and context.py
 
 
+def test_usage_counts_the_requests_and_tokens_the_server_reported(llm, lm_settings):
+    llm.respond_with(answering(ANALYSIS, lambda body: fix_reply([guard_edit(body)])))
+    anomaly = A.keyerror()
+
+    diagnoser = build_diagnoser(lm_settings())
+    diagnoser.propose([anomaly])
+
+    usage = diagnoser.usage[anomaly.fingerprint]
+    bodies = llm.bodies()
+    prompt_chars = [sum(len(str(m["content"])) for m in body["messages"]) for body in bodies]
+    assert usage.source == "lm" and usage.lm_requests == len(bodies) == 2
+    assert usage.input_tokens == sum(chars // 4 for chars in prompt_chars)  # the fake's count
+    assert usage.output_tokens > 0 and usage.seconds > 0
+
+
+def test_offline_usage_is_zero_lm_and_some_seconds(make_settings, repo):
+    anomaly = A.keyerror()
+    diagnoser = build_diagnoser(make_settings(target_repo_path=repo.work))
+    diagnoser.propose([anomaly])
+    usage = diagnoser.usage[anomaly.fingerprint]
+    assert (usage.lm_requests, usage.input_tokens, usage.output_tokens) == (0, 0, 0)
+    assert usage.source == "playbook" and usage.seconds > 0
+
+
 def test_timeout_falls_back_to_the_playbook_and_skips_the_lm_for_the_rest_of_the_cycle(
     llm, lm_settings, caplog
 ):

@@ -1,0 +1,102 @@
+"""Process entry point: ``mendbot eval [CASES_DIR...] [--json] [--venv-cache DIR] [floors]``.
+
+Runs the fix evaluation (:mod:`monitoring.evaluation`) over case folders, or folders of
+cases (default: the bundled ``evals/``), with the caller's settings (``MENDBOT_LM`` set =
+the LM is evaluated, unset = the offline playbooks). Progress goes to stderr, one line per
+case and incident; the tables, or with ``--json`` one ``{"type": "incident", ...}`` object
+per incident then ``{"type": "summary", ...}``, go to stdout.
+
+Exit codes (as in :mod:`bot.cli.main`): 0 done, 1 a floor (``--min-fixed``,
+``--max-harmful``, ...) was missed, 2 bad cases or a virtualenv that cannot be built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from monitoring.evaluation.cases import BUNDLED_CASES_DIR, CaseError, find_cases
+from monitoring.evaluation.harness import CaseResult, run_case
+from monitoring.evaluation.report import Floors, IncidentRow, render, summarize, verdict
+from monitoring.evaluation.venvs import VenvError
+from settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run ``mendbot eval``; returns the exit code (0, 1 or 2)."""
+    paths = [Path(p) for p in args.cases] or [BUNDLED_CASES_DIR]
+    try:
+        cases = find_cases(paths)
+    except (CaseError, OSError) as error:
+        _err(f"mendbot: {error}")
+        return EXIT_USAGE
+    if args.keep and any((Path(args.keep) / case.name).exists() for case in cases):
+        _err(f"mendbot: --keep {args.keep}: a folder for one of the cases exists already")
+        return EXIT_USAGE
+    started = time.monotonic()
+    results: list[CaseResult] = []
+    for case in cases:
+        _err(f"{case.name}: {len(case.incidents)} incidents")
+        try:
+            result = run_case(
+                case,
+                settings=settings,
+                venv_cache=Path(args.venv_cache),
+                progress=_err,
+                keep_dir=Path(args.keep) / case.name if args.keep else None,
+            )
+        except (VenvError, subprocess.CalledProcessError) as error:
+            _err(f"mendbot: {case.name}: {error}")
+            return EXIT_USAGE
+        for row in result.rows:
+            _err(_progress_line(row))
+        results.append(result)
+    rows = [row for r in results for row in r.rows]
+    extras = [extra for r in results for extra in r.extras]
+    summary = summarize(rows, extras, seconds=time.monotonic() - started)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.to_json()))
+        print(json.dumps(summary))
+    else:
+        # A pipe or a CI log gets the tables whole, not squeezed into 80 columns.
+        render(Console(width=None if sys.stdout.isatty() else 130), rows, summary)
+    floors = Floors(
+        min_fixed=args.min_fixed,
+        max_harmful=args.max_harmful,
+        min_flagged=args.min_flagged,
+        min_no_code_change_correct=args.min_no_code_change_correct,
+    )
+    problems = floors.failures(summary)
+    for problem in problems:
+        _err(f"mendbot: eval below its floor: {problem}")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _progress_line(row: IncidentRow) -> str:
+    flagged = f"{row.flagged_kind} x{row.flagged_count}" if row.flagged_kind else "not flagged"
+    oracle = (
+        "-"
+        if row.oracle_before is None
+        else f"{_mark(row.oracle_before)}->{_mark(row.oracle_after)}"
+    )
+    return (
+        f"  {row.case}/{row.incident}: {flagged}, {row.edits} edit(s), "
+        f"{row.outcome or 'not applied'}, oracle {oracle}: {verdict(row)}"
+    )
+
+
+def _mark(value: bool | None) -> str:
+    return "pass" if value else "fail"
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

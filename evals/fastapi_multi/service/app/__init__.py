@@ -1,0 +1,1 @@
+"""Accounts API: users, orders, price quotes, reports (FastAPI, several modules)."""

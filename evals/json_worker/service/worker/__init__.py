@@ -1,0 +1,1 @@
+"""A queue worker: imports customer records and orders from a message queue."""
