@@ -27,6 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.models import Anomaly, Level, LogRecord
 from core.state import KeyValueStore
+from monitoring.analysis.clusters import OVERFLOW
+from monitoring.analysis.evidence import OVERFLOW_SIGNATURE
 from monitoring.analysis.rules import (
     Baseline,
     Group,
@@ -42,6 +44,11 @@ BASELINE_KEY = "monitoring.analyzer.baseline"  # a stored key: keep it when code
 #: Error bases remembered (oldest forgotten first) and template shares kept (largest kept).
 MAX_KNOWN_ERRORS = 20_000
 MAX_KNOWN_SHARES = 5_000
+#: Shapes the miner keeps across windows; past this, only the last window's are kept.
+MAX_KNOWN_SHAPES = 25_000
+#: Groups (templates, traceback signatures) one window keeps at most; records of further
+#: ones are counted in one overflow group, so a flood of distinct lines has bounded memory.
+MAX_GROUPS_PER_WINDOW = 10_000
 #: Weight of the current window when updating a template's usual share (EWMA).
 SHARE_LEARNING_RATE = 0.3
 
@@ -141,7 +148,11 @@ class LogAnalyzer:
         return anomalies
 
     def _group(self, records: Iterable[LogRecord]) -> tuple[list[Group], int]:
-        """Stream the records into groups; returns the groups and the record count."""
+        """Stream the records into groups; returns the groups and the record count.
+
+        Plain records are first gathered per shape (the miner's provisional group), then
+        merged per template once the window is read (:meth:`TemplateMiner.groups`).
+        """
         groups: dict[object, Group] = {}
         add_message = self._miner.add
         threshold = self.config.slow_threshold_seconds
@@ -158,14 +169,33 @@ class LogAnalyzer:
                 masked = None
             group = groups.get(key)
             if group is None:
-                group = groups[key] = Group(
-                    signature=None if masked is not None else key,  # type: ignore[arg-type]
-                    first=record.timestamp,
-                    last=record.timestamp,
-                    newest=record,
-                )
-            group.add(record, masked, rank_of[record.level], threshold)
-        return list(groups.values()), total
+                if len(groups) >= MAX_GROUPS_PER_WINDOW:
+                    key = OVERFLOW
+                    group = groups.get(key)
+                if group is None:
+                    group = groups[key] = Group(
+                        signature=_signature(key, masked),
+                        first=record.timestamp,
+                        last=record.timestamp,
+                        newest=record,
+                    )
+            group.add(record, masked, rank_of[record.level], threshold, total)
+        return self._by_template(groups), total
+
+    def _by_template(self, groups: dict[object, Group]) -> list[Group]:
+        """Merge the window's per-shape groups that belong to one template."""
+        template_of = self._miner.groups()
+        merged: dict[object, Group] = {}
+        for key, group in groups.items():
+            final = ("template", template_of[key]) if key in template_of else key
+            into = merged.get(final)
+            if into is None:
+                merged[final] = group
+            else:
+                into.merge(group)
+        if self._miner.cluster_count > MAX_KNOWN_SHAPES:
+            self._miner.prune(k for k in groups if isinstance(k, int))
+        return list(merged.values())
 
     def _learn(self, memory: _Memory, groups: list[Group], total: int) -> None:
         """Remember this window's error bases and update template shares (EWMA)."""
@@ -206,3 +236,12 @@ class LogAnalyzer:
             self.state.set(BASELINE_KEY, memory.to_json())
         except SQLAlchemyError as error:
             raise BaselineStateError(f"cannot save the analyzer baseline: {error}") from error
+
+
+def _signature(key: object, masked: str | None) -> tuple[str, str, str] | None:
+    """A new group's signature: the traceback key, the overflow's, or None (a template)."""
+    if key == OVERFLOW:
+        return OVERFLOW_SIGNATURE
+    if masked is None and isinstance(key, tuple):
+        return key  # traceback_key
+    return None

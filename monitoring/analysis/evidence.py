@@ -28,6 +28,9 @@ from core.models import MAX_SAMPLES, Frame, LogRecord
 MAX_SAMPLE_CHARS = 16_000
 #: Distinct masked forms remembered per group (the rest are counted, not kept).
 MAX_FORMS = 64
+#: The signature of the one group that holds a window's records beyond its limit of groups
+#: (distinct templates); its canonical template is this sentence.
+OVERFLOW_SIGNATURE = ("Distinct messages beyond the window's limit of templates", "", "")
 
 _TRUNCATION = re.compile(
     r"truncat|max_tokens|max[ _-]?(?:output[ _-]?)?tokens|context[ _-](?:length|window)"
@@ -142,11 +145,16 @@ class Group:
     forms: dict[str, int] = field(default_factory=dict)
     flags: FormFlags = _NO_FLAGS
     samples: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    #: Arrival number of each sample and of the newest record (for :meth:`merge`).
+    sample_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    newest_seq: int = -1
     durations: list[float] = field(default_factory=list)
     over_threshold: int = 0
     limits: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, record: LogRecord, masked: str | None, rank: int, threshold: float) -> None:
+    def add(
+        self, record: LogRecord, masked: str | None, rank: int, threshold: float, seq: int = 0
+    ) -> None:
         """Count one record.
 
         Args:
@@ -155,6 +163,8 @@ class Group:
             rank: its level's number (``Level.rank``: 10 DEBUG up to 50 CRITICAL).
             threshold: the slow-operation threshold in seconds (a duration above it counts
                 in :attr:`over_threshold`).
+            seq: the record's arrival number in the window (increasing), so that groups
+                merged later keep the newest samples.
         """
         self.count += 1
         if rank >= 40:
@@ -170,7 +180,8 @@ class Group:
             self.last = stamp
         raw = record.raw
         self.samples.append(raw if len(raw) <= MAX_SAMPLE_CHARS else _cap(raw))
-        self.newest = record
+        self.sample_seqs.append(seq)
+        self.newest, self.newest_seq = record, seq
         if masked is not None:
             self._add_form(record, masked, threshold)
 
@@ -207,6 +218,41 @@ class Group:
                     self.limits[key] = [value, value]
             else:
                 span[0], span[1] = min(span[0], value), max(span[1], value)
+
+    def merge(self, other: Group) -> None:
+        """Fold ``other`` (the same template's evidence from the same window) into this group.
+
+        Counts add up, the time span widens, the newest samples of both are kept (by
+        arrival number), forms and ``key=number`` ranges are combined within their bounds.
+        """
+        self.count += other.count
+        self.errors += other.errors
+        self.warnings += other.warnings
+        self.top_rank = max(self.top_rank, other.top_rank)
+        self.first, self.last = min(self.first, other.first), max(self.last, other.last)
+        if other.newest_seq > self.newest_seq:
+            self.newest, self.newest_seq = other.newest, other.newest_seq
+        for form, seen in other.forms.items():
+            if form in self.forms:
+                self.forms[form] += seen
+            elif len(self.forms) < MAX_FORMS:
+                self.forms[form] = seen
+        self.flags = _merge_flags(self.flags, other.flags)
+        mine = zip(self.sample_seqs, self.samples, strict=True)
+        pairs = sorted([*mine, *zip(other.sample_seqs, other.samples, strict=True)])
+        self.sample_seqs.clear()
+        self.samples.clear()
+        for seq, sample in pairs[-MAX_SAMPLES:]:
+            self.sample_seqs.append(seq)
+            self.samples.append(sample)
+        self.durations.extend(other.durations[: max(0, 10_000 - len(self.durations))])
+        self.over_threshold += other.over_threshold
+        for key, (low, high) in other.limits.items():
+            span = self.limits.get(key)
+            if span is not None:
+                span[0], span[1] = min(span[0], low), max(span[1], high)
+            elif len(self.limits) < 10:
+                self.limits[key] = [low, high]
 
     def canonical(self) -> str:
         """The group's message template, from its masked forms only (arrival-independent)."""
