@@ -48,7 +48,7 @@ MAX_KNOWN_SHARES = 5_000
 MAX_KNOWN_SHAPES = 25_000
 #: Groups (templates, traceback signatures) one window keeps at most; records of further
 #: ones are counted in one overflow group, so a flood of distinct lines has bounded memory.
-MAX_GROUPS_PER_WINDOW = 10_000
+MAX_GROUPS_PER_WINDOW = 5_000
 #: Weight of the current window when updating a template's usual share (EWMA).
 SHARE_LEARNING_RATE = 0.3
 
@@ -103,6 +103,8 @@ class LogAnalyzer:
         repeat_min_count: errors of one kind that make a ``repeated_error`` (default 3).
         spike_min_count: events of one template needed for a ``duplicate_spike`` (10).
         spike_factor: how many times its usual share a template must reach to spike (3).
+        max_groups_per_window: distinct shapes and traceback signatures one window keeps;
+            the records of further ones are counted in one overflow group (memory bound).
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class LogAnalyzer:
         repeat_min_count: int = 3,
         spike_min_count: int = 10,
         spike_factor: float = 3.0,
+        max_groups_per_window: int = MAX_GROUPS_PER_WINDOW,
     ) -> None:
         self.state = state
         self.config = RuleConfig(
@@ -122,6 +125,7 @@ class LogAnalyzer:
             spike_factor=spike_factor,
         )
         self._miner = TemplateMiner()
+        self.max_groups_per_window = max_groups_per_window
         self._memory: _Memory | None = None
         #: Records seen by the last :meth:`analyze` call.
         self.last_record_count = 0
@@ -157,6 +161,7 @@ class LogAnalyzer:
         add_message = self._miner.add
         threshold = self.config.slow_threshold_seconds
         rank_of = _RANK
+        limit = self.max_groups_per_window
         total = 0
         for record in records:
             total += 1
@@ -169,7 +174,7 @@ class LogAnalyzer:
                 masked = None
             group = groups.get(key)
             if group is None:
-                if len(groups) >= MAX_GROUPS_PER_WINDOW:
+                if len(groups) >= limit:
                     key = OVERFLOW
                     group = groups.get(key)
                 if group is None:

@@ -48,13 +48,15 @@ class _Cluster:
         #: position -> distinct values seen there (None: more than max_values, variable)
         self.values: dict[int, set[str] | None] = {}
 
-    def similarity(self, shape: tuple[str, ...]) -> float:
-        """Share (0..1) of positions where the template is a variable or equals the shape."""
-        same = 0
+    def similarity(self, shape: tuple[str, ...], max_misses: int) -> float:
+        """Share (0..1) of positions where template and shape agree; 0.0 past ``max_misses``."""
+        misses = 0
         for mine, theirs in zip(self.template, shape, strict=True):
-            if mine == theirs:
-                same += 1
-        return same / len(shape)
+            if mine != theirs:
+                misses += 1
+                if misses > max_misses:
+                    return 0.0
+        return 1.0 - misses / len(shape)
 
     def absorb(self, shape: tuple[str, ...], max_values: int) -> None:
         """Take ``shape`` in: note the values at the positions where it differs."""
@@ -100,7 +102,7 @@ class ShapeClusters:
         *,
         sim_th: float = 0.7,
         max_values: int = 3,
-        max_shapes: int = 50_000,
+        max_shapes: int = 20_000,
         bucket_size: int = 32,
     ) -> None:
         self.sim_th = sim_th
@@ -138,9 +140,10 @@ class ShapeClusters:
         bucket = self._buckets.setdefault(self._anchor(shape), [])
         best: _Cluster | None = None
         best_sim = self.sim_th
+        max_misses = int((1.0 - self.sim_th) * len(shape) + 1e-9)
         for cluster in reversed(bucket):  # most recently used first
             self.comparisons += 1
-            sim = cluster.similarity(shape)
+            sim = cluster.similarity(shape, max_misses)
             if sim >= best_sim and (best is None or sim > best_sim):
                 best, best_sim = cluster, sim
                 if sim == 1.0:

@@ -77,6 +77,16 @@ _LIBRARY_FILE = re.compile(
 ).search
 
 
+#: Any of the four: one search rules them all out for most forms.
+_ANY_FLAG = re.compile(
+    "|".join(
+        f"(?:{search.__self__.pattern})"  # type: ignore[attr-defined]
+        for search in (_TRUNCATION, _SLOW, _DUPLICATE, _DURATION_FORM)
+    ),
+    re.I,
+).search
+
+
 @dataclass(frozen=True, slots=True)
 class FormFlags:
     """What a masked form's constant words say (computed once per distinct form)."""
@@ -93,7 +103,9 @@ _flags_cache: dict[str, FormFlags] = {}
 def flags_of(masked: str) -> FormFlags:
     """The :class:`FormFlags` of a masked message (cached)."""
     flags = _flags_cache.get(masked)
-    if flags is None:
+    if flags is None and _ANY_FLAG(masked) is None:
+        flags = _NO_FLAGS  # one search for the common case: a form that says none of them
+    elif flags is None:
         flags = FormFlags(
             bool(_TRUNCATION(masked)),
             bool(_SLOW(masked)),
@@ -278,22 +290,69 @@ def _merge_flags(a: FormFlags, b: FormFlags) -> FormFlags:
 
 
 def merge_forms(forms: dict[str, int]) -> str:
-    """Merge masked forms token by token: positions where they differ become ``<*>``.
+    """Merge masked forms token by token: where they differ, the varying part becomes ``<*>``.
 
-    Only forms with as many tokens as the most frequent one take part (drain3 clusters
-    hold equal-length messages); the result does not depend on their order.
+    Only forms with as many tokens as the most frequent one take part (a template's lines
+    have equal-length forms); the result does not depend on their order. In a token that
+    differs, punctuation-delimited parts common to all forms are kept: ``tag="a",`` and
+    ``tag="b",`` merge to ``tag="<*>",``, ``user=root`` and ``user=guest`` to ``user=<*>``.
     """
     if not forms:
         return ""
     if len(forms) == 1:
         return next(iter(forms))
     top = max(forms.items(), key=lambda item: (item[1], item[0]))[0].split(" ")
-    merged = list(top)
+    columns: list[set[str]] = [{token} for token in top]
     for form in forms:
         tokens = form.split(" ")
         if len(tokens) == len(top):
-            merged = [m if m == t else "<*>" for m, t in zip(merged, tokens, strict=True)]
-    return " ".join(merged)
+            for column, token in zip(columns, tokens, strict=True):
+                column.add(token)
+    return " ".join(next(iter(c)) if len(c) == 1 else _merge_token(c) for c in columns)
+
+
+def _merge_token(tokens: set[str]) -> str:
+    """``<*>`` framed by the prefix and suffix that all ``tokens`` share up to punctuation."""
+    words = sorted(tokens)
+    prefix = _common_start(words[0], words[-1])  # sorted: the extremes bound the rest
+    backwards = sorted(w[::-1] for w in words)
+    suffix = _common_start(backwards[0], backwards[-1])[::-1]
+    shortest = min(len(w) for w in words)
+    if prefix.rfind("<") > prefix.rfind(">"):  # never cut into a placeholder
+        prefix = prefix[: prefix.rfind("<")]
+    closing = suffix.find(">")
+    if closing != -1 and not 0 <= suffix.find("<") < closing:
+        suffix = suffix[closing + 1 :]
+    prefix = prefix[: _last_cut(prefix) + 1]
+    suffix = suffix[_first_cut(suffix) :]
+    if len(prefix) + len(suffix) > shortest:
+        suffix = ""
+    return f"{prefix}<*>{suffix}"
+
+
+def _common_start(a: str, b: str) -> str:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return a[:size]
+
+
+def _last_cut(text: str) -> int:
+    """Index of the last non-alphanumeric character of ``text`` (-1: none)."""
+    for index in range(len(text) - 1, -1, -1):
+        if not text[index].isalnum() and text[index] != "_":
+            return index
+    return -1
+
+
+def _first_cut(text: str) -> int:
+    """Index of the first non-alphanumeric character of ``text`` (its length: none)."""
+    for index, char in enumerate(text):
+        if not char.isalnum() and char != "_":
+            return index
+    return len(text)
 
 
 def _cap(sample: str) -> str:

@@ -110,8 +110,9 @@ def shape_of(masked: str) -> tuple[str, ...]:
             text = pattern.sub(replacement, text)
     if _HAS_EMPTY(text):  # empty brackets or quotes hold an empty value
         text = _EMPTY.sub(WILDCARD, text)
-    if ")" in text or "]" in text or "}" in text:
-        text = " ".join(_absorb(word) for word in text.split())
+    if "<*>)" in text or "<*>]" in text or "<*>}" in text:
+        text = " ".join(_absorb(word) if "<*>" in word else word for word in text.split())
+    if "<*>" in text and ("(" in text or "[" in text):
         text = _ANNOTATION.sub("", text)
     tokens: list[str] = []
     for token in _TOKEN.findall(text):

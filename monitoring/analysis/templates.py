@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from monitoring.analysis.clusters import OVERFLOW, ShapeClusters
+from monitoring.analysis.clusters import ShapeClusters
 from monitoring.analysis.shapes import shape_of
 
 #: Characters stripped off the front/back of a token before it is classified, kept verbatim.
@@ -149,7 +149,8 @@ class _TokenCache(dict[str, str]):
     """token -> masked token; a miss masks and stores (cleared when it reaches its size)."""
 
     def __missing__(self, token: str) -> str:
-        masked = mask_token(token)
+        # Keys are zeroed (digits_as_zero): a token without "0" has no ASCII digit.
+        masked = token if "0" not in token and token.isascii() else mask_token(token)
         if len(token) > _MAX_CACHED_TOKEN:
             return masked
         if len(self) >= _TOKEN_CACHE_SIZE:
@@ -237,7 +238,7 @@ class TemplateMiner:
     """
 
     def __init__(
-        self, *, sim_th: float = 0.7, max_values: int = 3, max_shapes: int = 50_000
+        self, *, sim_th: float = 0.7, max_values: int = 3, max_shapes: int = 20_000
     ) -> None:
         self._shapes = ShapeClusters(sim_th=sim_th, max_values=max_values, max_shapes=max_shapes)
         self._mask = Masker().mask_zeroed
@@ -254,12 +255,12 @@ class TemplateMiner:
         shape_id = self._forms.get(masked)
         if shape_id is None:
             shape_id = self._shapes.add(shape_of(masked))
-            if len(masked) <= _MAX_CACHED_MESSAGE and shape_id != OVERFLOW:
+            if len(masked) <= _MAX_CACHED_MESSAGE:  # OVERFLOW too: full until prune()
                 if len(self._forms) >= _FORM_CACHE_SIZE:
                     self._forms.clear()
                 self._forms[masked] = shape_id
         match = TemplateMatch(shape_id, masked)
-        if len(zeroed) <= _MAX_CACHED_MESSAGE and shape_id != OVERFLOW:
+        if len(zeroed) <= _MAX_CACHED_MESSAGE:
             if len(self._messages) >= _MESSAGE_CACHE_SIZE:
                 self._messages.clear()
             self._messages[zeroed] = match
