@@ -1,10 +1,12 @@
 """Log analysis: ``LogAnalyzer`` groups a window of records by template and finds anomalies.
 
 One :meth:`LogAnalyzer.analyze` call is one monitoring cycle. Records stream through once
-(memory does not grow with the window: per template only counts, a few figures and the
-last five raw events are kept). Plain records are grouped by their drain3 template
-(``monitoring/analysis/templates.py``), tracebacks by exception type and innermost in-app frame;
-the rules in ``monitoring/analysis/rules.py`` then decide what is anomalous.
+(memory does not grow with the window: per group only counts, a few figures and the last
+five raw events are kept, and a window keeps at most ``max_groups_per_window`` groups, the
+rest counted in one overflow group). Plain records are gathered per message shape, then
+merged per template once the window is read (``monitoring/analysis/templates.py``);
+tracebacks are grouped by exception type and innermost in-app frame; the rules in
+``monitoring/analysis/rules.py`` then decide what is anomalous.
 
 What earlier cycles taught (the error templates already seen, for ``new_error``, and each
 template's usual share of a window, for ``duplicate_spike``) is the *baseline*. It lives in
@@ -184,7 +186,7 @@ class LogAnalyzer:
                         last=record.timestamp,
                         newest=record,
                     )
-            group.add(record, masked, rank_of[record.level], threshold, total)
+            group.add(record, masked, rank_of[record.level], threshold)
         return self._by_template(groups), total
 
     def _by_template(self, groups: dict[object, Group]) -> list[Group]:

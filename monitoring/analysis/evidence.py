@@ -11,7 +11,7 @@ durations in seconds (``took 1.2s``, ``in 350 ms``) with how many exceed the slo
 threshold, and the ``key=number`` ranges of a truncation message (``max_tokens=3000``).
 
 :meth:`Group.canonical` comes from canonical forms only (exception type + innermost in-app
-frame ``file:function``, or the masked forms merged), never from drain3 cluster ids, so it
+frame ``file:function``, or the masked forms merged), never from cluster ids, so it
 is the same in every cycle, process and host. No errors are raised here.
 """
 
@@ -157,16 +157,11 @@ class Group:
     forms: dict[str, int] = field(default_factory=dict)
     flags: FormFlags = _NO_FLAGS
     samples: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
-    #: Arrival number of each sample and of the newest record (for :meth:`merge`).
-    sample_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
-    newest_seq: int = -1
     durations: list[float] = field(default_factory=list)
     over_threshold: int = 0
     limits: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(
-        self, record: LogRecord, masked: str | None, rank: int, threshold: float, seq: int = 0
-    ) -> None:
+    def add(self, record: LogRecord, masked: str | None, rank: int, threshold: float) -> None:
         """Count one record.
 
         Args:
@@ -175,8 +170,6 @@ class Group:
             rank: its level's number (``Level.rank``: 10 DEBUG up to 50 CRITICAL).
             threshold: the slow-operation threshold in seconds (a duration above it counts
                 in :attr:`over_threshold`).
-            seq: the record's arrival number in the window (increasing), so that groups
-                merged later keep the newest samples.
         """
         self.count += 1
         if rank >= 40:
@@ -192,25 +185,25 @@ class Group:
             self.last = stamp
         raw = record.raw
         self.samples.append(raw if len(raw) <= MAX_SAMPLE_CHARS else _cap(raw))
-        self.sample_seqs.append(seq)
-        self.newest, self.newest_seq = record, seq
-        if masked is not None:
-            self._add_form(record, masked, threshold)
-
-    def _add_form(self, record: LogRecord, masked: str, threshold: float) -> None:
-        seen = self.forms.get(masked)
-        if seen is None:
-            if len(self.forms) < MAX_FORMS:
-                self.forms[masked] = 1
+        self.newest = record
+        if masked is None:
+            return
+        forms = self.forms  # the masked form, inline: this runs for every record
+        seen = forms.get(masked)
+        if seen is not None:
+            forms[masked] = seen + 1
+        else:
+            if len(forms) < MAX_FORMS:
+                forms[masked] = 1
             flags = flags_of(masked)
             if flags != self.flags:
                 self.flags = _merge_flags(self.flags, flags)
-        else:
-            self.forms[masked] = seen + 1
-        if self.flags.duration:
-            self._add_durations(record.message, threshold)
-        if self.flags.truncation:
-            self._add_limits(record.message)
+        flags = self.flags
+        if flags is not _NO_FLAGS:
+            if flags.duration:
+                self._add_durations(record.message, threshold)
+            if flags.truncation:
+                self._add_limits(record.message)
 
     def _add_durations(self, message: str, threshold: float) -> None:
         seconds = [float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(message)]
@@ -234,29 +227,27 @@ class Group:
     def merge(self, other: Group) -> None:
         """Fold ``other`` (the same template's evidence from the same window) into this group.
 
-        Counts add up, the time span widens, the newest samples of both are kept (by
-        arrival number), forms and ``key=number`` ranges are combined within their bounds.
+        Counts add up, the time span widens, forms and ``key=number`` ranges are combined
+        within their bounds. Samples: those of the group whose newest record is older come
+        first, then the other's, the last :data:`~core.models.MAX_SAMPLES` kept (arrival
+        order across two groups is not kept per record: that would cost every record).
         """
         self.count += other.count
         self.errors += other.errors
         self.warnings += other.warnings
         self.top_rank = max(self.top_rank, other.top_rank)
         self.first, self.last = min(self.first, other.first), max(self.last, other.last)
-        if other.newest_seq > self.newest_seq:
-            self.newest, self.newest_seq = other.newest, other.newest_seq
         for form, seen in other.forms.items():
             if form in self.forms:
                 self.forms[form] += seen
             elif len(self.forms) < MAX_FORMS:
                 self.forms[form] = seen
         self.flags = _merge_flags(self.flags, other.flags)
-        mine = zip(self.sample_seqs, self.samples, strict=True)
-        pairs = sorted([*mine, *zip(other.sample_seqs, other.samples, strict=True)])
-        self.sample_seqs.clear()
-        self.samples.clear()
-        for seq, sample in pairs[-MAX_SAMPLES:]:
-            self.sample_seqs.append(seq)
-            self.samples.append(sample)
+        if other.newest.timestamp >= self.newest.timestamp:
+            self.newest = other.newest
+            self.samples.extend(other.samples)
+        elif (room := MAX_SAMPLES - len(self.samples)) > 0:
+            self.samples.extendleft(reversed(list(other.samples)[-room:]))
         self.durations.extend(other.durations[: max(0, 10_000 - len(self.durations))])
         self.over_threshold += other.over_threshold
         for key, (low, high) in other.limits.items():

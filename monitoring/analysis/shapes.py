@@ -33,22 +33,97 @@ WILDCARD = "<*>"
 #: Longest shape (tokens) kept; the rest of a very long message does not decide its group.
 MAX_SHAPE_TOKENS = 96
 
-_MONTHS_DAYS = (
-    "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|January|February|March|April|June"
-    "|July|August|September|October|November|December|Mon|Tue|Wed|Thu|Fri|Sat|Sun|Monday"
-    "|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTHS_DAYS = frozenset(
+    [
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Sept",
+        "Oct",
+        "Nov",
+        "Dec",
+        "January",
+        "February",
+        "March",
+        "April",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "Mon",
+        "Tue",
+        "Wed",
+        "Thu",
+        "Fri",
+        "Sat",
+        "Sun",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]
 )
-_UNITS = (
-    r"[KMGTP]i?B|[KMGTP]|B|bytes?|[mun]s|µs|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?"
-    r"|days?"
+_UNITS = frozenset(
+    [
+        "KB",
+        "MB",
+        "GB",
+        "TB",
+        "PB",
+        "KiB",
+        "MiB",
+        "GiB",
+        "TiB",
+        "PiB",
+        "K",
+        "M",
+        "G",
+        "T",
+        "P",
+        "B",
+        "byte",
+        "bytes",
+        "ns",
+        "us",
+        "ms",
+        "µs",
+        "s",
+        "sec",
+        "secs",
+        "second",
+        "seconds",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "h",
+        "hr",
+        "hrs",
+        "hour",
+        "hours",
+        "day",
+        "days",
+    ]
 )
-# Applied in this order to the masked message, each only when its guard (a substring) is in
-# the text; each replaces a variable with <*> (or drops it).
-_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("<", re.compile(r"<(?:NUM|IP|HEX|UUID|ID)>[a-zA-Z%]*"), WILDCARD),
+# Applied in this order to each word (whitespace-free) of the masked message, each only
+# when one of its guards (substrings) is in the word; each replaces a variable with <*>.
+_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    (("<",), re.compile(r"<(?:NUM|IP|HEX|UUID|ID)>[a-zA-Z%]*"), WILDCARD),
     # URLs: scheme://anything up to a space, a quote, a bracket, a comma or a semicolon
     (
-        "://",
+        ("://",),
         re.compile(
             r"\b[A-Za-z][\w+.-]*://[^\s,;\"'(){}\[\]<>]*"
             r"(?:<\*>[^\s,;\"'(){}\[\]<>]*)*(?<![.:])"
@@ -56,25 +131,26 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         WILDCARD,
     ),
     # host:port (the port already masked)
-    (":<*>", re.compile(r"(?<![\w.<>*-])[A-Za-z][\w-]*(?:\.[\w-]+)+:<\*>"), WILDCARD),
+    ((":<*>",), re.compile(r"(?<![\w.<>*-])[A-Za-z][\w-]*(?:\.[\w-]+)+:<\*>"), WILDCARD),
     # relative paths with a dot in a segment: pkg/.Activity, a.b/c.d
-    ("/", re.compile(r"(?<![\w<>*])[\w.$-]*(?:\.[\w$-]*/|/[\w$-]*\.)[\w./$-]*"), WILDCARD),
+    (("/",), re.compile(r"(?<![\w<>*])[\w.$-]*(?:\.[\w$-]*/|/[\w$-]*\.)[\w./$-]*"), WILDCARD),
     # absolute paths and URLs with two segments or more
-    ("/", re.compile(r"(?<![\w<>*.-])(?:[\w.*<>-]+:/)?(?:/[\w.*<>@%+~-]*){2,}"), WILDCARD),
+    (("/",), re.compile(r"(?<![\w<>*.-])(?:[\w.*<>-]+:/)?(?:/[\w.*<>@%+~-]*){2,}"), WILDCARD),
     # dotted names with three parts or more: com.android.phone, host.example.org
-    (".", re.compile(r"(?<![\w.<>*/-])[A-Za-z_][\w-]*(?:\.[\w-]+){2,}(?![\w<>*-])"), WILDCARD),
-    (
-        "<*>",
-        re.compile(rf"\b(?:{_MONTHS_DAYS}),?(?=(?: +(?:{_MONTHS_DAYS}),?)* +<\*>)"),
-        WILDCARD,
-    ),
-    ("<*>", re.compile(rf"<\*> ?(?:{_UNITS})\b"), WILDCARD),
+    ((".",), re.compile(r"(?<![\w.<>*/-])[A-Za-z_][\w-]*(?:\.[\w-]+){2,}(?![\w<>*-])"), WILDCARD),
     # a comparison before a number: <1 sec, >=5
-    ("<*>", re.compile(r"(?<![\w>])[<>~]=?(?=<\*>)"), ""),
+    (
+        ("<<*>", "><*>", "~<*>", "<=<*>", ">=<*>", "~=<*>"),
+        re.compile(r"(?<![\w>])[<>~]=?(?=<\*>)"),
+        "",
+    ),
     # a word made of variables and punctuation only: 00:02, <*>:<*>, <*>/<*>
     (
-        "<*>",
-        re.compile(r"(?<![^\s(\[{\"'=,])[^\s\w]*<\*>(?:[^\s\w]*<\*>)*(?=[)\]}\"',;.]*(?:\s|$))"),
+        ("<*>",),
+        re.compile(
+            r"(?<![^\s(\[{\"'=,])[^\s\w(\[{\"']*<\*>(?:[^\s\w]*<\*>)*"
+            r"(?=[)\]}\"',;.]*(?:\s|$))"
+        ),
         WILDCARD,
     ),
 )
@@ -94,31 +170,90 @@ def _absorb(word: str) -> str:
     return word
 
 
+class Shaper:
+    """:func:`shape_of` with its own cache of word tokens (each template miner has one)."""
+
+    def __init__(self) -> None:
+        self._words: dict[str, tuple[str, ...]] = {}
+
+    def shape(self, masked: str) -> tuple[str, ...]:
+        """The grouping tokens of a masked message (see the module docstring).
+
+        Args:
+            masked: a message as ``monitoring.analysis.templates.mask`` returns it.
+
+        Returns:
+            At most :data:`MAX_SHAPE_TOKENS` tokens, each variable part one ``<*>``; never
+            empty (an empty message has the shape ``("<empty>",)``).
+        """
+        tokens: list[str] = []
+        words = self._words
+        for word in masked.split():
+            part = words.get(word)
+            if part is None:
+                part = _word_tokens(word)
+                if len(words) >= _WORD_CACHE_SIZE:
+                    words.clear()
+                words[word] = part
+            tokens.extend(part)
+        tokens = _across_words(tokens)
+        return tuple(tokens[:MAX_SHAPE_TOKENS]) if tokens else ("<empty>",)
+
+
+#: Words whose tokens a :class:`Shaper` remembers (cleared when full).
+_WORD_CACHE_SIZE = 100_000
+
+
 def shape_of(masked: str) -> tuple[str, ...]:
-    """The grouping tokens of a masked message (see the module docstring).
+    """:meth:`Shaper.shape` with a fresh cache (for one-off use and tests)."""
+    return Shaper().shape(masked)
 
-    Args:
-        masked: a message as ``monitoring.analysis.templates.mask`` returns it.
 
-    Returns:
-        At most :data:`MAX_SHAPE_TOKENS` tokens, each variable part one ``<*>``; never
-        empty (an empty message has the shape ``("<empty>",)``).
-    """
-    text = masked
+_PLAIN = re.compile(r"[A-Za-z_]+").fullmatch
+
+
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """The tokens of one whitespace-free word after the word-level rules."""
+    if _PLAIN(word):
+        return (word,)
+    text = word
     for guard, pattern, replacement in _RULES:
-        if guard in text:
+        if any(g in text for g in guard) and (guard != (".",) or text.count(".") > 1):
             text = pattern.sub(replacement, text)
     if _HAS_EMPTY(text):  # empty brackets or quotes hold an empty value
         text = _EMPTY.sub(WILDCARD, text)
     if "<*>)" in text or "<*>]" in text or "<*>}" in text:
-        text = " ".join(_absorb(word) if "<*>" in word else word for word in text.split())
-    if "<*>" in text and ("(" in text or "[" in text):
+        text = _absorb(text)
+    if "<*>)" in text or "<*>]" in text:
         text = _ANNOTATION.sub("", text)
-    tokens: list[str] = []
-    for token in _TOKEN.findall(text):
-        if token == WILDCARD and tokens and tokens[-1] == WILDCARD:
+    return tuple(_TOKEN.findall(text))
+
+
+def _across_words(tokens: list[str]) -> list[str]:
+    """Rules that span words: a unit after a number, a date's names, an annotation, runs."""
+    out: list[str] = []
+    for index, token in enumerate(tokens):
+        if token in _UNITS and out and out[-1] == WILDCARD:
+            continue  # 1.16 KB, 350 ms
+        if token in _MONTHS_DAYS and _date_follows(tokens, index + 1):
+            token = WILDCARD
+        if token in ")]" and len(out) >= 2 and out[-1] == WILDCARD and out[-2] == _OPEN[token]:
+            del out[-2:]  # (<*>) or [<*>]: an annotation some lines have and others lack
             continue
-        tokens.append(token)
-        if len(tokens) >= MAX_SHAPE_TOKENS:
-            break
-    return tuple(tokens) if tokens else ("<empty>",)
+        if token == WILDCARD and out and out[-1] == WILDCARD:
+            continue
+        out.append(token)
+    return out
+
+
+_OPEN = {")": "(", "]": "["}
+
+
+def _date_follows(tokens: list[str], start: int) -> bool:
+    """Whether, past commas and more month or day names, a variable comes next."""
+    for token in tokens[start:]:
+        if token == WILDCARD:
+            return True
+        if token != "," and token not in _MONTHS_DAYS:
+            return False
+    return False

@@ -27,12 +27,13 @@ No errors are raised: any string is a valid message.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from monitoring.analysis.clusters import ShapeClusters
-from monitoring.analysis.shapes import shape_of
+from monitoring.analysis.shapes import Shaper
 
 #: Characters stripped off the front/back of a token before it is classified, kept verbatim.
 _LEAD = "[](){}<>'\"`,;="
@@ -242,7 +243,8 @@ class TemplateMiner:
     ) -> None:
         self._shapes = ShapeClusters(sim_th=sim_th, max_values=max_values, max_shapes=max_shapes)
         self._mask = Masker().mask_zeroed
-        self._forms: dict[str, int] = {}
+        self._shape = Shaper().shape
+        self._forms: dict[str | bytes, int] = {}  # masked form (a digest if long) -> shape id
         self._messages: dict[str, TemplateMatch] = {}
 
     def add(self, message: str) -> TemplateMatch:
@@ -252,13 +254,13 @@ class TemplateMiner:
         if match is not None:
             return match
         masked = self._mask(zeroed)
-        shape_id = self._forms.get(masked)
-        if shape_id is None:
-            shape_id = self._shapes.add(shape_of(masked))
-            if len(masked) <= _MAX_CACHED_MESSAGE:  # OVERFLOW too: full until prune()
-                if len(self._forms) >= _FORM_CACHE_SIZE:
-                    self._forms.clear()
-                self._forms[masked] = shape_id
+        key = masked if len(masked) <= _MAX_CACHED_MESSAGE else _digest(masked)
+        shape_id = self._forms.get(key)
+        if shape_id is None:  # (OVERFLOW is cached too: the table is full until prune())
+            shape_id = self._shapes.add(self._shape(masked))
+            if len(self._forms) >= _FORM_CACHE_SIZE:
+                self._forms.clear()
+            self._forms[key] = shape_id
         match = TemplateMatch(shape_id, masked)
         if len(zeroed) <= _MAX_CACHED_MESSAGE:
             if len(self._messages) >= _MESSAGE_CACHE_SIZE:
@@ -294,6 +296,11 @@ class TemplateMiner:
     def comparisons(self) -> int:
         """Shape-to-cluster comparisons made so far (the cost that must stay linear)."""
         return self._shapes.comparisons
+
+
+def _digest(text: str) -> bytes:
+    """16-byte key of a long text (the form cache keeps keys small whatever the log holds)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 _WILDCARD_RUN = re.compile(
