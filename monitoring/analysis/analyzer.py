@@ -165,15 +165,14 @@ class LogAnalyzer:
         rank_of = _RANK
         limit = self.max_groups_per_window
         total = 0
+        key: object
+        masked: str | None
         for record in records:
             total += 1
             if record.exception_type is None:
-                match = add_message(record.message)
-                key: object = match.cluster_id
-                masked: str | None = match.masked
+                key, masked = add_message(record.message)
             else:
-                key = traceback_key(record)
-                masked = None
+                key, masked = traceback_key(record), None
             group = groups.get(key)
             if group is None:
                 if len(groups) >= limit:

@@ -121,6 +121,11 @@ class ShapeClusters:
     def __len__(self) -> int:
         return len(self._shapes)
 
+    @property
+    def full(self) -> bool:
+        """Whether new shapes get :data:`OVERFLOW` (until :meth:`prune`)."""
+        return len(self._shapes) >= self.max_shapes
+
     def add(self, shape: tuple[str, ...]) -> int:
         """The id of ``shape`` (new ones join or start a cluster); :data:`OVERFLOW` if full."""
         shape_id = self._ids.get(shape)
@@ -242,8 +247,9 @@ def _merge_round(
         for position in range(length):
             siblings: dict[tuple[str, ...], set[str]] = defaultdict(set)
             for t in group:
-                if t[position] != WILDCARD:
-                    siblings[t[:position] + t[position + 1 :]].add(t[position])
+                token = t[position]
+                if token[0].isalnum() and token != WILDCARD:  # punctuation never varies
+                    siblings[t[:position] + t[position + 1 :]].add(token)
             for rest, values in siblings.items():
                 if len(values) <= max_values or _constant_words(rest) < 2:
                     continue

@@ -218,7 +218,8 @@ def _word_tokens(word: str) -> tuple[str, ...]:
         return (word,)
     text = word
     for guard, pattern, replacement in _RULES:
-        if any(g in text for g in guard) and (guard != (".",) or text.count(".") > 1):
+        found = guard[0] in text if len(guard) == 1 else any(g in text for g in guard)
+        if found and (guard != (".",) or text.count(".") > 1):
             text = pattern.sub(replacement, text)
     if _HAS_EMPTY(text):  # empty brackets or quotes hold an empty value
         text = _EMPTY.sub(WILDCARD, text)

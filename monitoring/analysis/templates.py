@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from monitoring.analysis.clusters import ShapeClusters
+from monitoring.analysis.clusters import OVERFLOW, ShapeClusters
 from monitoring.analysis.shapes import Shaper
 
 #: Characters stripped off the front/back of a token before it is classified, kept verbatim.
@@ -245,27 +245,32 @@ class TemplateMiner:
         self._mask = Masker().mask_zeroed
         self._shape = Shaper().shape
         self._forms: dict[str | bytes, int] = {}  # masked form (a digest if long) -> shape id
-        self._messages: dict[str, TemplateMatch] = {}
+        self._messages: dict[str | bytes, TemplateMatch] = {}  # zeroed message -> match
 
     def add(self, message: str) -> TemplateMatch:
         """Mask ``message`` and give its shape id (a new shape joins or starts a cluster)."""
-        zeroed = digits_as_zero(message)
-        match = self._messages.get(zeroed)
+        text = message[:MAX_MINED_CHARS]  # digits_as_zero, inline: the hot path of a scan
+        key: str | bytes = (
+            text.encode().translate(_ZERO_BYTES) if text.isascii() else text.translate(_ZERO_DIGITS)
+        )
+        match = self._messages.get(key)
         if match is not None:
             return match
+        zeroed = key.decode() if isinstance(key, bytes) else key
         masked = self._mask(zeroed)
-        key = masked if len(masked) <= _MAX_CACHED_MESSAGE else _digest(masked)
-        shape_id = self._forms.get(key)
+        form = masked if len(masked) <= _MAX_CACHED_MESSAGE else _digest(masked)
+        shape_id = self._forms.get(form)
         if shape_id is None:  # (OVERFLOW is cached too: the table is full until prune())
-            shape_id = self._shapes.add(self._shape(masked))
+            shapes = self._shapes  # a full table takes no new form: no shape to build
+            shape_id = OVERFLOW if shapes.full else shapes.add(self._shape(masked))
             if len(self._forms) >= _FORM_CACHE_SIZE:
                 self._forms.clear()
-            self._forms[key] = shape_id
+            self._forms[form] = shape_id
         match = TemplateMatch(shape_id, masked)
         if len(zeroed) <= _MAX_CACHED_MESSAGE:
             if len(self._messages) >= _MESSAGE_CACHE_SIZE:
                 self._messages.clear()
-            self._messages[zeroed] = match
+            self._messages[key] = match
         return match
 
     def cluster_id(self, message: str) -> int:
