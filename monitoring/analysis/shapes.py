@@ -17,9 +17,10 @@ rule names a system, and none is tuned per log):
 * empty brackets or quotes (``()``, ``""``) hold an empty variable, and a bracketed group
   that holds nothing but one variable (``(1.16 KB)``, ``[0x1f]``) is an annotation that
   some lines have and others lack: it is left out;
-* tokens are split at ``= : , ; | ( ) [ ] { } " '`` so that in ``tag="View Lock",`` or
-  ``(uid=0)`` only the value varies; consecutive variables become one ``<*>`` (a list of
-  ids of any length is one variable).
+* tokens are split at ``= : , ; | ( ) [ ] { } " '`` so that in ``tag="RILJ",`` or
+  ``(uid=0)`` only the value varies; a double-quoted value with spaces stays one token
+  (``tag="View Lock"``); consecutive variables become one ``<*>`` (a list of ids of any
+  length is one variable).
 
 Whitespace is not kept: shapes are for comparing, not for showing. No errors are raised.
 """
@@ -132,10 +133,10 @@ _RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     ),
     # host:port (the port already masked)
     ((":<*>",), re.compile(r"(?<![\w.<>*-])[A-Za-z][\w-]*(?:\.[\w-]+)+:<\*>"), WILDCARD),
-    # relative paths with a dot in a segment: pkg/.Activity, a.b/c.d
-    (("/",), re.compile(r"(?<![\w<>*])[\w.$-]*(?:\.[\w$-]*/|/[\w$-]*\.)[\w./$-]*"), WILDCARD),
     # absolute paths and URLs with two segments or more
     (("/",), re.compile(r"(?<![\w<>*.-])(?:[\w.*<>-]+:/)?(?:/[\w.*<>@%+~-]*){2,}"), WILDCARD),
+    # then relative paths with a dot in a segment: pkg/.Activity, a.b/c.d
+    (("/",), re.compile(r"(?<![\w<>*])[\w.$-]*(?:\.[\w$-]*/|/[\w$-]*\.)[\w./$-]*"), WILDCARD),
     # dotted names with three parts or more: com.android.phone, host.example.org
     ((".",), re.compile(r"(?<![\w.<>*/-])[A-Za-z_][\w-]*(?:\.[\w-]+){2,}(?![\w<>*-])"), WILDCARD),
     # a comparison before a number: <1 sec, >=5
@@ -188,6 +189,8 @@ class Shaper:
         """
         tokens: list[str] = []
         words = self._words
+        if '"' in masked and " " in masked:
+            masked = _QUOTED.sub(_join_quoted, masked)
         for word in masked.split():
             part = words.get(word)
             if part is None:
@@ -207,6 +210,14 @@ _WORD_CACHE_SIZE = 100_000
 def shape_of(masked: str) -> tuple[str, ...]:
     """:meth:`Shaper.shape` with a fresh cache (for one-off use and tests)."""
     return Shaper().shape(masked)
+
+
+_QUOTED = re.compile(r'(?<![\w"])"([^"\s]+(?: [^"\s]+)+)"')
+
+
+def _join_quoted(match: re.Match[str]) -> str:
+    """A double-quoted value with spaces in it stays one token (``tag="View Lock"``)."""
+    return '"' + match[1].replace(" ", "\u2423") + '"'
 
 
 _PLAIN = re.compile(r"[A-Za-z_]+").fullmatch

@@ -38,7 +38,7 @@ def _shape(message: str) -> str:
         ("acquire name=com.android.phone, ws=null", "acquire name = <*> , ws = null"),
         ("connection from 1.2.3.4 () at Fri Jul  1 07:57:30 2005", "connection from <*> at <*>"),
         # key=value, quotes and brackets: only the value varies
-        ('tag="View Lock", uid=1001', 'tag = " View Lock " , uid = <*>'),
+        ('tag="View Lock", uid=1001', 'tag = " View\u2423Lock " , uid = <*>'),
         ("synchronized to LOCAL(0), stratum 10", "synchronized to <*> , stratum <*>"),
         # a list of ids of any length is one variable
         ("ask 10.0.0.1:50010 to delete blk_1 blk_2 blk_3", "ask <*> to delete <*>"),
