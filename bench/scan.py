@@ -111,14 +111,19 @@ def _scan(path: Path) -> dict[str, Any]:
     return {"lines": count, "records": analyzer.last_record_count, "anomalies": len(anomalies)}
 
 
-def measure_in_child(mode: str, path: Path) -> dict[str, Any]:
-    """Run :func:`_measure` in a fresh interpreter; returns its figures plus lines/s."""
+def measure_in_child(mode: str, path: Path, timeout: float | None = None) -> dict[str, Any]:
+    """Run :func:`_measure` in a fresh interpreter; returns its figures plus lines/s.
+
+    Raises:
+        subprocess.TimeoutExpired: the child ran longer than ``timeout`` seconds.
+    """
     done = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(path)],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
+        timeout=timeout,
     )
     figures = json.loads(done.stdout)
     figures["lines_per_s"] = round(figures["lines"] / figures["wall_s"])

@@ -31,7 +31,7 @@ def _loghub_like(root: Path, name: str, rows: list[tuple[str, str]]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["LineId", "Content", "EventId", "EventTemplate"])
         for index, (content, event) in enumerate(rows, 1):
-            writer.writerow([index, content, event, ""])
+            writer.writerow([index, content, event, f"template {event}"])
     (folder / f"{name}_2k.log").write_text("\n".join(c for c, _ in rows) + "\n")
 
 
@@ -45,10 +45,26 @@ def test_grouping_bench_json(tmp_path: Path) -> None:
     _loghub_like(tmp_path, "Tiny", rows)
     done = run_bench("grouping.py", str(tmp_path), "--json", "--repeats", "1")
     assert done.returncode == 0, done.stderr
-    (result,) = json.loads(done.stdout)["datasets"]
-    assert set(result) == {"name", "ga", "lines_per_s", "drain3_ga", "drain3_lines_per_s"}
+    output = json.loads(done.stdout)
+    (result,) = output["datasets"]
+    assert set(result) == {
+        "name",
+        "lines",
+        "ga",
+        "pa",
+        "lines_per_s",
+        "drain3_ga",
+        "drain3_pa",
+        "drain3_lines_per_s",
+        "brain_ga",
+        "brain_pa",
+        "brain_lines_per_s",
+    }
     assert result["name"] == "Tiny" and result["ga"] == 1.0
     assert 0.0 <= result["drain3_ga"] <= 1.0 and result["lines_per_s"] > 0
+    # Brain has no benchmark settings for an unknown system: its column is empty, said so.
+    assert result["brain_ga"] is None and output["brain"]
+    assert output["summary"]["mean_ga"] == 1.0
 
 
 def test_grouping_bench_without_data(tmp_path: Path) -> None:

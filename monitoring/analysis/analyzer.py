@@ -1,10 +1,12 @@
 """Log analysis: ``LogAnalyzer`` groups a window of records by template and finds anomalies.
 
 One :meth:`LogAnalyzer.analyze` call is one monitoring cycle. Records stream through once
-(memory does not grow with the window: per template only counts, a few figures and the
-last five raw events are kept). Plain records are grouped by their drain3 template
-(``monitoring/analysis/templates.py``), tracebacks by exception type and innermost in-app frame;
-the rules in ``monitoring/analysis/rules.py`` then decide what is anomalous.
+(memory does not grow with the window: per group only counts, a few figures and the last
+five raw events are kept, and a window keeps at most ``max_groups_per_window`` groups, the
+rest counted in one overflow group). Plain records are gathered per message shape, then
+merged per template once the window is read (``monitoring/analysis/templates.py``);
+tracebacks are grouped by exception type and innermost in-app frame; the rules in
+``monitoring/analysis/rules.py`` then decide what is anomalous.
 
 What earlier cycles taught (the error templates already seen, for ``new_error``, and each
 template's usual share of a window, for ``duplicate_spike``) is the *baseline*. It lives in
@@ -27,6 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.models import Anomaly, Level, LogRecord
 from core.state import KeyValueStore
+from monitoring.analysis.clusters import OVERFLOW
+from monitoring.analysis.evidence import OVERFLOW_SIGNATURE
 from monitoring.analysis.rules import (
     Baseline,
     Group,
@@ -42,6 +46,11 @@ BASELINE_KEY = "monitoring.analyzer.baseline"  # a stored key: keep it when code
 #: Error bases remembered (oldest forgotten first) and template shares kept (largest kept).
 MAX_KNOWN_ERRORS = 20_000
 MAX_KNOWN_SHARES = 5_000
+#: Shapes the miner keeps across windows; past this, only the last window's are kept.
+MAX_KNOWN_SHAPES = 25_000
+#: Groups (templates, traceback signatures) one window keeps at most; records of further
+#: ones are counted in one overflow group, so a flood of distinct lines has bounded memory.
+MAX_GROUPS_PER_WINDOW = 5_000
 #: Weight of the current window when updating a template's usual share (EWMA).
 SHARE_LEARNING_RATE = 0.3
 
@@ -96,6 +105,8 @@ class LogAnalyzer:
         repeat_min_count: errors of one kind that make a ``repeated_error`` (default 3).
         spike_min_count: events of one template needed for a ``duplicate_spike`` (10).
         spike_factor: how many times its usual share a template must reach to spike (3).
+        max_groups_per_window: distinct shapes and traceback signatures one window keeps;
+            the records of further ones are counted in one overflow group (memory bound).
     """
 
     def __init__(
@@ -106,6 +117,7 @@ class LogAnalyzer:
         repeat_min_count: int = 3,
         spike_min_count: int = 10,
         spike_factor: float = 3.0,
+        max_groups_per_window: int = MAX_GROUPS_PER_WINDOW,
     ) -> None:
         self.state = state
         self.config = RuleConfig(
@@ -115,6 +127,7 @@ class LogAnalyzer:
             spike_factor=spike_factor,
         )
         self._miner = TemplateMiner()
+        self.max_groups_per_window = max_groups_per_window
         self._memory: _Memory | None = None
         #: Records seen by the last :meth:`analyze` call.
         self.last_record_count = 0
@@ -141,31 +154,54 @@ class LogAnalyzer:
         return anomalies
 
     def _group(self, records: Iterable[LogRecord]) -> tuple[list[Group], int]:
-        """Stream the records into groups; returns the groups and the record count."""
+        """Stream the records into groups; returns the groups and the record count.
+
+        Plain records are first gathered per shape (the miner's provisional group), then
+        merged per template once the window is read (:meth:`TemplateMiner.groups`).
+        """
         groups: dict[object, Group] = {}
         add_message = self._miner.add
         threshold = self.config.slow_threshold_seconds
         rank_of = _RANK
+        limit = self.max_groups_per_window
         total = 0
+        key: object
+        masked: str | None
         for record in records:
             total += 1
             if record.exception_type is None:
-                match = add_message(record.message)
-                key: object = match.cluster_id
-                masked: str | None = match.masked
+                key, masked = add_message(record.message)
             else:
-                key = traceback_key(record)
-                masked = None
+                key, masked = traceback_key(record), None
             group = groups.get(key)
             if group is None:
-                group = groups[key] = Group(
-                    signature=None if masked is not None else key,  # type: ignore[arg-type]
-                    first=record.timestamp,
-                    last=record.timestamp,
-                    newest=record,
-                )
+                if len(groups) >= limit:
+                    key = OVERFLOW
+                    group = groups.get(key)
+                if group is None:
+                    group = groups[key] = Group(
+                        signature=_signature(key, masked),
+                        first=record.timestamp,
+                        last=record.timestamp,
+                        newest=record,
+                    )
             group.add(record, masked, rank_of[record.level], threshold)
-        return list(groups.values()), total
+        return self._by_template(groups), total
+
+    def _by_template(self, groups: dict[object, Group]) -> list[Group]:
+        """Merge the window's per-shape groups that belong to one template."""
+        template_of = self._miner.groups()
+        merged: dict[object, Group] = {}
+        for key, group in groups.items():
+            final = ("template", template_of[key]) if key in template_of else key
+            into = merged.get(final)
+            if into is None:
+                merged[final] = group
+            else:
+                into.merge(group)
+        if self._miner.cluster_count > MAX_KNOWN_SHAPES:
+            self._miner.prune(k for k in groups if isinstance(k, int))
+        return list(merged.values())
 
     def _learn(self, memory: _Memory, groups: list[Group], total: int) -> None:
         """Remember this window's error bases and update template shares (EWMA)."""
@@ -206,3 +242,12 @@ class LogAnalyzer:
             self.state.set(BASELINE_KEY, memory.to_json())
         except SQLAlchemyError as error:
             raise BaselineStateError(f"cannot save the analyzer baseline: {error}") from error
+
+
+def _signature(key: object, masked: str | None) -> tuple[str, str, str] | None:
+    """A new group's signature: the traceback key, the overflow's, or None (a template)."""
+    if key == OVERFLOW:
+        return OVERFLOW_SIGNATURE
+    if masked is None and isinstance(key, tuple):
+        return key  # traceback_key
+    return None

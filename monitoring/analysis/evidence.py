@@ -11,7 +11,7 @@ durations in seconds (``took 1.2s``, ``in 350 ms``) with how many exceed the slo
 threshold, and the ``key=number`` ranges of a truncation message (``max_tokens=3000``).
 
 :meth:`Group.canonical` comes from canonical forms only (exception type + innermost in-app
-frame ``file:function``, or the masked forms merged), never from drain3 cluster ids, so it
+frame ``file:function``, or the masked forms merged), never from cluster ids, so it
 is the same in every cycle, process and host. No errors are raised here.
 """
 
@@ -29,6 +29,9 @@ from core.models import MAX_SAMPLES, LogRecord
 MAX_SAMPLE_CHARS = 16_000
 #: Distinct masked forms remembered per group (the rest are counted, not kept).
 MAX_FORMS = 64
+#: The signature of the one group that holds a window's records beyond its limit of groups
+#: (distinct templates); its canonical template is this sentence.
+OVERFLOW_SIGNATURE = ("Distinct messages beyond the window's limit of templates", "", "")
 
 _TRUNCATION = re.compile(
     r"truncat|max_tokens|max[ _-]?(?:output[ _-]?)?tokens|context[ _-](?:length|window)"
@@ -70,6 +73,16 @@ _UNIT_SECONDS = {
 _KEY_NUMBER = re.compile(r"([A-Za-z_][\w.-]*)[=:] ?(-?\d+(?:\.\d+)?)\b")
 
 
+#: Any of the four: one search rules them all out for most forms.
+_ANY_FLAG = re.compile(
+    "|".join(
+        f"(?:{search.__self__.pattern})"  # type: ignore[attr-defined]
+        for search in (_TRUNCATION, _SLOW, _DUPLICATE, _DURATION_FORM)
+    ),
+    re.I,
+).search
+
+
 @dataclass(frozen=True, slots=True)
 class FormFlags:
     """What a masked form's constant words say (computed once per distinct form)."""
@@ -86,7 +99,9 @@ _flags_cache: dict[str, FormFlags] = {}
 def flags_of(masked: str) -> FormFlags:
     """The :class:`FormFlags` of a masked message (cached)."""
     flags = _flags_cache.get(masked)
-    if flags is None:
+    if flags is None and _ANY_FLAG(masked) is None:
+        flags = _NO_FLAGS  # one search for the common case: a form that says none of them
+    elif flags is None:
         flags = FormFlags(
             bool(_TRUNCATION(masked)),
             bool(_SLOW(masked)),
@@ -154,23 +169,24 @@ class Group:
         raw = record.raw
         self.samples.append(raw if len(raw) <= MAX_SAMPLE_CHARS else _cap(raw))
         self.newest = record
-        if masked is not None:
-            self._add_form(record, masked, threshold)
-
-    def _add_form(self, record: LogRecord, masked: str, threshold: float) -> None:
-        seen = self.forms.get(masked)
-        if seen is None:
-            if len(self.forms) < MAX_FORMS:
-                self.forms[masked] = 1
+        if masked is None:
+            return
+        forms = self.forms  # the masked form, inline: this runs for every record
+        seen = forms.get(masked)
+        if seen is not None:
+            forms[masked] = seen + 1
+        else:
+            if len(forms) < MAX_FORMS:
+                forms[masked] = 1
             flags = flags_of(masked)
             if flags != self.flags:
                 self.flags = _merge_flags(self.flags, flags)
-        else:
-            self.forms[masked] = seen + 1
-        if self.flags.duration:
-            self._add_durations(record.message, threshold)
-        if self.flags.truncation:
-            self._add_limits(record.message)
+        flags = self.flags
+        if flags is not _NO_FLAGS:
+            if flags.duration:
+                self._add_durations(record.message, threshold)
+            if flags.truncation:
+                self._add_limits(record.message)
 
     def _add_durations(self, message: str, threshold: float) -> None:
         seconds = [float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(message)]
@@ -190,6 +206,39 @@ class Group:
                     self.limits[key] = [value, value]
             else:
                 span[0], span[1] = min(span[0], value), max(span[1], value)
+
+    def merge(self, other: Group) -> None:
+        """Fold ``other`` (the same template's evidence from the same window) into this group.
+
+        Counts add up, the time span widens, forms and ``key=number`` ranges are combined
+        within their bounds. Samples: those of the group whose newest record is older come
+        first, then the other's, the last :data:`~core.models.MAX_SAMPLES` kept (arrival
+        order across two groups is not kept per record: that would cost every record).
+        """
+        self.count += other.count
+        self.errors += other.errors
+        self.warnings += other.warnings
+        self.top_rank = max(self.top_rank, other.top_rank)
+        self.first, self.last = min(self.first, other.first), max(self.last, other.last)
+        for form, seen in other.forms.items():
+            if form in self.forms:
+                self.forms[form] += seen
+            elif len(self.forms) < MAX_FORMS:
+                self.forms[form] = seen
+        self.flags = _merge_flags(self.flags, other.flags)
+        if other.newest.timestamp >= self.newest.timestamp:
+            self.newest = other.newest
+            self.samples.extend(other.samples)
+        elif (room := MAX_SAMPLES - len(self.samples)) > 0:
+            self.samples.extendleft(reversed(list(other.samples)[-room:]))
+        self.durations.extend(other.durations[: max(0, 10_000 - len(self.durations))])
+        self.over_threshold += other.over_threshold
+        for key, (low, high) in other.limits.items():
+            span = self.limits.get(key)
+            if span is not None:
+                span[0], span[1] = min(span[0], low), max(span[1], high)
+            elif len(self.limits) < 10:
+                self.limits[key] = [low, high]
 
     def canonical(self) -> str:
         """The group's message template, from its masked forms only (arrival-independent)."""
@@ -215,22 +264,69 @@ def _merge_flags(a: FormFlags, b: FormFlags) -> FormFlags:
 
 
 def merge_forms(forms: dict[str, int]) -> str:
-    """Merge masked forms token by token: positions where they differ become ``<*>``.
+    """Merge masked forms token by token: where they differ, the varying part becomes ``<*>``.
 
-    Only forms with as many tokens as the most frequent one take part (drain3 clusters
-    hold equal-length messages); the result does not depend on their order.
+    Only forms with as many tokens as the most frequent one take part (a template's lines
+    have equal-length forms); the result does not depend on their order. In a token that
+    differs, punctuation-delimited parts common to all forms are kept: ``tag="a",`` and
+    ``tag="b",`` merge to ``tag="<*>",``, ``user=root`` and ``user=guest`` to ``user=<*>``.
     """
     if not forms:
         return ""
     if len(forms) == 1:
         return next(iter(forms))
     top = max(forms.items(), key=lambda item: (item[1], item[0]))[0].split(" ")
-    merged = list(top)
+    columns: list[set[str]] = [{token} for token in top]
     for form in forms:
         tokens = form.split(" ")
         if len(tokens) == len(top):
-            merged = [m if m == t else "<*>" for m, t in zip(merged, tokens, strict=True)]
-    return " ".join(merged)
+            for column, token in zip(columns, tokens, strict=True):
+                column.add(token)
+    return " ".join(next(iter(c)) if len(c) == 1 else _merge_token(c) for c in columns)
+
+
+def _merge_token(tokens: set[str]) -> str:
+    """``<*>`` framed by the prefix and suffix that all ``tokens`` share up to punctuation."""
+    words = sorted(tokens)
+    prefix = _common_start(words[0], words[-1])  # sorted: the extremes bound the rest
+    backwards = sorted(w[::-1] for w in words)
+    suffix = _common_start(backwards[0], backwards[-1])[::-1]
+    shortest = min(len(w) for w in words)
+    if prefix.rfind("<") > prefix.rfind(">"):  # never cut into a placeholder
+        prefix = prefix[: prefix.rfind("<")]
+    closing = suffix.find(">")
+    if closing != -1 and not 0 <= suffix.find("<") < closing:
+        suffix = suffix[closing + 1 :]
+    prefix = prefix[: _last_cut(prefix) + 1]
+    suffix = suffix[_first_cut(suffix) :]
+    if len(prefix) + len(suffix) > shortest:
+        suffix = ""
+    return f"{prefix}<*>{suffix}"
+
+
+def _common_start(a: str, b: str) -> str:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return a[:size]
+
+
+def _last_cut(text: str) -> int:
+    """Index of the last non-alphanumeric character of ``text`` (-1: none)."""
+    for index in range(len(text) - 1, -1, -1):
+        if not text[index].isalnum() and text[index] != "_":
+            return index
+    return -1
+
+
+def _first_cut(text: str) -> int:
+    """Index of the first non-alphanumeric character of ``text`` (its length: none)."""
+    for index, char in enumerate(text):
+        if not char.isalnum() and char != "_":
+            return index
+    return len(text)
 
 
 def _cap(sample: str) -> str:

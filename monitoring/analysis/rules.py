@@ -18,7 +18,7 @@ groups in this order, so one problem is one anomaly:
    duplicates or retries: those are presumed rare (usual share 0) until learned.
 
 A flagged group becomes an ``Anomaly`` in ``monitoring/analysis/anomalies.py`` (fingerprint,
-severity, summary). Fingerprints come from canonical forms only, never from drain3 cluster
+severity, summary). Fingerprints come from canonical forms only, never from cluster
 ids, so the same problem gets the same fingerprint in every cycle, process and host;
 ``repeated_error`` and ``new_error`` share a fingerprint family. The public names of
 ``evidence`` and ``anomalies`` are importable from here too. No errors are raised here.

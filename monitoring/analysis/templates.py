@@ -1,4 +1,4 @@
-"""Log analysis: masking of variable parts and template mining (drain3) over log messages.
+"""Log analysis: masking of variable parts and template mining over log messages.
 
 Two layers, both deterministic and independent of arrival order where it matters:
 
@@ -6,9 +6,12 @@ Two layers, both deterministic and independent of arrival order where it matters
   token: ``LM response truncated (max_tokens=3000, needed=5790)`` becomes
   ``LM response truncated (max_tokens=<NUM>, needed=<NUM>)``. The masked form depends on
   that message alone, so it is the *canonical form* that fingerprints are built from.
-* :class:`TemplateMiner` feeds masked messages to drain3 to merge the masked forms that
-  still differ in a word or two (``user alice`` / ``user bob``) into one template cluster.
-  Cluster ids depend on arrival order and are only meaningful inside one miner.
+* :class:`TemplateMiner` groups masked messages into templates: their shapes
+  (``monitoring/analysis/shapes.py``: every variable one ``<*>``, with rules that hold for
+  any system's log) are clustered as drain3 would, then split where a position holds few
+  distinct words and merged across clusters where one holds many, as Brain would
+  (``monitoring/analysis/clusters.py``). Ids depend on arrival order and are only
+  meaningful inside one miner. :func:`as_wildcards` renders a template with ``<*>``.
 
 Placeholders: ``<NUM>`` (integers, decimals, with a unit suffix kept: ``<NUM>s``,
 ``<NUM>ms``), ``<IP>`` (IPv4, optional port), ``<HEX>`` (``0x...`` or 8+ hex digits),
@@ -16,17 +19,21 @@ Placeholders: ``<NUM>`` (integers, decimals, with a unit suffix kept: ``<NUM>s``
 ``'ghost5187'`` keeps its quotes: ``'<ID>'``); in paths only the segments with a digit
 change (``/users/<NUM>/<ID>``). In ``key=value``,
 ``key:value``, ``name#3`` and ``label.....7`` only the value is masked. Tokens without a
-digit are kept: drain3 generalises them when they vary.
+digit are kept here (the canonical form is what people see); grouping decides whether
+they vary.
 
 No errors are raised: any string is a valid message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from drain3.drain import Drain
+from monitoring.analysis.clusters import OVERFLOW, ShapeClusters
+from monitoring.analysis.shapes import Shaper
 
 #: Characters stripped off the front/back of a token before it is classified, kept verbatim.
 _LEAD = "[](){}<>'\"`,;="
@@ -52,11 +59,7 @@ _PATH_NUM = re.compile(r"(?<![^/\\])\d+(?![^/\\])")
 _PATH_ID = re.compile(r"(?<![^/\\])(?=[^/\\<]*\d)[^/\\]+")
 _ALPHA = re.compile(r"[A-Za-z]").search
 _KEYISH = re.compile(r"[=:#/]|\.\.").search
-_TYPED = re.compile(r"<(?:NUM|IP|HEX|UUID|ID)>")
 
-#: The placeholder drain3 sees for every typed one: a literal token, so masked positions
-#: count as similar (drain3's own ``<*>`` would count as a mismatch).
-_DRAIN_PLACEHOLDER = "<V>"
 #: Longest message prefix (characters) that is masked and mined; the rest is ignored.
 MAX_MINED_CHARS = 4096
 #: Cache bounds: entries, and the longest text (characters) worth caching, so that the
@@ -147,7 +150,8 @@ class _TokenCache(dict[str, str]):
     """token -> masked token; a miss masks and stores (cleared when it reaches its size)."""
 
     def __missing__(self, token: str) -> str:
-        masked = mask_token(token)
+        # Keys are zeroed (digits_as_zero): a token without "0" has no ASCII digit.
+        masked = token if "0" not in token and token.isascii() else mask_token(token)
         if len(token) > _MAX_CACHED_TOKEN:
             return masked
         if len(self) >= _TOKEN_CACHE_SIZE:
@@ -205,69 +209,114 @@ def mask(message: str) -> str:
 
 
 class TemplateMatch(NamedTuple):
-    """Where one message landed: its drain3 ``cluster_id`` and its canonical ``masked`` form."""
+    """Where one message landed: its shape's ``cluster_id`` and its canonical ``masked`` form.
+
+    ``cluster_id`` is the id of the message's shape (``monitoring/analysis/clusters.py``), a
+    provisional group: :meth:`TemplateMiner.groups` maps it to its template group once the
+    window is read. :data:`~monitoring.analysis.clusters.OVERFLOW` when the miner is full.
+    """
 
     cluster_id: int
     masked: str
 
 
 class TemplateMiner:
-    """Masking plus drain3: groups messages into templates, with a cache of masked forms.
+    """Masking plus template mining: groups messages into templates, with caches.
 
+    Each message is masked (:class:`Masker`, the canonical form), turned into a shape
+    (``monitoring/analysis/shapes.py``) and clustered (``monitoring/analysis/clusters.py``).
     Two caches keep repeated work out of the hot path: a message seen before (up to its
     digits' values, see :func:`digits_as_zero`) returns its earlier match without masking,
-    and a masked form seen before goes straight to its
-    cluster without a drain3 search (drain3 would put it there anyway: its own template
-    only generalises). Both are bounded (cleared when full).
+    and a masked form seen before returns its shape id without building the shape. Both
+    are bounded (cleared when full). Shape ids are assigned at once; which shapes form one
+    template is decided from everything seen so far by :meth:`groups`.
 
     Args:
-        sim_th: drain3 similarity threshold (share of equal tokens, 0..1) to join a cluster.
-            Masked positions count as equal, which is why it is higher than drain3's 0.4.
-        depth: drain3 prefix-tree depth (>= 3).
-        max_clusters: keep at most this many clusters (least recently used dropped);
-            None for no limit.
+        sim_th: share of shape positions (0..1) that must agree to join a cluster.
+        max_values: a position with at most this many distinct values (words without
+            digits) stays constant: lines that differ there are different templates.
+        max_shapes: distinct shapes held at most (memory bound; see :meth:`prune`).
     """
 
     def __init__(
-        self, *, sim_th: float = 0.7, depth: int = 5, max_clusters: int | None = 20_000
+        self, *, sim_th: float = 0.7, max_values: int = 3, max_shapes: int = 20_000
     ) -> None:
-        self._drain = Drain(sim_th=sim_th, depth=depth, max_clusters=max_clusters)
+        self._shapes = ShapeClusters(sim_th=sim_th, max_values=max_values, max_shapes=max_shapes)
         self._mask = Masker().mask_zeroed
-        self._clusters: dict[str, int] = {}
-        self._messages: dict[str, TemplateMatch] = {}
+        self._shape = Shaper().shape
+        self._forms: dict[str | bytes, int] = {}  # masked form (a digest if long) -> shape id
+        self._messages: dict[str | bytes, TemplateMatch] = {}  # zeroed message -> match
 
     def add(self, message: str) -> TemplateMatch:
-        """Mask ``message`` and assign it to a cluster (creating one if none is similar)."""
-        zeroed = digits_as_zero(message)
-        match = self._messages.get(zeroed)
+        """Mask ``message`` and give its shape id (a new shape joins or starts a cluster)."""
+        text = message[:MAX_MINED_CHARS]  # digits_as_zero, inline: the hot path of a scan
+        key: str | bytes = (
+            text.encode().translate(_ZERO_BYTES) if text.isascii() else text.translate(_ZERO_DIGITS)
+        )
+        match = self._messages.get(key)
         if match is not None:
             return match
+        zeroed = key.decode() if isinstance(key, bytes) else key
         masked = self._mask(zeroed)
-        cluster_id = self._clusters.get(masked)
-        if cluster_id is None:
-            cluster, _ = self._drain.add_log_message(_TYPED.sub(_DRAIN_PLACEHOLDER, masked))
-            cluster_id = cluster.cluster_id
-            if len(masked) <= _MAX_CACHED_MESSAGE:
-                if len(self._clusters) >= _FORM_CACHE_SIZE:
-                    self._clusters.clear()
-                self._clusters[masked] = cluster_id
-        match = TemplateMatch(cluster_id, masked)
+        form = masked if len(masked) <= _MAX_CACHED_MESSAGE else _digest(masked)
+        shape_id = self._forms.get(form)
+        if shape_id is None:  # (OVERFLOW is cached too: the table is full until prune())
+            shapes = self._shapes  # a full table takes no new form: no shape to build
+            shape_id = OVERFLOW if shapes.full else shapes.add(self._shape(masked))
+            if len(self._forms) >= _FORM_CACHE_SIZE:
+                self._forms.clear()
+            self._forms[form] = shape_id
+        match = TemplateMatch(shape_id, masked)
         if len(zeroed) <= _MAX_CACHED_MESSAGE:
             if len(self._messages) >= _MESSAGE_CACHE_SIZE:
                 self._messages.clear()
-            self._messages[zeroed] = match
+            self._messages[key] = match
         return match
 
     def cluster_id(self, message: str) -> int:
-        """Only the cluster id of :meth:`add` (the grouping benchmark's entry point)."""
+        """Only the shape id of :meth:`add`."""
         return self.add(message).cluster_id
 
+    def groups(self) -> dict[int, int]:
+        """Shape id -> template group id, for every shape held (see ``clusters.py``)."""
+        return self._shapes.resolve()
+
     def template(self, cluster_id: int) -> str | None:
-        """drain3's current template for a cluster (``<*>`` where lines varied), if kept."""
-        cluster = self._drain.id_to_cluster.get(cluster_id)
-        return None if cluster is None else cluster.get_template()
+        """The template tokens of a shape's group, space-separated (``<*>`` for variables)."""
+        tokens = self._shapes.template(cluster_id)
+        return None if tokens is None else " ".join(tokens)
+
+    def prune(self, keep: Iterable[int]) -> None:
+        """Forget every shape but those in ``keep`` (and empty the caches that name them)."""
+        self._shapes.prune(keep)
+        self._forms.clear()
+        self._messages.clear()
 
     @property
     def cluster_count(self) -> int:
-        """How many clusters the miner holds."""
-        return len(self._drain.id_to_cluster)
+        """How many distinct shapes the miner holds."""
+        return len(self._shapes)
+
+    @property
+    def comparisons(self) -> int:
+        """Shape-to-cluster comparisons made so far (the cost that must stay linear)."""
+        return self._shapes.comparisons
+
+
+def _digest(text: str) -> bytes:
+    """16-byte key of a long text (the form cache keeps keys small whatever the log holds)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+_WILDCARD_RUN = re.compile(
+    r"(?:<\*>|<(?:NUM|IP|HEX|UUID|ID)>[a-zA-Z%]*)(?:\s*<\*>|<(?:NUM|IP|HEX|UUID|ID)>[a-zA-Z%]*)*"
+)
+
+
+def as_wildcards(template: str) -> str:
+    """``template`` with every placeholder as ``<*>`` and runs of them as one (Loghub's form).
+
+    ``LM response truncated (max_tokens=<NUM>, needed=<NUM>)`` becomes
+    ``LM response truncated (max_tokens=<*>, needed=<*>)``; ``<IP> <*>`` becomes ``<*>``.
+    """
+    return _WILDCARD_RUN.sub("<*>", template)
