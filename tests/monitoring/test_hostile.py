@@ -12,8 +12,8 @@ import string
 from monitoring.analysis.analyzer import LogAnalyzer
 from monitoring.analysis.clusters import ShapeClusters
 from monitoring.analysis.evidence import OVERFLOW_SIGNATURE
-from monitoring.analysis.parsing import parse_lines
 from monitoring.analysis.templates import TemplateMiner
+from monitoring.parsing.parser import parse_lines
 
 
 def distinct_errors(count: int, seed: int = 3) -> list[str]:
