@@ -4,4 +4,5 @@ implementor.py  FixImplementor: lock, preflight, backup, write, validate, commit
 journal.py      write-ahead journal, byte-exact backups, the checkout's apply lock
 gitops.py       the git operations (GitPython), tokens scrubbed
 validation.py   compile, import and VALIDATE_COMMAND checks
+github.py       GitHubClient: open, find and follow pull requests (REST, retried)
 """
