@@ -10,7 +10,9 @@ that a killed process left half applied, before anything else runs. The Slack su
 Builders::
 
     build_runtime(settings, notifier)   database, stores, implementor, decisions; recovery
-    build_implementor(settings)         FixImplementor for TARGET_REPO_PATH, or None
+    build_implementor(settings, github) FixImplementor for TARGET_REPO_PATH, or None
+    build_github(settings)              GitHubClient when MENDBOT_DELIVERY=pull_request
+    build_delivery(github)              PullRequestDelivery with a client, else PushDelivery
     lm_config(settings)                 LMConfig from MENDBOT_LM / OPENAI_*, or None
     build_diagnoser(settings, state)    Diagnoser (LM or offline playbooks)
     build_source(settings, state)       the configured log source with its cursor, or None
@@ -28,6 +30,8 @@ import httpx
 from core.notifier import Notifier, NullNotifier
 from core.proposals import FixProposal
 from core.state import KeyValueStore
+from fixes.apply.delivery import Delivery, PullRequestDelivery, PushDelivery
+from fixes.apply.github import GitHubClient
 from fixes.apply.implementor import FixImplementor
 from fixes.decisions import Decisions
 from fixes.persistence.db import Database
@@ -51,6 +55,8 @@ from settings import Settings, process_environment, secret_value, service_enviro
 
 #: Seconds each request to a log source's HTTP API may take.
 SOURCE_HTTP_TIMEOUT_SECONDS = 30.0
+#: Seconds each request to GitHub's REST API may take.
+GITHUB_HTTP_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Runtime:
         notifier: where progress is told. To swap it after construction (e.g. once the
             Slack app exists) call :meth:`with_notifier`, which updates ``decisions`` too.
         recovered: proposals whose status start-up recovery changed.
+        github: the GitHub client of pull-request delivery (``MENDBOT_DELIVERY``), or None.
     """
 
     settings: Settings
@@ -77,6 +84,7 @@ class Runtime:
     decisions: Decisions
     notifier: Notifier
     recovered: list[FixProposal]
+    github: GitHubClient | None = None
 
     def with_notifier(self, notifier: Notifier) -> Runtime:
         """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
@@ -85,8 +93,10 @@ class Runtime:
         return self
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the GitHub client's)."""
         self.db.dispose()
+        if self.github is not None:
+            self.github.client.close()
 
 
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
@@ -107,7 +117,8 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     db = Database(settings.database_url)
     store = ProposalStore(db)
     notifier = notifier if notifier is not None else NullNotifier()
-    implementor = build_implementor(settings)
+    github = build_github(settings)
+    implementor = build_implementor(settings, github=github)
     decisions = Decisions(
         store=store,
         notifier=notifier,
@@ -124,12 +135,21 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         decisions=decisions,
         notifier=notifier,
         recovered=recovered,
+        github=github,
     )
 
 
-def build_implementor(settings: Settings) -> FixImplementor | None:
+def build_implementor(
+    settings: Settings, *, github: GitHubClient | None = None
+) -> FixImplementor | None:
     """The implementor for ``TARGET_REPO_PATH`` (git remote and branch, ``VALIDATE_*``, the
-    commit identity); None when no repository is set."""
+    commit identity, the delivery); None when no repository is set.
+
+    Args:
+        settings: the process settings.
+        github: the client of pull-request delivery (:func:`build_github`); None pushes
+            to ``GIT_BRANCH``.
+    """
     if settings.target_repo_path is None:
         return None
     return FixImplementor(
@@ -141,7 +161,28 @@ def build_implementor(settings: Settings) -> FixImplementor | None:
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         service_environment=service_environment(),
+        delivery=build_delivery(github),
     )
+
+
+def build_github(settings: Settings) -> GitHubClient | None:
+    """The GitHub client for ``GITHUB_REPOSITORY`` at ``GITHUB_API_URL`` with
+    ``GITHUB_TOKEN``, when ``MENDBOT_DELIVERY=pull_request``; else None (the settings
+    validator has already refused a pull-request delivery without a token or repository)."""
+    if settings.delivery != "pull_request":
+        return None
+    return GitHubClient(
+        client=httpx.Client(timeout=GITHUB_HTTP_TIMEOUT_SECONDS),
+        api_url=settings.github_api_url,
+        token=secret_value(settings.github_token) or "",
+        repository=settings.github_repository or "",
+    )
+
+
+def build_delivery(github: GitHubClient | None) -> Delivery:
+    """Pull requests through ``github`` when there is a client, else a push to
+    ``GIT_BRANCH``."""
+    return PullRequestDelivery(github=github) if github is not None else PushDelivery()
 
 
 def lm_config(settings: Settings) -> LMConfig | None:

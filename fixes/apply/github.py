@@ -31,7 +31,6 @@ Errors (``str()`` names the variable to fix and never holds the token)::
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -42,11 +41,10 @@ from pydantic import BaseModel, Field, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from core.redact import scrub_secrets
+from settings import DEFAULT_GITHUB_API_URL as DEFAULT_API_URL
+from settings import GITHUB_REPOSITORY_PATTERN
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-#: ``owner/name`` as GitHub allows them (the same check settings.py makes at boot).
-REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 #: A full commit sha (SHA-1, or SHA-256 repositories).
 _SHA = r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$"
 #: GitHub's advice for a secondary rate limit that names no wait: at least one minute.
@@ -193,7 +191,7 @@ class GitHubClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not REPOSITORY_PATTERN.match(repository):
+        if not GITHUB_REPOSITORY_PATTERN.fullmatch(repository):
             raise ValueError(f"GITHUB_REPOSITORY must be owner/name, not {repository!r}")
         self.client = client
         self.api_url = api_url.rstrip("/")

@@ -33,6 +33,7 @@ import json
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ class FakeGitHub:
         self.token = token
         self.pulls: dict[int, dict[str, Any]] = {}
         self._numbers = itertools.count(1)
-        self._faults: list[Reply] = []
+        self._faults: list[Reply | Callable[[Request], Reply | None]] = []
         self._lock = threading.Lock()
         self.server = FakeServer()
         prefix = f"/repos/{repository}/pulls"
@@ -104,8 +105,10 @@ class FakeGitHub:
         path = f"/repos/{self.repository}/pulls{suffix}"
         return self.server.received(path, method)
 
-    def fail_next(self, *replies: Reply) -> None:
-        """Answer the next requests with ``replies``, in order, before anything else."""
+    def fail_next(self, *replies: Reply | Callable[[Request], Reply | None]) -> None:
+        """Answer the next requests with ``replies``, in order, before anything else; a
+        callable is called with the request, and when it returns None the request is
+        then answered as usual (something happened on GitHub first)."""
         with self._lock:
             self._faults.extend(replies)
 
@@ -139,6 +142,12 @@ class FakeGitHub:
             )
         return sha
 
+    def open_pull(self, *, head: str, base: str = "main", title: str = "by hand") -> int:
+        """Open a pull request as a person on the web would; returns its number."""
+        sha, base_sha = self._branch_sha(head), self._branch_sha(base)
+        assert sha is not None and base_sha is not None, "both branches must exist"
+        return int(self._new_pull({"title": title}, head, sha, base, base_sha)["number"])
+
     def close(self, number: int) -> None:
         """Close pull request ``number`` without merging it (its branch stays)."""
         now = _now()
@@ -150,8 +159,12 @@ class FakeGitHub:
         def serve(request: Request) -> Reply:
             with self._lock:
                 fault = self._faults.pop(0) if self._faults else None
-            if fault is not None:
+            if isinstance(fault, Reply):
                 return fault
+            if fault is not None:
+                answer = fault(request)
+                if answer is not None:
+                    return answer
             auth = request.header("authorization") or ""
             if auth not in (f"Bearer {self.token}", f"token {self.token}"):
                 return github_error(401, "Bad credentials")

@@ -265,7 +265,15 @@ def test_the_token_never_appears_in_an_error_even_when_echoed(rig: Rig) -> None:
 def test_a_repository_that_is_not_owner_slash_name_is_refused_before_any_request(
     rig: Rig,
 ) -> None:
-    for bad in ("../../admin", "acme/orders/pulls", "acme", "acme/orders?x=1", " acme/orders"):
+    bad_names = (
+        "../../admin",
+        "acme/..",
+        "acme/orders\n",
+        "acme/orders/pulls",
+        "acme",
+        "acme/orders?x=1",
+    )
+    for bad in bad_names:
         with pytest.raises(ValueError, match="owner/name"):
             rig.client(repository=bad)
     assert rig.github.server.requests == []
