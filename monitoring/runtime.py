@@ -17,7 +17,8 @@ Builders::
     build_diagnoser(settings, state)    Diagnoser (LM or offline playbooks)
     build_source(settings, state)       the configured log source with its cursor, or None
     build_pipeline(runtime)             analyzer + diagnoser + stores: one cycle's core
-    build_monitor(runtime)              the scheduled monitor over the configured source
+    build_follower(runtime, hook)       PullRequestFollower with a GitHub client, else None
+    build_monitor(runtime, hook)        the scheduled monitor over the configured source
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from fixes.decisions import Decisions
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
+from fixes.pull_requests import DeliveredHook, PullRequestFollower
 from monitoring.analysis.analyzer import LogAnalyzer
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
@@ -294,9 +296,36 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
     )
 
 
-def build_monitor(runtime: Runtime) -> ProactiveMonitor:
+def build_follower(
+    runtime: Runtime, *, on_delivered: DeliveredHook | None = None
+) -> PullRequestFollower | None:
+    """The follower of fixes' pull requests when ``MENDBOT_DELIVERY=pull_request``, else None.
+
+    Args:
+        runtime: the process runtime (store, notifier, GitHub client).
+        on_delivered: called with ``(proposal, merge commit sha)`` once a merge is
+            recorded: where deploy tracking plugs in.
+    """
+    if runtime.github is None:
+        return None
+    return PullRequestFollower(
+        store=runtime.store,
+        notifier=runtime.notifier,
+        github=runtime.github,
+        on_delivered=on_delivered,
+    )
+
+
+def build_monitor(
+    runtime: Runtime, *, on_delivered: DeliveredHook | None = None
+) -> ProactiveMonitor:
     """The monitor over the configured source (None when ``none``: status and health
-    still answer) every ``MONITOR_INTERVAL_SECONDS``.
+    still answer) every ``MONITOR_INTERVAL_SECONDS``, following fixes' pull requests each
+    cycle with pull-request delivery.
+
+    Args:
+        runtime: the process runtime.
+        on_delivered: see :func:`build_follower`.
 
     Raises:
         LogSourceError: the chosen source lacks a setting.
@@ -307,5 +336,6 @@ def build_monitor(runtime: Runtime) -> ProactiveMonitor:
         notifier=runtime.notifier,
         decisions=runtime.decisions,
         db=runtime.db,
+        pull_requests=build_follower(runtime, on_delivered=on_delivered),
         interval_seconds=runtime.settings.monitor_interval_seconds,
     )

@@ -91,3 +91,18 @@ def test_the_runtime_builds_the_delivery_the_settings_choose(make_settings, tmp_
         assert isinstance(plain.implementor.delivery, PushDelivery)
     finally:
         plain.close()
+
+
+def test_the_start_summary_names_the_delivery_and_warns_without_monitoring(make_settings) -> None:
+    from bot.cli.run_command import summary_lines
+
+    chosen = make_settings(delivery="pull_request", github_token="t", github_repository="acme/o")
+    lines = summary_lines(chosen, source=None, source_note="", transport="off", warnings=[])
+    plain = summary_lines(
+        make_settings(), source="file", source_note="", transport="off", warnings=[]
+    )
+
+    assert "  delivery:    pull requests from mendbot/<fix id> into main on acme/o" in lines
+    assert any(line.startswith("  warning: MENDBOT_DELIVERY=pull_request") for line in lines)
+    assert "  delivery:    push to origin/main" in plain
+    assert not any("warning" in line for line in plain)

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -115,20 +113,18 @@ class FakeGitHub:
     # --- what people do on GitHub ---------------------------------------------------------------
     def merge(self, number: int, *, merged_by: str = "octocat") -> str:
         """Merge pull request ``number`` as the Merge button does: a merge commit of the
-        head branch on the base branch of the bare repository. Returns its sha."""
+        head branch on the base branch, made inside the bare repository as GitHub's own
+        servers do (``git merge-tree``, ``commit-tree``, ``update-ref``), so a protected
+        base branch's ``pre-receive`` hook does not apply. Returns the merge commit's sha.
+        """
         pull = self.pulls[number]
         base, head = pull["base"]["ref"], pull["head"]["ref"]
-        work = Path(tempfile.mkdtemp(prefix="fake-github-merge-"))
-        try:
-            git(work, "clone", "-q", "--branch", base, str(self.bare), "checkout")
-            checkout = work / "checkout"
-            git(checkout, "fetch", "-q", "origin", f"refs/heads/{head}")
-            message = f"Merge pull request #{number} from {self.owner}/{head}\n\n{pull['title']}"
-            git(checkout, "merge", "-q", "--no-ff", "-m", message, "FETCH_HEAD")
-            git(checkout, "push", "-q", "origin", base)
-            sha = git(checkout, "rev-parse", "HEAD")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        base_sha = git(self.bare, "rev-parse", f"refs/heads/{base}")
+        head_sha = git(self.bare, "rev-parse", f"refs/heads/{head}")
+        tree = git(self.bare, "merge-tree", "--write-tree", base_sha, head_sha)
+        message = f"Merge pull request #{number} from {self.owner}/{head}\n\n{pull['title']}"
+        sha = git(self.bare, "commit-tree", tree, "-p", base_sha, "-p", head_sha, "-m", message)
+        git(self.bare, "update-ref", f"refs/heads/{base}", sha, base_sha)
         now = _now()
         with self._lock:
             pull.update(
