@@ -174,7 +174,8 @@ def build_github(settings: Settings) -> GitHubClient | None:
     if settings.delivery != "pull_request":
         return None
     return GitHubClient(
-        client=httpx.Client(timeout=GITHUB_HTTP_TIMEOUT_SECONDS),
+        # GitHub answers a renamed repository's GETs with 301 to the new name.
+        client=httpx.Client(timeout=GITHUB_HTTP_TIMEOUT_SECONDS, follow_redirects=True),
         api_url=settings.github_api_url,
         token=secret_value(settings.github_token) or "",
         repository=settings.github_repository or "",

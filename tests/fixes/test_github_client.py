@@ -277,3 +277,27 @@ def test_a_repository_that_is_not_owner_slash_name_is_refused_before_any_request
         with pytest.raises(ValueError, match="owner/name"):
             rig.client(repository=bad)
     assert rig.github.server.requests == []
+
+
+def test_the_runtime_client_follows_a_renamed_repository(
+    rig: Rig, make_settings, github: FakeGitHub
+) -> None:
+    from monitoring.runtime import build_github
+
+    number = rig.open().number
+    moved = f"{github.url}/repos/{github.repository}/pulls/{number}"
+    github.server.route(
+        "GET", f"/repos/acme/old-name/pulls/{number}", Reply(301, headers={"Location": moved})
+    )
+    settings = make_settings(
+        delivery="pull_request",
+        github_token=TOKEN,
+        github_repository="acme/old-name",
+        github_api_url=github.url,
+    )
+    client = build_github(settings)
+    assert client is not None
+    try:
+        assert client.get_pull_request(number).number == number
+    finally:
+        client.client.close()
