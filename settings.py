@@ -10,6 +10,7 @@ and passes the object (or the fields it needs) into constructors; tests build
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,6 +21,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 LogSourceName = Literal["railway", "loki", "file", "command", "none"]
 
 DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
+
+DeliveryName = Literal["push", "pull_request"]
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+#: ``GITHUB_REPOSITORY``: ``owner/name`` as GitHub allows them (use ``fullmatch``).
+GITHUB_REPOSITORY_PATTERN = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/(?!\.{1,2}\Z)[A-Za-z0-9._-]{1,100}"
+)
 
 
 class Settings(BaseSettings):
@@ -130,6 +138,22 @@ class Settings(BaseSettings):
         description="Author and committer e-mail of fix commits.",
     )
 
+    # --- delivery of a validated fix -------------------------------------------------------
+    delivery: DeliveryName = Field(
+        "push",
+        validation_alias="MENDBOT_DELIVERY",
+        description="push: to GIT_BRANCH; pull_request: to mendbot/<id> and open a PR.",
+    )
+    github_token: SecretStr | None = Field(
+        None,
+        validation_alias="GITHUB_TOKEN",
+        description="Opens and reads pull requests (Pull requests: read and write).",
+    )
+    github_repository: str | None = Field(
+        None, validation_alias="GITHUB_REPOSITORY", description="owner/name on GitHub."
+    )
+    github_api_url: str = Field(DEFAULT_GITHUB_API_URL, validation_alias="GITHUB_API_URL")
+
     @field_validator("slack_approvers", mode="before")
     @classmethod
     def _split_approvers(cls, value: object) -> object:
@@ -152,6 +176,29 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(
                 f"MENDBOT_LOG_SOURCE={self.log_source} needs {' and '.join(missing)} to be set"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_delivery(self) -> Settings:
+        if self.delivery != "pull_request":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("GITHUB_TOKEN", self.github_token),
+                ("GITHUB_REPOSITORY", self.github_repository),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"MENDBOT_DELIVERY=pull_request needs {' and '.join(missing)} to be set"
+            )
+        if not GITHUB_REPOSITORY_PATTERN.fullmatch(self.github_repository or ""):
+            raise ValueError(
+                f"GITHUB_REPOSITORY must be owner/name, e.g. acme/orders, not "
+                f"{self.github_repository!r}"
             )
         return self
 

@@ -29,6 +29,12 @@ EventKind = Literal[
     "expired",  # details: ttl_seconds
     "seen_again",  # details: count (this cycle), total
     "refused",  # actor, details: reason (e.g. not an approver, stale proposal)
+    # Pull-request delivery; details: pull_request ({number, url, branch, base, and once
+    # merged merge_commit_sha, merged_at}), and for opened: commit_sha, commit_url, branch;
+    # for closed: reason ("pull request closed").
+    "pull_request_opened",
+    "pull_request_merged",
+    "pull_request_closed",
 ]
 
 

@@ -4,10 +4,17 @@ The proposal lifecycle (``TRANSITIONS`` is the single source of truth)::
 
     proposed ──▶ approved ──▶ applying ──▶ applied
        │             │            ├──────▶ rolled_back   (validation failed, interrupted)
-       │             │            └──────▶ failed        (push refused, preflight refused)
+       │             │            ├──────▶ failed        (push refused, preflight refused)
+       │             │            └──────▶ awaiting_merge ──▶ applied    (PR merged)
+       │             │                     (pull request   └──▶ rejected (PR closed)
+       │             │                      open)
        │             └──────────────────▶ failed
        ├──▶ rejected
        └──▶ expired                      (older than MENDBOT_PROPOSAL_TTL_SECONDS)
+
+``awaiting_merge`` exists only with ``MENDBOT_DELIVERY=pull_request``: the validated fix
+is on branch ``mendbot/<id>`` with a pull request into the deploy branch, and
+``fixes.pull_requests`` follows it each cycle.
 """
 
 from __future__ import annotations
@@ -40,13 +47,15 @@ class ProposalStatus(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    AWAITING_MERGE = "awaiting_merge"
 
 
 S = ProposalStatus
 TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED}),
     S.APPROVED: frozenset({S.APPLYING, S.FAILED}),
-    S.APPLYING: frozenset({S.APPLIED, S.ROLLED_BACK, S.FAILED}),
+    S.APPLYING: frozenset({S.APPLIED, S.ROLLED_BACK, S.FAILED, S.AWAITING_MERGE}),
+    S.AWAITING_MERGE: frozenset({S.APPLIED, S.REJECTED}),
     S.APPLIED: frozenset(),
     S.ROLLED_BACK: frozenset(),
     S.FAILED: frozenset(),
@@ -54,7 +63,7 @@ TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     S.EXPIRED: frozenset(),
 }
 #: Statuses in which a proposal still stands for its fingerprint (not posted again).
-OPEN_STATUSES = frozenset({S.PROPOSED, S.APPROVED, S.APPLYING})
+OPEN_STATUSES = frozenset({S.PROPOSED, S.APPROVED, S.APPLYING, S.AWAITING_MERGE})
 #: Statuses from which nothing follows.
 FINAL_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
@@ -90,7 +99,8 @@ class FixProposal(BaseModel):
         status: lifecycle state; change it only through ``ProposalStore.transition``.
         created_at, updated_at: aware UTC.
         decided_by, decided_at: who approved or rejected, and when.
-        commit_sha: the pushed fix commit, once applied.
+        commit_sha: the pushed fix commit, once applied (with pull-request delivery: the
+            commit on ``mendbot/<id>`` while ``awaiting_merge``, then the merge commit).
         error: why it failed or was rolled back, token-scrubbed.
         thread_ref: the notifier's handle on the proposal's message (Slack
             ``"<channel>:<ts>"``), None until posted.

@@ -3,6 +3,8 @@
     persistence/  the database: proposals and their state machine, audit trail, state
     apply/        FixImplementor: backup, apply, validate, commit, push, or roll back
     decisions.py  approve / implement / reject / expire / recover, shared by Slack and CLI
+    pull_requests.py  PullRequestFollower: a fix's pull request merged -> applied,
+                  closed -> rejected (MENDBOT_DELIVERY=pull_request)
 
 Imports ``core`` and ``settings`` only: it never imports ``monitoring`` or ``bot``.
 """

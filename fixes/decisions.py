@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from core.clock import utcnow
-from core.notifier import Notifier, ProposalEvent
+from core.notifier import EventKind, Notifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
 from core.redact import scrub_secrets
 from fixes.apply.contract import ApplyOutcome, Implementor
@@ -125,7 +125,8 @@ class Decisions:
         proposal is marked ``failed`` (nothing changed).
 
         Returns:
-            The proposal in its final status (applied, rolled_back or failed).
+            The proposal in its final status (applied, rolled_back or failed), or
+            ``awaiting_merge`` when its pull request was opened (pull-request delivery).
 
         Raises:
             DecisionRefused: unknown id, or not ``approved`` (already running or done).
@@ -334,7 +335,9 @@ class Decisions:
         except InvalidTransition as lost:
             raise self._not_open(proposal_id, lost.current) from lost
         event_details = {k: v for k, v in details.items() if k != "status"}
-        self.notifier.post_event(final, ProposalEvent(kind=outcome.status, details=event_details))
+        self.notifier.post_event(
+            final, ProposalEvent(kind=_event_kind(outcome), details=event_details)
+        )
         return final
 
     def _get(self, proposal_id: str) -> FixProposal:
@@ -388,3 +391,10 @@ class Decisions:
 @contextmanager
 def _held() -> Iterator[bool]:
     yield True
+
+
+def _event_kind(outcome: ApplyOutcome) -> EventKind:
+    """The thread event for an outcome: its status, or ``pull_request_opened`` when the
+    fix waits for its pull request to be merged."""
+    status = outcome.status
+    return "pull_request_opened" if status == "awaiting_merge" else status

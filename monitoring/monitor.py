@@ -3,8 +3,9 @@
 :class:`ProactiveMonitor` runs :meth:`CyclePipeline.run_once` on an APScheduler
 ``BackgroundScheduler`` job (one job, ``max_instances=1``: cycles never overlap;
 ``coalesce=True``: runs missed while one was slow collapse into one). A cycle expires
-stale proposals, fetches what is new since the stored cursor, analyzes, diagnoses,
-stores and posts, then moves the cursor. How often, and when to alert, is decided by
+stale proposals, follows open pull requests (pull-request delivery), fetches what is new
+since the stored cursor, analyzes, diagnoses, stores and posts, then moves the cursor.
+How often, and when to alert, is decided by
 :class:`~monitoring.monitor_state.MonitorHealth`; a failing source never stops the bot.
 """
 
@@ -41,6 +42,14 @@ class Expirer(Protocol):
         ...
 
 
+class Follower(Protocol):
+    """``fixes.pull_requests.PullRequestFollower``'s one method the monitor calls."""
+
+    def follow(self) -> Any:
+        """Look once at every open pull request of a fix; never raises for one of them."""
+        ...
+
+
 class Pingable(Protocol):
     """``fixes.persistence.db.Database``' one method ``/health`` calls."""
 
@@ -59,6 +68,8 @@ class ProactiveMonitor:
         notifier: where source-down / recovered alerts go.
         decisions: expires stale proposals each cycle (None: skipped).
         db: pinged by :meth:`health` (None: not reported).
+        pull_requests: follows fixes' pull requests each cycle (None: no pull-request
+            delivery).
         interval_seconds: the base interval.
         clock: the current aware UTC time.
     """
@@ -71,6 +82,7 @@ class ProactiveMonitor:
         notifier: Notifier,
         decisions: Expirer | None = None,
         db: Pingable | None = None,
+        pull_requests: Follower | None = None,
         interval_seconds: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -79,6 +91,7 @@ class ProactiveMonitor:
         self.notifier = notifier
         self.decisions = decisions
         self.db = db
+        self.pull_requests = pull_requests
         self.clock = clock
         self.health_state = MonitorHealth(
             base_interval_seconds=interval_seconds,
@@ -151,6 +164,7 @@ class ProactiveMonitor:
             try:
                 if self.decisions is not None:
                     self.decisions.expire_stale()
+                self._follow_pull_requests()
                 result = self.pipeline.run_once(self.source)
             except LogSourceError as error:
                 self._on_failure(error, source_failed=True)
@@ -161,6 +175,15 @@ class ProactiveMonitor:
                 return None
             self._on_success(result)
             return result
+
+    def _follow_pull_requests(self) -> None:
+        """Follow open pull requests; a failure here is logged and never fails the cycle."""
+        if self.pull_requests is None:
+            return
+        try:
+            self.pull_requests.follow()
+        except Exception:
+            log.exception("following pull requests failed")
 
     def _on_success(self, result: CycleResult) -> None:
         worst = max((a.severity for a in result.anomalies), key=lambda s: s.rank, default=None)

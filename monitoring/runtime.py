@@ -10,12 +10,15 @@ that a killed process left half applied, before anything else runs. The Slack su
 Builders::
 
     build_runtime(settings, notifier)   database, stores, implementor, decisions; recovery
-    build_implementor(settings)         FixImplementor for TARGET_REPO_PATH, or None
+    build_implementor(settings, github) FixImplementor for TARGET_REPO_PATH, or None
+    build_github(settings)              GitHubClient when MENDBOT_DELIVERY=pull_request
+    build_delivery(github)              PullRequestDelivery with a client, else PushDelivery
     lm_config(settings)                 LMConfig from MENDBOT_LM / OPENAI_*, or None
     build_diagnoser(settings, state)    Diagnoser (LM or offline playbooks)
     build_source(settings, state)       the configured log source with its cursor, or None
     build_pipeline(runtime)             analyzer + diagnoser + stores: one cycle's core
-    build_monitor(runtime)              the scheduled monitor over the configured source
+    build_follower(runtime, hook)       PullRequestFollower with a GitHub client, else None
+    build_monitor(runtime, hook)        the scheduled monitor over the configured source
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ import httpx
 from core.notifier import Notifier, NullNotifier
 from core.proposals import FixProposal
 from core.state import KeyValueStore
+from fixes.apply.delivery import Delivery, PullRequestDelivery, PushDelivery
+from fixes.apply.github import GitHubClient
 from fixes.apply.implementor import FixImplementor
 from fixes.decisions import Decisions
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
+from fixes.pull_requests import DeliveredHook, PullRequestFollower
 from monitoring.analysis.analyzer import LogAnalyzer
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
@@ -51,6 +57,8 @@ from settings import Settings, process_environment, secret_value, service_enviro
 
 #: Seconds each request to a log source's HTTP API may take.
 SOURCE_HTTP_TIMEOUT_SECONDS = 30.0
+#: Seconds each request to GitHub's REST API may take.
+GITHUB_HTTP_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -67,6 +75,7 @@ class Runtime:
         notifier: where progress is told. To swap it after construction (e.g. once the
             Slack app exists) call :meth:`with_notifier`, which updates ``decisions`` too.
         recovered: proposals whose status start-up recovery changed.
+        github: the GitHub client of pull-request delivery (``MENDBOT_DELIVERY``), or None.
     """
 
     settings: Settings
@@ -77,6 +86,7 @@ class Runtime:
     decisions: Decisions
     notifier: Notifier
     recovered: list[FixProposal]
+    github: GitHubClient | None = None
 
     def with_notifier(self, notifier: Notifier) -> Runtime:
         """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
@@ -85,8 +95,10 @@ class Runtime:
         return self
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the GitHub client's)."""
         self.db.dispose()
+        if self.github is not None:
+            self.github.client.close()
 
 
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
@@ -107,7 +119,8 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     db = Database(settings.database_url)
     store = ProposalStore(db)
     notifier = notifier if notifier is not None else NullNotifier()
-    implementor = build_implementor(settings)
+    github = build_github(settings)
+    implementor = build_implementor(settings, github=github)
     decisions = Decisions(
         store=store,
         notifier=notifier,
@@ -124,12 +137,21 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         decisions=decisions,
         notifier=notifier,
         recovered=recovered,
+        github=github,
     )
 
 
-def build_implementor(settings: Settings) -> FixImplementor | None:
+def build_implementor(
+    settings: Settings, *, github: GitHubClient | None = None
+) -> FixImplementor | None:
     """The implementor for ``TARGET_REPO_PATH`` (git remote and branch, ``VALIDATE_*``, the
-    commit identity); None when no repository is set."""
+    commit identity, the delivery); None when no repository is set.
+
+    Args:
+        settings: the process settings.
+        github: the client of pull-request delivery (:func:`build_github`); None pushes
+            to ``GIT_BRANCH``.
+    """
     if settings.target_repo_path is None:
         return None
     return FixImplementor(
@@ -141,7 +163,29 @@ def build_implementor(settings: Settings) -> FixImplementor | None:
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         service_environment=service_environment(),
+        delivery=build_delivery(github),
     )
+
+
+def build_github(settings: Settings) -> GitHubClient | None:
+    """The GitHub client for ``GITHUB_REPOSITORY`` at ``GITHUB_API_URL`` with
+    ``GITHUB_TOKEN``, when ``MENDBOT_DELIVERY=pull_request``; else None (the settings
+    validator has already refused a pull-request delivery without a token or repository)."""
+    if settings.delivery != "pull_request":
+        return None
+    return GitHubClient(
+        # GitHub answers a renamed repository's GETs with 301 to the new name.
+        client=httpx.Client(timeout=GITHUB_HTTP_TIMEOUT_SECONDS, follow_redirects=True),
+        api_url=settings.github_api_url,
+        token=secret_value(settings.github_token) or "",
+        repository=settings.github_repository or "",
+    )
+
+
+def build_delivery(github: GitHubClient | None) -> Delivery:
+    """Pull requests through ``github`` when there is a client, else a push to
+    ``GIT_BRANCH``."""
+    return PullRequestDelivery(github=github) if github is not None else PushDelivery()
 
 
 def lm_config(settings: Settings) -> LMConfig | None:
@@ -253,9 +297,36 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
     )
 
 
-def build_monitor(runtime: Runtime) -> ProactiveMonitor:
+def build_follower(
+    runtime: Runtime, *, on_delivered: DeliveredHook | None = None
+) -> PullRequestFollower | None:
+    """The follower of fixes' pull requests when ``MENDBOT_DELIVERY=pull_request``, else None.
+
+    Args:
+        runtime: the process runtime (store, notifier, GitHub client).
+        on_delivered: called with ``(proposal, merge commit sha)`` once a merge is
+            recorded: where deploy tracking plugs in.
+    """
+    if runtime.github is None:
+        return None
+    return PullRequestFollower(
+        store=runtime.store,
+        notifier=runtime.notifier,
+        github=runtime.github,
+        on_delivered=on_delivered,
+    )
+
+
+def build_monitor(
+    runtime: Runtime, *, on_delivered: DeliveredHook | None = None
+) -> ProactiveMonitor:
     """The monitor over the configured source (None when ``none``: status and health
-    still answer) every ``MONITOR_INTERVAL_SECONDS``.
+    still answer) every ``MONITOR_INTERVAL_SECONDS``, following fixes' pull requests each
+    cycle with pull-request delivery.
+
+    Args:
+        runtime: the process runtime.
+        on_delivered: see :func:`build_follower`.
 
     Raises:
         LogSourceError: the chosen source lacks a setting.
@@ -266,5 +337,6 @@ def build_monitor(runtime: Runtime) -> ProactiveMonitor:
         notifier=runtime.notifier,
         decisions=runtime.decisions,
         db=runtime.db,
+        pull_requests=build_follower(runtime, on_delivered=on_delivered),
         interval_seconds=runtime.settings.monitor_interval_seconds,
     )

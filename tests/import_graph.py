@@ -80,6 +80,7 @@ ALLOWED: dict[str, set[str]] = {
 #: Modules directly under a package that are not in a stage folder: which room they are.
 LOOSE = {
     "fixes.decisions": "fixes.decisions",
+    "fixes.pull_requests": "fixes.decisions",
     "bot.http_server": "bot.http",
 }
 

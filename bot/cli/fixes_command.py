@@ -107,7 +107,7 @@ def _implement(args: argparse.Namespace, runtime: Runtime) -> int:
         _err(say.NO_REPOSITORY)
         return EXIT_USAGE
     final = runtime.decisions.implement(args.id, actor=local_actor(args.actor))
-    if final.status is ProposalStatus.APPLIED:
+    if final.status in (ProposalStatus.APPLIED, ProposalStatus.AWAITING_MERGE):
         print(say.outcome(final))
         return EXIT_OK
     _err(say.outcome(final))

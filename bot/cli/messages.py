@@ -135,6 +135,9 @@ def progress(event: ProposalEvent) -> str | None:
         return f"validation passed{again}: {checks}"
     if event.kind == "validation_failed":
         return f"validation failed ({details.get('check')}):\n{details.get('output', '')}"
+    if event.kind == "pull_request_opened":
+        pull = details.get("pull_request") or {}
+        return f"pull request opened: {pull.get('url')} (branch {pull.get('branch')})"
     return None
 
 
@@ -142,6 +145,11 @@ def outcome(proposal: FixProposal) -> str:
     """``fixes implement``: the final line(s) for the proposal's status."""
     if proposal.status is ProposalStatus.APPLIED:
         return f"{proposal.id} applied: commit {proposal.commit_sha} pushed"
+    if proposal.status is ProposalStatus.AWAITING_MERGE:
+        return (
+            f"{proposal.id} awaiting merge: commit {proposal.commit_sha} pushed to "
+            f"mendbot/{proposal.id}, pull request open; it is applied once merged"
+        )
     reason = proposal.error or "no reason recorded"
     return f"{proposal.id} {_status(proposal.status)}: {reason}"
 

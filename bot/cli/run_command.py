@@ -50,9 +50,30 @@ def summary_lines(
         f"  slack:       {transport}",
         f"  approvers:   {approvers}",
         f"  repository:  {repository}",
+        f"  delivery:    {_delivery(settings)}",
         f"  health:      http://0.0.0.0:{settings.port}/health",
     ]
+    if settings.delivery == "pull_request" and not source:
+        warnings = [*warnings, unfollowed_pull_requests_warning()]
     return lines + [f"  warning: {w}" for w in warnings]
+
+
+def _delivery(settings: Settings) -> str:
+    if settings.delivery == "pull_request":
+        return (
+            f"pull requests from mendbot/<fix id> into {settings.git_branch} on "
+            f"{settings.github_repository}"
+        )
+    return f"push to {settings.git_remote}/{settings.git_branch}"
+
+
+def unfollowed_pull_requests_warning() -> str:
+    """Start-up warning: pull requests are followed by the monitoring cycles, and there are
+    none without a log source."""
+    return (
+        "MENDBOT_DELIVERY=pull_request, but monitoring is off: pull requests are opened, "
+        "yet merges and closes are only noticed by monitoring cycles (configure a log source)"
+    )
 
 
 def source_failed_warning(error: Exception) -> str:

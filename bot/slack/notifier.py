@@ -49,10 +49,22 @@ REFRESHING_EVENTS = frozenset(
         "rejected",
         "expired",
         "seen_again",
+        "pull_request_opened",
+        "pull_request_merged",
+        "pull_request_closed",
     }
 )
 #: Event kinds also shown in the channel, not only in the thread.
-BROADCAST_EVENTS = frozenset({"applied", "rolled_back", "failed"})
+BROADCAST_EVENTS = frozenset(
+    {
+        "applied",
+        "rolled_back",
+        "failed",
+        "pull_request_opened",
+        "pull_request_merged",
+        "pull_request_closed",
+    }
+)
 
 
 class SlackDeliveryError(Exception):

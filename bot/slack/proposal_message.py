@@ -71,6 +71,7 @@ STATUS_LABEL = {
     ProposalStatus.FAILED: ":warning: failed",
     ProposalStatus.REJECTED: ":no_entry_sign: rejected",
     ProposalStatus.EXPIRED: ":zzz: expired",
+    ProposalStatus.AWAITING_MERGE: ":arrow_heading_up: pull request open, waiting for a merge",
 }
 NO_CHANGE = (
     "*No code change proposed*: this needs investigation by a person. Reject it to dismiss it."

@@ -1,7 +1,8 @@
 """Slack bot stage: the reply in a proposal's thread for each of its events (pure).
 
 One reply per :class:`core.notifier.ProposalEvent` (approved, applying, validation,
-applied, rolled back, failed, rejected, expired, seen again, refused), in words of this
+applied, rolled back, failed, rejected, expired, seen again, refused, and a pull request
+opened, merged or closed), in words of this
 module's own; :class:`bot.slack.notifier.SlackNotifier` posts them and re-renders the
 channel message (:mod:`bot.slack.proposal_message`) to the new status. Detail values come
 from the pipeline and from people, so each passes through :func:`bot.slack.mrkdwn.safe`;
@@ -10,6 +11,7 @@ a reply is kept under 3,000 characters.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.slack.block_kit import FALLBACK_MAX, clip
@@ -75,6 +77,9 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
             + (f" ({d['total']} in all since posted)." if "total" in d else ".")
         ),
         "refused": lambda: f":raised_hand: Refused {who}: {_said(d.get('reason', ''))}",
+        "pull_request_opened": lambda: _pull_request_opened(d),
+        "pull_request_merged": lambda: _pull_request_merged(d),
+        "pull_request_closed": lambda: _pull_request_closed(d),
     }
     return texts[event.kind]()
 
@@ -117,3 +122,52 @@ def _failed(d: dict[str, Any]) -> str:
             " (not pushed)."
         )
     return text
+
+
+_WEB_URL = re.compile(r"^https?://[^\s|<>]+$")
+
+
+def _pull_request(d: dict[str, Any]) -> tuple[str, str, str]:
+    """``(link, branch, base)`` of the ``pull_request`` detail: ``<url|#12>`` (only an
+    http(s) URL becomes a link), and the branch names set in code."""
+    pr = _pr_facts(d)
+    number = pr.get("number")
+    name = f"#{number}" if isinstance(number, int) else "the pull request"
+    url = str(pr.get("url") or "")
+    link = f"<{escape(url)}|{name}>" if _WEB_URL.match(url) else name
+    branch = f"`{escape(str(pr.get('branch') or d.get('branch') or '?'))}`"
+    return link, branch, f"`{escape(str(pr.get('base') or '?'))}`"
+
+
+def _pr_facts(d: dict[str, Any]) -> dict[str, Any]:
+    facts = d.get("pull_request")
+    return facts if isinstance(facts, dict) else {}
+
+
+def _pull_request_opened(d: dict[str, Any]) -> str:
+    link, branch, base = _pull_request(d)
+    sha = str(d.get("commit_sha") or "")
+    commit = f" (commit `{escape(sha[:12])}`)" if sha else ""
+    return (
+        f":arrow_heading_up: Validated and pushed to branch {branch}{commit}; pull request "
+        f"{link} is open into {base}. The fix is applied when someone merges it; closing "
+        "it rejects the fix."
+    )
+
+
+def _pull_request_merged(d: dict[str, Any]) -> str:
+    link, _branch, base = _pull_request(d)
+    sha = str(_pr_facts(d).get("merge_commit_sha") or "")
+    commit = f": commit `{escape(sha[:12])}`" if sha else ""
+    return (
+        f":twisted_rightwards_arrows: Pull request {link} was merged into {base}{commit}. "
+        "The platform deploys it from there."
+    )
+
+
+def _pull_request_closed(d: dict[str, Any]) -> str:
+    link, branch, _base = _pull_request(d)
+    return (
+        f":no_entry_sign: Pull request {link} was closed without merging, so the fix is "
+        f"rejected. Branch {branch} is left as it is."
+    )

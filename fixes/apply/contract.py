@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -19,21 +19,29 @@ class ApplyOutcome(BaseModel):
     """What the implementor did with an approved proposal.
 
     Attributes:
-        status: ``applied`` (pushed), ``rolled_back`` (files restored, nothing pushed)
-            or ``failed`` (refused before writing, or the push was refused).
+        status: ``applied`` (pushed), ``rolled_back`` (files restored, nothing pushed),
+            ``failed`` (refused before writing, or the push was refused) or
+            ``awaiting_merge`` (pushed to a branch of its own with a pull request open:
+            :mod:`fixes.apply.delivery`).
         commit_sha: the fix commit, when one was made.
         commit_url: a web link to it, when the remote is a known forge.
         reason: why it did not apply (token-scrubbed), None when applied.
         validation_output: the tail of the validation output, token-scrubbed.
         kept_branch: a local branch holding an unpushed fix commit, if any.
+        branch: the remote branch the fix commit was pushed to when it is not
+            ``GIT_BRANCH`` (pull-request delivery: ``mendbot/<fix id>``).
+        pull_request: the open pull request's facts
+            (:meth:`fixes.apply.github.PullRequest.summary`), when ``awaiting_merge``.
     """
 
-    status: Literal["applied", "rolled_back", "failed"]
+    status: Literal["applied", "rolled_back", "failed", "awaiting_merge"]
     commit_sha: str | None = None
     commit_url: str | None = None
     reason: str | None = None
     validation_output: str | None = None
     kept_branch: str | None = None
+    branch: str | None = None
+    pull_request: dict[str, Any] | None = None
 
 
 class Implementor(Protocol):

@@ -240,20 +240,27 @@ class GitOps:
         )
         return self.head()
 
-    def push(self) -> None:
-        """Push HEAD to ``remote``/``branch`` (never forced).
+    def push(self, *, to_branch: str | None = None) -> None:
+        """Push HEAD to ``remote``/``branch``, or to ``remote``/``to_branch`` (never forced).
+
+        Args:
+            to_branch: another branch of the remote to push to (pull-request delivery's
+                ``mendbot/<fix id>``); the remote-tracking ref of ``branch`` is then left
+                as it is.
 
         Raises:
             PushRejected: the remote refused; ``non_fast_forward`` when it has commits
                 that HEAD lacks.
         """
+        target = to_branch or self.branch
         status, out, err = self._execute(
-            ["push", "--porcelain", self.remote, f"HEAD:refs/heads/{self.branch}"],
+            ["push", "--porcelain", self.remote, f"HEAD:refs/heads/{target}"],
             timeout=self.network_timeout_seconds,
             check=False,
         )
         if status == 0:
-            self.run("update-ref", self.tracking_ref, "HEAD")
+            if target == self.branch:
+                self.run("update-ref", self.tracking_ref, "HEAD")
             return
         refused = [line for line in out.splitlines() if line.startswith("!")]
         summary = refused[0].split("\t")[-1] if refused else ""
@@ -262,7 +269,7 @@ class GitOps:
         )
         detail = _last_lines(err) or summary or f"git push exited {status}"
         raise PushRejected(
-            f"push to {self.remote}/{self.branch} refused: {detail}", non_fast_forward=non_ff
+            f"push to {self.remote}/{target} refused: {detail}", non_fast_forward=non_ff
         )
 
     def rebase_onto_remote(self) -> str:

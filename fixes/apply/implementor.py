@@ -9,6 +9,9 @@
                          remote's head (push refused, or still refused after one
                          fetch-rebase-revalidate when the remote moved on)
 
+What follows a validated commit is the :class:`~fixes.apply.delivery.Delivery`'s: push to
+``GIT_BRANCH`` (the default), or push to ``mendbot/<fix id>`` and open a pull request.
+
 This module holds the lock (one apply per checkout at a time: an ``flock`` the kernel
 drops when its holder dies), runs the preflight and the edit checks, and hands the rest
 to :class:`~fixes.apply.transaction.ApplyTransaction` (backup and journal under
@@ -34,6 +37,7 @@ from core.edits import EditRejected, planned_contents
 from core.proposals import FixProposal
 from fixes.apply.commit_message import commit_message
 from fixes.apply.contract import ApplyOutcome
+from fixes.apply.delivery import Delivery, PushDelivery
 from fixes.apply.gitops import GitOps, GitOpsError, scrub
 from fixes.apply.journal import Journal, JournalError
 from fixes.apply.recovery import recover
@@ -58,6 +62,8 @@ class FixImplementor:
         network_timeout_seconds: limit for each fetch and push.
         service_environment: the environment the service's code is validated with;
             default :func:`settings.service_environment`.
+        delivery: what follows a validated commit (``MENDBOT_DELIVERY``); default
+            :class:`~fixes.apply.delivery.PushDelivery`.
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class FixImplementor:
         lock_wait_seconds: float | None = None,
         network_timeout_seconds: float = 120.0,
         service_environment: Mapping[str, str] | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).expanduser().resolve()
         self.remote = remote
@@ -91,6 +98,7 @@ class FixImplementor:
             import_check=import_check,
             environment=service_environment,
         )
+        self.delivery: Delivery = delivery if delivery is not None else PushDelivery()
         self._journal: Journal | None = None
 
     @property
@@ -131,9 +139,11 @@ class FixImplementor:
                 ``validation_failed`` events as they happen.
 
         Returns:
-            ``applied`` (pushed; ``commit_sha``, ``commit_url``), ``rolled_back`` (files
-            restored, nothing pushed) or ``failed`` (refused before writing, or the push
-            was refused: ``kept_branch`` holds the commit).
+            ``applied`` (pushed; ``commit_sha``, ``commit_url``), ``awaiting_merge``
+            (pull-request delivery: pushed to ``branch``, ``pull_request`` open),
+            ``rolled_back`` (files restored, nothing pushed) or ``failed`` (refused before
+            writing, the push was refused: ``kept_branch`` holds the commit, or the pull
+            request could not be opened).
 
         Raises:
             BaseException: only what is not an ``Exception`` (e.g. ``KeyboardInterrupt``),
@@ -153,7 +163,8 @@ class FixImplementor:
         started = self._begin(proposal, on_event)
         if isinstance(started, ApplyOutcome):
             return started
-        return started.run(message)
+        pushed = started.run(message)
+        return self.delivery.deliver(proposal, pushed, approved_by=approved_by, base=self.branch)
 
     def _begin(self, proposal: FixProposal, on_event: EventSink) -> ApplyTransaction | ApplyOutcome:
         """Preflight, check the edits, back up and journal: the transaction, or why not
@@ -189,6 +200,7 @@ class FixImplementor:
                 validator=self.validator,
                 baseline=baseline,
                 on_event=on_event,
+                push_branch=self.delivery.push_branch(proposal.id),
             )
         except (JournalError, OSError) as error:
             return _failed(scrub(f"refused: cannot take the backup: {error}"))

@@ -6,6 +6,10 @@
     ApplyTransaction.run      write (written) ─▶ validate ─▶ commit (committed) ─▶ push (pushed)
                               └─ on any failure, on leaving the block: roll_back ─┘
 
+With a ``push_branch`` (pull-request delivery) the fix commit is pushed to that branch of
+the remote instead of ``GIT_BRANCH``, and the checkout then returns to the deploy branch's
+head: the deploy branch itself is never pushed to.
+
 Shaped like pre-commit's ``staged_files_only``: back up, do the work, restore in
 ``finally``. The journal is rewritten before each step starts, so a process killed
 anywhere leaves a journal that :func:`roll_back` (called by recovery at the next start)
@@ -63,6 +67,9 @@ class ApplyTransaction:
         contents: absolute path -> the bytes the fix writes there, in edit order.
         validator, baseline: the checks, and the import failures the unchanged code had.
         on_event: receives ``applying``, ``validation_passed`` and ``validation_failed``.
+        push_branch: push the fix commit to this branch of the remote (never forced, no
+            rebase retry) and return the checkout to ``entry.reset_to``; None pushes to
+            ``GIT_BRANCH``.
 
     Attributes:
         pushed: the remote has the fix commit (nothing is rolled back any more).
@@ -80,6 +87,7 @@ class ApplyTransaction:
         validator: Validator,
         baseline: ImportBaseline,
         on_event: EventSink,
+        push_branch: str | None = None,
     ) -> None:
         self.gitops = gitops
         self.journal = journal
@@ -88,6 +96,7 @@ class ApplyTransaction:
         self.validator = validator
         self.baseline = baseline
         self.on_event = on_event
+        self.push_branch = push_branch
         self.pushed = False
         self.rolled_back = False
         self.kept_branch: str | None = None
@@ -104,6 +113,7 @@ class ApplyTransaction:
         validator: Validator,
         baseline: ImportBaseline,
         on_event: EventSink,
+        push_branch: str | None = None,
     ) -> ApplyTransaction:
         """Back up every file the fix writes and journal them (phase ``backed_up``),
         before anything is written.
@@ -116,6 +126,7 @@ class ApplyTransaction:
             validator, baseline: the checks, and :meth:`Validator.baseline` of the paths
                 taken before any write.
             on_event: receives the transaction's events.
+            push_branch: see the class; None pushes to ``GIT_BRANCH``.
 
         Raises:
             fixes.apply.journal.JournalError: a journal exists, or it or a backup cannot
@@ -137,6 +148,7 @@ class ApplyTransaction:
             validator=validator,
             baseline=baseline,
             on_event=on_event,
+            push_branch=push_branch,
         )
 
     @property
@@ -148,8 +160,9 @@ class ApplyTransaction:
         """Write, validate, commit with ``message`` and push; roll back on any failure.
 
         Returns:
-            ``applied`` (pushed), ``rolled_back`` (validation failed, or an error: every
-            file restored) or ``failed`` (the push was refused: the fix commit is kept on
+            ``applied`` (pushed; with a ``push_branch``, to that branch, named in
+            ``branch``), ``rolled_back`` (validation failed, or an error: every file
+            restored) or ``failed`` (the push was refused: the fix commit is kept on
             ``mendbot/<id>``, the checkout is back at the remote's head).
 
         Raises:
@@ -170,7 +183,9 @@ class ApplyTransaction:
                 status="rolled_back", kept_branch=self.kept_branch, reason=scrub(reason)
             )
         url = self.gitops.commit_url(sha)
-        return ApplyOutcome(status="applied", commit_sha=sha, commit_url=url)
+        return ApplyOutcome(
+            status="applied", commit_sha=sha, commit_url=url, branch=self.push_branch
+        )
 
     @contextmanager
     def _rolled_back_unless_pushed(self) -> Iterator[None]:
@@ -194,11 +209,28 @@ class ApplyTransaction:
             raise _GiveUp("rolled_back", reason, report.output)
         sha = self.gitops.commit(self.paths, message)
         self._record(phase=Phase.COMMITTED, commit_sha=sha)
-        self._push()
-        sha = self.gitops.head()
+        if self.push_branch is not None:
+            self._push_to_own_branch(self.push_branch)
+        else:
+            self._push()
+            sha = self.gitops.head()
         self._record(phase=Phase.PUSHED, commit_sha=sha)
+        if self.push_branch is not None:  # the deploy branch never had the fix: go back
+            self.gitops.reset_hard(self.entry.reset_to)
         self.journal.clear(self.entry)
         return sha
+
+    def _push_to_own_branch(self, branch: str) -> None:
+        """Push the fix commit to ``branch`` of the remote (pull-request delivery).
+
+        Raises:
+            _GiveUp: the remote refused (e.g. the branch exists with other commits).
+        """
+        try:
+            self.gitops.push(to_branch=branch)
+        except PushRejected as refused:
+            raise _GiveUp("failed", refused.reason) from refused
+        self.pushed = True
 
     def _push(self) -> None:
         """Push; after a non-fast-forward refusal, retry once (:meth:`_rebase_and_push`).

@@ -3,7 +3,8 @@
 ``make_repo(tmp_path, {"app.py": "..."})`` creates ``remote.git`` (bare), a working clone
 ``work`` on branch ``main`` with the files committed and pushed, and returns both paths.
 ``reject_pushes(bare)`` installs a ``pre-receive`` hook that exits 1, as a server that
-refuses a push would.
+refuses a push would; ``protect_branch(bare, "main")`` one that refuses only pushes to
+that branch, as a protected branch on a forge does.
 """
 
 from __future__ import annotations
@@ -105,4 +106,21 @@ def reject_pushes(bare: Path, message: str = "pushes are frozen") -> None:
     """Install a ``pre-receive`` hook in ``bare`` that refuses every push."""
     hook = bare / "hooks" / "pre-receive"
     hook.write_text(f"#!/bin/sh\necho '{message}' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+
+def protect_branch(bare: Path, branch: str = "main") -> None:
+    """Install a ``pre-receive`` hook in ``bare`` that refuses every push to ``branch``
+    (other branches are accepted), as GitHub does for a protected branch."""
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "while read old new ref; do\n"
+        f'  if [ "$ref" = "refs/heads/{branch}" ]; then\n'
+        f"    echo 'GH006: Protected branch update failed for refs/heads/{branch}.' >&2\n"
+        "    exit 1\n"
+        "  fi\n"
+        "done\n"
+        "exit 0\n"
+    )
     hook.chmod(0o755)
