@@ -130,6 +130,23 @@ class Settings(BaseSettings):
         description="Author and committer e-mail of fix commits.",
     )
 
+    protected_paths: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        validation_alias="MENDBOT_PROTECTED_PATHS",
+        description=(
+            "Comma-separated .gitignore-style patterns no edit may touch; unset = the "
+            "defaults (tests, packaging, deployment, CI, hooks, .env*, vendored code). "
+            "git, environment, CI and secret files stay protected whatever is set."
+        ),
+    )
+
+    @field_validator("protected_paths", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("slack_approvers", mode="before")
     @classmethod
     def _split_approvers(cls, value: object) -> object:

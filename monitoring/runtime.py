@@ -10,6 +10,7 @@ that a killed process left half applied, before anything else runs. The Slack su
 Builders::
 
     build_runtime(settings, notifier)   database, stores, implementor, decisions; recovery
+    edit_policy(settings)               EditPolicy from MENDBOT_PROTECTED_PATHS
     build_implementor(settings)         FixImplementor for TARGET_REPO_PATH, or None
     lm_config(settings)                 LMConfig from MENDBOT_LM / OPENAI_*, or None
     build_diagnoser(settings, state)    Diagnoser (LM or offline playbooks)
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import httpx
 
 from core.notifier import Notifier, NullNotifier
+from core.policy import DEFAULT_PROTECTED_PATHS, EditPolicy
 from core.proposals import FixProposal
 from core.state import KeyValueStore
 from fixes.apply.implementor import FixImplementor
@@ -127,9 +129,18 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     )
 
 
+def edit_policy(settings: Settings) -> EditPolicy:
+    """The edit policy both the diagnoser and the implementor judge edits by:
+    ``MENDBOT_PROTECTED_PATHS`` when set, else the default protected paths."""
+    patterns = settings.protected_paths
+    return EditPolicy(
+        protected=tuple(patterns) if patterns is not None else DEFAULT_PROTECTED_PATHS
+    )
+
+
 def build_implementor(settings: Settings) -> FixImplementor | None:
     """The implementor for ``TARGET_REPO_PATH`` (git remote and branch, ``VALIDATE_*``, the
-    commit identity); None when no repository is set."""
+    commit identity, the edit policy); None when no repository is set."""
     if settings.target_repo_path is None:
         return None
     return FixImplementor(
@@ -141,6 +152,7 @@ def build_implementor(settings: Settings) -> FixImplementor | None:
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         service_environment=service_environment(),
+        policy=edit_policy(settings),
     )
 
 
@@ -171,6 +183,7 @@ def build_diagnoser(settings: Settings, *, state: KeyValueStore | None = None) -
         repo_path=settings.target_repo_path,
         max_lm_diagnoses=settings.max_diagnoses_per_cycle,
         state=state,
+        policy=edit_policy(settings),
     )
 
 

@@ -2,7 +2,7 @@
 
 ::
 
-    lock ─▶ preflight ─▶ check edits ─▶ backup + journal ─▶ write ─▶ validate ─▶ commit ─▶ push
+    lock ─▶ preflight ─▶ review again ─▶ backup + journal ─▶ write ─▶ validate ─▶ commit ─▶ push
                │              │                                          │                 │
                └─ failed ◀────┘          rolled_back (files restored) ◀──┘                 │
                          failed: fix commit kept on mendbot/<fix id>, checkout at the  ◀───┘
@@ -10,7 +10,11 @@
                          fetch-rebase-revalidate when the remote moved on)
 
 This module holds the lock (one apply per checkout at a time: an ``flock`` the kernel
-drops when its holder dies), runs the preflight and the edit checks, and hands the rest
+drops when its holder dies), runs the preflight and the whole proposal-time review again
+(:func:`core.review.recheck_proposal`: paths, protection, the stored evidence against the
+code as it is now, caps, rewrites, and risk reasons the stored proposal must not
+understate), so a stale or tampered proposal is refused before any file changes, and
+hands the rest
 to :class:`~fixes.apply.transaction.ApplyTransaction` (backup and journal under
 ``.git/mendbot/`` before the first write, each step journaled before it starts, one
 rollback path). :meth:`FixImplementor.recover_interrupted` undoes at start what a killed
@@ -30,8 +34,10 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.edits import EditRejected, planned_contents
+from core.edits import EditRejected
+from core.policy import DEFAULT_POLICY, EditPolicy
 from core.proposals import FixProposal
+from core.review import recheck_proposal
 from fixes.apply.commit_message import commit_message
 from fixes.apply.contract import ApplyOutcome
 from fixes.apply.gitops import GitOps, GitOpsError, scrub
@@ -58,6 +64,8 @@ class FixImplementor:
         network_timeout_seconds: limit for each fetch and push.
         service_environment: the environment the service's code is validated with;
             default :func:`settings.service_environment`.
+        policy: the edit policy proposals were reviewed by (``MENDBOT_PROTECTED_PATHS``);
+            the review runs again under it before anything is written.
     """
 
     def __init__(
@@ -74,8 +82,10 @@ class FixImplementor:
         lock_wait_seconds: float | None = None,
         network_timeout_seconds: float = 120.0,
         service_environment: Mapping[str, str] | None = None,
+        policy: EditPolicy = DEFAULT_POLICY,
     ) -> None:
         self.repo_path = Path(repo_path).expanduser().resolve()
+        self.policy = policy
         self.remote = remote
         self.branch = branch
         self.author_name = author_name
@@ -169,7 +179,7 @@ class FixImplementor:
                     "restart mendbot so it is rolled back first"
                 )
             base = gitops.preflight()
-            contents = planned_contents(gitops.root, proposal.edits)
+            contents = recheck_proposal(gitops.root, proposal, self.policy).contents
         except GitOpsError as error:
             return _failed(f"refused: {error.reason}")
         except EditRejected as error:
