@@ -7,8 +7,9 @@ and a piece of evidence counts only when the repository agrees with it:
   protected by the :class:`~core.policy.EditPolicy`), at most :data:`MAX_FILE_BYTES` of
   UTF-8, and a ``.py`` file parses;
 - the line holds code (not blank, not a comment);
-- ``frame``: the line's scope, as a traceback names it, is the frame's function: a
-  ``def`` or class of that name around the line, ``<module>`` outside them, ``<lambda>``,
+- ``frame``: the line's scope, as a traceback names it, is the frame's function: the
+  body of a ``def`` or class of that name around the line (its ``def`` line runs in the
+  enclosing scope), ``<module>`` outside them, ``<lambda>``,
   ``<genexpr>`` and the comprehensions (whose code Python 3.12+ inlines into the
   enclosing function, so either name counts);
 - ``emitter``: a call or a ``raise`` carries a string literal on the line holding the
@@ -131,27 +132,37 @@ def locate(
         function: for a frame, the function the traceback names (required); ignored
             for the other kinds, whose scope is read from the code.
     """
-    lines = source.splitlines()
+    tree = _parse(source) if path.endswith(".py") else None
+    return _locate(source.splitlines(), tree, path, line, kind, detail, function)
+
+
+def _locate(
+    lines: list[str],
+    tree: ast.Module | None,
+    path: str,
+    line: int,
+    kind: EvidenceKind,
+    detail: str,
+    function: str | None,
+) -> Evidence | None:
+    """:func:`locate` on a file already split and parsed (None: not Python, or broken)."""
     if not 1 <= line <= len(lines):
         return None
     text = lines[line - 1]
     if not text.strip() or text.strip().startswith("#"):
         return None
-    tree = _parse(source) if path.endswith(".py") else None
     if tree is None:
         if path.endswith(".py") or kind != "emitter" or detail not in text:
             return None
         scope = "<file>"
-    else:
-        names = scope_names(tree, line)
-        if kind == "frame":
-            if not function or not _names_match(function, names):
-                return None
-            scope = function
-        elif not _agrees(tree, line, kind, detail):
+    elif kind == "frame":
+        if not function or not _names_match(function, scope_names(tree, line)):
             return None
-        else:
-            scope = min(names)
+        scope = function
+    elif _agrees(tree, line, kind, detail):
+        scope = min(scope_names(tree, line))
+    else:
+        return None
     return Evidence(
         kind=kind,
         path=path,
@@ -237,17 +248,11 @@ def _why_not(
 
 def _relocate(source: str, item: Evidence) -> Evidence | None:
     lines = source.splitlines()
+    tree = _parse(source) if item.path.endswith(".py") else None
     candidates = [n for n, text in enumerate(lines, 1) if code_sha256(text) == item.code_sha256]
     candidates.sort(key=lambda n: abs(n - item.line))
     for line in candidates[:MAX_RELOCATIONS]:
-        found = locate(
-            source,
-            path=item.path,
-            line=line,
-            kind=item.kind,
-            detail=item.detail,
-            function=item.function,
-        )
+        found = _locate(lines, tree, item.path, line, item.kind, item.detail, item.function)
         if found is not None and found.function == item.function:
             return found
     return None
@@ -273,7 +278,9 @@ def _spans(node: ast.AST, line: int) -> bool:
     start = getattr(node, "lineno", None)
     if start is None:
         return True  # arguments, comprehension clauses...: look inside
-    return bool(start <= line <= (getattr(node, "end_lineno", None) or start))
+    decorators = getattr(node, "decorator_list", None) or []
+    first = min([start] + [d.lineno for d in decorators])
+    return bool(first <= line <= (getattr(node, "end_lineno", None) or start))
 
 
 def _scopes_at(node: ast.AST, line: int, outer: frozenset[str]) -> set[str]:
@@ -282,11 +289,19 @@ def _scopes_at(node: ast.AST, line: int, outer: frozenset[str]) -> set[str]:
         if not _spans(child, line):
             continue
         inner = outer
-        name = _scope_name(child)
+        name = None if _in_header(child, line) else _scope_name(child)  # def line: outside
         if name is not None:
             inner = frozenset({name}) | (outer if isinstance(child, _INLINED) else frozenset())
         found |= _scopes_at(child, line, inner)
     return found or set(outer)
+
+
+def _in_header(node: ast.AST, line: int) -> bool:
+    """True when ``line`` is in the ``def``/``class`` lines of ``node``, before its body."""
+    body = getattr(node, "body", None)
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or not body:
+        return False
+    return line < body[0].lineno
 
 
 def _names_match(function: str, names: frozenset[str]) -> bool:

@@ -21,7 +21,8 @@ What is found (:data:`RULES`, then the imports and the safety nets):
 - removed assertions (``assert`` and ``self.assert*()`` calls), ``except`` clauses and
   ``finally`` blocks, and ``raise`` statements;
 - ``except`` clauses that silence errors (a body of only ``pass``, ``...`` or
-  ``continue``), and bare ``except:``;
+  ``continue``), and bare ``except:``; ``if False:`` / ``while 0:`` blocks (code that
+  never runs, e.g. an assertion kept but disabled);
 - a change to a file that is not Python (its risks cannot be read), or to a Python file
   that did not parse before.
 """
@@ -199,7 +200,8 @@ def _constructs(node: ast.AST, aliases: dict[str, str]) -> Iterator[tuple[str, s
     elif isinstance(node, ast.ImportFrom):
         module = "." * node.level + (node.module or "")
         for alias in node.names:
-            yield ("adds an import", f"{module}.{alias.name}" if module else alias.name)
+            joined = module + alias.name if module.endswith(".") else f"{module}.{alias.name}"
+            yield ("adds an import", joined if module else alias.name)
     elif isinstance(node, ast.Attribute) and node.attr in REFLECTIVE_DUNDERS:
         yield (_REFLECTIVE, node.attr)
     elif isinstance(node, ast.Name) and node.id in REFLECTIVE_DUNDERS:
@@ -210,6 +212,12 @@ def _constructs(node: ast.AST, aliases: dict[str, str]) -> Iterator[tuple[str, s
         node.type is None or all(_is_silent(statement) for statement in node.body)
     ):
         yield ("adds an except clause that silences errors", "")
+    elif (
+        isinstance(node, (ast.If, ast.While))
+        and isinstance(node.test, ast.Constant)
+        and not node.test.value
+    ):
+        yield ("adds code that never runs", f"{type(node).__name__.lower()} {node.test.value!r}")
 
 
 def _nets(node: ast.AST) -> Iterator[tuple[str, str]]:

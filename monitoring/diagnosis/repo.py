@@ -3,7 +3,7 @@
 :class:`RepoIndex` lists the repository's files once per cycle (``git ls-files`` when the
 directory is a git checkout, else a walk that skips virtualenvs, caches and hidden
 folders), and reads and parses them on demand with a per-index cache. It never writes and
-never follows a path outside the repository.
+never reads through a symlink (whose target may be outside the repository or protected).
 
 Bounds: at most :data:`MAX_FILES` files are listed, files over :data:`MAX_FILE_BYTES`
 or not UTF-8 are treated as unreadable.
@@ -128,8 +128,8 @@ class RepoIndex:
         if path not in self._file_set:
             return None
         target = (self.root / path).resolve()
-        if self.root not in target.parents:
-            return None
+        if target != self.root / path:
+            return None  # a symlink: its target is judged under its own name, or not at all
         try:
             if target.stat().st_size > MAX_FILE_BYTES:
                 return None
