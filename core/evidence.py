@@ -120,6 +120,7 @@ def locate(
     kind: EvidenceKind,
     detail: str,
     function: str | None = None,
+    tree: ast.Module | None = None,
 ) -> Evidence | None:
     """Evidence at ``line`` of ``source`` if the code agrees with it, else None.
 
@@ -131,8 +132,10 @@ def locate(
         detail: the frame's printed file, the emitter's text or the defined name.
         function: for a frame, the function the traceback names (required); ignored
             for the other kinds, whose scope is read from the code.
+        tree: ``source`` already parsed, when the caller keeps it (else parsed here).
     """
-    tree = _parse(source) if path.endswith(".py") else None
+    if tree is None and path.endswith(".py"):
+        tree = _parse(source)
     return _locate(source.splitlines(), tree, path, line, kind, detail, function)
 
 

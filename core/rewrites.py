@@ -43,15 +43,28 @@ class Removal:
 
 
 def removal(before: str, after: str) -> Removal:
-    """Which of ``before``'s code lines are gone from ``after`` (see the module docstring)."""
+    """Which of ``before``'s code lines are gone from ``after`` (see the module docstring).
+
+    The lines both texts start and end with are set aside first, so the matching costs
+    what the edited region does, not what the file does.
+    """
     original = [(n, text.strip()) for n, text in enumerate(before.splitlines(), 1)]
     original = [(n, text) for n, text in original if text]
     new = [text.strip() for text in after.splitlines() if text.strip()]
-    matcher = difflib.SequenceMatcher(None, [t for _, t in original], new, autojunk=False)
+    head = 0
+    while head < min(len(original), len(new)) and original[head][1] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(original), len(new)) - head and original[-1 - tail][1] == new[-1 - tail]:
+        tail += 1
+    middle = original[head : len(original) - tail]
+    matcher = difflib.SequenceMatcher(
+        None, [t for _, t in middle], new[head : len(new) - tail], autojunk=False
+    )
     removed: list[int] = []
     for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
         if tag in ("replace", "delete"):
-            removed.extend(n for n, _ in original[i1:i2])
+            removed.extend(n for n, _ in middle[i1:i2])
     return Removal(code_lines=len(original), removed=tuple(removed))
 
 

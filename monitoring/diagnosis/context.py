@@ -40,6 +40,9 @@ from monitoring.diagnosis.repo import RepoIndex
 
 #: Most in-app traceback frames shown.
 MAX_FRAMES = 4
+#: Most in-app frames checked against the code, innermost first (a planted traceback of
+#: hundreds of frames costs no more than this).
+MAX_FRAME_CHECKS = 3 * MAX_FRAMES
 #: A frame's enclosing function is shown whole up to this many lines.
 MAX_FUNCTION_LINES = 40
 #: Otherwise, lines shown before and after the frame's line.
@@ -159,12 +162,13 @@ def app_frames(anomaly: Anomaly, index: RepoIndex) -> list[AppFrame]:
     A frame counts when its file maps to a listed, unprotected file and a function of the
     frame's name is around the frame's line (:func:`core.evidence.locate`); a frame past
     the end of the file (the code changed since), or naming the wrong function, is skipped.
+    Only the innermost :data:`MAX_FRAME_CHECKS` frames that map to a file are checked.
     """
     mapped: list[AppFrame] = []
-    for frame in reversed(anomaly.frames):
-        path = index.map_frame_file(frame.file)
-        text = index.text(path) if path is not None else None
-        if path is None or text is None:
+    candidates = [(f, index.map_frame_file(f.file)) for f in reversed(anomaly.frames)]
+    for frame, path in [(f, p) for f, p in candidates if p is not None][:MAX_FRAME_CHECKS]:
+        text = index.text(path)
+        if text is None:
             continue
         item = locate(
             text,
@@ -173,6 +177,7 @@ def app_frames(anomaly: Anomaly, index: RepoIndex) -> list[AppFrame]:
             kind="frame",
             detail=frame.file,
             function=frame.function,
+            tree=index.tree(path),
         )
         if item is not None:
             mapped.append(AppFrame(frame=frame, path=path, evidence=item))

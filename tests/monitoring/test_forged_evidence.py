@@ -11,6 +11,7 @@ and the file's bytes are unchanged.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,13 @@ import pytest
 
 from core.proposals import Edit, FixProposal
 from monitoring.analysis.analyzer import LogAnalyzer
+from monitoring.diagnosis.context import build_context
+from monitoring.diagnosis.repo import RepoIndex
+from monitoring.parsing.parser import MAX_FRAMES as MAX_TRACEBACK_FRAMES
 from monitoring.parsing.parser import parse_lines
 from monitoring.runtime import build_diagnoser
 from tests.fakes import hostile as H
-from tests.fakes.git import RepoPair
+from tests.fakes.git import RepoPair, make_repo
 from tests.fakes.hostile import APP, ASSERT_TO_PASS, TEST_APP, UTIL, line_of
 from tests.fakes.openai import FakeOpenAI, is_fix_request
 
@@ -285,3 +289,21 @@ def test_with_tests_unprotected_a_frame_must_still_agree_with_the_code(
 
     assert copied.edits == [ASSERT_TO_PASS]
     assert copied.risk.value == "HIGH" and copied.risk_reasons == ["removes an assertion"]
+
+
+def test_a_planted_traceback_of_many_frames_costs_little(tmp_path: Path, capsys) -> None:
+    """200 frames (the parser's most) naming wrong lines of a 400 KB module: the code is
+    parsed once and only the innermost frames are checked, so a cycle is not stalled."""
+    big = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(12_000))
+    pair = make_repo(tmp_path, {"big.py": big})
+    frames = [("/app/big.py", 3 + 4 * i, f"f{i + 1}") for i in range(MAX_TRACEBACK_FRAMES)]
+    [anomaly] = LogAnalyzer().analyze(parse_lines(H.traceback_lines(frames)))
+    assert len(anomaly.frames) == MAX_TRACEBACK_FRAMES
+
+    started = time.perf_counter()
+    context = build_context(anomaly, RepoIndex(root=pair.work))
+    seconds = time.perf_counter() - started
+
+    with capsys.disabled():
+        print(f"\n[{len(big) // 1024} KB module, {len(frames)} planted frames] {seconds:.2f} s")
+    assert context.evidence == [] and seconds < 10
