@@ -153,6 +153,22 @@ class Settings(BaseSettings):
         None, validation_alias="GITHUB_REPOSITORY", description="owner/name on GitHub."
     )
     github_api_url: str = Field(DEFAULT_GITHUB_API_URL, validation_alias="GITHUB_API_URL")
+    protected_paths: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        validation_alias="MENDBOT_PROTECTED_PATHS",
+        description=(
+            "Comma-separated .gitignore-style patterns no edit may touch; unset = the "
+            "defaults (tests, packaging, deployment, CI, hooks, .env*, vendored code). "
+            "git, environment, CI and secret files stay protected whatever is set."
+        ),
+    )
+
+    @field_validator("protected_paths", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("slack_approvers", mode="before")
     @classmethod

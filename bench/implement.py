@@ -32,7 +32,8 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.models import Anomaly, Diagnosis, Severity
+from core.evidence import locate
+from core.models import Anomaly, Diagnosis, FrameModel, Severity
 from core.proposals import Edit, FixProposal
 from monitoring.runtime import build_runtime
 from settings import Settings
@@ -95,13 +96,23 @@ def proposal_for(index: int) -> FixProposal:
         root_cause="limit too low", severity_assessment=Severity.MEDIUM, confidence=0.9
     )
     path = f"service/pkg{index // 50:02d}/mod_{index:04d}.py"
+    frame = FrameModel(file=f"/app/{path}", line=4, function="<module>")
+    evidence = locate(
+        module_text(index),
+        path=path,
+        line=frame.line,
+        kind="frame",
+        detail=frame.file,
+        function=frame.function,
+    )
     return FixProposal(
         fingerprint=anomaly.fingerprint,
-        anomaly=anomaly,
+        anomaly=anomaly.model_copy(update={"frames": [frame]}),
         diagnosis=diagnosis,
         title=f"Raise LIMIT_{index}",
         created_at=now,
         edits=[Edit(path=path, old_text=f"LIMIT_{index} = 10", new_text=f"LIMIT_{index} = 40")],
+        evidence=[evidence] if evidence else [],
     )
 
 

@@ -1,8 +1,13 @@
 """Shared contracts: the types and rules every stage passes on; imports no stage.
 
 models.py     LogRecord, Frame, Anomaly, Diagnosis, Level, Severity
-proposals.py  FixProposal, Edit, Risk, ProposalStatus and TRANSITIONS, AuditEvent
-edits.py      whether an edit may touch the repository (check_edits), and its diff
+proposals.py  FixProposal, Edit, Evidence, Risk, ProposalStatus and TRANSITIONS, AuditEvent
+policy.py     EditPolicy: protected paths (MENDBOT_PROTECTED_PATHS), caps, rewrite limits
+edits.py      path and text rules of one edit set (check_edits), and its diff
+evidence.py   whether a frame, emitter or definition agrees with the code (locate, recheck)
+rewrites.py   the share of a file or function an edit set removes (check_rewrite)
+risk.py       risky constructs an edit set adds or removes, named (risk_reasons)
+review.py     the whole review, at proposal time and again before writing (review_change)
 notifier.py   the Notifier protocol, ProposalEvent; Null, InMemory and Log notifiers
 redact.py     secret masking with stable placeholders (scrub_secrets, Redactor)
 frames.py     which traceback frame is the application's (app_frame)

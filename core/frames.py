@@ -21,6 +21,12 @@ _LIBRARY_FILE = re.compile(
 ).search
 
 
+def is_library_file(path: str) -> bool:
+    """True for a frame file in site-/dist-packages, the standard library, ``<frozen ...>``
+    or ``<string>`` (as printed in a traceback, any separators)."""
+    return _LIBRARY_FILE(path) is not None
+
+
 def app_frame(frames: Sequence[AnyFrame]) -> AnyFrame | None:
     """The innermost frame outside site-/dist-packages and the stdlib (else the innermost)."""
     for frame in reversed(frames):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -83,6 +83,35 @@ class Edit(BaseModel):
     new_text: str
 
 
+class Evidence(BaseModel):
+    """A place in the service's code that the anomaly points at: why one file may be edited.
+
+    Diagnosis builds these from the anomaly (a traceback frame, the statement that writes
+    the logged message, a definition that statement uses) and keeps only those that agree
+    with the repository (:mod:`core.evidence`); the proposal stores them and the
+    implementor checks them again, so a file stays editable only while its evidence holds.
+
+    Attributes:
+        kind: ``frame``, ``emitter`` or ``definition``.
+        path: repository-relative POSIX path, e.g. ``app.py``.
+        line: 1-based line when the proposal was built.
+        function: the scope of that line as a traceback names it: a function's name,
+            a class's, ``<module>``, ``<lambda>``, ``<genexpr>``...
+        code_sha256: SHA-256 (hex) of the line's text without surrounding whitespace;
+            how the line is found again when lines above it moved.
+        detail: for a frame the file as the traceback printed it (``/app/app.py``), for
+            an emitter the literal text that matched the message, for a definition the
+            name it assigns.
+    """
+
+    kind: Literal["frame", "emitter", "definition"]
+    path: str
+    line: int = Field(ge=1)
+    function: str
+    code_sha256: str
+    detail: str = ""
+
+
 class FixProposal(BaseModel):
     """A diagnosed anomaly with the change that would fix it, waiting for a person.
 
@@ -94,7 +123,10 @@ class FixProposal(BaseModel):
         title: one line for a message header, e.g. ``KeyError in orders()``.
         edits: the change; empty means "needs investigation" (cannot be implemented).
         reasoning: why these edits fix the root cause.
+        evidence: what made each edited file editable (see :class:`Evidence`).
         risk, risk_notes: LOW/MEDIUM/HIGH and what could go wrong.
+        risk_reasons: risky constructs the edits add or remove, one sentence each
+            (``adds a shell command call (os.system)``); any makes the risk HIGH.
         notes: remarks from the checks, e.g. an LM edit dropped and why.
         status: lifecycle state; change it only through ``ProposalStore.transition``.
         created_at, updated_at: aware UTC.
@@ -114,8 +146,10 @@ class FixProposal(BaseModel):
     title: str
     edits: list[Edit] = Field(default_factory=list)
     reasoning: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
     risk: Risk = Risk.MEDIUM
     risk_notes: str = ""
+    risk_reasons: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     status: ProposalStatus = ProposalStatus.PROPOSED
     created_at: datetime

@@ -13,6 +13,7 @@ Builders::
     build_implementor(settings, github) FixImplementor for TARGET_REPO_PATH, or None
     build_github(settings)              GitHubClient when MENDBOT_DELIVERY=pull_request
     build_delivery(github)              PullRequestDelivery with a client, else PushDelivery
+    edit_policy(settings)               EditPolicy from MENDBOT_PROTECTED_PATHS
     lm_config(settings)                 LMConfig from MENDBOT_LM / OPENAI_*, or None
     build_diagnoser(settings, state)    Diagnoser (LM or offline playbooks)
     build_source(settings, state)       the configured log source with its cursor, or None
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import httpx
 
 from core.notifier import Notifier, NullNotifier
+from core.policy import DEFAULT_PROTECTED_PATHS, EditPolicy
 from core.proposals import FixProposal
 from core.state import KeyValueStore
 from fixes.apply.delivery import Delivery, PullRequestDelivery, PushDelivery
@@ -141,11 +143,20 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     )
 
 
+def edit_policy(settings: Settings) -> EditPolicy:
+    """The edit policy both the diagnoser and the implementor judge edits by:
+    ``MENDBOT_PROTECTED_PATHS`` when set, else the default protected paths."""
+    patterns = settings.protected_paths
+    return EditPolicy(
+        protected=tuple(patterns) if patterns is not None else DEFAULT_PROTECTED_PATHS
+    )
+
+
 def build_implementor(
     settings: Settings, *, github: GitHubClient | None = None
 ) -> FixImplementor | None:
     """The implementor for ``TARGET_REPO_PATH`` (git remote and branch, ``VALIDATE_*``, the
-    commit identity, the delivery); None when no repository is set.
+    commit identity, the delivery, the edit policy); None when no repository is set.
 
     Args:
         settings: the process settings.
@@ -164,6 +175,7 @@ def build_implementor(
         author_email=settings.git_author_email,
         service_environment=service_environment(),
         delivery=build_delivery(github),
+        policy=edit_policy(settings),
     )
 
 
@@ -215,6 +227,7 @@ def build_diagnoser(settings: Settings, *, state: KeyValueStore | None = None) -
         repo_path=settings.target_repo_path,
         max_lm_diagnoses=settings.max_diagnoses_per_cycle,
         state=state,
+        policy=edit_policy(settings),
     )
 
 

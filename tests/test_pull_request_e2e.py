@@ -28,6 +28,7 @@ from monitoring.monitor import ProactiveMonitor
 from monitoring.runtime import Runtime, build_monitor, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo, protect_branch
 from tests.fakes.github import TOKEN, FakeGitHub
+from tests.fakes.proposals import frame_evidence
 from tests.fakes.slack import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -36,7 +37,7 @@ from tests.fakes.slack import (
     SlackSender,
     mention_envelope,
 )
-from tests.fakes.slack_proposals import ORDERS_NEW, ORDERS_PY, make_proposal
+from tests.fakes.slack_proposals import ORDERS_NEW, ORDERS_OLD, ORDERS_PY, make_proposal
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -162,8 +163,10 @@ def test_pull_request_opened_merged_and_verified_then_one_closed(
 
         # A second fix (on top of the merged one); its pull request is closed unmerged.
         second_edit = Edit(path="orders.py", old_text=DOCSTRING, new_text=DOCSTRING[:-3] + ' v2"""')
+        merged_source = ORDERS_PY.replace(ORDERS_OLD, ORDERS_NEW)  # its evidence holds there
+        evidence = [frame_evidence(merged_source, "orders.py", 5, "get_order")]
         second, channel2, ts2 = h.post(
-            make_proposal(edits=[second_edit], fingerprint="0badc0de" * 4)
+            make_proposal(edits=[second_edit], fingerprint="0badc0de" * 4, evidence=evidence)
         )
         h.approve(second.id, channel2, ts2)
         second_branch = f"mendbot/{second.id}"

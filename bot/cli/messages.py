@@ -69,6 +69,13 @@ def proposal_table(proposals: list[FixProposal]) -> str:
     )
 
 
+_EVIDENCE_KIND = {
+    "frame": "traceback frame",
+    "emitter": "writes the message",
+    "definition": "definition it uses",
+}
+
+
 def proposal_details(proposal: FixProposal) -> str:
     """``fixes show``: the header block of one proposal."""
     a, d = proposal.anomaly, proposal.diagnosis
@@ -82,6 +89,7 @@ def proposal_details(proposal: FixProposal) -> str:
         ),
         f"risk:        {proposal.risk.value}"
         + (f" ({proposal.risk_notes})" if proposal.risk_notes else ""),
+        *(f"             ! {reason}" for reason in proposal.risk_reasons),
         f"anomaly:     {a.kind}, {a.count} event(s), {a.severity.value}, "
         f"fingerprint {a.fingerprint}",
         f"             {a.summary or a.template}",
@@ -90,6 +98,10 @@ def proposal_details(proposal: FixProposal) -> str:
         f"root cause:  {d.root_cause}",
         f"confidence:  {d.confidence:.0%} ({d.source}{', ' + d.model if d.model else ''})",
     ]
+    lines.extend(
+        f"evidence:    {e.path}:{e.line} in {e.function} ({_EVIDENCE_KIND[e.kind]})"
+        for e in proposal.evidence
+    )
     if proposal.reasoning:
         lines.append(f"reasoning:   {proposal.reasoning}")
     if proposal.commit_sha:

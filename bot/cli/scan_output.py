@@ -54,7 +54,8 @@ def proposal_to_json(proposal: FixProposal) -> dict[str, Any]:
     """``{"type": "proposal", "id", "fingerprint", "root_cause", "edits", ...}``.
 
     ``edits`` is a list of ``{"path", "old_text", "new_text"}`` (paths relative to the
-    repository); ``risk`` and ``status`` are their string values.
+    repository); ``risk`` and ``status`` are their string values; ``risk_reasons`` the
+    risky constructs the edits add or remove (any makes ``risk`` HIGH).
     """
     return {
         "type": "proposal",
@@ -67,6 +68,7 @@ def proposal_to_json(proposal: FixProposal) -> dict[str, Any]:
         ],
         "reasoning": proposal.reasoning,
         "risk": proposal.risk.value,
+        "risk_reasons": list(proposal.risk_reasons),
         "status": proposal.status.value,
     }
 

@@ -10,7 +10,7 @@ models) and the shortening that keeps it inside Slack's limits (see
     sample       the newest log sample, its tail kept (when there is one)
     root cause   with the affected components
     change       the diff: one section in the channel message, up to eight for ``show``
-    reasoning, risk, notes
+    reasoning, risk (with the risky constructs the checks found), notes
     decision     Approve (with a confirm dialog) and Reject, and the words that do the
                  same; or the status once approved or applying
 
@@ -262,9 +262,11 @@ def _reasoning(proposal: FixProposal) -> SectionBlock:
 
 
 def _risk(proposal: FixProposal) -> SectionBlock:
-    """Risk level and what could go wrong."""
+    """Risk level, the risky constructs the checks found (they make it HIGH), and what
+    could go wrong."""
     notes = safe(proposal.risk_notes) if proposal.risk_notes else "no notes"
-    return _section(f"*Risk: {proposal.risk.value}*\n{notes}")
+    found = "".join(f"\n:warning: {safe(reason)}" for reason in proposal.risk_reasons)
+    return _section(f"*Risk: {proposal.risk.value}*{found}\n{notes}")
 
 
 def _status(proposal: FixProposal) -> SectionBlock:

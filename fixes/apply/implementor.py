@@ -2,7 +2,7 @@
 
 ::
 
-    lock ─▶ preflight ─▶ check edits ─▶ backup + journal ─▶ write ─▶ validate ─▶ commit ─▶ push
+    lock ─▶ preflight ─▶ review again ─▶ backup + journal ─▶ write ─▶ validate ─▶ commit ─▶ push
                │              │                                          │                 │
                └─ failed ◀────┘          rolled_back (files restored) ◀──┘                 │
                          failed: fix commit kept on mendbot/<fix id>, checkout at the  ◀───┘
@@ -13,7 +13,11 @@ What follows a validated commit is the :class:`~fixes.apply.delivery.Delivery`'s
 ``GIT_BRANCH`` (the default), or push to ``mendbot/<fix id>`` and open a pull request.
 
 This module holds the lock (one apply per checkout at a time: an ``flock`` the kernel
-drops when its holder dies), runs the preflight and the edit checks, and hands the rest
+drops when its holder dies), runs the preflight and the whole proposal-time review again
+(:func:`core.review.recheck_proposal`: paths, protection, the stored evidence against the
+code as it is now, caps, rewrites, and risk reasons the stored proposal must not
+understate), so a stale or tampered proposal is refused before any file changes, and
+hands the rest
 to :class:`~fixes.apply.transaction.ApplyTransaction` (backup and journal under
 ``.git/mendbot/`` before the first write, each step journaled before it starts, one
 rollback path). :meth:`FixImplementor.recover_interrupted` undoes at start what a killed
@@ -33,8 +37,10 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.edits import EditRejected, planned_contents
+from core.edits import EditRejected
+from core.policy import DEFAULT_POLICY, EditPolicy
 from core.proposals import FixProposal
+from core.review import recheck_proposal
 from fixes.apply.commit_message import commit_message
 from fixes.apply.contract import ApplyOutcome
 from fixes.apply.delivery import Delivery, PushDelivery
@@ -64,6 +70,8 @@ class FixImplementor:
             default :func:`settings.service_environment`.
         delivery: what follows a validated commit (``MENDBOT_DELIVERY``); default
             :class:`~fixes.apply.delivery.PushDelivery`.
+        policy: the edit policy proposals were reviewed by (``MENDBOT_PROTECTED_PATHS``);
+            the review runs again under it before anything is written.
     """
 
     def __init__(
@@ -81,8 +89,10 @@ class FixImplementor:
         network_timeout_seconds: float = 120.0,
         service_environment: Mapping[str, str] | None = None,
         delivery: Delivery | None = None,
+        policy: EditPolicy = DEFAULT_POLICY,
     ) -> None:
         self.repo_path = Path(repo_path).expanduser().resolve()
+        self.policy = policy
         self.remote = remote
         self.branch = branch
         self.author_name = author_name
@@ -180,7 +190,7 @@ class FixImplementor:
                     "restart mendbot so it is rolled back first"
                 )
             base = gitops.preflight()
-            contents = planned_contents(gitops.root, proposal.edits)
+            contents = recheck_proposal(gitops.root, proposal, self.policy).contents
         except GitOpsError as error:
             return _failed(f"refused: {error.reason}")
         except EditRejected as error:

@@ -4,13 +4,13 @@ The package's one entry point is :class:`Diagnoser` (with :class:`DiagnosisUsage
 diagnosis cost); everything else is internal::
 
     diagnoser.py   Diagnoser.propose(anomalies) -> [FixProposal], budget, cache, fallbacks
-    context.py     code the evidence points at (repo.py: files; emitters.py: who logs it)
+    context.py     code the evidence points at (repo.py: files; emitters.py: who logs it);
+                   edits are reviewed against it by core/review.py
     inputs.py      masked, delimited, bounded LM inputs
     signatures.py  AnalyzeAnomaly, GenerateFix            } imported only when
     program.py     the dspy.Module and the DSPy boundary  } MENDBOT_LM is set
     lm.py          dspy.LM from the settings               }
     playbooks.py   offline root causes (guards.py: the edits they may propose)
-    review.py      edit checks, including the evidence check
     cache.py       LM diagnoses per fingerprint, model and code digest
     usage.py       DiagnosisUsage: LM requests, tokens and seconds per anomaly
     errors.py      DiagnosisError tree

@@ -3,11 +3,15 @@
 Evidence, and only evidence, decides which files are read:
 
 - a traceback's in-app frames (library frames skipped; deployment prefixes such as
-  ``/app/`` stripped by :meth:`RepoIndex.map_frame_file`), innermost first;
+  ``/app/`` stripped by :meth:`RepoIndex.map_frame_file`), innermost first, each only
+  when the code agrees with it (a function of that name around that line, see
+  :mod:`core.evidence`): a frame planted in a log does not point at code it names wrongly;
 - for a log message, the code that emits it and the definitions of the names that fill
   its ``key=<NUM>`` parts (see :mod:`monitoring.diagnosis.emitters`).
 
-Those files are :attr:`CodeContext.evidence_files`: the only files an edit may touch.
+Files the edit policy protects are never evidence. What was found is
+:attr:`CodeContext.evidence` (stored with the proposal, checked again before an apply);
+its files, :attr:`CodeContext.evidence_files`, are the only files an edit may touch.
 
 Bounds (so that a diagnosis stays a few thousand tokens):
 
@@ -26,13 +30,19 @@ from __future__ import annotations
 import ast
 import hashlib
 from dataclasses import dataclass, field
+from typing import Literal
 
+from core.evidence import locate
 from core.models import Anomaly, FrameModel
+from core.proposals import Evidence
 from monitoring.diagnosis.emitters import Definition, Emitter, find_definitions, find_emitters
 from monitoring.diagnosis.repo import RepoIndex
 
 #: Most in-app traceback frames shown.
 MAX_FRAMES = 4
+#: Most in-app frames checked against the code, innermost first (a planted traceback of
+#: hundreds of frames costs no more than this).
+MAX_FRAME_CHECKS = 3 * MAX_FRAMES
 #: A frame's enclosing function is shown whole up to this many lines.
 MAX_FUNCTION_LINES = 40
 #: Otherwise, lines shown before and after the frame's line.
@@ -46,10 +56,12 @@ MAX_CONTEXT_CHARS = 6_000
 
 @dataclass(frozen=True)
 class AppFrame:
-    """A traceback frame that belongs to the service: the frame and its repository file."""
+    """A traceback frame that belongs to the service: the frame, its repository file and
+    the evidence the code there gives it."""
 
     frame: FrameModel
     path: str
+    evidence: Evidence
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,8 @@ class CodeContext:
         emitters: code that writes the anomaly's message, best match first.
         definitions: where the emitters' names get their values.
         snippets: the code to show, most important first.
-        evidence_files: repository-relative files an edit may touch.
+        evidence: frames, emitters and definitions as checked against the code, in
+            that order.
         digest: SHA-256 (hex) of the evidence files' paths and contents: changes when
             that code changes, so it keys the diagnosis cache.
     """
@@ -81,8 +94,13 @@ class CodeContext:
     emitters: list[Emitter] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
     snippets: list[Snippet] = field(default_factory=list)
-    evidence_files: frozenset[str] = frozenset()
+    evidence: list[Evidence] = field(default_factory=list)
     digest: str = hashlib.sha256(b"").hexdigest()
+
+    @property
+    def evidence_files(self) -> frozenset[str]:
+        """Repository-relative files an edit may touch."""
+        return frozenset(item.path for item in self.evidence)
 
     @property
     def empty(self) -> bool:
@@ -119,34 +137,60 @@ def build_context(anomaly: Anomaly, index: RepoIndex | None) -> CodeContext:
     emitters: list[Emitter] = []
     if not anomaly.frames and anomaly.template:
         emitters = find_emitters(index, anomaly.template, logger=anomaly.logger)
+    emitted = [(e, _evidence(index, e.path, e.line, "emitter", e.phrase)) for e in emitters]
+    emitters = [e for e, item in emitted if item is not None]
     definitions = find_definitions(index, emitters)
+    defined = [(d, _evidence(index, d.path, d.line, "definition", d.name)) for d in definitions]
+    definitions = [d for d, item in defined if item is not None]
     snippets = _frame_snippets(index, frames) + _emitter_snippets(index, emitters)
     snippets += [_definition_snippet(index, d) for d in definitions]
-    snippets = _dedupe(snippets)
-    files = frozenset(
-        [f.path for f in frames] + [e.path for e in emitters] + [d.path for d in definitions]
-    )
+    evidence = [f.evidence for f in frames]
+    evidence += [item for _, item in emitted + defined if item is not None]
     return CodeContext(
         frames=frames,
         emitters=emitters,
         definitions=definitions,
-        snippets=snippets,
-        evidence_files=files,
-        digest=_digest(index, files),
+        snippets=_dedupe(snippets),
+        evidence=evidence,
+        digest=_digest(index, frozenset(item.path for item in evidence)),
     )
 
 
 def app_frames(anomaly: Anomaly, index: RepoIndex) -> list[AppFrame]:
-    """The anomaly's in-app frames that map to repository files, innermost first.
+    """The anomaly's in-app frames that the repository's code agrees with, innermost first.
 
-    A frame whose line is past the end of the file (the code changed since) is skipped.
+    A frame counts when its file maps to a listed, unprotected file and a function of the
+    frame's name is around the frame's line (:func:`core.evidence.locate`); a frame past
+    the end of the file (the code changed since), or naming the wrong function, is skipped.
+    Only the innermost :data:`MAX_FRAME_CHECKS` frames that map to a file are checked.
     """
     mapped: list[AppFrame] = []
-    for frame in reversed(anomaly.frames):
-        path = index.map_frame_file(frame.file)
-        if path is not None and 1 <= frame.line <= len(index.lines(path)):
-            mapped.append(AppFrame(frame=frame, path=path))
+    candidates = [(f, index.map_frame_file(f.file)) for f in reversed(anomaly.frames)]
+    for frame, path in [(f, p) for f, p in candidates if p is not None][:MAX_FRAME_CHECKS]:
+        text = index.text(path)
+        if text is None:
+            continue
+        item = locate(
+            text,
+            path=path,
+            line=frame.line,
+            kind="frame",
+            detail=frame.file,
+            function=frame.function,
+            tree=index.tree(path),
+        )
+        if item is not None:
+            mapped.append(AppFrame(frame=frame, path=path, evidence=item))
     return mapped[:MAX_FRAMES]
+
+
+def _evidence(
+    index: RepoIndex, path: str, line: int, kind: Literal["emitter", "definition"], detail: str
+) -> Evidence | None:
+    text = index.text(path) if index.editable(path) else None
+    if text is None:
+        return None
+    return locate(text, path=path, line=line, kind=kind, detail=detail)
 
 
 def function_span(index: RepoIndex, path: str, line: int) -> tuple[int, int] | None:

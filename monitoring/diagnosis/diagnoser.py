@@ -9,9 +9,12 @@ For each anomaly, most severe first:
    ``mendbot.diagnosis`` and say so in ``proposal.notes``. After an LM call fails to get an
    answer at all (timeout, connection, HTTP error) the rest of the cycle uses playbooks;
 3. without an LM, beyond the budget, or on failure: the offline playbook;
-4. check the edits (:mod:`monitoring.diagnosis.review`); edits that fail are dropped with a
-   note. When the LM's edits are dropped and the playbook has a safe edit, the playbook's
-   proposal is used instead; otherwise the proposal "needs investigation" (no edits).
+4. review the edits (:func:`core.review.review_change`: paths, protection, evidence,
+   placeholders, syntax, rewrites); edits that fail are dropped with a note. When the LM's
+   edits are dropped and the playbook has a safe edit, the playbook's proposal is used
+   instead; otherwise the proposal "needs investigation" (no edits). A reviewed proposal
+   carries the evidence that made its files editable and the risky constructs its edits
+   add (``risk_reasons``), which make its risk HIGH whatever the LM said.
 
 :meth:`Diagnoser.propose` never raises for LM or repository trouble. dspy is imported only
 when an LM diagnosis is made.
@@ -29,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from core.edits import EditRejected
 from core.models import Anomaly, Diagnosis, Severity
+from core.policy import DEFAULT_POLICY, EditPolicy
 from core.proposals import Edit, FixProposal, ProposalStatus
 from core.redact import Redactor, scrub_secrets
+from core.review import REJECT_NO_EVIDENCE_NONE, ReviewedChange, review_change
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.cache import DiagnosisCache
 from monitoring.diagnosis.context import CodeContext, build_context
@@ -39,7 +44,6 @@ from monitoring.diagnosis.errors import DiagnosisError, LMUnavailable
 from monitoring.diagnosis.inputs import build_inputs
 from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
 from monitoring.diagnosis.repo import RepoIndex
-from monitoring.diagnosis.review import review_edits
 from monitoring.diagnosis.titles import title_for
 from monitoring.diagnosis.usage import DiagnosisUsage
 
@@ -71,6 +75,8 @@ class Diagnoser:
 
     Attributes:
         usage: fingerprint -> what its latest diagnosis cost (LM requests, tokens, seconds).
+        policy: protected paths, caps and rewrite thresholds every edit is reviewed by
+            (``MENDBOT_PROTECTED_PATHS``); the implementor must use the same.
     """
 
     def __init__(
@@ -80,8 +86,10 @@ class Diagnoser:
         repo_path: Path | None = None,
         max_lm_diagnoses: int = 3,
         state: KeyValueStore | None = None,
+        policy: EditPolicy = DEFAULT_POLICY,
     ) -> None:
         self.lm_config = lm
+        self.policy = policy
         self.repo_path = repo_path
         self.max_lm_diagnoses = max_lm_diagnoses
         self._cache = DiagnosisCache(state=state)
@@ -176,7 +184,7 @@ class Diagnoser:
         draft.notes = [*notes, *draft.notes]
         if draft.edits:
             try:
-                draft.edits = self._review(draft.edits, context, index)
+                draft.settle(self._review(draft.edits, anomaly, context, index))
             except EditRejected as rejected:
                 logger.warning("playbook edit for %s dropped: %s", anomaly.fingerprint, rejected)
                 draft.edits = []
@@ -189,7 +197,7 @@ class Diagnoser:
         """Re-check an LM draft's edits; prefer the playbook's edit when the LM's failed."""
         if draft.edits:
             try:
-                draft.edits = self._review(draft.edits, context, index)
+                draft.settle(self._review(draft.edits, anomaly, context, index))
             except EditRejected as rejected:
                 draft.edits, draft.edits_dropped = [], True
                 draft.notes.append(msg.NOTE_EDITS_DROPPED.format(reason=rejected))
@@ -201,11 +209,13 @@ class Diagnoser:
         return draft
 
     def _review(
-        self, edits: list[Edit], context: CodeContext, index: RepoIndex | None
-    ) -> list[Edit]:
+        self, edits: list[Edit], anomaly: Anomaly, context: CodeContext, index: RepoIndex | None
+    ) -> ReviewedChange:
         if index is None:
-            raise EditRejected(edits[0].path, msg.REJECT_NO_EVIDENCE_NONE)
-        return review_edits(edits, repo_root=index.root, evidence_files=context.evidence_files)
+            raise EditRejected(edits[0].path, REJECT_NO_EVIDENCE_NONE)
+        return review_change(
+            index.root, edits, context.evidence, anomaly=anomaly, policy=self.policy
+        )
 
     # --- the LM -------------------------------------------------------------------------------
     def _lm_draft(self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None) -> Draft:
@@ -226,7 +236,7 @@ class Diagnoser:
                 )
                 for p in proposed
             ]
-            return self._review(edits, context, index)
+            return self._review(edits, anomaly, context, index).edits
 
         history = getattr(lm, "history", None)
         before = {id(entry) for entry in history} if isinstance(history, list) else set()
@@ -300,7 +310,7 @@ class Diagnoser:
         if not root.is_dir():
             logger.warning("TARGET_REPO_PATH %s is not a directory; diagnosing without code", root)
             return None
-        return RepoIndex(root=root)
+        return RepoIndex(root=root, policy=self.policy)
 
 
 def _most_severe_first(anomalies: Sequence[Anomaly]) -> list[int]:
@@ -332,8 +342,10 @@ def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetim
         title=scrub_secrets(title_for(anomaly, context)),
         edits=draft.edits,
         reasoning=scrub_secrets(draft.reasoning),
+        evidence=draft.evidence,
         risk=draft.risk,
         risk_notes=scrub_secrets(draft.risk_notes),
+        risk_reasons=draft.risk_reasons,
         notes=[scrub_secrets(n) for n in draft.notes],
         status=ProposalStatus.PROPOSED,
         created_at=now,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.models import Diagnosis
-from core.proposals import Edit, Risk
+from core.proposals import Edit, Evidence, Risk
+
+if TYPE_CHECKING:
+    from core.review import ReviewedChange
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Draft:
         risk, risk_notes: LOW/MEDIUM/HIGH and what could go wrong.
         notes: remarks from the checks and the fallbacks, in order.
         edits_dropped: the LM proposed edits and all of them failed the checks.
+        evidence, risk_reasons: set by :meth:`settle` once the edits passed the review.
     """
 
     diagnosis: Diagnosis
@@ -28,6 +33,16 @@ class Draft:
     risk_notes: str = ""
     notes: list[str] = field(default_factory=list)
     edits_dropped: bool = False
+    evidence: list[Evidence] = field(default_factory=list)
+    risk_reasons: list[str] = field(default_factory=list)
+
+    def settle(self, reviewed: ReviewedChange) -> None:
+        """Take a passed review's edits, evidence and risk reasons; any reason makes the
+        risk HIGH, whatever the LM or playbook said."""
+        self.edits = reviewed.edits
+        self.evidence = reviewed.evidence
+        self.risk_reasons = reviewed.risk_reasons
+        self.risk = reviewed.risk_floor or self.risk
 
     def to_json(self) -> dict[str, object]:
         """A JSON-serialisable dict (for the diagnosis cache)."""

@@ -4,7 +4,9 @@ A message template such as ``LM response truncated (max_tokens=<NUM>, needed=<NU
 cut at its placeholders (``<NUM>``, ``<*>``, any ``<UPPER_CASE>``) into literal parts; the
 longest part, or failing that its longest word-bounded prefix or suffix of at least
 :data:`MIN_PHRASE_CHARS` characters, is searched for in the repository's string literals
-(Python: string constants and f-string parts, via :mod:`ast`; other source files: lines).
+(Python: string constants and f-string parts that a call or a ``raise`` carries, via
+:mod:`ast`, so a literal an ``assert`` compares with is not an emitter; other source
+files: lines). Files the edit policy protects (tests, packaging...) are not searched.
 
 For a Python emitter the call is read with :mod:`ast` to bind the template's ``key=<NUM>``
 parts to the expressions that fill them (``%`` formatting as :mod:`logging` does it,
@@ -24,6 +26,8 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from core.evidence import assigned_names, emitted_literals
+from core.evidence import literal_text as _literal
 from monitoring.diagnosis.repo import RepoIndex
 
 #: Shortest literal text searched for (characters).
@@ -112,7 +116,7 @@ def find_emitters(index: RepoIndex, template: str, *, logger: str | None = None)
 
     Files that name ``logger`` (e.g. ``getLogger("app.llm")``) rank first.
     """
-    sources = [path for path in index.files if path.endswith(SOURCE_SUFFIXES)]
+    sources = [p for p in index.files if p.endswith(SOURCE_SUFFIXES) and index.editable(p)]
     for phrase in search_phrases(template):
         hits = [(path, line) for path in sources for line in _hits(index, path, phrase)]
         if hits:
@@ -145,8 +149,11 @@ def _hits(index: RepoIndex, path: str, phrase: str) -> list[int]:
         return []
     tree = index.tree(path)
     if tree is None:
+        if path.endswith(".py"):
+            return []
         return [n for n, line in enumerate(text.splitlines(), 1) if phrase in line]
-    return sorted({node.lineno for node in _string_nodes(tree) if phrase in _literal(node)})
+    candidates = {node.lineno for node in _string_nodes(tree) if phrase in _literal(node)}
+    return sorted(n for n in candidates if any(phrase in t for t in emitted_literals(tree, n)))
 
 
 def _string_nodes(tree: ast.AST) -> Iterator[ast.Constant | ast.JoinedStr]:
@@ -155,14 +162,6 @@ def _string_nodes(tree: ast.AST) -> Iterator[ast.Constant | ast.JoinedStr]:
             isinstance(node, ast.Constant) and isinstance(node.value, str)
         ):
             yield node
-
-
-def _literal(node: ast.AST) -> str:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(_literal(v) if isinstance(v, ast.Constant) else "\0" for v in node.values)
-    return ""
 
 
 def _names_logger(index: RepoIndex, path: str, logger: str | None) -> bool:
@@ -328,7 +327,9 @@ def _define(index: RepoIndex, emitter: Emitter, name: str) -> Definition | None:
     scopes.append((emitter.path, list(tree.body)))
     scopes.extend(_class_bodies(emitter.path, tree))
     for path in index.files:
-        if path == emitter.path or not path.endswith(".py") or name not in (index.text(path) or ""):
+        if path == emitter.path or not path.endswith(".py") or not index.editable(path):
+            continue
+        if name not in (index.text(path) or ""):
             continue
         other = index.tree(path)
         if other is not None:
@@ -336,7 +337,7 @@ def _define(index: RepoIndex, emitter: Emitter, name: str) -> Definition | None:
             scopes.extend(_class_bodies(path, other))
     for path, statements in scopes:
         for statement in reversed(statements):
-            if name in _assigned_names(statement):
+            if name in assigned_names(statement):
                 return _definition(index, path, name, statement)
     return None
 
@@ -355,28 +356,6 @@ def enclosing_function(tree: ast.AST, line: int) -> ast.FunctionDef | ast.AsyncF
 
 def _class_bodies(path: str, tree: ast.Module) -> list[tuple[str, list[ast.stmt]]]:
     return [(path, list(node.body)) for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
-
-
-def _assigned_names(statement: ast.stmt) -> set[str]:
-    targets: list[ast.expr] = []
-    if isinstance(statement, ast.Assign):
-        targets = list(statement.targets)
-    elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and (
-        not isinstance(statement, ast.AnnAssign) or statement.value is not None
-    ):
-        targets = [statement.target]
-    names: set[str] = set()
-    for target in targets:
-        for node in ast.walk(target):
-            if isinstance(node, ast.Name):
-                names.add(node.id)
-            elif (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "self"
-            ):
-                names.add(node.attr)
-    return names
 
 
 def _definition(index: RepoIndex, path: str, name: str, statement: ast.stmt) -> Definition:

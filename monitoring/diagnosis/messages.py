@@ -117,16 +117,7 @@ NOTE_EDITS_DROPPED = "LM edits dropped: {reason}."
 NOTE_PLAYBOOK_INSTEAD = "The offline playbook's edit is proposed instead."
 NOTE_PLAYBOOK_EDIT_DROPPED = "Playbook edit dropped: {reason}."
 
-# --- review (edit check failures, also sent back to the LM) ------------------------------
-REJECT_NO_EVIDENCE = (
-    "not a file the evidence points at (allowed: {allowed}); only the traceback's in-app "
-    "files and the code that emits the message may be edited"
-)
-REJECT_NO_EVIDENCE_NONE = "no file is pointed at by the evidence, so no edit is allowed"
-REJECT_PLACEHOLDER = "the new text contains a masked secret placeholder ({placeholder})"
-REJECT_SYNTAX = "the file would no longer be valid Python ({error})"
-REJECT_TOO_BIG = "changes {changed} lines (limit {limit} for a proposal)"
-REJECT_EMPTY = "no edits"
+# --- review (the refusals themselves are in core/review.py) ----------------------------
 RETRY_FEEDBACK = (
     "Your previous edits were rejected: {reason}. Propose edits again: copy old_text "
     "verbatim from current_code (it must occur exactly once in the file) and edit only the "

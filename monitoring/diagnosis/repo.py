@@ -3,7 +3,7 @@
 :class:`RepoIndex` lists the repository's files once per cycle (``git ls-files`` when the
 directory is a git checkout, else a walk that skips virtualenvs, caches and hidden
 folders), and reads and parses them on demand with a per-index cache. It never writes and
-never follows a path outside the repository.
+never reads through a symlink (whose target may be outside the repository or protected).
 
 Bounds: at most :data:`MAX_FILES` files are listed, files over :data:`MAX_FILE_BYTES`
 or not UTF-8 are treated as unreadable.
@@ -11,7 +11,9 @@ or not UTF-8 are treated as unreadable.
 Traceback paths are mapped to repository files by their longest suffix that names a
 listed file, so deployment prefixes (``/app/``, ``/srv/service/``, ``C:\\build\\``) fall
 away; library frames (``site-packages``, ``dist-packages``, the interpreter's ``lib/
-python3.x``, ``<frozen ...>``) never map.
+python3.x``, ``<frozen ...>``), paths with ``..`` parts, control characters or more than
+:data:`MAX_FRAME_PATH_CHARS` characters, and files the policy protects never map. A file
+mapped is not evidence yet: :mod:`core.evidence` checks the frame against the code.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import re
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from core.edits import is_protected
+from core.policy import DEFAULT_POLICY, EditPolicy
 
 #: Most files listed from one repository.
 MAX_FILES = 5_000
 #: Files larger than this (bytes) are not read.
 MAX_FILE_BYTES = 512 * 1024
+#: Longest traceback path mapped to a file (longer ones are planted, not printed).
+MAX_FRAME_PATH_CHARS = 1024
 #: Seconds allowed for ``git ls-files``.
 GIT_TIMEOUT_SECONDS = 10.0
 
@@ -59,10 +63,12 @@ class RepoIndex:
 
     Args:
         root: the repository's root directory (resolved; need not be a git checkout).
+        policy: which files are protected (never mapped from a frame, never evidence).
     """
 
-    def __init__(self, *, root: Path) -> None:
+    def __init__(self, *, root: Path, policy: EditPolicy = DEFAULT_POLICY) -> None:
         self.root = root.resolve()
+        self.policy = policy
         self.files: tuple[str, ...] = tuple(sorted(_list_files(self.root)))
         self._file_set = frozenset(self.files)
         self._texts: dict[str, str | None] = {}
@@ -103,29 +109,45 @@ class RepoIndex:
             library frames and files the repository does not hold.
         """
         normalised = frame_file.strip().replace("\\", "/")
-        if not normalised or normalised.startswith("<") or is_library_path(normalised):
+        if not _plausible_frame_path(normalised):
             return None
         parts = [p for p in PurePosixPath(normalised).parts if p not in ("/", "")]
         if parts and parts[0].endswith(":"):
             parts = parts[1:]  # a Windows drive
         for start in range(len(parts)):
             candidate = "/".join(parts[start:])
-            if candidate in self._file_set and not is_protected(candidate):
+            if candidate in self._file_set and not self.policy.is_protected(candidate):
                 return candidate
         return None
+
+    def editable(self, path: str) -> bool:
+        """True for a listed file the policy does not protect."""
+        return path in self._file_set and not self.policy.is_protected(path)
 
     def _read(self, path: str) -> str | None:
         if path not in self._file_set:
             return None
         target = (self.root / path).resolve()
-        if self.root not in target.parents:
-            return None
+        if target != self.root / path:
+            return None  # a symlink: its target is judged under its own name, or not at all
         try:
             if target.stat().st_size > MAX_FILE_BYTES:
                 return None
             return target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+
+
+def _plausible_frame_path(path: str) -> bool:
+    """False for what a real traceback does not print for the service's own code."""
+    return bool(
+        path
+        and len(path) <= MAX_FRAME_PATH_CHARS
+        and not path.startswith("<")
+        and path.isprintable()
+        and ".." not in path.split("/")
+        and not is_library_path(path)
+    )
 
 
 def is_library_path(path: str) -> bool:

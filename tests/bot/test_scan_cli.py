@@ -193,7 +193,8 @@ def test_proposal_json_shape() -> None:
         ),
         edits=[Edit(path="app.py", old_text="a[k]", new_text="a.get(k)")],
         reasoning="guard",
-        risk=Risk.LOW,
+        risk=Risk.HIGH,
+        risk_reasons=["adds an import (os)"],
         created_at=now,
     )
     assert scan_output.proposal_to_json(proposal) == {
@@ -204,7 +205,8 @@ def test_proposal_json_shape() -> None:
         "root_cause": "unknown user id",
         "edits": [{"path": "app.py", "old_text": "a[k]", "new_text": "a.get(k)"}],
         "reasoning": "guard",
-        "risk": "LOW",
+        "risk": "HIGH",
+        "risk_reasons": ["adds an import (os)"],
         "status": ProposalStatus.PROPOSED.value,
     }
     assert "1 proposal" in scan_output.summary_line(3, [anomaly], [proposal])

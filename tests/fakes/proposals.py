@@ -2,8 +2,11 @@
 
 ``SERVICE`` is a tiny stdlib-only web handler module with the KeyError bug of the real
 log (``../shared/data/applogs/asgi_service.log``); ``KEYERROR_FIX`` is the edit that
-fixes it. ``tree_hashes(work)`` hashes every file outside ``.git`` so a test can assert
-that a rollback restored the checkout byte for byte.
+fixes it. ``make_proposal`` builds a proposal as diagnosis would have stored it: its
+evidence (by default the traceback frame ``app.py:9 in orders``, checked against the code
+by :func:`core.evidence.locate`) and an anomaly whose frames are that evidence's.
+``frame_evidence`` makes evidence for other files. ``tree_hashes(work)`` hashes every file
+outside ``.git`` so a test can assert that a rollback restored the checkout byte for byte.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.evidence import locate
 from core.models import Anomaly, Diagnosis, FrameModel, Severity
-from core.proposals import Edit, FixProposal, Risk
+from core.proposals import Edit, Evidence, FixProposal, Risk
 
 APP = '''"""Orders service."""
 import json
@@ -67,6 +71,20 @@ KEYERROR_FIX = Edit(
 NOW = datetime(2026, 11, 21, 2, 33, 0, tzinfo=UTC)
 
 
+def frame_evidence(source: str, path: str, line: int, function: str) -> Evidence:
+    """The evidence a traceback frame ``/app/<path>``, line ``line``, in ``function`` gives
+    when ``source`` is the file's text (fails the test if the code does not agree)."""
+    item = locate(
+        source, path=path, line=line, kind="frame", detail=f"/app/{path}", function=function
+    )
+    assert item is not None, f"{path}:{line} is not in {function}"
+    return item
+
+
+#: The KeyError's frame in SERVICE's app.py.
+ORDERS_FRAME = frame_evidence(APP, "app.py", 9, "orders")
+
+
 def make_proposal(
     edits: list[Edit] | None = None,
     *,
@@ -74,9 +92,22 @@ def make_proposal(
     title: str = "KeyError in orders()",
     created_at: datetime | None = None,
     root_cause: str = "orders() looks up users that were never registered.",
+    evidence: list[Evidence] | None = None,
+    risk: Risk = Risk.LOW,
+    risk_reasons: list[str] | None = None,
 ) -> FixProposal:
-    """A proposal (not stored yet) for the KeyError anomaly, by default with the fix."""
+    """A proposal (not stored yet) for the KeyError anomaly, by default with the fix.
+
+    ``evidence`` defaults to :data:`ORDERS_FRAME`; the anomaly's frames are the frame
+    evidence given, so the two agree as they do in a proposal diagnosis built.
+    """
     when = created_at or datetime.now(UTC)
+    evidence = [ORDERS_FRAME] if evidence is None else evidence
+    frames = [
+        FrameModel(file=e.detail, line=e.line, function=e.function)
+        for e in evidence
+        if e.kind == "frame"
+    ]
     anomaly = Anomaly(
         kind="repeated_error",
         fingerprint=fingerprint,
@@ -87,7 +118,7 @@ def make_proposal(
         severity=Severity.HIGH,
         exception_type="KeyError",
         exception_message="'u42'",
-        frames=[FrameModel(file="/app/app.py", line=9, function="orders")],
+        frames=frames,
         summary="KeyError in orders (app.py:9), 19 times",
     )
     diagnosis = Diagnosis(
@@ -103,7 +134,9 @@ def make_proposal(
         title=title,
         edits=[KEYERROR_FIX] if edits is None else edits,
         reasoning="Unknown users get a clear error instead of a 500.",
-        risk=Risk.LOW,
+        evidence=evidence,
+        risk=risk,
+        risk_reasons=risk_reasons or [],
         created_at=when,
     )
 

@@ -1,7 +1,8 @@
 """Test support: fix proposals to post in Slack tests, as the monitor would build them.
 
 :func:`make_proposal` builds an unstored ``FixProposal`` whose edit applies to
-:data:`ORDERS_PY` (commit that file with ``tests.fakes.git.make_repo`` to implement it).
+:data:`ORDERS_PY` (commit that file with ``tests.fakes.git.make_repo`` to implement it),
+with the evidence diagnosis would store: the traceback frame ``orders.py:5 in get_order``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def make_proposal(
     """A ``FixProposal`` for ``orders.py`` (see :data:`ORDERS_PY`), not stored yet."""
     from datetime import UTC, datetime, timedelta
 
+    from core.evidence import locate
     from core.models import Anomaly, Diagnosis, FrameModel, Severity
     from core.proposals import Edit, FixProposal, Risk
 
@@ -70,6 +72,16 @@ def make_proposal(
         "diagnosis": diagnosis,
         "title": "KeyError in get_order()",
         "reasoning": "Return a 'not found' answer instead of raising for unknown ids.",
+        "evidence": [
+            locate(
+                ORDERS_PY,
+                path="orders.py",
+                line=5,
+                kind="frame",
+                detail="/app/orders.py",
+                function="get_order",
+            )
+        ],
         "risk": Risk.LOW,
         "risk_notes": "Callers see an error field instead of a 500.",
         "created_at": now,

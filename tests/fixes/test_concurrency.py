@@ -15,7 +15,7 @@ from fixes.decisions import DecisionRefused
 from monitoring.runtime import Runtime, build_runtime
 from tests.conftest import ROOT
 from tests.fakes.git import RepoPair, git, make_repo
-from tests.fakes.proposals import SERVICE, make_proposal
+from tests.fakes.proposals import SERVICE, UTIL, frame_evidence, make_proposal
 
 
 @pytest.fixture
@@ -82,6 +82,7 @@ def test_two_different_fixes_at_once_are_applied_one_after_the_other(
         make_proposal(
             [Edit(path="lib/util.py", old_text='split(",")', new_text='split(";")')],
             fingerprint="other",
+            evidence=[frame_evidence(UTIL, "lib/util.py", 5, "parse")],
         )
     )
 

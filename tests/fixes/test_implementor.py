@@ -9,11 +9,22 @@ from pathlib import Path
 import pytest
 
 from core.notifier import InMemoryNotifier
-from core.proposals import Edit, ProposalStatus
+from core.proposals import Edit, ProposalStatus, Risk
 from fixes.apply.commit_message import commit_message
 from monitoring.runtime import Runtime, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo
-from tests.fakes.proposals import SERVICE, make_proposal, tree_hashes
+from tests.fakes.proposals import (
+    KEYERROR_FIX,
+    SERVICE,
+    UTIL,
+    WEB,
+    frame_evidence,
+    make_proposal,
+    tree_hashes,
+)
+
+#: The evidence a traceback through lib/util.py's parse() gives.
+PARSE_FRAME = frame_evidence(UTIL, "lib/util.py", 5, "parse")
 
 
 @pytest.fixture
@@ -188,20 +199,21 @@ def test_edits_outside_or_protected_are_refused(
     assert (service.work / ".git" / "config").read_text().count("SECRET") == 0
 
 
-def test_syntax_error_is_caught_by_compile(runtime_for, service: RepoPair) -> None:
+def test_syntax_error_is_refused_before_any_change(runtime_for, service: RepoPair) -> None:
     runtime = runtime_for()
     broken = Edit(
         path="lib/util.py",
         old_text='return text.strip().split(",")',
         new_text='return text.strip(.split(",")',
     )
-    proposal = runtime.store.add(make_proposal([broken]))
+    proposal = runtime.store.add(make_proposal([broken], evidence=[PARSE_FRAME]))
     before = tree_hashes(service.work)
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
 
-    assert final.status is ProposalStatus.ROLLED_BACK
-    assert "(compile)" in (final.error or "")
+    assert final.status is ProposalStatus.FAILED
+    assert "refused before any change" in (final.error or "")
+    assert "no longer be valid Python" in (final.error or "")
     assert tree_hashes(service.work) == before
 
 
@@ -228,7 +240,10 @@ def test_module_failing_at_import_is_rolled_back(runtime_for, service: RepoPair)
 def test_missing_third_party_dependency_is_not_blamed_on_the_fix(runtime_for, service) -> None:
     runtime = runtime_for()
     proposal = runtime.store.add(
-        make_proposal([Edit(path="web.py", old_text="LIMIT = 10", new_text="LIMIT = 20")])
+        make_proposal(
+            [Edit(path="web.py", old_text="LIMIT = 10", new_text="LIMIT = 20")],
+            evidence=[frame_evidence(WEB, "web.py", 7, "<module>")],
+        )
     )
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
@@ -247,7 +262,8 @@ def test_dependency_introduced_by_the_fix_is_blamed(runtime_for, service: RepoPa
         old_text="import json\n",
         new_text="import json\nimport ujsonx_not_installed\n",
     )
-    proposal = runtime.store.add(make_proposal([edit]))
+    reasons = ["adds an import (ujsonx_not_installed)"]
+    proposal = runtime.store.add(make_proposal([edit], risk=Risk.HIGH, risk_reasons=reasons))
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
 
@@ -255,25 +271,20 @@ def test_dependency_introduced_by_the_fix_is_blamed(runtime_for, service: RepoPa
     assert "(import)" in (final.error or "")
 
 
-def test_new_file_is_committed_or_removed_with_its_directories(runtime_for, service) -> None:
+def test_a_new_file_is_refused_before_any_change(runtime_for, service) -> None:
     create = Edit(
         path="lib/extra/helpers.py", old_text="", new_text="def helper():\n    return 1\n"
     )
-    failing = runtime_for(validate_command="exit 1")
-    first = failing.store.add(make_proposal([create]))
-    before = tree_hashes(service.work)
+    runtime = runtime_for()
+    proposal = runtime.store.add(make_proposal([KEYERROR_FIX, create]))
+    before, base = tree_hashes(service.work), service.remote_head()
 
-    assert (
-        failing.decisions.implement(first.id, actor="cli:ops").status is ProposalStatus.ROLLED_BACK
-    )
-    assert tree_hashes(service.work) == before
+    final = runtime.decisions.implement(proposal.id, actor="cli:ops")
+
+    assert final.status is ProposalStatus.FAILED
+    assert "new files are protected" in (final.error or "")
+    assert tree_hashes(service.work) == before and service.remote_head() == base
     assert not (service.work / "lib" / "extra").exists()
-
-    passing = runtime_for()
-    second = passing.store.add(make_proposal([create], fingerprint="other"))
-    final = passing.decisions.implement(second.id, actor="cli:ops")
-    assert final.status is ProposalStatus.APPLIED, final.error
-    assert git(service.bare, "show", "main:lib/extra/helpers.py").startswith("def helper")
 
 
 def test_crlf_file_keeps_its_line_endings(runtime_for, service: RepoPair) -> None:
@@ -283,7 +294,10 @@ def test_crlf_file_keeps_its_line_endings(runtime_for, service: RepoPair) -> Non
     git(service.work, "push", "-q", "origin", "main")
     runtime = runtime_for()
     proposal = runtime.store.add(
-        make_proposal([Edit(path="win.py", old_text="B = 2\nC = 3", new_text="B = 20\nC = 30")])
+        make_proposal(
+            [Edit(path="win.py", old_text="B = 2\nC = 3", new_text="B = 20\nC = 30")],
+            evidence=[frame_evidence("A = 1\r\nB = 2\r\nC = 3\r\n", "win.py", 2, "<module>")],
+        )
     )
 
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")

@@ -16,7 +16,7 @@ import sqlalchemy
 from pydantic import BaseModel, Field
 
 from core.models import Anomaly, Diagnosis, FrameModel, Severity
-from core.proposals import Edit, FixProposal, ProposalStatus, Risk
+from core.proposals import Edit, Evidence, FixProposal, ProposalStatus, Risk
 from fixes.persistence.db import PROPOSAL_COLUMNS, Database, ProposalRow, SchemaMismatch
 from fixes.persistence.store import ProposalStore
 
@@ -58,8 +58,19 @@ SAMPLE = FixProposal(
         Edit(path="lib/new.py", old_text="", new_text="X = 1\n"),
     ],
     reasoning="Unknown users get a clear error instead of a 500.",
+    evidence=[
+        Evidence(
+            kind="emitter",
+            path="app.py",
+            line=9,
+            function="orders",
+            code_sha256="ab" * 32,
+            detail="unknown user ✓",
+        )
+    ],
     risk=Risk.HIGH,
     risk_notes="callers may rely on the KeyError",
+    risk_reasons=["adds a shell command call (os.system)", "removes an assertion"],
     notes=["an LM edit was dropped: it touched .env"],
     status=ProposalStatus.APPLIED,
     created_at=NOW,

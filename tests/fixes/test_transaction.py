@@ -15,7 +15,9 @@ from core.notifier import ProposalEvent
 from core.proposals import FixProposal
 from fixes.apply.gitops import GitOps
 from fixes.apply.implementor import FixImplementor
-from fixes.apply.journal import JournalError
+from fixes.apply.journal import Journal, JournalError
+from fixes.apply.transaction import ApplyTransaction
+from fixes.apply.validation import Validator
 from tests.fakes.git import RepoPair, git, make_repo
 from tests.fakes.proposals import SERVICE, make_proposal, tree_hashes
 
@@ -105,3 +107,38 @@ def test_a_rollback_that_cannot_finish_is_not_reported_as_a_restore(service: Rep
         implementor.apply(_proposal(), approved_by="U1", on_event=lambda _e: None)
 
     assert (service.work / ".git" / "mendbot" / "journal.json").exists()  # for a person
+
+
+@pytest.mark.parametrize(("command", "status"), [("exit 1", "rolled_back"), (None, "applied")])
+def test_a_created_file_is_committed_or_removed_with_its_directories(
+    service: RepoPair, command: str | None, status: str
+) -> None:
+    """New files are refused by policy (core.edits.may_create); the transaction still
+    creates and removes them, for the one exception planned (a proven fix's test)."""
+    gitops = GitOps.open(
+        service.work, remote="origin", branch="main", author_name="m", author_email="m@x"
+    )
+    journal = Journal(git_dir=gitops.git_dir, repo_root=gitops.root)
+    validator = Validator(
+        repo_root=gitops.root, command=command, timeout_seconds=60, import_check=False
+    )
+    created = gitops.root / "lib" / "extra" / "helpers.py"
+    before, base = tree_hashes(service.work), gitops.preflight()
+
+    outcome = ApplyTransaction.begin(
+        gitops=gitops,
+        journal=journal,
+        proposal_id=FIX_ID,
+        base_sha=base,
+        contents={created: b"def helper():\n    return 1\n"},
+        validator=validator,
+        baseline=validator.baseline(["lib/extra/helpers.py"]),
+        on_event=lambda _e: None,
+    ).run(f"Auto-fix: add a helper\n\nFix-Id: {FIX_ID}\n")
+
+    assert outcome.status == status, outcome.reason
+    if status == "rolled_back":
+        _assert_untouched(service, before, base)
+        assert not (service.work / "lib" / "extra").exists()
+    else:
+        assert git(service.bare, "show", "main:lib/extra/helpers.py").startswith("def helper")

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from core.edits import EditRejected, check_edits
-from core.models import FrameModel
+from core.models import Anomaly, FrameModel
+from core.policy import DEFAULT_POLICY
 from core.proposals import Edit, ProposalStatus
+from core.review import REJECT_EMPTY, ReviewedChange, review_change
 from monitoring.diagnosis import messages as msg
-from monitoring.diagnosis.review import MAX_PROPOSAL_CHANGED_LINES, review_edits
+from monitoring.diagnosis.context import build_context
+from monitoring.diagnosis.repo import RepoIndex
 from monitoring.runtime import build_diagnoser
 from tests.conftest import ROOT
 from tests.fakes import anomalies as A
@@ -103,6 +106,20 @@ def test_odd_frames_do_not_break_the_cycle(make_settings, repo):
 
 # --- the edit checks ----------------------------------------------------------------------
 
+MAX_PROPOSAL_CHANGED_LINES = DEFAULT_POLICY.max_changed_lines
+
+
+def review_edits(
+    edits: list[Edit], *, repo_root: Path, anomaly: Anomaly | None = None
+) -> list[Edit]:
+    """The review diagnosis runs, with the evidence the KeyError anomaly gives."""
+    return _reviewed(edits, repo_root, anomaly or A.keyerror()).edits
+
+
+def _reviewed(edits: list[Edit], repo_root: Path, anomaly: Anomaly) -> ReviewedChange:
+    context = build_context(anomaly, RepoIndex(root=repo_root))
+    return review_change(repo_root, edits, context.evidence, anomaly=anomaly, policy=DEFAULT_POLICY)
+
 
 def _guard(old: str = KEY_LINE) -> Edit:
     return Edit(
@@ -114,11 +131,7 @@ def _guard(old: str = KEY_LINE) -> Edit:
 
 
 def test_a_good_edit_passes_and_its_path_is_normalised(repo):
-    [edit] = review_edits(
-        [_guard().model_copy(update={"path": "./app.py"})],
-        repo_root=repo.work,
-        evidence_files={"app.py"},
-    )
+    [edit] = review_edits([_guard().model_copy(update={"path": "./app.py"})], repo_root=repo.work)
     assert edit.path == "app.py"
 
 
@@ -138,7 +151,11 @@ def test_a_good_edit_passes_and_its_path_is_normalised(repo):
             "occurs 6 times",
         ),
         (Edit(path="app.py", old_text="no such text", new_text="x"), "does not occur"),
-        (Edit(path="traffic.py", old_text="", new_text="x = 1\n"), "not a file the evidence"),
+        (Edit(path="traffic.py", old_text="", new_text="x = 1\n"), "creates a new file"),
+        (
+            Edit(path="examples_extra.py", old_text="VALUE = 1", new_text="VALUE = 2"),
+            "not a file the evidence",
+        ),
         (
             Edit(path="app.py", old_text=KEY_LINE, new_text="    user = (\n"),
             "no longer be valid Python",
@@ -158,16 +175,17 @@ def test_a_good_edit_passes_and_its_path_is_normalised(repo):
     ],
 )
 def test_edits_that_break_a_rule_are_refused_with_the_reason(repo, edit, reason):
+    (repo.work / "examples_extra.py").write_text("VALUE = 1\n")
     with pytest.raises(EditRejected, match=reason):
-        review_edits([_guard(), edit], repo_root=repo.work, evidence_files={"app.py"})
+        review_edits([_guard(), edit], repo_root=repo.work)
     assert (repo.work / "app.py").read_text() == (SERVICE / "app.py").read_text()
 
 
 def test_no_edit_is_allowed_when_the_evidence_names_no_file(repo):
     with pytest.raises(EditRejected, match="no file is pointed at"):
-        review_edits([_guard()], repo_root=repo.work, evidence_files=set())
-    with pytest.raises(EditRejected, match=msg.REJECT_EMPTY):
-        review_edits([], repo_root=repo.work, evidence_files={"app.py"})
+        review_edits([_guard()], repo_root=repo.work, anomaly=A.keyerror(frames=[]))
+    with pytest.raises(EditRejected, match=REJECT_EMPTY):
+        review_edits([], repo_root=repo.work)
 
 
 def test_a_planted_frame_cannot_make_protected_or_outside_files_evidence(make_settings, repo):
