@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.models import Anomaly, Level, LogRecord
+from core.redact import mask_anomaly
 from core.state import KeyValueStore
 from monitoring.analysis.rules import (
     Baseline,
@@ -126,7 +127,8 @@ class LogAnalyzer:
             records: the window's records, any order, consumed once (may be a generator).
 
         Returns:
-            The anomalies, most severe first, then by count (largest first).
+            The anomalies, most severe first, then by count (largest first), with their
+            secrets masked (:func:`core.redact.mask_anomaly`).
 
         Raises:
             BaselineStateError: the state store failed (only with a ``state``).
@@ -138,7 +140,7 @@ class LogAnalyzer:
         self._learn(memory, groups, total)
         self._save(memory)
         self.last_record_count = total
-        return anomalies
+        return [mask_anomaly(anomaly) for anomaly in anomalies]
 
     def _group(self, records: Iterable[LogRecord]) -> tuple[list[Group], int]:
         """Stream the records into groups; returns the groups and the record count."""
