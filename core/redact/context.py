@@ -18,8 +18,9 @@ Our context rules, for what no vendor format says:
 * **payment card numbers**: 13 to 19 digits, spaced or not, with a card brand's prefix
   and length and a valid Luhn check digit;
 * **e-mail addresses**;
-* **bare random tokens**: 20 or more characters of the base64 alphabet with upper and
-  lower case letters and digits, and high entropy.
+* **random values**: 20 or more characters of the base64 alphabet with upper and lower
+  case letters and digits, and high entropy; and quoted base64-alphabet strings above
+  4.5 bits per character (detect-secrets' ``Base64HighEntropyString`` rule).
 
 Not masked (a choice, see the README's Safety section): IP addresses, host names, UUIDs,
 hexadecimal strings (commit hashes, trace ids), numbers and user names. No errors are
@@ -131,6 +132,10 @@ _CARD_BRANDS: tuple[tuple[tuple[str, ...], tuple[int, ...]], ...] = (
 
 # --- random-looking values ---------------------------------------------------------------------
 _TOKEN = re.compile(r"[A-Za-z0-9+/_~.=-]+")
+#: detect-secrets' Base64HighEntropyString: a quoted string of the base64 alphabet whose
+#: entropy is above 4.5 bits per character.
+_QUOTED = re.compile(r"(['\"])(?P<value>[A-Za-z0-9+/\-_=]{20,})\1")
+QUOTED_ENTROPY_LIMIT = 4.5
 _BARE = re.compile(r"(?<![\w+/=~.%-])[A-Za-z0-9+/_~-]{20,}={0,2}(?![\w+/=~-]|\.\w)")
 _HEX_OR_UUID = re.compile(r"(?i)(?:0x)?[0-9a-f-]+")
 _SEPARATORS = re.compile(r"[-_.~]")
@@ -170,8 +175,9 @@ def find_in_context(
     if "authorization" in lowered:
         yield from group_findings(_AUTHORIZATION, text, "SECRET", "secret")
     if "bearer" in lowered or "basic" in lowered or "token" in lowered:
-        yield from group_findings(_SCHEME, text, "SECRET", "secret")
-        yield from group_findings(_SCHEME, text, "SECRET", "token")
+        for match in _SCHEME.finditer(text):
+            group = "secret" if match.group("secret") else "token"
+            yield Finding(match.start(group), match.end(group), "SECRET")
     if "cookie" in lowered:
         yield from _cookies(text)
     if "://" in text:
@@ -181,6 +187,9 @@ def find_in_context(
             if (len(user) >= 32 and _HEX_OR_UUID.fullmatch(user)) or looks_random(user, 16):
                 yield Finding(match.start("secret"), match.end("secret"), "SECRET")
     yield from _cards(text)
+    for match in _QUOTED.finditer(text):
+        if entropy(match.group("value")) > QUOTED_ENTROPY_LIMIT:
+            yield Finding(match.start("value"), match.end("value"), "SECRET")
     for match in _BARE.finditer(text):
         if looks_random(match.group(0), MIN_BARE_RANDOM_CHARS):
             yield Finding(match.start(), match.end(), "SECRET")

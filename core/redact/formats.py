@@ -3,14 +3,19 @@
 Two sources, both maintained by people whose job is finding secrets:
 
 * **detect-secrets** (Yelp): the plugins in :data:`DETECT_SECRETS_PLUGINS`, used through
-  their public ``analyze_string`` (each yields the secret values its regexes find), with
-  ``Base64HighEntropyString`` for quoted strings of entropy above 4.5 bits per character.
+  their public ``analyze_string`` (each yields the secret values its regexes find).
+  ``Base64HighEntropyString``'s rule (a quoted base64-alphabet string above 4.5 bits per
+  character) is applied by :mod:`core.redact.context` with :func:`entropy`, the same
+  measure, because quotes occur in nearly every text and the import would never be saved.
   Left out, and why: ``KeywordDetector`` (0.6 million characters/s; the key/value rule in
-  :mod:`core.redact.context` does its job), ``PrivateKeyDetector`` (matches the
-  ``BEGIN ... PRIVATE KEY`` words, not the key), ``BasicAuthDetector`` (greedy: also
-  takes the host and path after a second ``@``), ``NpmDetector`` (takes the rest of the
-  line), ``IPPublicDetector`` (IP addresses are not masked) and ``HexHighEntropyString``
-  (would mask quoted trace ids and commit hashes).
+  :mod:`core.redact.context` does its job), ``CloudantDetector``, ``IbmCloudIamDetector``,
+  ``IbmCosHmacDetector`` and ``SoftlayerDetector`` (``key = value`` forms of that rule, at
+  0.1 million characters/s), ``TelegramBotTokenDetector`` (no literal part to gate it;
+  gitleaks' rule below has one), ``PrivateKeyDetector`` (matches the
+  ``BEGIN ... PRIVATE KEY`` words, not the key), ``BasicAuthDetector`` (greedy: also takes
+  the host and path after a second ``@``), ``NpmDetector`` (takes the rest of the line),
+  ``IPPublicDetector`` (IP addresses are not masked) and ``HexHighEntropyString`` (would
+  mask quoted trace ids and commit hashes).
 * **gitleaks**' rule set (``config/gitleaks.toml``, rule ids in the comments of
   :data:`FORMATS`): the formats detect-secrets lacks (payment processors, other clouds,
   e-mail and chat APIs, hosting platforms, LLM providers), re-written for Python ``re``
@@ -19,13 +24,16 @@ Two sources, both maintained by people whose job is finding secrets:
 Each format carries keywords, as gitleaks' rules do: its regex runs only when one occurs
 in the text (a keyword with an upper case letter as written, the others in the lowercased
 text), so a text costs one substring search per format for most of them. detect-secrets
-is imported on first use (it takes ~0.2 s to import). No errors are raised.
+(0.1 to 0.2 s to import, with ``requests``) is imported only when one of its plugins has a
+candidate to look at, so ordinary logs never import it. No errors are raised.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,20 +43,27 @@ from core.redact.finding import Finding
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """A credential format: ``pattern`` (its ``group``, when given, is the secret) runs
-    only when one of ``keywords`` occurs in the text (empty: always)."""
+    """A credential format: ``regex`` (its group ``secret``, when it has one, is the
+    secret) runs only when one of ``keywords`` occurs in the text."""
 
     name: str
     keywords: tuple[str, ...]
-    pattern: re.Pattern[str]
+    regex: str
     label: str = "SECRET"
-    group: str | int = 0
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """``regex`` compiled (on first use: most formats never meet their keyword)."""
+        return _compile(self.regex)
+
+
+@functools.cache
+def _compile(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
 
 
 def _f(name: str, keywords: tuple[str, ...], regex: str, label: str = "SECRET") -> Format:
-    pattern = re.compile(regex)
-    group = "secret" if "secret" in pattern.groupindex else 0
-    return Format(name, keywords, pattern, label, group)
+    return Format(name, keywords, regex, label)
 
 
 _END = r"(?![\w-])"  # a token ends where no word character or dash follows
@@ -257,16 +272,35 @@ FORMATS: tuple[Format, ...] = (
     _f("replicate-api-token", ("r8_",), r"\br8_[A-Za-z0-9]{37}\b"),
 )
 
-#: detect-secrets plugins used, with the keywords that must occur for them to run (module,
-#: class, keywords; a keyword with an upper case letter is matched case-sensitively, the
-#: others in the lowercased text; an empty tuple: always run).
-DETECT_SECRETS_PLUGINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+#: A plugin runs only when its gate lets the text through: one of its keywords occurs (a
+#: keyword with an upper case letter as written, the others in the lowercased text), or,
+#: for a format without a literal part, a cheap regex finds a candidate.
+Gate = tuple[str, ...] | re.Pattern[str]
+
+#: detect-secrets plugins used: (module, class, gate).
+DETECT_SECRETS_PLUGINS: tuple[tuple[str, str, Gate], ...] = (
     ("aws", "AWSKeyDetector", ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "aws")),
-    ("artifactory", "ArtifactoryDetector", ("AKC", "AP")),
+    ("artifactory", "ArtifactoryDetector", re.compile(r"(?:AKC|AP[\dA-F])[a-zA-Z0-9]{8,}")),
     ("azure_storage_key", "AzureStorageKeyDetector", ("accountkey",)),
-    ("discord", "DiscordBotTokenDetector", (".",)),
-    ("github_token", "GitHubTokenDetector", ("gh",)),
-    ("gitlab_token", "GitLabTokenDetector", ("gl", "gr1348941")),
+    ("discord", "DiscordBotTokenDetector", re.compile(r"\.[\w-]{6}\.[\w-]{27}")),
+    ("github_token", "GitHubTokenDetector", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    (
+        "gitlab_token",
+        "GitLabTokenDetector",
+        (
+            "glpat-",
+            "gldt-",
+            "glft-",
+            "glsoat-",
+            "glrt-",
+            "glcbt-",
+            "glimt-",
+            "glptt-",
+            "glagent-",
+            "gloas-",
+            "gr1348941",
+        ),
+    ),
     ("jwt", "JwtTokenDetector", ("eyJ",)),
     ("mailchimp", "MailchimpDetector", ("-us",)),
     ("openai", "OpenAIDetector", ("t3blbkfj",)),
@@ -275,14 +309,42 @@ DETECT_SECRETS_PLUGINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("slack", "SlackDetector", ("xox", "hooks.slack.com")),
     ("square_oauth", "SquareOAuthDetector", ("sq0csp-",)),
     ("stripe", "StripeDetector", ("k_live_",)),
-    ("twilio", "TwilioKeyDetector", ("AC", "SK")),
-    ("high_entropy_strings", "Base64HighEntropyString", ('"', "'")),
+    ("twilio", "TwilioKeyDetector", re.compile(r"(?:AC|SK)[a-z0-9]{32}")),
 )
-#: Bits per character above which a quoted base64-alphabet string is a secret
-#: (detect-secrets' default for ``Base64HighEntropyString``).
-QUOTED_ENTROPY_LIMIT = 4.5
 
 _EDGE = " \t\r\n\"'`"
+#: Lowercase keyword -> positions in FORMATS of the formats it lets run.
+_FORMATS_BY_KEYWORD: dict[str, tuple[int, ...]] = {
+    keyword: tuple(i for i, f in enumerate(FORMATS) if keyword in {k.lower() for k in f.keywords})
+    for keyword in {k.lower() for f in FORMATS for k in f.keywords}
+}
+#: Lowercase keyword -> positions in DETECT_SECRETS_PLUGINS; and the regex-gated ones.
+_PLUGINS_BY_KEYWORD: dict[str, tuple[int, ...]] = {
+    keyword: tuple(
+        i
+        for i, (*_, gate) in enumerate(DETECT_SECRETS_PLUGINS)
+        if isinstance(gate, tuple) and keyword in {k.lower() for k in gate}
+    )
+    for *_, gate in DETECT_SECRETS_PLUGINS
+    if isinstance(gate, tuple)
+    for keyword in {k.lower() for k in gate}
+}
+_REGEX_GATED = {
+    i for i, (*_, gate) in enumerate(DETECT_SECRETS_PLUGINS) if isinstance(gate, re.Pattern)
+}
+if not all(f.keywords for f in FORMATS):  # pragma: no cover - caught by any import
+    raise TypeError("every format needs a keyword")
+_ALL_KEYWORDS = tuple(
+    sorted(
+        {k.lower() for f in FORMATS for k in f.keywords}
+        | {
+            k.lower()
+            for *_, gate in DETECT_SECRETS_PLUGINS
+            if isinstance(gate, tuple)
+            for k in gate
+        }
+    )
+)
 _ASSIGNED = re.compile(r"[A-Za-z_][\w.-]*\s*[=:]\s*")
 
 
@@ -297,36 +359,47 @@ def find_formats(text: str, lowered: str | None = None) -> Iterator[Finding]:
         Findings, in no particular order (they may overlap).
     """
     lowered = text.lower() if lowered is None else lowered
-    for fmt in FORMATS:
-        if _present(fmt.keywords, text, lowered):
-            for match in fmt.pattern.finditer(text):
-                start, end = match.span(fmt.group)
+    found = {k for k in _ALL_KEYWORDS if k in lowered}
+    candidates = sorted({i for k in found for i in _FORMATS_BY_KEYWORD.get(k, ())})
+    for fmt in (FORMATS[i] for i in candidates):
+        if _present(fmt.keywords, found, text):
+            pattern = fmt.pattern
+            group = "secret" if "secret" in pattern.groupindex else 0
+            for match in pattern.finditer(text):
+                start, end = match.span(group)
                 if end > start:
                     yield Finding(start, end, fmt.label)
-    for plugin, keywords in _plugins():
-        if _present(keywords, text, lowered):
+    wanted = {i for k in found for i in _PLUGINS_BY_KEYWORD.get(k, ())} | _REGEX_GATED
+    plugins = [DETECT_SECRETS_PLUGINS[i] for i in sorted(wanted)]
+    plugins = [(m, c, gate) for m, c, gate in plugins if _present(gate, found, text)]
+    if plugins:  # detect-secrets is imported only when one of its plugins has work
+        for plugin in _plugins(tuple(plugins)):
             for value in plugin.analyze_string(text):
                 yield from _occurrences(text, value, plugin)
 
 
-def _present(keywords: tuple[str, ...], text: str, lowered: str) -> bool:
-    """Whether one keyword occurs (one with an upper case letter, as written)."""
-    if not keywords:
+def _present(gate: Gate, found: set[str], text: str) -> bool:
+    """Whether ``text`` passes a gate (``found``: the lowercase keywords in the lowered
+    text; a keyword with an upper case letter must occur as written)."""
+    if isinstance(gate, re.Pattern):
+        return gate.search(text) is not None
+    if not gate:
         return True
-    return any((k in text) if k != k.lower() else (k in lowered) for k in keywords)
+    return any(k.lower() in found and (k.islower() or k in text) for k in gate)
 
 
 def entropy(value: str) -> float:
-    """Shannon entropy of ``value`` in bits per character over the base64 alphabet
-    (detect-secrets' ``Base64HighEntropyString`` measure: 0 to log2(len))."""
-    return float(_entropy_plugin().calculate_shannon_entropy(value))
+    """Shannon entropy of ``value`` in bits per character (0 to log2 of its length): the
+    measure of detect-secrets' high-entropy plugins, computed here so that a text with no
+    candidate never imports detect-secrets."""
+    if not value:
+        return 0.0
+    length = len(value)
+    return -sum(n / length * math.log2(n / length) for n in Counter(value).values())
 
 
 def _occurrences(text: str, value: str, plugin: Any) -> Iterator[Finding]:
     """Where a value a plugin reported occurs, trimmed of quotes and of a ``key=``."""
-    limit = getattr(plugin, "entropy_limit", None)
-    if limit is not None and plugin.calculate_shannon_entropy(value) <= limit:
-        return
     value = value.strip(_EDGE)
     assigned = _ASSIGNED.match(value)
     if assigned and assigned.end() < len(value):
@@ -339,22 +412,16 @@ def _occurrences(text: str, value: str, plugin: Any) -> Iterator[Finding]:
         position = text.find(value, position + len(value))
 
 
-def _entropy_plugin() -> Any:
-    """detect-secrets' ``Base64HighEntropyString`` (its entropy measure)."""
-    return next(p for p, _ in _plugins() if type(p).__name__ == "Base64HighEntropyString")
+def _plugins(wanted: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Any]:
+    """The detect-secrets plugin instances for ``wanted`` entries of
+    :data:`DETECT_SECRETS_PLUGINS` (imported and built on first use)."""
+    return [_plugin(module, name) for module, name, _ in wanted]
 
 
 @functools.cache
-def _plugins() -> tuple[tuple[Any, tuple[str, ...]], ...]:
-    """The detect-secrets plugin instances (imported on first use)."""
+def _plugin(module_name: str, class_name: str) -> Any:
     import importlib
 
-    plugins = []
-    for module_name, class_name, keywords in DETECT_SECRETS_PLUGINS:
-        module = importlib.import_module(f"detect_secrets.plugins.{module_name}")
-        cls = getattr(module, class_name)
-        if class_name == "Base64HighEntropyString":
-            plugins.append((cls(limit=QUOTED_ENTROPY_LIMIT), keywords))
-        else:
-            plugins.append((cls(), keywords))
-    return tuple(plugins)
+    module = importlib.import_module(f"detect_secrets.plugins.{module_name}")
+    cls = getattr(module, class_name)
+    return cls()

@@ -29,6 +29,11 @@ _LABEL_GROUP = "|".join(LABELS)
 #: Any placeholder a :class:`Redactor` writes, whatever its ``label_prefix``.
 PLACEHOLDER = re.compile(rf"<(?:[A-Z]+_)*?(?:{_LABEL_GROUP})_\d+>")
 _PARTS = re.compile(rf"<(?P<prefix>(?:[A-Z]+_)*?)(?P<label>{_LABEL_GROUP})_(?P<n>\d+)>")
+#: A text shorter than this made only of word characters, dots, dashes and slashes holds
+#: no secret any rule finds (each needs a separator, a quote, an ``@``, or 13 characters:
+#: the shortest card number).
+_SHORTEST_SECRET_TEXT = 13
+_PLAIN_WORD = re.compile(r"[\w./-]*")
 #: Decoded base64 blobs are scanned for secrets once more, this deep at most.
 _MAX_DEPTH = 2
 
@@ -44,8 +49,8 @@ def find_secrets(text: str, *, source_code: bool = False) -> list[Finding]:
     Returns:
         Findings ordered by ``start``; none overlaps another or an existing placeholder.
     """
-    if not text:
-        return []
+    if len(text) < _SHORTEST_SECRET_TEXT and _PLAIN_WORD.fullmatch(text):
+        return []  # a short name (a logger, a function, a frame's file): nothing fits in it
     return _merge(_find(text, 0, source_code), _placeholder_spans(text))
 
 

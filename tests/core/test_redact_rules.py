@@ -197,3 +197,20 @@ def test_mask_data_masks_nested_strings_and_keys() -> None:
     masked = mask_data(data)
     assert secret not in repr(masked)
     assert masked["tries"][0] == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("mysqldump --password s3cr3t-Value db", "mysqldump --password <SECRET_1> db"),
+        ("run --api-key=abc123 --verbose", "run --api-key=<SECRET_1> --verbose"),
+        (
+            "<Password>hunter2</Password><User>bob</User>",
+            "<Password><SECRET_1></Password><User>bob</User>",
+        ),
+        ("  api_key: abcd1234efgh", "  api_key: <SECRET_1>"),
+        ("Authorization: Digest abc123def", "Authorization: Digest <SECRET_1>"),
+    ],
+)
+def test_other_places_a_credential_stands(line: str, masked: str) -> None:
+    assert scrub_secrets(line) == masked
