@@ -412,7 +412,7 @@ def _occurrences(text: str, value: str, plugin: Any) -> Iterator[Finding]:
         position = text.find(value, position + len(value))
 
 
-def _plugins(wanted: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Any]:
+def _plugins(wanted: tuple[tuple[str, str, Gate], ...]) -> list[Any]:
     """The detect-secrets plugin instances for ``wanted`` entries of
     :data:`DETECT_SECRETS_PLUGINS` (imported and built on first use)."""
     return [_plugin(module, name) for module, name, _ in wanted]
