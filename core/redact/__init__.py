@@ -6,7 +6,8 @@ written (``mask_data``), LM inputs are sent and errors are shown (``Redactor``,
 ``scrub_secrets``). A secret becomes a stable placeholder (``<SECRET_1>``, ``<KEY_2>``...).
 
     finding.py    Finding (a span and a label), the labels
-    formats.py    credentials by format: detect-secrets' plugins, rules from gitleaks
+    formats.py    credentials by format: detect-secrets' plugins, and the formats of
+    gitleaks.py   75 formats learned from gitleaks' rule set (and vendors' docs)
     context.py    credentials by context: key/value pairs, headers, URLs, cards, e-mail,
                   random-looking tokens
     encodings.py  the decoded views secrets hide in: JSON escapes, URL encoding, base64
