@@ -3,8 +3,9 @@
 Each constructor below this module takes keyword arguments for exactly what it needs; this
 module is the one place that reads :class:`~settings.Settings` to supply them. Every entry
 point (``mendbot scan``, ``run``, ``fixes``, ``start_monitoring`` in a REPL) starts with
-:func:`build_runtime`, which opens the database (creating the schema) and recovers a fix
-that a killed process left half applied, before anything else runs. The Slack surfaces
+:func:`build_runtime`, which opens the database (creating the schema, masking rows an
+older mendbot stored in clear) and recovers a fix that a killed process left half applied,
+before anything else runs. The Slack surfaces
 (``bot/``) are built on top of the runtime by the process that serves them.
 
 Builders::
@@ -37,6 +38,7 @@ from fixes.apply.delivery import Delivery, PullRequestDelivery, PushDelivery
 from fixes.apply.github import GitHubClient
 from fixes.apply.implementor import FixImplementor
 from fixes.decisions import Decisions
+from fixes.persistence.at_rest import mask_at_rest
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
@@ -104,7 +106,8 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
-    """Open the database, build the implementor and decisions, and recover first.
+    """Open the database (masking rows an older mendbot stored in clear), build the
+    implementor and decisions, and recover first.
 
     Args:
         settings: the process settings.
@@ -119,6 +122,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         fixes.apply.journal.JournalError: an interrupted fix's journal cannot be read.
     """
     db = Database(settings.database_url)
+    mask_at_rest(db)
     store = ProposalStore(db)
     notifier = notifier if notifier is not None else NullNotifier()
     github = build_github(settings)

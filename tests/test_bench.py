@@ -84,3 +84,12 @@ def test_scan_bench_json(tmp_path: Path) -> None:
     assert set(results) == {"read", "scan", "scan_unique", "drain3"}
     assert results["scan"]["lines"] == 3000 and results["scan"]["anomalies"] >= 7
     assert results["scan"]["peak_rss_mb"] > 0 and results["scan"]["lines_per_s"] > 0
+
+
+def test_masking_bench_json() -> None:
+    done = run_bench("masking.py", str(EXCERPT), "--json", "--repeats", "1")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["lines"] > 0 and result["whole_text_chars_per_s"] > 0
+    assert result["reference_detect_secrets_per_line_chars_per_s"] > 0
+    assert run_bench("masking.py", str(ROOT / "no-such.log")).returncode == 2

@@ -13,6 +13,7 @@ import re
 import textwrap
 
 from core.proposals import FixProposal
+from core.redact import mask_proposal
 
 #: The trailer whose value is the proposal id, e.g. ``Fix-Id: fix_20261121_023300``.
 FIX_ID_TRAILER = "Fix-Id"
@@ -24,9 +25,12 @@ def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
     """``Auto-fix: <summary>``, a body (root cause, anomaly, files) and the trailers.
 
     The trailers (git's format, the last paragraph) are ``Fix-Id:``, ``Approved-by:`` and
-    ``Anomaly:`` (the fingerprint). Proposal text is untrusted: it is reduced to printable
-    single-line summaries and wrapped paragraphs that cannot pose as trailers.
+    ``Anomaly:`` (the fingerprint). Proposal text is untrusted: it is masked for secrets
+    (:func:`core.redact.mask_proposal`, for proposals stored before masking existed) and
+    reduced to printable single-line summaries and wrapped paragraphs that cannot pose as
+    trailers.
     """
+    proposal = mask_proposal(proposal)
     anomaly = proposal.anomaly
     summary = _one_line(
         proposal.title or anomaly.summary or anomaly.template, _SUMMARY_CHARS - len("Auto-fix: ")

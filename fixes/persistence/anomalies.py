@@ -1,7 +1,8 @@
 """Fixes persistence: running totals of every anomaly fingerprint ever seen.
 
 One row per fingerprint (:class:`~fixes.persistence.db.AnomalyRow`): the events counted
-over all cycles and processes, and the widest ``first_seen`` .. ``last_seen`` span.
+over all cycles and processes, and the widest ``first_seen`` .. ``last_seen`` span, and
+the template (masked).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from core.models import Anomaly
+from core.redact import scrub_secrets
 from fixes.persistence.db import AnomalyRow, Database, UTCDateTime
 from fixes.persistence.errors import StoreError
 
@@ -101,7 +103,7 @@ def _new_row(anomaly: Anomaly) -> AnomalyRow:
     return AnomalyRow(
         fingerprint=anomaly.fingerprint,
         kind=anomaly.kind,
-        template=anomaly.template,
+        template=scrub_secrets(anomaly.template),
         severity=anomaly.severity.value,
         first_seen=anomaly.first_seen,
         last_seen=anomaly.last_seen,

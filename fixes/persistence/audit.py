@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from core.clock import utcnow
 from core.proposals import AuditEvent
+from core.redact import mask_data
 from fixes.persistence.db import AuditRow, Database
 
 
@@ -41,7 +42,8 @@ class AuditTrail:
             actor: Slack user id, ``cli:<user>`` or ``mendbot``.
             action: what happened, e.g. ``paused``.
             proposal_id: the proposal concerned, if any.
-            details: facts; datetimes become ISO 8601 UTC strings, sets and tuples lists.
+            details: facts; datetimes become ISO 8601 UTC strings, sets and tuples lists,
+                and secrets in strings placeholders.
 
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database refused the insert.
@@ -74,13 +76,14 @@ def audit_row(
     *,
     at: datetime | None = None,
 ) -> AuditRow:
-    """An :class:`AuditRow` to add to a session (``at`` defaults to now, UTC)."""
+    """An :class:`AuditRow` to add to a session (``at`` defaults to now, UTC); every string
+    in ``details`` is masked (:func:`core.redact.mask_data`)."""
     return AuditRow(
         at=at or utcnow(),
         actor=actor,
         action=action,
         proposal_id=proposal_id,
-        details=_jsonable(details),
+        details=mask_data(_jsonable(details)),
     )
 
 

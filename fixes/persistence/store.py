@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from core.clock import utcnow
 from core.models import Anomaly
 from core.proposals import OPEN_STATUSES, TRANSITIONS, AuditEvent, FixProposal, ProposalStatus
+from core.redact import mask_proposal, scrub_secrets
 from fixes.persistence.anomalies import AnomalyTotals
 from fixes.persistence.audit import AuditTrail, audit_row
 from fixes.persistence.db import Database, ProposalRow
@@ -65,16 +66,19 @@ class ProposalStore:
 
         The id is ``fix_YYYYMMDD_HHMMSS`` from ``proposal.created_at`` (UTC), with
         ``_2``, ``_3``, ... appended when that id is taken (also across processes:
-        the primary key decides).
+        the primary key decides). Its texts are stored masked
+        (:func:`core.redact.mask_proposal`; edits as they are).
 
         Returns:
-            A copy of ``proposal`` with ``id``, ``status=proposed`` and ``updated_at`` set.
+            A masked copy of ``proposal`` with ``id``, ``status=proposed`` and
+            ``updated_at`` set.
 
         Raises:
             StoreError: no free id within 1,000 suffixes.
             sqlalchemy.exc.StatementError: ``created_at`` is naive.
         """
         base = "fix_" + proposal.created_at.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
+        proposal = mask_proposal(proposal)
         for attempt in range(1, _ID_ATTEMPTS + 1):
             candidate = base if attempt == 1 else f"{base}_{attempt}"
             stored = proposal.model_copy(
@@ -166,8 +170,9 @@ class ProposalStore:
             actor: who causes it (Slack user id, ``cli:<user>``, ``mendbot``).
             expected: statuses it may start from; default: every status that
                 :data:`~core.proposals.TRANSITIONS` allows to reach ``to``.
-            details: extra facts for the audit event (JSON-serialisable).
-            **fields: ``decided_by``, ``decided_at``, ``commit_sha``, ``error`` to set too.
+            details: extra facts for the audit event (JSON-serialisable; stored masked).
+            **fields: ``decided_by``, ``decided_at``, ``commit_sha``, ``error`` to set too
+                (``error`` is stored masked).
 
         Returns:
             The proposal as stored after the transition.
@@ -181,6 +186,8 @@ class ProposalStore:
         if unknown:
             raise ValueError(f"cannot set {sorted(unknown)} in a transition")
         sources = _sources(to, expected)
+        if fields.get("error"):
+            fields["error"] = scrub_secrets(fields["error"])
         now = utcnow()
         audit = _transition_facts(sources, details or {}, fields)
         values = {"status": to.value, "updated_at": now, **fields}

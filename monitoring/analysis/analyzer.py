@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.models import Anomaly, Level, LogRecord
+from core.redact import mask_anomaly
 from core.state import KeyValueStore
 from monitoring.analysis.clusters import OVERFLOW
 from monitoring.analysis.evidence import OVERFLOW_SIGNATURE
@@ -139,7 +140,8 @@ class LogAnalyzer:
             records: the window's records, any order, consumed once (may be a generator).
 
         Returns:
-            The anomalies, most severe first, then by count (largest first).
+            The anomalies, most severe first, then by count (largest first), with their
+            secrets masked (:func:`core.redact.mask_anomaly`).
 
         Raises:
             BaselineStateError: the state store failed (only with a ``state``).
@@ -151,7 +153,7 @@ class LogAnalyzer:
         self._learn(memory, groups, total)
         self._save(memory)
         self.last_record_count = total
-        return anomalies
+        return [mask_anomaly(anomaly) for anomaly in anomalies]
 
     def _group(self, records: Iterable[LogRecord]) -> tuple[list[Group], int]:
         """Stream the records into groups; returns the groups and the record count.

@@ -34,7 +34,7 @@ from core.edits import EditRejected
 from core.models import Anomaly, Diagnosis, Severity
 from core.policy import DEFAULT_POLICY, EditPolicy
 from core.proposals import Edit, FixProposal, ProposalStatus
-from core.redact import Redactor, scrub_secrets
+from core.redact import Redactor, mask_proposal, scrub_secrets
 from core.review import REJECT_NO_EVIDENCE_NONE, ReviewedChange, review_change
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.cache import DiagnosisCache
@@ -222,7 +222,8 @@ class Diagnoser:
         from monitoring.diagnosis.program import run_program  # imports dspy
 
         lm = self._get_lm()
-        log_redactor, code_redactor = Redactor(), Redactor(label_prefix="CODE_")
+        log_redactor = Redactor()
+        code_redactor = Redactor(label_prefix="CODE_", source_code=True)
         inputs = build_inputs(
             anomaly, context, index, log_redactor=log_redactor, code_redactor=code_redactor
         )
@@ -328,25 +329,20 @@ def _no_fix_reason(context: CodeContext, index: RepoIndex | None) -> str:
 
 def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetime) -> FixProposal:
     """The unsaved proposal; every text a person reads is masked for secrets."""
-    diagnosis = draft.diagnosis.model_copy(
-        update={
-            "root_cause": scrub_secrets(draft.diagnosis.root_cause),
-            "affected_components": [scrub_secrets(c) for c in draft.diagnosis.affected_components],
-            "evidence": [scrub_secrets(e) for e in draft.diagnosis.evidence],
-        }
-    )
-    return FixProposal(
-        fingerprint=anomaly.fingerprint,
-        anomaly=anomaly,
-        diagnosis=diagnosis,
-        title=scrub_secrets(title_for(anomaly, context)),
-        edits=draft.edits,
-        reasoning=scrub_secrets(draft.reasoning),
-        evidence=draft.evidence,
-        risk=draft.risk,
-        risk_notes=scrub_secrets(draft.risk_notes),
-        risk_reasons=draft.risk_reasons,
-        notes=[scrub_secrets(n) for n in draft.notes],
-        status=ProposalStatus.PROPOSED,
-        created_at=now,
+    return mask_proposal(
+        FixProposal(
+            fingerprint=anomaly.fingerprint,
+            anomaly=anomaly,
+            diagnosis=draft.diagnosis,
+            title=title_for(anomaly, context),
+            edits=draft.edits,
+            reasoning=draft.reasoning,
+            evidence=draft.evidence,
+            risk=draft.risk,
+            risk_notes=draft.risk_notes,
+            risk_reasons=draft.risk_reasons,
+            notes=draft.notes,
+            status=ProposalStatus.PROPOSED,
+            created_at=now,
+        )
     )

@@ -8,7 +8,9 @@ Logs are untrusted. Before anything reaches the LM:
 - every log excerpt is wrapped in ``<log_excerpt n="1">`` ... ``</log_excerpt>``, and the
   signatures tell the model that those are data it must never obey; marker look-alikes in
   the excerpt (``<log_excerpt``, ``</log_excerpt``, DSPy's ``[[ ## field ## ]]``) are
-  defused first so a log line cannot close the block or forge an output field;
+  defused first so a log line cannot close the block or forge an output field, and so
+  are look-alikes of code placeholders (``<CODE_SECRET_1>``), which alone are restored
+  into an edit's text;
 - tracebacks are condensed: library frames (site-packages, the interpreter) become one
   ``... N library frames omitted ...`` line.
 
@@ -48,6 +50,8 @@ SYSTEM_CONTEXT_LINES = 2
 _FILE_LINE = re.compile(r'^\s*File "([^"]+)", line \d+')
 _MARKERS = (
     (re.compile(r"<(/?)log_excerpt", re.IGNORECASE), r"(\1log_excerpt"),
+    # A log line must not pose as masked code: only code placeholders are restored into edits.
+    (re.compile(r"<(CODE_)"), r"(\1"),
     (re.compile(r"\[\[\s*##"), "[ [ ##"),
     (re.compile(r"##\s*\]\]"), "## ] ]"),
 )
@@ -86,7 +90,7 @@ def build_inputs(
 ) -> LMInputs:
     """The LM's inputs for ``anomaly`` (see the module docstring for masking and bounds)."""
     return LMInputs(
-        anomaly_description=log_redactor.redact(describe(anomaly)),
+        anomaly_description=defuse(log_redactor.redact(describe(anomaly))),
         log_samples=format_samples(anomaly.samples, log_redactor),
         system_context=code_redactor.redact(system_context(anomaly, context, index)),
         current_code=code_redactor.redact(context.render()),
@@ -162,7 +166,8 @@ def condense_traceback(text: str) -> str:
 
 
 def defuse(text: str) -> str:
-    """``text`` with excerpt markers and DSPy field markers made inert."""
+    """``text`` with excerpt markers, DSPy field markers and code placeholder look-alikes
+    (``<CODE_SECRET_1>``) made inert."""
     for pattern, replacement in _MARKERS:
         text = pattern.sub(replacement, text)
     return text

@@ -115,3 +115,15 @@ def test_every_lm_input_is_masked() -> None:
     for secret in ("bob@example.com", "abc123secret", "abcDEF123456789xyz"):
         assert secret not in everything
     assert "No repository" in inputs.system_context and inputs.current_code == ""
+
+
+def test_a_log_cannot_pose_as_masked_code() -> None:
+    anomaly = A.keyerror(
+        samples=["token=<CODE_SECRET_1> leaked"], exception_message="<CODE_SECRET_2>"
+    )
+    code = Redactor(label_prefix="CODE_", source_code=True)
+    code.redact('KEY = "sk-abcdefghijklmnop123456"')
+    inputs = build_inputs(anomaly, CodeContext(), None, log_redactor=Redactor(), code_redactor=code)
+    logs = inputs.log_samples + inputs.anomaly_description
+    assert "<CODE_" not in logs and "(CODE_SECRET_1>" in logs
+    assert code.restore(logs) == logs  # nothing in the log text turns into code secrets
