@@ -60,6 +60,7 @@ from bot.slack.commands import (
 )
 from bot.slack.config import SlackConfig, make_web_client
 from bot.slack.notifier import SlackNotifier
+from bot.slack.outbox import SlackOutbox
 from bot.slack.proposal_message import detail_message
 from core.edits import unified_diff
 from core.notifier import Notifier
@@ -149,6 +150,7 @@ class SlackBot:
         self.approvers, _ignored = split_approvers(config.approvers)
         self.socket_mode = config.socket_mode
         self.client = client or _client_of(self.notifier) or make_web_client(config)
+        self.outbox = _outbox_of(self.notifier, self.client) or SlackOutbox(client=self.client)
         self.app = _make_app(self.client, config.signing_secret)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendbot-apply")
         self.app.event("app_mention")(self._on_mention)
@@ -340,7 +342,7 @@ class SlackBot:
 
     def _post(self, **kwargs: Any) -> None:
         try:
-            self.client.chat_postMessage(unfurl_links=False, **kwargs)
+            self.outbox.send("chat_postMessage", **kwargs)
         except (SlackClientError, OSError) as error:
             log.warning("Slack reply failed: %s", error)
 
@@ -348,8 +350,12 @@ class SlackBot:
         if not origin.user:
             return
         try:
-            self.client.chat_postEphemeral(
-                channel=origin.channel, user=origin.user, text=text, thread_ts=origin.thread_ts
+            self.outbox.send(
+                "chat_postEphemeral",
+                channel=origin.channel,
+                user=origin.user,
+                text=text,
+                thread_ts=origin.thread_ts,
             )
         except (SlackClientError, OSError) as error:
             log.warning("Slack ephemeral reply failed: %s", error)
@@ -372,6 +378,13 @@ def _check_config(config: SlackConfig) -> None:
 
 def _client_of(notifier: Notifier) -> WebClient | None:
     return notifier.client if isinstance(notifier, SlackNotifier) else None
+
+
+def _outbox_of(notifier: Notifier, client: WebClient) -> SlackOutbox | None:
+    """The notifier's outbox when it sends through the same client (one pace per channel)."""
+    if isinstance(notifier, SlackNotifier) and notifier.client is client:
+        return notifier.outbox
+    return None
 
 
 def _make_app(client: WebClient, signing_secret: str | None) -> App:

@@ -8,7 +8,9 @@ is re-rendered (``chat.update``) to the proposal's current status, so buttons di
 soon as they cannot apply. Final outcomes are also broadcast to the channel.
 
 The Web API is reached through slack_sdk's ``WebClient`` at ``SLACK_API_URL`` when set
-(see :func:`bot.slack.config.make_web_client`).
+(see :func:`bot.slack.config.make_web_client`), and every message through a
+:class:`~bot.slack.outbox.SlackOutbox`, which defuses the whole payload and paces posts to
+the channel (one per second after a short burst; 429 ``Retry-After`` honoured).
 
 Errors::
 
@@ -28,6 +30,7 @@ from slack_sdk.errors import SlackClientError
 
 from bot.slack.block_kit import FALLBACK_MAX, SlackMessage, clip
 from bot.slack.mrkdwn import safe
+from bot.slack.outbox import ChatMethod, SlackOutbox
 from bot.slack.proposal_message import proposal_message
 from bot.slack.thread_events import event_text
 from core.edits import unified_diff
@@ -88,12 +91,22 @@ class SlackNotifier:
         client: the Web API client (see :func:`bot.slack.config.make_web_client`).
         channel: channel id or name that proposals go to (``SLACK_CHANNEL``).
         repo_root: the service's checkout, so diffs carry real line numbers (optional).
+        outbox: how messages are sent; default: a :class:`~bot.slack.outbox.SlackOutbox`
+            on ``client`` (the Slack app shares it, so one channel is paced as one).
     """
 
-    def __init__(self, *, client: WebClient, channel: str, repo_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: WebClient,
+        channel: str,
+        repo_root: Path | None = None,
+        outbox: SlackOutbox | None = None,
+    ) -> None:
         self.client = client
         self.channel = channel
         self.repo_root = repo_root
+        self.outbox = outbox or SlackOutbox(client=client)
 
     def message_for(self, proposal: FixProposal) -> SlackMessage:
         """The proposal's message in its current form (with the diff against the checkout)."""
@@ -114,9 +127,7 @@ class SlackNotifier:
         """
         payload = self.message_for(proposal).payload()
         try:
-            response = self.client.chat_postMessage(
-                channel=self.channel, unfurl_links=False, **payload
-            )
+            response = self.outbox.send("chat_postMessage", channel=self.channel, **payload)
         except (SlackClientError, OSError) as error:
             raise SlackDeliveryError(f"could not post {proposal.id}: {_why(error)}") from error
         return f"{response['channel']}:{response['ts']}"
@@ -134,7 +145,6 @@ class SlackNotifier:
             thread_ts=thread_ts,
             text=event_text(proposal, event, in_thread=thread_ts is not None),
             reply_broadcast=bool(thread_ts) and event.kind in BROADCAST_EVENTS,
-            unfurl_links=False,
         )
         if ref and event.kind in REFRESHING_EVENTS:
             self.refresh(proposal)
@@ -155,9 +165,9 @@ class SlackNotifier:
             text=f":rotating_light: {clip(safe(text), FALLBACK_MAX)}",
         )
 
-    def _call(self, method: str, **kwargs: object) -> None:
+    def _call(self, method: ChatMethod, **kwargs: object) -> None:
         try:
-            getattr(self.client, method)(**{k: v for k, v in kwargs.items() if v is not None})
+            self.outbox.send(method, **kwargs)
         except (SlackClientError, OSError) as error:
             log.warning("Slack %s failed (message dropped): %s", method, _why(error))
 
