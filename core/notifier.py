@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from core.proposals import FixProposal
+from core.text import one_line, printable
 
 log = logging.getLogger("mendbot.notify")
 
@@ -113,16 +114,20 @@ class InMemoryNotifier:
 
 class LogNotifier:
     """Tells the process log (logger ``mendbot.notify``) about proposals and alerts: the
-    default of ``start_monitoring`` in a REPL, where Slack is not at hand."""
+    default of ``start_monitoring`` in a REPL, where Slack is not at hand. Log and LM text
+    is logged :func:`~core.text.printable` (a REPL's log is a terminal)."""
 
     def post_proposal(self, proposal: FixProposal) -> str | None:
         log.warning(
-            "new proposal %s: %s (%s)", proposal.id, proposal.title, proposal.diagnosis.root_cause
+            "new proposal %s: %s (%s)",
+            proposal.id,
+            one_line(proposal.title),
+            printable(proposal.diagnosis.root_cause),
         )
         return None
 
     def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
-        log.info("%s: %s %s", proposal.id, event.kind, event.details)
+        log.info("%s: %s %s", proposal.id, event.kind, printable(str(event.details)))
 
     def post_alert(self, text: str) -> None:
-        log.warning("%s", text)
+        log.warning("%s", printable(text))
