@@ -3,14 +3,18 @@
 
 :func:`slack_config` turns :class:`~settings.Settings` into a :class:`SlackConfig`;
 :func:`make_web_client`, :func:`configured_notifier` and ``SlackBot(config=...)`` take
-only that. Everything else of a process is built by :mod:`monitoring.runtime`.
+only that; :func:`resolve_channels` turns the channels it names into the ids Slack's
+events carry. Everything else of a process is built by :mod:`monitoring.runtime`.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.slack.notifier import SlackNotifier, api_base_url
@@ -32,6 +36,7 @@ class SlackConfig:
         app_token: ``SLACK_APP_TOKEN`` (``xapp-...``): Socket Mode instead of HTTP.
         approvers: ``SLACK_APPROVERS`` as given (validated by the app).
         api_url: ``SLACK_API_URL``, the Web API base (tests, proxies); None = Slack's.
+        command_channels: ``SLACK_COMMAND_CHANNELS`` as given; empty = ``channel``.
     """
 
     bot_token: str | None = None
@@ -40,9 +45,17 @@ class SlackConfig:
     app_token: str | None = None
     approvers: tuple[str, ...] = ()
     api_url: str | None = None
+    command_channels: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print a token
         return f"SlackConfig(channel={self.channel!r}, approvers={self.approvers!r})"
+
+    @property
+    def command_channel_entries(self) -> tuple[str, ...]:
+        """Where mentions are taken, as configured: ``command_channels``, else ``channel``."""
+        if self.command_channels:
+            return self.command_channels
+        return (self.channel,) if self.channel else ()
 
     @property
     def enabled(self) -> bool:
@@ -64,6 +77,7 @@ def slack_config(settings: Settings) -> SlackConfig:
         app_token=secret_value(settings.slack_app_token),
         approvers=tuple(settings.slack_approvers),
         api_url=settings.slack_api_url,
+        command_channels=tuple(settings.slack_command_channels),
     )
 
 
@@ -93,3 +107,61 @@ def configured_notifier(settings: Settings) -> Notifier:
     return SlackNotifier(
         client=make_web_client(config), channel=config.channel, repo_root=settings.target_repo_path
     )
+
+
+class ChannelLookupError(Exception):
+    """A channel given by name could not be found; ``str(e)`` says which and what to do."""
+
+
+def resolve_channels(client: WebClient, entries: Iterable[str]) -> frozenset[str]:
+    """Channel ids for ``entries``: ids (``C…``, ``G…``, ``D…``) as they are, names
+    (``#ops`` or ``ops``) looked up with ``conversations.list`` (public and private
+    channels; needs the ``channels:read`` scope, ``groups:read`` for private ones).
+
+    Slack events carry channel ids only, so a name must become an id before a mention's
+    channel can be compared with it.
+
+    Raises:
+        ChannelLookupError: a name is not found, or Slack refused the lookup (e.g.
+            ``missing_scope``), or could not be reached.
+    """
+    ids = {entry for entry in entries if _CHANNEL_ID.match(entry)}
+    names = {entry.strip().lstrip("#").lower() for entry in entries if entry not in ids}
+    if not names:
+        return frozenset(ids)
+    try:
+        pages = client.conversations_list(
+            types="public_channel,private_channel", exclude_archived=True, limit=200
+        )
+        found = {
+            str(channel.get("name", "")).lower(): str(channel["id"])
+            for page in pages
+            for channel in page.get("channels", [])
+        }
+    except (SlackClientError, OSError) as error:
+        reason = getattr(getattr(error, "response", None), "data", None) or error
+        raise ChannelLookupError(
+            f"cannot look up channel(s) {_names(names)} ({_slack_error(reason)}); give "
+            "SLACK_CHANNEL / SLACK_COMMAND_CHANNELS as channel ids (C…), or grant the bot "
+            "the channels:read scope"
+        ) from error
+    missing = names - set(found)
+    if missing:
+        raise ChannelLookupError(
+            f"no channel {_names(missing)} is visible to the bot; give its id (C…), or "
+            "for a private channel grant groups:read"
+        )
+    return frozenset(ids | {found[name] for name in names})
+
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(f"#{name}" for name in sorted(names))
+
+
+def _slack_error(reason: object) -> str:
+    if isinstance(reason, dict):
+        return str(reason.get("error", "refused"))
+    return f"{type(reason).__name__}: {reason}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, duration, safe, when
+from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, channel_link, duration, safe, when
 from core.proposals import FixProposal
 from core.text import one_line
 from monitoring.status import MonitorStatus
@@ -137,6 +137,20 @@ def no_approvers_configured(command: str) -> str:
     return (
         f":lock: Nobody may `{command}`: SLACK_APPROVERS is not set. "
         "An admin must list the Slack user ids (U…) allowed to decide. (Recorded.)"
+    )
+
+
+def wrong_channel(channels: Sequence[str]) -> str:
+    """Ephemeral answer to a mention outside the command channels (ids, shown as links)."""
+    where = ", ".join(channel_link(c) for c in channels) or "no channel (none is configured)"
+    return f":no_entry: mendbot takes commands in {where} only; nothing was done here. (Recorded.)"
+
+
+def button_mismatch(proposal_id: str) -> str:
+    """Ephemeral answer to a button whose value is not the proposal of its message."""
+    return (
+        f":no_entry: This button does not belong to {safe(proposal_id)}'s message; "
+        "nothing was done. Use the buttons on the proposal's own message. (Recorded.)"
     )
 
 

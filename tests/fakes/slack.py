@@ -1,8 +1,9 @@
 """Test support: a fake Slack Web API, and requests signed the way Slack signs them.
 
 :class:`FakeSlack` runs on :class:`tests.fakes.server.FakeServer` (127.0.0.1, port 0) and
-answers ``auth.test``, ``chat.postMessage``, ``chat.update`` and ``chat.postEphemeral`` as
-Slack does: the bot token must come as ``Authorization: Bearer xoxb-...`` (else
+answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral`` and
+``conversations.list`` (paginated by ``cursor``; ``missing_scope`` when told to) as Slack
+does: the bot token must come as ``Authorization: Bearer xoxb-...`` (else
 ``invalid_auth`` with HTTP 200, like Slack), channel names resolve to ids, each message gets
 a fresh ``ts``, ``chat.update`` needs an existing message, and over-long messages are
 refused (``msg_too_long``, ``invalid_blocks``). :meth:`FakeSlack.rate_limit` makes the next
@@ -113,12 +114,15 @@ class FakeSlack:
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
         self._limited: dict[str, list[int]] = {}
+        self.scopes: set[str] = {"channels:read", "groups:read", "chat:write"}
+        self.private_channels: set[str] = set()
         handlers = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "chat.postEphemeral": self._ephemeral,
             "apps.connections.open": self._connections_open,
+            "conversations.list": self._conversations_list,
         }
         for method, handler in handlers.items():
             self.server.route("POST", f"/api/{method}", self._wrap(method, handler))
@@ -228,6 +232,32 @@ class FakeSlack:
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
+        }
+
+    def _conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        types = str(args.get("types") or "public_channel").split(",")
+        needed = {"public_channel": "channels:read", "private_channel": "groups:read"}
+        lacking = [needed[t] for t in types if t in needed and needed[t] not in self.scopes]
+        if lacking:
+            return {"ok": False, "error": "missing_scope", "needed": ",".join(lacking)}
+        listed = [
+            {
+                "id": cid,
+                "name": name,
+                "is_channel": True,
+                "is_private": name in self.private_channels,
+            }
+            for name, cid in sorted(self.channels.items())
+            if ("private_channel" if name in self.private_channels else "public_channel") in types
+        ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = listed[start : start + limit]
+        after = start + limit if start + limit < len(listed) else ""
+        return {
+            "ok": True,
+            "channels": page,
+            "response_metadata": {"next_cursor": str(after)},
         }
 
     def _connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
