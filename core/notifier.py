@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -64,6 +65,12 @@ class Notifier(Protocol):
         """A channel-level notice not tied to a proposal (e.g. a log source is down)."""
         ...
 
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        """One message listing the new proposals of a cycle that were stored but not
+        posted, because ``cap`` (``MENDBOT_MAX_PROPOSALS_PER_CYCLE``) were posted already;
+        ``proposals`` most severe first."""
+        ...
+
 
 class NullNotifier:
     """Tells nobody (the default when Slack is not configured)."""
@@ -77,6 +84,9 @@ class NullNotifier:
     def post_alert(self, text: str) -> None:
         return None
 
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        return None
+
 
 class InMemoryNotifier:
     """Records every call (thread-safe), for tests and dry runs.
@@ -85,6 +95,7 @@ class InMemoryNotifier:
         proposals: proposals posted, in order.
         events: ``(proposal_id, event)`` pairs, in order.
         alerts: alert texts, in order.
+        held: ``(proposal ids, cap)`` per summary of proposals not posted, in order.
     """
 
     def __init__(self) -> None:
@@ -92,6 +103,7 @@ class InMemoryNotifier:
         self.proposals: list[FixProposal] = []
         self.events: list[tuple[str, ProposalEvent]] = []
         self.alerts: list[str] = []
+        self.held: list[tuple[list[str], int]] = []
 
     def post_proposal(self, proposal: FixProposal) -> str | None:
         with self._lock:
@@ -105,6 +117,10 @@ class InMemoryNotifier:
     def post_alert(self, text: str) -> None:
         with self._lock:
             self.alerts.append(text)
+
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        with self._lock:
+            self.held.append(([p.id for p in proposals], cap))
 
     def event_kinds(self, proposal_id: str) -> list[str]:
         """The kinds of events posted for one proposal, in order."""
@@ -131,3 +147,11 @@ class LogNotifier:
 
     def post_alert(self, text: str) -> None:
         log.warning("%s", printable(text))
+
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        log.warning(
+            "%d more new proposals stored, not posted (over the cap of %d a cycle): %s",
+            len(proposals),
+            cap,
+            ", ".join(p.id for p in proposals[:20]) + (" ..." if len(proposals) > 20 else ""),
+        )

@@ -26,6 +26,8 @@ from core.text import json_text, one_line, printable
 NO_SOURCE = "no log source configured; pass a PATH or '-' (stdin)"
 NO_ANOMALIES = "no anomalies"
 TEMPLATE_WIDTH = 160
+#: Rows a human table shows before saying how many more there are.
+MAX_ROWS = 30
 #: Console width (columns) from which the anomaly table also shows when things were seen.
 WIDE = 120
 _SEVERITY_STYLE = {
@@ -166,10 +168,32 @@ def render(
     anomalies: list[Anomaly],
     proposals: list[FixProposal] | None = None,
 ) -> None:
-    """The human output of a scan: the anomaly table, the proposal table, the summary."""
+    """The human output of a scan: the anomaly table, the proposal table, the summary.
+
+    Each table shows at most :data:`MAX_ROWS` rows (the first ones: most severe first), then
+    a line saying how many more there are and where to see them, so a pathological log
+    does not flood the terminal; ``--json`` always has every one.
+    """
     if anomalies:
-        console.print(anomaly_table(anomalies, width=console.width))
+        console.print(anomaly_table(anomalies[:MAX_ROWS], width=console.width))
+        if len(anomalies) > MAX_ROWS:
+            console.print(plain(more_anomalies(len(anomalies) - MAX_ROWS)), style="dim")
     if proposals:
-        console.print(proposal_table(proposals))
+        console.print(proposal_table(proposals[:MAX_ROWS]))
+        if len(proposals) > MAX_ROWS:
+            console.print(plain(more_proposals(len(proposals))), style="dim")
         console.print(plain(next_steps(proposals) or ""), style="dim")
     console.print(plain(summary_line(records, anomalies, proposals)))
+
+
+def more_anomalies(hidden: int) -> str:
+    """The line under an anomaly table cut to :data:`MAX_ROWS` rows."""
+    return f"... and {hidden:,} more anomalies (mendbot scan --json lists every one)"
+
+
+def more_proposals(total: int) -> str:
+    """The line under a proposal table cut to :data:`MAX_ROWS` rows."""
+    return (
+        f"... and {total - MAX_ROWS:,} more proposals "
+        f"(mendbot fixes list --status proposed --limit {total} lists every one)"
+    )

@@ -5,7 +5,9 @@ A proposal becomes one channel message (``chat.postMessage``, built by
 ``thread_ref``. Every later event becomes a reply in that thread (words from
 :mod:`bot.slack.thread_events`), and the parent message
 is re-rendered (``chat.update``) to the proposal's current status, so buttons disappear as
-soon as they cannot apply. Final outcomes are also broadcast to the channel.
+soon as they cannot apply. Final outcomes are also broadcast to the channel. The new
+proposals a cycle held over its cap are listed in one channel message
+(:mod:`bot.slack.held_message`).
 
 The Web API is reached through slack_sdk's ``WebClient`` at ``SLACK_API_URL`` when set
 (see :func:`bot.slack.config.make_web_client`), and every message through a
@@ -23,12 +25,14 @@ Errors::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.slack.block_kit import FALLBACK_MAX, SlackMessage, clip
+from bot.slack.held_message import held_message
 from bot.slack.mrkdwn import safe
 from bot.slack.outbox import ChatMethod, SlackOutbox
 from bot.slack.proposal_message import proposal_message
@@ -164,6 +168,15 @@ class SlackNotifier:
             channel=self.channel,
             text=f":rotating_light: {clip(safe(text), FALLBACK_MAX)}",
         )
+
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        """One channel message listing a cycle's held proposals; never raises."""
+        if proposals:
+            self._call(
+                "chat_postMessage",
+                channel=self.channel,
+                **held_message(proposals, cap=cap).payload(),
+            )
 
     def _call(self, method: ChatMethod, **kwargs: object) -> None:
         try:

@@ -11,11 +11,12 @@ call site forgets is still done here, at the boundary:
   ``chat.postMessage`` never unfurls links or media a log line carried;
 - **paced**: ``chat.postMessage`` to one channel waits for a token of a small bucket
   (Slack allows about one message per second per channel, with short bursts): at most
-  :data:`BURST` at once, then one every ``1 / posts_per_second`` seconds;
+  :data:`BURST` at once, then one every ``1 / posts_per_second`` seconds, one post at a
+  time per channel;
 - **rate limits honoured**: an HTTP 429 is waited out for its ``Retry-After`` and
-  retried by slack_sdk's ``RateLimitErrorRetryHandler`` (added to the client when it has
-  none); one that outlasts the retries holds the channel for ``Retry-After`` seconds and
-  is raised to the caller as the ``SlackApiError`` it is.
+  retried by slack_sdk's ``RateLimitErrorRetryHandler`` (installed on the client), after
+  which the channel has no burst left; one that outlasts the retries holds the channel
+  for ``Retry-After`` seconds and is raised to the caller as the ``SlackApiError`` it is.
 
 Errors: whatever ``WebClient`` raises (``SlackApiError``, ``SlackClientError``,
 ``OSError``); callers decide whether a failure matters (see :mod:`bot.slack.notifier`).
@@ -31,6 +32,9 @@ from typing import Any, Literal
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
 from bot.slack.mrkdwn import defuse
@@ -50,10 +54,13 @@ class SlackOutbox:
     """Sends chat messages to Slack, defused and paced (see the module docstring).
 
     Thread-safe: the Slack app's listeners, the apply worker and the monitor share one.
+    Posts to one channel go one at a time (each waits for its token, then is sent), and
+    the time a call takes earns no tokens, so posts reach Slack no faster than the pace
+    even when a call is slow or waits out a 429.
 
     Args:
-        client: the Web API client; a ``RateLimitErrorRetryHandler`` is added when it has
-            none.
+        client: the Web API client; its ``RateLimitErrorRetryHandler`` (added when it has
+            none) is replaced by one that also tells this outbox when it waited.
         posts_per_second: sustained ``chat.postMessage`` rate per channel.
         burst: posts a quiet channel takes at once.
         clock: monotonic seconds (tests).
@@ -69,17 +76,14 @@ class SlackOutbox:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
-            client.retry_handlers.append(
-                RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
-            )
         self.client = client
+        self.rate_limits = _install_rate_limit_handler(client)
         self.posts_per_second = posts_per_second
         self.burst = burst
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._buckets: dict[str, _Bucket] = {}
+        self._paces: dict[str, _Pace] = {}
         self._ids: dict[str, str] = {}  # channel name as configured -> id Slack answered
 
     def send(self, method: ChatMethod, **arguments: Any) -> SlackResponse:
@@ -99,64 +103,129 @@ class SlackOutbox:
             slack_sdk.errors.SlackClientError, OSError: Slack could not be reached.
         """
         payload = defuse_payload({k: v for k, v in arguments.items() if v is not None})
-        if method == "chat_postMessage":
-            payload.setdefault("unfurl_links", False)
-            payload.setdefault("unfurl_media", False)
+        if method != "chat_postMessage":
+            return self._call(method, payload)
+        payload.setdefault("unfurl_links", False)
+        payload.setdefault("unfurl_media", False)
         channel = str(payload.get("channel", ""))
-        bucket = self._bucket(channel)
-        if method == "chat_postMessage":
-            self._sleep(bucket.reserve())
-        try:
-            response: SlackResponse = getattr(self.client, method)(**payload)
-        except SlackApiError as error:
-            if error.response.status_code == 429:
-                bucket.hold(_retry_after(error))
-            raise
-        answered = response.get("channel") if hasattr(response, "get") else None
-        if isinstance(answered, str) and answered != channel:
-            with self._lock:  # "#ops" and "C0OPS" are one channel: one bucket from now on
-                self._ids[channel] = answered
-                self._buckets.setdefault(answered, bucket)
+        pace = self._pace(channel)
+        with pace.lock:
+            self._sleep(pace.wait())
+            pace.take()
+            try:
+                response = self._call(method, payload)
+            except SlackApiError as error:
+                if error.response.status_code == 429:
+                    pace.hold(_retry_after(error))
+                raise
+            finally:
+                pace.settle(limited=self.rate_limits.waited())
+        self._learn_id(channel, response, pace)
         return response
 
-    def _bucket(self, channel: str) -> _Bucket:
+    def _call(self, method: ChatMethod, payload: dict[str, Any]) -> SlackResponse:
+        response: SlackResponse = getattr(self.client, method)(**payload)
+        return response
+
+    def _pace(self, channel: str) -> _Pace:
         with self._lock:
             key = self._ids.get(channel, channel)
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = _Bucket(self.posts_per_second, self.burst, self._clock)
-                self._buckets[key] = bucket
-            return bucket
+            pace = self._paces.get(key)
+            if pace is None:
+                pace = _Pace(self.posts_per_second, self.burst, self._clock)
+                self._paces[key] = pace
+            return pace
+
+    def _learn_id(self, channel: str, response: SlackResponse, pace: _Pace) -> None:
+        """``"#ops"`` and the id Slack answered (``C0OPS``) are one channel: one pace."""
+        answered = response.get("channel")
+        if isinstance(answered, str) and answered != channel:
+            with self._lock:
+                self._ids[channel] = answered
+                self._paces.setdefault(answered, pace)
 
 
-class _Bucket:
-    """A token bucket: ``burst`` tokens, refilled at ``rate`` per second; a caller
-    reserves a token and is told how long to wait for it (reservations queue up)."""
+class _Pace:
+    """A channel's token bucket: ``burst`` tokens, refilled at ``rate`` per second.
+
+    Callers hold :attr:`lock` from :meth:`wait` to :meth:`settle`, so one post at a time.
+    """
 
     def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
         self.tokens = float(burst)
-        self.stamp = clock()
-        self._lock = threading.Lock()
+        self.stamp = clock()  # tokens are counted up to here (in the future while held)
+        self.lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take a token; returns the seconds to wait before using it."""
-        with self._lock:
-            now = self.clock()
-            if now > self.stamp:  # a hold may have put the stamp in the future
-                self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-            self.tokens -= 1
-            deficit = -self.tokens if self.tokens < 0 else 0.0
-            return (self.stamp - now) + deficit / self.rate
+    def wait(self) -> float:
+        """Seconds until a token is there."""
+        self._refill()
+        ahead = max(self.stamp - self.clock(), 0.0)
+        return ahead + max(1.0 - self.tokens, 0.0) / self.rate
+
+    def take(self) -> None:
+        """Use a token (after :meth:`wait`'s seconds have passed)."""
+        self._refill()
+        self.tokens -= 1
+
+    def settle(self, *, limited: bool) -> None:
+        """After the call: its duration earns nothing; after a 429 no token is left."""
+        self.stamp = max(self.stamp, self.clock())
+        if limited:
+            self.tokens = min(self.tokens, 0.0)
 
     def hold(self, seconds: float) -> None:
-        """Slack said to wait ``seconds``: no token until then, and none saved up."""
-        with self._lock:
-            self.tokens = min(self.tokens, 1.0)
-            self.stamp = max(self.stamp, self.clock() + seconds)
+        """Slack said to wait ``seconds``: the next token comes then, and no earlier."""
+        self.tokens = min(self.tokens, 1.0)
+        self.stamp = max(self.stamp, self.clock() + seconds)
+
+    def _refill(self) -> None:
+        now = self.clock()
+        if now > self.stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+
+class _RateLimitHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handling (wait ``Retry-After``, retry), noting per thread that it
+    waited, so the outbox slows the channel down after a call Slack throttled."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=RATE_LIMIT_RETRIES)
+        self._seen = threading.local()
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self._seen.limited = True
+        super().prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
+
+    def waited(self) -> bool:
+        """True when this thread's last call waited out a 429 (then forgets it)."""
+        limited = bool(getattr(self._seen, "limited", False))
+        self._seen.limited = False
+        return limited
+
+
+def _install_rate_limit_handler(client: WebClient) -> _RateLimitHandler:
+    """The client's :class:`_RateLimitHandler`, put in place of a plain one if needed."""
+    for handler in client.retry_handlers:
+        if isinstance(handler, _RateLimitHandler):
+            return handler
+    ours = _RateLimitHandler()
+    client.retry_handlers[:] = [
+        h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)
+    ] + [ours]
+    return ours
 
 
 def defuse_payload(payload: dict[str, Any]) -> dict[str, Any]:

@@ -167,6 +167,14 @@ def test_alerts(slack: FakeSlack, notifier: SlackNotifier) -> None:
     _run_corpus(slack, "alert", notifier.post_alert)
 
 
+def test_the_summary_of_held_proposals(slack: FakeSlack, notifier: SlackNotifier) -> None:
+    _run_corpus(
+        slack,
+        "held summary",
+        lambda t: notifier.post_held([_proposal(title=t), _proposal(title="plain")], cap=5),
+    )
+
+
 def test_the_fallback_text_no_longer_broadcasts(slack: FakeSlack, notifier: SlackNotifier) -> None:
     notifier.post_proposal(_proposal(title="KeyError <!channel> <!here> <@U0VICTIM>"))
     [call] = slack.received("chat.postMessage")

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.slack.config import SlackConfig, make_web_client
 from bot.slack.notifier import SlackDeliveryError, SlackNotifier
 from bot.slack.outbox import BURST, SlackOutbox
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
@@ -109,10 +111,20 @@ def test_a_proposal_slack_keeps_refusing_is_a_delivery_error(slack: FakeSlack) -
     assert slack.messages == {}
 
 
-def test_the_outbox_gives_a_bare_client_the_rate_limit_handler(slack: FakeSlack) -> None:
-    client = _client(slack)
-    SlackOutbox(client=client)
-    SlackOutbox(client=client)
-    assert [type(h).__name__ for h in client.retry_handlers].count(
-        "RateLimitErrorRetryHandler"
-    ) == 1
+def test_a_throttled_call_leaves_the_channel_no_burst(slack: FakeSlack) -> None:
+    fake = FakeTime()
+    outbox = SlackOutbox(client=_client(slack), clock=fake.clock, sleep=fake.sleep)
+    slack.rate_limit("chat.postMessage", times=1, retry_after_seconds=0)
+    outbox.send("chat_postMessage", channel="C0OPS", text="throttled, then retried by the client")
+    outbox.send("chat_postMessage", channel="C0OPS", text="waits a full interval")
+    assert fake.slept == [0.0, 1.0]  # without the 429 the burst would have let it go at once
+    assert [c.status for c in slack.received("chat.postMessage")] == [429, 200, 200]
+
+
+def test_one_rate_limit_handler_per_client(slack: FakeSlack) -> None:
+    client = make_web_client(
+        SlackConfig(bot_token=BOT_TOKEN, channel="#ops", api_url=slack.api_url)
+    )
+    first, second = SlackOutbox(client=client), SlackOutbox(client=client)
+    handlers = [h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)]
+    assert handlers == [first.rate_limits] and second.rate_limits is first.rate_limits
