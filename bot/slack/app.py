@@ -23,12 +23,9 @@ first delivery still runs: each ``event_id`` is claimed once in the shared datab
 (``StateStore.claim_once``), and a second click or a retry that slips through is refused
 by the decision's compare-and-set, so nothing is applied twice.
 
-Before any command, :class:`bot.slack.gate.Gate` checks where it came from and what it
-acts on: mentions only in the command channels (``SLACK_COMMAND_CHANNELS``, default
-``SLACK_CHANNEL``; names are resolved to ids at start), a button only on the proposal of
-its own message, and only the immutable user ids (``U…``/``W…``) in ``SLACK_APPROVERS``
-may implement, reject, pause or resume. Anything else gets an ephemeral refusal, recorded
-in the audit trail as ``refused`` with the reason.
+Before any command :class:`bot.slack.gate.Gate` checks where it came from (the command
+channels), what it acts on (a button: its own message's proposal) and who asks (approvers
+for implement, reject, pause, resume); a refusal is ephemeral and audited ``refused``.
 
 Errors::
 
@@ -60,6 +57,7 @@ from bot.slack.commands import (
 )
 from bot.slack.config import ChannelLookupError, SlackConfig, make_web_client, resolve_channels
 from bot.slack.gate import Gate, Refusal
+from bot.slack.gate import startup_warnings as startup_warnings  # where mendbot run finds it
 from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import SlackOutbox
 from bot.slack.proposal_message import detail_message
@@ -100,17 +98,6 @@ class BotRuntime(Protocol):
     notifier: Notifier
 
 
-def startup_warnings(config: SlackConfig) -> list[str]:
-    """Lines ``mendbot run`` prints at start about who may decide (empty when all is well)."""
-    valid, ignored = split_approvers(config.approvers)
-    warnings = []
-    if ignored:
-        warnings.append(replies.invalid_approvers_warning(ignored))
-    if not valid:
-        warnings.append(replies.no_approvers_warning())
-    return warnings
-
-
 class SlackBot:
     """The Slack side of mendbot: a Bolt ``App`` with mendbot's listeners.
 
@@ -120,7 +107,8 @@ class SlackBot:
             :func:`bot.slack.config.slack_config`).
         runtime: store, state, decisions and notifier (``monitoring.runtime.build_runtime``).
         monitor: the running monitor for ``status``/``pause``/``resume``; None = off.
-        client: the Web API client; default: the notifier's, else one from ``config``.
+        client: the Web API client; default: the Slack notifier's (and its outbox), else
+            one from ``config``.
 
     Attributes:
         app: the Bolt app (for :func:`bot.http_server.serve_http` and Socket Mode).
@@ -151,11 +139,7 @@ class SlackBot:
         self.monitor = monitor
         self.approvers, _ignored = split_approvers(config.approvers)
         self.socket_mode = config.socket_mode
-        shared = self.notifier if isinstance(self.notifier, SlackNotifier) else None
-        if client is None and shared is not None:  # one client, one pace per channel
-            self.outbox = shared.outbox
-        else:
-            self.outbox = SlackOutbox(client=client or make_web_client(config))
+        self.outbox = _outbox(self.notifier, client, config)
         self.client = self.outbox.client
         self.app = _make_app(self.client, config.signing_secret)
         try:
@@ -390,6 +374,13 @@ def _check_config(config: SlackConfig) -> None:
         missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
     if missing:
         raise SlackConfigError("the Slack app needs " + " and ".join(missing))
+
+
+def _outbox(notifier: Notifier, client: WebClient | None, config: SlackConfig) -> SlackOutbox:
+    """The Slack notifier's outbox (one client, one pace per channel), else a new one."""
+    if client is None and isinstance(notifier, SlackNotifier):
+        return notifier.outbox
+    return SlackOutbox(client=client or make_web_client(config))
 
 
 def _make_app(client: WebClient, signing_secret: str | None) -> App:

@@ -15,7 +15,8 @@ requester as an ephemeral message) or None. In order:
    payload naming another proposal, or a proposal never posted, is refused. (A button so
    bound is on a message mendbot posted, so it needs no channel check of its own.)
 3. ``not_an_approver`` / ``no_approvers_configured``: implement, reject, pause and
-   resume need an immutable user id listed in ``SLACK_APPROVERS``.
+   resume need an immutable user id listed in ``SLACK_APPROVERS`` (and
+   :func:`startup_warnings` says at start when that list is empty or holds non-ids).
 """
 
 from __future__ import annotations
@@ -25,7 +26,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.slack import replies
-from bot.slack.commands import Command, Origin, may_decide
+from bot.slack.commands import Command, Origin, may_decide, split_approvers
+from bot.slack.config import SlackConfig
+
+
+def startup_warnings(config: SlackConfig) -> list[str]:
+    """Lines ``mendbot run`` prints at start about who may decide (empty when all is well)."""
+    valid, ignored = split_approvers(config.approvers)
+    warnings = []
+    if ignored:
+        warnings.append(replies.invalid_approvers_warning(ignored))
+    if not valid:
+        warnings.append(replies.no_approvers_warning())
+    return warnings
 
 
 @dataclass(frozen=True)
