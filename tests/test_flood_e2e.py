@@ -3,7 +3,7 @@
 The real ``mendbot scan`` in a child process, posting to a fake Slack Web API that answers
 one call with HTTP 429 ``Retry-After: 1`` as Slack does. Before this, such a cycle posted
 1,000 proposals, then failed with "no free proposal id" (and took minutes trying ids).
-Prints the figures: lines, anomalies, proposals stored, posts per cycle, seconds.
+Prints the figures: lines, anomalies, proposals stored, posts in the cycle, seconds.
 """
 
 from __future__ import annotations
@@ -101,8 +101,6 @@ def test_five_thousand_distinct_errors_make_at_most_cap_plus_one_posts(tmp_path:
         first = _scan(tmp_path, log, slack)
         seconds = time.monotonic() - started
         posts_first = [c for c in slack.received("chat.postMessage") if c.ok]
-        second = _scan(tmp_path, log, slack)  # the same flood again, next cycle
-        posts_second = [c for c in slack.received("chat.postMessage") if c.ok][len(posts_first) :]
 
     assert first.returncode == 0 and first.stderr == "", first.stderr[-2000:]
     objects = [json.loads(line) for line in first.stdout.splitlines()]
@@ -116,8 +114,8 @@ def test_five_thousand_distinct_errors_make_at_most_cap_plus_one_posts(tmp_path:
         ]
     print(
         f"\nflood: {LINES:,} lines -> {len(anomalies):,} anomalies, {stored:,} proposals stored, "
-        f"{len(posts_first)} posts in cycle 1 ({CAP} proposals + 1 summary; one 429 waited out), "
-        f"{len(posts_second)} posts in cycle 2, {held:,} held, {seconds:.1f} s"
+        f"{len(posts_first)} posts in the cycle ({CAP} proposals + 1 summary; one 429 waited "
+        f"out), {held:,} held, {seconds:.1f} s"
     )
     assert len(anomalies) > 1000 and stored == len(proposals) == len(anomalies)
     assert len(posts_first) == CAP + 1 and held == stored - CAP
@@ -127,16 +125,9 @@ def test_five_thousand_distinct_errors_make_at_most_cap_plus_one_posts(tmp_path:
     assert slack.received("chat.postMessage")[0].status == 429
     assert _paced(posts_first)
     # the posted ones are the most severe
-    severity = {p["id"]: p for p in proposals}
-    rank = {s.value: s.rank for s in Severity}
-    by_fingerprint = {a["fingerprint"]: a["severity"] for a in anomalies}
-    posted_worst = min(rank[by_fingerprint[severity[i]["fingerprint"]]] for i in posted_ids)
-    held_worst = max(
-        rank[a["severity"]]
-        for a in anomalies
-        if a["fingerprint"] not in {severity[i]["fingerprint"] for i in posted_ids}
-    )
-    assert posted_worst >= held_worst
-    # next cycle: nothing new is posted; only the posted ones hear "seen again", in threads
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert len(posts_second) <= CAP and all(c.args.get("thread_ts") for c in posts_second)
+    rank = {a["fingerprint"]: Severity(a["severity"]).rank for a in anomalies}
+    ranks = {p["id"]: rank[p["fingerprint"]] for p in proposals}
+    held_ranks = [r for pid, r in ranks.items() if pid not in posted_ids]
+    assert min(ranks[pid] for pid in posted_ids) >= max(held_ranks)
+    # The next cycle of the same flood posts nothing new and tells only the posted ones'
+    # threads: tests/monitoring/test_pipeline.py::test_held_proposals_are_counted_but_never_posted_later

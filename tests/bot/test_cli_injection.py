@@ -244,3 +244,25 @@ def test_scan_output_is_inert(tmp_path: Path, as_json: bool) -> None:
         if f"INJ{chr(65 + index)}Z" not in stdout and injection.name != "long line"
     ]
     _report("scan --json" if as_json else "scan", failures)
+
+
+def test_rich_markup_in_a_log_is_text_even_on_a_colour_terminal() -> None:
+    """On a terminal rich writes its own colours; a log's ``[link=...]`` must not become a
+    hyperlink (OSC 8) nor its ``[bold]`` a style: every cell is plain Text."""
+    import io
+
+    from rich.console import Console
+
+    from bot.cli import scan_output
+    from tests.fakes.anomalies import anomaly
+
+    markup = "[bold red]FAKE[/] [link=http://evil.example]click[/link] :warning:"
+    found = [anomaly(kind="new_error", template=markup, logger=markup)]
+    proposal = hostile_proposal(markup).model_copy(update={"id": "fix_20261121_023300"})
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, color_system="truecolor", width=200)
+    scan_output.render(console, 1, found, [proposal])
+    shown = screen.getvalue()
+    assert "\x1b]8;" not in shown  # no hyperlink
+    assert shown.count("[link=http://evil.example]click[/link]") >= 3  # template, logger, title
+    assert "[bold red]FAKE[/]" in shown and ":warning:" in shown

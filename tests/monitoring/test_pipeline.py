@@ -258,6 +258,10 @@ def test_held_proposals_are_counted_but_never_posted_later(world) -> None:
 
     assert again.new_proposals == [] and len(again.repeats) == 12
     assert len(world.notifier.proposals) == 5 and len(world.notifier.held) == 1
+    told_per_cycle = len(world.notifier.events) // 2
+    print(
+        f"\nrepeat cycles of 12 problems (5 posted, 7 held): {told_per_cycle} thread replies each"
+    )
     told = {pid for pid, event in world.notifier.events if event.kind == "seen_again"}
     assert told == {p.id for p in first.new_proposals if p.thread_ref}
     assert all(world.store.get(p.id).seen_again == 2 * p.anomaly.count for p in first.held)
