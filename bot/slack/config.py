@@ -115,8 +115,9 @@ class ChannelLookupError(Exception):
 
 def resolve_channels(client: WebClient, entries: Iterable[str]) -> frozenset[str]:
     """Channel ids for ``entries``: ids (``C…``, ``G…``, ``D…``) as they are, names
-    (``#ops`` or ``ops``) looked up with ``conversations.list`` (public and private
-    channels; needs the ``channels:read`` scope, ``groups:read`` for private ones).
+    (``#ops`` or ``ops``) looked up with ``conversations.list``: public channels first
+    (the ``channels:read`` scope), then private ones for names still missing
+    (``groups:read``).
 
     Slack events carry channel ids only, so a name must become an id before a mention's
     channel can be compared with it.
@@ -125,15 +126,30 @@ def resolve_channels(client: WebClient, entries: Iterable[str]) -> frozenset[str
         ChannelLookupError: a name is not found, or Slack refused the lookup (e.g.
             ``missing_scope``), or could not be reached.
     """
-    ids = {entry for entry in entries if _CHANNEL_ID.match(entry)}
-    names = {entry.strip().lstrip("#").lower() for entry in entries if entry not in ids}
-    if not names:
-        return frozenset(ids)
-    try:
-        pages = client.conversations_list(
-            types="public_channel,private_channel", exclude_archived=True, limit=200
+    given = tuple(entries)
+    ids = {entry for entry in given if _CHANNEL_ID.match(entry)}
+    names = {entry.strip().lstrip("#").lower() for entry in given if entry not in ids}
+    found: dict[str, str] = {}
+    for kind, scope in (("public_channel", "channels:read"), ("private_channel", "groups:read")):
+        if names - set(found):
+            found |= _channels(client, kind, scope, names - set(found))
+    missing = names - set(found)
+    if missing:
+        raise ChannelLookupError(
+            f"no channel {_names(missing)} is visible to the bot; give its id (C…), or "
+            "invite the bot to it"
         )
-        found = {
+    return frozenset(ids | {found[name] for name in names})
+
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+def _channels(client: WebClient, kind: str, scope: str, wanted: set[str]) -> dict[str, str]:
+    """Name -> id of the channels of one ``kind`` the bot can list (every page)."""
+    try:
+        pages = client.conversations_list(types=kind, exclude_archived=True, limit=200)
+        return {
             str(channel.get("name", "")).lower(): str(channel["id"])
             for page in pages
             for channel in page.get("channels", [])
@@ -141,20 +157,10 @@ def resolve_channels(client: WebClient, entries: Iterable[str]) -> frozenset[str
     except (SlackClientError, OSError) as error:
         reason = getattr(getattr(error, "response", None), "data", None) or error
         raise ChannelLookupError(
-            f"cannot look up channel(s) {_names(names)} ({_slack_error(reason)}); give "
+            f"cannot look up channel(s) {_names(wanted)} ({_slack_error(reason)}); give "
             "SLACK_CHANNEL / SLACK_COMMAND_CHANNELS as channel ids (C…), or grant the bot "
-            "the channels:read scope"
+            f"the {scope} scope"
         ) from error
-    missing = names - set(found)
-    if missing:
-        raise ChannelLookupError(
-            f"no channel {_names(missing)} is visible to the bot; give its id (C…), or "
-            "for a private channel grant groups:read"
-        )
-    return frozenset(ids | {found[name] for name in names})
-
-
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
 def _names(names: Iterable[str]) -> str:

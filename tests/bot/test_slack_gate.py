@@ -163,6 +163,26 @@ def test_channel_names_are_resolved_to_ids_at_start(tmp_path: Path, make_setting
                     config=slack_config(make_settings(**base, slack_channel="#nowhere")),
                     runtime=runtime,
                 )
+            slack.channels["secret"] = "G0SECRET"
+            slack.private_channels.add("secret")
+            bot = SlackBot(
+                config=slack_config(make_settings(**base, slack_channel="#secret")),
+                runtime=runtime,
+            )
+            assert bot.gate.command_channels == {"G0SECRET"}  # public first, then private
+            bot.close()
+
+            slack.scopes.discard("groups:read")  # a public channel needs only channels:read
+            bot = SlackBot(
+                config=slack_config(make_settings(**base, slack_channel="#ops")), runtime=runtime
+            )
+            assert bot.gate.command_channels == {"C0OPS"}
+            bot.close()
+            with pytest.raises(SlackConfigError, match=r"missing_scope.*the groups:read scope"):
+                SlackBot(
+                    config=slack_config(make_settings(**base, slack_channel="#secret")),
+                    runtime=runtime,
+                )
             slack.scopes.discard("channels:read")
             with pytest.raises(SlackConfigError, match=r"missing_scope.*channel ids \(C…\)"):
                 SlackBot(
