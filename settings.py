@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     max_diagnoses_per_cycle: int = Field(
         3, ge=0, validation_alias="MENDBOT_MAX_DIAGNOSES_PER_CYCLE"
     )
+    max_proposals_per_cycle: int = Field(
+        5,
+        ge=1,
+        validation_alias="MENDBOT_MAX_PROPOSALS_PER_CYCLE",
+        description="New proposals posted per cycle, most severe first; the rest are stored "
+        "and listed in one summary message.",
+    )
 
     # --- Slack ----------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
@@ -74,6 +81,12 @@ class Settings(BaseSettings):
         default_factory=list,
         validation_alias="SLACK_APPROVERS",
         description="Comma-separated Slack user IDs (U...) allowed to decide.",
+    )
+    slack_command_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="SLACK_COMMAND_CHANNELS",
+        description="Comma-separated channel ids (or names) where mentions are taken; "
+        "empty = SLACK_CHANNEL.",
     )
     slack_api_url: str | None = Field(None, validation_alias="SLACK_API_URL")
     proposal_ttl_seconds: int = Field(
@@ -170,9 +183,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("slack_approvers", mode="before")
+    @field_validator("slack_approvers", "slack_command_channels", mode="before")
     @classmethod
-    def _split_approvers(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from core.proposals import FixProposal
+from core.text import one_line, printable
 
 log = logging.getLogger("mendbot.notify")
 
@@ -69,6 +71,12 @@ class Notifier(Protocol):
         """A channel-level notice not tied to a proposal (e.g. a log source is down)."""
         ...
 
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        """One message listing the new proposals of a cycle that were stored but not
+        posted, because ``cap`` (``MENDBOT_MAX_PROPOSALS_PER_CYCLE``) were posted already;
+        ``proposals`` most severe first."""
+        ...
+
 
 class NullNotifier:
     """Tells nobody (the default when Slack is not configured)."""
@@ -82,6 +90,9 @@ class NullNotifier:
     def post_alert(self, text: str) -> None:
         return None
 
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        return None
+
 
 class InMemoryNotifier:
     """Records every call (thread-safe), for tests and dry runs.
@@ -90,6 +101,7 @@ class InMemoryNotifier:
         proposals: proposals posted, in order.
         events: ``(proposal_id, event)`` pairs, in order.
         alerts: alert texts, in order.
+        held: ``(proposal ids, cap)`` per summary of proposals not posted, in order.
     """
 
     def __init__(self) -> None:
@@ -97,6 +109,7 @@ class InMemoryNotifier:
         self.proposals: list[FixProposal] = []
         self.events: list[tuple[str, ProposalEvent]] = []
         self.alerts: list[str] = []
+        self.held: list[tuple[list[str], int]] = []
 
     def post_proposal(self, proposal: FixProposal) -> str | None:
         with self._lock:
@@ -111,6 +124,10 @@ class InMemoryNotifier:
         with self._lock:
             self.alerts.append(text)
 
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        with self._lock:
+            self.held.append(([p.id for p in proposals], cap))
+
     def event_kinds(self, proposal_id: str) -> list[str]:
         """The kinds of events posted for one proposal, in order."""
         with self._lock:
@@ -119,16 +136,28 @@ class InMemoryNotifier:
 
 class LogNotifier:
     """Tells the process log (logger ``mendbot.notify``) about proposals and alerts: the
-    default of ``start_monitoring`` in a REPL, where Slack is not at hand."""
+    default of ``start_monitoring`` in a REPL, where Slack is not at hand. Log and LM text
+    is logged :func:`~core.text.printable` (a REPL's log is a terminal)."""
 
     def post_proposal(self, proposal: FixProposal) -> str | None:
         log.warning(
-            "new proposal %s: %s (%s)", proposal.id, proposal.title, proposal.diagnosis.root_cause
+            "new proposal %s: %s (%s)",
+            proposal.id,
+            one_line(proposal.title),
+            printable(proposal.diagnosis.root_cause),
         )
         return None
 
     def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
-        log.info("%s: %s %s", proposal.id, event.kind, event.details)
+        log.info("%s: %s %s", proposal.id, event.kind, printable(str(event.details)))
 
     def post_alert(self, text: str) -> None:
-        log.warning("%s", text)
+        log.warning("%s", printable(text))
+
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        log.warning(
+            "%d more new proposals stored, not posted (over the cap of %d a cycle): %s",
+            len(proposals),
+            cap,
+            ", ".join(p.id for p in proposals[:20]) + (" ..." if len(proposals) > 20 else ""),
+        )

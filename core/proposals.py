@@ -116,8 +116,8 @@ class FixProposal(BaseModel):
     """A diagnosed anomaly with the change that would fix it, waiting for a person.
 
     Attributes:
-        id: ``fix_YYYYMMDD_HHMMSS`` (UTC), with ``_2``, ``_3``... on a clash; assigned
-            by ``ProposalStore.add`` (empty before that).
+        id: ``fix_YYYYMMDD_HHMMSS`` (UTC), with ``_2``, ``_3``... (no upper bound) on a
+            clash; assigned by ``ProposalStore.add`` (empty before that).
         fingerprint: the anomaly's fingerprint (dedup key across cycles).
         anomaly, diagnosis: what was seen and why it happens.
         title: one line for a message header, e.g. ``KeyError in orders()``.

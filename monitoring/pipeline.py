@@ -6,12 +6,20 @@ the analyzer finds, in order:
 1. its events are added to the fingerprint's running totals (``store.record_anomaly``);
 2. an open proposal for the fingerprint (proposed, approved, applying) means it is not
    posted again: the proposal's ``seen_again`` grows and its thread gets a
-   ``seen_again`` event (``details``: ``count`` this cycle, ``total``);
+   ``seen_again`` event (``details``: ``count`` this cycle, ``total``); a proposal that
+   has no thread (held, or its posting failed) is only counted, never told in the channel;
 3. a rejection within ``cooldown_seconds`` suppresses it, and so does a fix applied
    recently when every event predates ``applied + applied_grace_seconds`` (the fix is
    still deploying);
-4. otherwise it is diagnosed; every proposal is stored, then posted, and the notifier's
-   thread handle is stored with it.
+4. otherwise it is diagnosed and stored. Then at most ``max_posts_per_cycle``
+   (``MENDBOT_MAX_PROPOSALS_PER_CYCLE``) of the new proposals are posted, most severe
+   first (then most events), and the notifier's thread handle is stored with each; the
+   rest are **held**: stored and open like the others (a person can ``show``, implement
+   or reject them), audited ``held`` (``details``: ``cap``, ``new_this_cycle``), never
+   posted one by one, and listed in one summary message (``Notifier.post_held``).
+
+So a pathological log (thousands of distinct errors in one cycle) makes at most
+``max_posts_per_cycle`` + 1 messages a cycle, and loses none of its proposals.
 
 A proposal whose posting failed (Slack down) is stored all the same, audited
 ``notify_failed``, and posted again at the start of the next cycle.
@@ -58,7 +66,10 @@ class CycleResult:
     Attributes:
         records: records analyzed.
         anomalies: every anomaly found, most severe first.
-        new_proposals: proposals stored (ids assigned) and posted, in anomaly order.
+        new_proposals: proposals stored this cycle (ids assigned), posted or held, in
+            anomaly order.
+        held: those of ``new_proposals`` not posted (over the cycle's cap), most severe
+            first.
         repeats: ``(open proposal, events this cycle)`` for anomalies already proposed.
         suppressed: anomalies not proposed because of a recent rejection or fix.
         notes: remarks for the operator (a notifier failure, a source's note).
@@ -67,17 +78,21 @@ class CycleResult:
     records: int
     anomalies: list[Anomaly]
     new_proposals: list[FixProposal] = field(default_factory=list)
+    held: list[FixProposal] = field(default_factory=list)
     repeats: list[tuple[FixProposal, int]] = field(default_factory=list)
     suppressed: list[Anomaly] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """E.g. ``"812 records, 2 anomalies, 1 new proposal, 1 repeat"``."""
+        """E.g. ``"812 records, 2 anomalies, 1 new proposal, 1 repeat"`` (and ``"N held over
+        the cap"`` when some were not posted)."""
         parts = [
             _plural(self.records, "record"),
             _plural(len(self.anomalies), "anomaly"),
             _plural(len(self.new_proposals), "new proposal"),
         ]
+        if self.held:
+            parts.append(f"{len(self.held)} held over the cap")
         if self.repeats:
             parts.append(_plural(len(self.repeats), "repeat"))
         if self.suppressed:
@@ -99,6 +114,8 @@ class CyclePipeline:
         diagnose: False = only find anomalies (nothing stored, diagnosed or posted).
         applied_grace_seconds: after a fix is applied, events older than this much past
             the push are taken as the old code's and not proposed again.
+        max_posts_per_cycle: new proposals posted per cycle, most severe first; the rest
+            are held (``MENDBOT_MAX_PROPOSALS_PER_CYCLE``).
     """
 
     def __init__(
@@ -112,6 +129,7 @@ class CyclePipeline:
         clock: Callable[[], datetime] = utcnow,
         diagnose: bool = True,
         applied_grace_seconds: float = 600.0,
+        max_posts_per_cycle: int = 5,
     ) -> None:
         self.analyzer = analyzer
         self.diagnoser = diagnoser
@@ -121,6 +139,7 @@ class CyclePipeline:
         self.applied_grace = timedelta(seconds=applied_grace_seconds)
         self.clock = clock
         self.diagnose = diagnose and diagnoser is not None
+        self.max_posts = max(1, max_posts_per_cycle)
 
     def process(self, records: Iterable[LogRecord]) -> CycleResult:
         """Run the cycle over ``records`` (one window, oldest first).
@@ -147,8 +166,8 @@ class CyclePipeline:
                 fresh.append(anomaly)
         if fresh:
             assert self.diagnoser is not None
-            for proposal in self.diagnoser.propose(fresh):
-                result.new_proposals.append(self._post(self.store.add(proposal), result))
+            stored = self.store.add_many(self.diagnoser.propose(fresh))
+            self._post_within_cap(stored, result)
         return result
 
     def run_once(self, source: CursoredSource, *, commit: bool = True) -> CycleResult:
@@ -180,11 +199,33 @@ class CyclePipeline:
         return notes
 
     # --- internals ----------------------------------------------------------------------------
+    def _post_within_cap(self, stored: list[FixProposal], result: CycleResult) -> None:
+        """Post the most severe ``max_posts`` of ``stored``; hold and summarise the rest."""
+        ranked = sorted(stored, key=_urgency)
+        posting, held = ranked[: self.max_posts], ranked[self.max_posts :]
+        posted = {proposal.id: self._post(proposal, result) for proposal in posting}
+        result.new_proposals = [posted.get(p.id, p) for p in stored]
+        if not held:
+            return
+        result.held = held
+        self.store.audit_each(
+            actor=SYSTEM_ACTOR,
+            action="held",
+            proposal_ids=[p.id for p in held],
+            details={"cap": self.max_posts, "new_this_cycle": len(stored)},
+        )
+        try:
+            self.notifier.post_held(held, cap=self.max_posts)
+        except Exception as error:  # stored and audited already: only the summary is lost
+            result.notes.append(f"could not post the summary of held proposals: {_safe(error)}")
+
     def _seen_again(
         self, standing: FixProposal, anomaly: Anomaly, result: CycleResult
     ) -> FixProposal:
         total = self.store.add_seen_again(standing.id, anomaly.count)
         updated = standing.model_copy(update={"seen_again": total})
+        if standing.thread_ref is None:  # held or never posted: no thread to tell
+            return updated
         event = ProposalEvent(kind="seen_again", details={"count": anomaly.count, "total": total})
         try:
             self.notifier.post_event(updated, event)
@@ -250,6 +291,11 @@ class _Counted:
         for record in self._records:
             self.count += 1
             yield record
+
+
+def _urgency(proposal: FixProposal) -> tuple[int, int]:
+    """Sort key: most severe first, then most events."""
+    return (-proposal.anomaly.severity.rank, -proposal.anomaly.count)
 
 
 def _one_per_fingerprint(anomalies: Sequence[Anomaly]) -> list[Anomaly]:

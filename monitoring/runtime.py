@@ -298,7 +298,8 @@ def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource 
 def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
     """One cycle's core over the runtime's stores: ``LogAnalyzer`` (its baseline in the
     state store, ``MENDBOT_SLOW_THRESHOLD_SECONDS``) and the diagnoser, with
-    ``MENDBOT_COOLDOWN_SECONDS`` after a rejection.
+    ``MENDBOT_COOLDOWN_SECONDS`` after a rejection and at most
+    ``MENDBOT_MAX_PROPOSALS_PER_CYCLE`` new proposals posted a cycle.
 
     Args:
         runtime: the process runtime (stores and notifier).
@@ -311,6 +312,7 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
         store=runtime.store,
         notifier=runtime.notifier,
         cooldown_seconds=settings.cooldown_seconds,
+        max_posts_per_cycle=settings.max_proposals_per_cycle,
     )
 
 

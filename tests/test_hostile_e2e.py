@@ -21,7 +21,7 @@ from bot.cli.main import build_parser
 from core.proposals import Edit, ProposalStatus, Risk
 from fixes.persistence.db import Database
 from fixes.persistence.store import ProposalStore
-from tests.fakes import hostile as H
+from tests.fakes import hostile_repo as H
 from tests.fakes.git import git
 from tests.fakes.openai import FakeOpenAI, is_fix_request
 from tests.fakes.slack import BOT_TOKEN, FakeSlack

@@ -170,6 +170,8 @@ def test_no_corpus_secret_reaches_any_sink(tmp_path: Path) -> None:
                 "MENDBOT_LM_TIMEOUT_SECONDS": "20",
                 "MENDBOT_LM_MAX_RETRIES": "0",
                 "MENDBOT_MAX_DIAGNOSES_PER_CYCLE": "1000",
+                # every proposal is posted, so every one is searched in Slack's payloads
+                "MENDBOT_MAX_PROPOSALS_PER_CYCLE": "1000",
                 "SLACK_BOT_TOKEN": slack.bot_token,
                 "SLACK_CHANNEL": "#ops",
                 "SLACK_API_URL": slack.api_url,

@@ -21,8 +21,12 @@ def test_environment_variables_feed_the_fields(monkeypatch: pytest.MonkeyPatch) 
         DATABASE_URL="postgres://mendbot@db:5432/mendbot",
         MONITOR_INTERVAL_SECONDS="2.5",
         SLACK_BOT_TOKEN="xoxb-secret",
+        SLACK_COMMAND_CHANNELS="C0OPS, #incidents",
+        MENDBOT_MAX_PROPOSALS_PER_CYCLE="8",
     )
     assert settings.slack_approvers == ["U01AAA", "U02BBB", "W03CCC"]
+    assert settings.slack_command_channels == ["C0OPS", "#incidents"]
+    assert settings.max_proposals_per_cycle == 8
     assert settings.database_url == "postgresql+psycopg://mendbot@db:5432/mendbot"
     assert settings.monitor_interval_seconds == 2.5
     assert "xoxb-secret" not in repr(settings)
@@ -33,6 +37,7 @@ def test_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "sqlite:///mendbot.db"
     assert settings.effective_log_source == "none"
     assert (settings.lm, settings.slack_approvers, settings.slack_enabled) == (None, [], False)
+    assert (settings.slack_command_channels, settings.max_proposals_per_cycle) == ([], 5)
 
 
 @pytest.mark.parametrize(

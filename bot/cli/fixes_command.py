@@ -8,19 +8,19 @@ stdout, progress and errors to stderr; exit codes as in :mod:`bot.cli.main`.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli import messages as say
-from bot.cli.support import local_actor
+from bot.cli.support import err, local_actor, out
 from core.edits import unified_diff
 from core.notifier import NullNotifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
+from core.text import json_text
 from fixes.apply.journal import JournalError
 from fixes.decisions import DecisionRefused
+from fixes.persistence.errors import DatabaseUnusable
 from fixes.persistence.store import ProposalNotFound
 from monitoring.runtime import Runtime, build_runtime
 from settings import Settings
@@ -34,26 +34,29 @@ class _ProgressNotifier(NullNotifier):
     def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
         line = say.progress(event)
         if line:
-            _err(line)
+            err(line)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``mendbot fixes <action>``; returns the exit code (0, 1, 2 or 3)."""
     try:
         runtime = build_runtime(settings, notifier=_ProgressNotifier())
-    except SQLAlchemyError as error:
-        _err(say.database_error(error))
+    except (DatabaseUnusable, SQLAlchemyError) as error:
+        err(say.database_error(error))
         return EXIT_USAGE
     except JournalError as error:
-        _err(say.journal_error(error))
+        err(say.journal_error(error))
         return EXIT_FAILED
     try:
         for proposal in runtime.recovered:
-            _err(say.recovered_line(proposal))
+            err(say.recovered_line(proposal))
         return _ACTIONS[args.action](args, runtime)
     except DecisionRefused as refused:
-        _err(refused.reason)
+        err(refused.reason)
         return EXIT_USAGE if refused.code == "no_repository" else EXIT_REFUSED
+    except SQLAlchemyError as error:  # the database failed after it opened
+        err(say.database_error(error))
+        return EXIT_USAGE
     finally:
         runtime.close()
 
@@ -64,19 +67,19 @@ def _list(args: argparse.Namespace, runtime: Runtime) -> int:
         try:
             statuses = {ProposalStatus(args.status.strip().lower())}
         except ValueError:
-            _err(say.unknown_status(args.status))
+            err(say.unknown_status(args.status))
             return EXIT_USAGE
     if args.limit < 1:
-        _err("--limit must be at least 1")
+        err("--limit must be at least 1")
         return EXIT_USAGE
     proposals = runtime.store.list(statuses=statuses, limit=args.limit)
     if args.json:
         for proposal in proposals:
-            print(json.dumps(proposal.model_dump(mode="json")))
+            out(json_text(proposal.model_dump(mode="json")))
     elif proposals:
-        print(say.proposal_table(proposals))
+        out(say.proposal_table(proposals))
     else:
-        _err(say.NO_PROPOSALS)
+        err(say.NO_PROPOSALS)
     return EXIT_OK
 
 
@@ -92,25 +95,25 @@ def _show(args: argparse.Namespace, runtime: Runtime) -> int:
         payload = proposal.model_dump(mode="json")
         payload["diff"] = diff
         payload["audit"] = [event.model_dump(mode="json") for event in trail]
-        print(json.dumps(payload))
+        out(json_text(payload))
         return EXIT_OK
-    print(say.proposal_details(proposal))
-    print()
-    print(diff.rstrip("\n") if diff else say.no_change())
-    print()
-    print(say.audit_lines(trail))
+    out(say.proposal_details(proposal))
+    out()
+    out(diff.rstrip("\n") if diff else say.no_change())
+    out()
+    out(say.audit_lines(trail))
     return EXIT_OK
 
 
 def _implement(args: argparse.Namespace, runtime: Runtime) -> int:
     if runtime.implementor is None:
-        _err(say.NO_REPOSITORY)
+        err(say.NO_REPOSITORY)
         return EXIT_USAGE
     final = runtime.decisions.implement(args.id, actor=local_actor(args.actor))
     if final.status in (ProposalStatus.APPLIED, ProposalStatus.AWAITING_MERGE):
-        print(say.outcome(final))
+        out(say.outcome(final))
         return EXIT_OK
-    _err(say.outcome(final))
+    err(say.outcome(final))
     return EXIT_FAILED
 
 
@@ -118,12 +121,8 @@ def _reject(args: argparse.Namespace, runtime: Runtime) -> int:
     final = runtime.decisions.reject(
         args.id, actor=local_actor(args.actor), reason=args.reason or ""
     )
-    print(say.rejected(final))
+    out(say.rejected(final))
     return EXIT_OK
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 _ACTIONS: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {

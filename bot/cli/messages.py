@@ -1,6 +1,10 @@
 """Process entry point: the words the ``mendbot`` command line shows a person (one place).
 
-Pure functions from our models to text; the commands print what these return.
+Pure functions from our models to text; the commands print what these return (through
+:func:`bot.cli.support.out`, which makes every line printable). Values that came from
+logs, an LM or a person (titles, root causes, reasons, actors) are flattened to one line
+(:func:`core.text.one_line`) where a line is theirs, and indented under their label where
+they may span lines, so no value can pose as a field, a table row or an audit event.
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from datetime import datetime
 
 from core.notifier import ProposalEvent
 from core.proposals import AuditEvent, FixProposal, ProposalStatus
-from core.redact import scrub_secrets
+from core.text import one_line, printable
+from fixes.persistence.db import driver_reason
+from fixes.persistence.errors import DatabaseUnusable
 
 STATUSES = ", ".join(status.value for status in ProposalStatus)
 
@@ -22,10 +28,16 @@ def unknown_status(value: str) -> str:
     return f"unknown status {value!r}; use one of: {STATUSES}"
 
 
-def database_error(error: Exception) -> str:
-    """Error when the database cannot be opened."""
-    detail = scrub_secrets(str(error).split("\n(Background")[0].strip())
-    return f"cannot open the database (DATABASE_URL): {type(error).__name__}: {detail}"
+def database_error(error: BaseException) -> str:
+    """``mendbot: cannot open the database (DATABASE_URL): <where>: <why>``, one line.
+
+    Args:
+        error: a :class:`~fixes.persistence.errors.DatabaseUnusable` (its text says where
+            and why), or a SQLAlchemy error raised later (its driver's reason is shown,
+            never its SQL or parameters, which may quote log text).
+    """
+    reason = str(error) if isinstance(error, DatabaseUnusable) else driver_reason(error)
+    return f"mendbot: cannot open the database (DATABASE_URL): {one_line(reason, 600)}"
 
 
 def journal_error(error: Exception) -> str:
@@ -38,7 +50,8 @@ def journal_error(error: Exception) -> str:
 
 def recovered_line(proposal: FixProposal) -> str:
     """One line about a proposal that start-up recovery finished."""
-    return f"recovered {proposal.id}: {_status(proposal.status)} ({proposal.error or 'done'})"
+    reason = one_line(proposal.error or "done", 300)
+    return f"recovered {proposal.id}: {_status(proposal.status)} ({reason})"
 
 
 def _when(moment: datetime | None) -> str:
@@ -58,7 +71,7 @@ def proposal_table(proposals: list[FixProposal]) -> str:
             p.status.value,
             p.risk.value,
             _when(p.created_at),
-            p.title if p.implementable else f"{p.title} (needs investigation)",
+            one_line(p.title if p.implementable else f"{p.title} (needs investigation)", 200),
         )
         for p in proposals
     ]
@@ -77,39 +90,53 @@ _EVIDENCE_KIND = {
 
 
 def proposal_details(proposal: FixProposal) -> str:
-    """``fixes show``: the header block of one proposal."""
+    """``fixes show``: the header block of one proposal, one ``label: value`` per field."""
     a, d = proposal.anomaly, proposal.diagnosis
+    decided = (
+        f" by {one_line(proposal.decided_by, 128)} at {_when(proposal.decided_at)}"
+        if proposal.decided_by
+        else ""
+    )
+    risk_notes = f" ({proposal.risk_notes})" if proposal.risk_notes else ""
+    again = f", {proposal.seen_again} more since posted" if proposal.seen_again else ""
     lines = [
-        f"{proposal.id}  {proposal.title}",
-        f"status:      {_status(proposal.status)}"
-        + (
-            f" by {proposal.decided_by} at {_when(proposal.decided_at)}"
-            if proposal.decided_by
-            else ""
+        f"{proposal.id}  {one_line(proposal.title, 200)}",
+        _field("status", f"{_status(proposal.status)}{decided}"),
+        _field("risk", f"{proposal.risk.value}{risk_notes}"),
+        *(_field("", f"! {reason}") for reason in proposal.risk_reasons),
+        _field(
+            "anomaly",
+            f"{a.kind}, {a.count} event(s), {a.severity.value}, fingerprint {a.fingerprint}",
         ),
-        f"risk:        {proposal.risk.value}"
-        + (f" ({proposal.risk_notes})" if proposal.risk_notes else ""),
-        *(f"             ! {reason}" for reason in proposal.risk_reasons),
-        f"anomaly:     {a.kind}, {a.count} event(s), {a.severity.value}, "
-        f"fingerprint {a.fingerprint}",
-        f"             {a.summary or a.template}",
-        f"seen:        {_when(a.first_seen)} .. {_when(a.last_seen)}"
-        + (f", {proposal.seen_again} more since posted" if proposal.seen_again else ""),
-        f"root cause:  {d.root_cause}",
-        f"confidence:  {d.confidence:.0%} ({d.source}{', ' + d.model if d.model else ''})",
+        _field("", one_line(a.summary or a.template, 500)),
+        _field("seen", f"{_when(a.first_seen)} .. {_when(a.last_seen)}{again}"),
+        _field("root cause", d.root_cause),
+        _field("confidence", f"{d.confidence:.0%} ({d.source}{', ' + d.model if d.model else ''})"),
     ]
     lines.extend(
-        f"evidence:    {e.path}:{e.line} in {e.function} ({_EVIDENCE_KIND[e.kind]})"
+        _field("evidence", f"{e.path}:{e.line} in {e.function} ({_EVIDENCE_KIND[e.kind]})")
         for e in proposal.evidence
     )
     if proposal.reasoning:
-        lines.append(f"reasoning:   {proposal.reasoning}")
+        lines.append(_field("reasoning", proposal.reasoning))
     if proposal.commit_sha:
-        lines.append(f"commit:      {proposal.commit_sha}")
+        lines.append(_field("commit", one_line(proposal.commit_sha)))
     if proposal.error:
-        lines.append(f"error:       {proposal.error}")
-    lines.extend(f"note:        {note}" for note in proposal.notes)
+        lines.append(_field("error", proposal.error))
+    lines.extend(_field("note", note) for note in proposal.notes)
     return "\n".join(lines)
+
+
+_LABEL_WIDTH = 13
+
+
+def _field(label: str, value: str) -> str:
+    """``label:`` padded to one width, then ``value``; a value's later lines are indented
+    to the value's column, so none of them can start with a label of its own."""
+    head = f"{label}:".ljust(_LABEL_WIDTH) if label else " " * _LABEL_WIDTH
+    lines = printable(value).splitlines() or [""]
+    indent = "\n" + " " * _LABEL_WIDTH
+    return head + indent.join(line.rstrip() for line in lines)
 
 
 def no_change() -> str:
@@ -126,11 +153,12 @@ def audit_lines(events: list[AuditEvent]) -> str:
             for k, v in event.details.items()
             if k not in ("from", "output", "validation_output")
         }
-        text = ", ".join(f"{k}={v}" for k, v in details.items())
-        lines.append(f"{_when(event.at)}  {event.actor:<16} {event.action:<18} {text}".rstrip())
+        text = ", ".join(f"{k}={one_line(str(v), 300)}" for k, v in details.items())
+        actor, action = one_line(event.actor, 64), one_line(event.action, 64)
+        lines.append(f"{_when(event.at)}  {actor:<16} {action:<18} {text}".rstrip())
         output = event.details.get("output") or event.details.get("validation_output")
         if output and event.action == "validation_output":
-            lines.extend("    | " + line for line in str(output).splitlines()[-20:])
+            lines.extend("    | " + line for line in printable(str(output)).splitlines()[-20:])
     return "\n".join(lines)
 
 
@@ -138,18 +166,23 @@ def progress(event: ProposalEvent) -> str | None:
     """``fixes implement``: one line per step as it happens (None for steps not shown)."""
     details = event.details
     if event.kind == "approved":
-        return f"approved by {event.actor}"
+        return f"approved by {one_line(event.actor or 'someone', 128)}"
     if event.kind == "applying":
-        return "backed up and applying: " + ", ".join(details.get("files", []))
+        return "backed up and applying: " + ", ".join(
+            one_line(str(f), 200) for f in details.get("files", [])
+        )
     if event.kind == "validation_passed":
-        checks = "; ".join(details.get("checks", [])) or "nothing to check"
+        checks = "; ".join(one_line(str(c), 200) for c in details.get("checks", []))
+        checks = checks or "nothing to check"
         again = " (after rebasing onto the remote)" if details.get("after_rebase") else ""
         return f"validation passed{again}: {checks}"
     if event.kind == "validation_failed":
-        return f"validation failed ({details.get('check')}):\n{details.get('output', '')}"
+        check = one_line(str(details.get("check")), 200)
+        return f"validation failed ({check}):\n{printable(str(details.get('output', '')))}"
     if event.kind == "pull_request_opened":
         pull = details.get("pull_request") or {}
-        return f"pull request opened: {pull.get('url')} (branch {pull.get('branch')})"
+        url, branch = one_line(str(pull.get("url")), 300), one_line(str(pull.get("branch")), 200)
+        return f"pull request opened: {url} (branch {branch})"
     return None
 
 
@@ -162,10 +195,10 @@ def outcome(proposal: FixProposal) -> str:
             f"{proposal.id} awaiting merge: commit {proposal.commit_sha} pushed to "
             f"mendbot/{proposal.id}, pull request open; it is applied once merged"
         )
-    reason = proposal.error or "no reason recorded"
+    reason = one_line(proposal.error or "no reason recorded", 1000)
     return f"{proposal.id} {_status(proposal.status)}: {reason}"
 
 
 def rejected(proposal: FixProposal) -> str:
     """``fixes reject``: confirmation."""
-    return f"{proposal.id} rejected by {proposal.decided_by}"
+    return f"{proposal.id} rejected by {one_line(proposal.decided_by or 'someone', 128)}"

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
+from bot.cli.support import err, out
+from core.text import printable
 from settings import Settings
 
 EXIT_OK = 0
@@ -110,13 +112,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             parts = _start(settings, stack)
         except _StartError as error:
-            print(f"mendbot: {error}", file=sys.stderr)
+            err(f"mendbot: {error}")
             return EXIT_USAGE
         for line in parts:
-            print(line, flush=True)
+            out(line)
         _wait_for_signal(stop)
         log.info("stopping")
-    print("mendbot stopped", flush=True)
+    out("mendbot stopped")
     return EXIT_OK
 
 
@@ -130,13 +132,19 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
     Raises:
         _StartError: a part could not start (configuration, Slack, port, database).
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.cli.messages import database_error
     from bot.slack.config import configured_notifier
+    from fixes.persistence.errors import DatabaseUnusable
     from monitoring.runtime import build_monitor, build_runtime
     from monitoring.sources import LogSourceError
 
     notifier = configured_notifier(settings)
     try:
         runtime = build_runtime(settings, notifier=notifier)
+    except (DatabaseUnusable, SQLAlchemyError) as error:
+        raise _StartError(database_error(error).removeprefix("mendbot: ")) from error
     except Exception as error:
         raise _StartError(f"cannot start: {type(error).__name__}: {error}") from error
     stack.callback(runtime.close)
@@ -235,11 +243,18 @@ def _wait_for_signal(stop: threading.Event) -> None:
             signal.signal(sig, handler)
 
 
+class PrintableFormatter(logging.Formatter):
+    """A log formatter whose lines are :func:`~core.text.printable`: a message or a
+    traceback quoting a log line or an LM answer never writes a control sequence to the
+    terminal or the platform's log viewer (which renders ANSI)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("LiteLLM", "litellm", "httpx", "apscheduler", "slack_bolt", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,9 +11,10 @@ from the configured source. Progress for long inputs goes to stderr, and only wh
 is a terminal, so ``--json`` output stays clean.
 
 Exit codes (as in :mod:`bot.cli.main`): 0 done (anomalies found or not), 1 ``--fail-on`` hit,
-2 no PATH and no configured source, or unreadable input (missing file, a directory, no
-permission) or a failing source; odd content (binary, invalid UTF-8, huge lines, an empty
-file) is scanned, never an error.
+2 no PATH and no configured source, unreadable input (missing file, a directory, no
+permission), a failing source, or an unusable database (unreachable, read-only, corrupt,
+made by an older mendbot: one line, nothing consumed); odd content (binary, invalid
+UTF-8, huge lines, an empty file) is scanned, never an error.
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli import messages as say
 from bot.cli import scan_output as out
+from bot.cli.support import err
 from bot.slack.config import configured_notifier
 from core.models import Anomaly, LogRecord, Severity
 from core.proposals import FixProposal
-from monitoring.analysis.analyzer import LogAnalyzer
+from fixes.persistence.errors import DatabaseUnusable
+from monitoring.analysis.analyzer import BaselineStateError, LogAnalyzer
 from monitoring.parsing.logfile import LogInputError, read_records
 from monitoring.pipeline import CyclePipeline, CycleResult
 from monitoring.runtime import Runtime, build_pipeline, build_runtime, build_source
@@ -55,6 +60,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     except _NoSource:
         _err(out.NO_SOURCE)
+        return EXIT_USAGE
+    except (DatabaseUnusable, SQLAlchemyError) as error:  # nothing consumed: no cursor moved
+        err(say.database_error(error))
+        return EXIT_USAGE
+    except BaselineStateError as error:  # the analyzer keeps its baseline in the database
+        err(say.database_error(error.__cause__ or error))
         return EXIT_USAGE
     _print(anomalies, records, proposals, as_json=args.json)
     return _exit_code(anomalies, args.fail_on)
@@ -154,4 +165,4 @@ def _progress() -> Iterator[Callable[[int], None]]:
 
 
 def _err(message: str) -> None:
-    print(f"mendbot: {message}", file=sys.stderr)
+    err(f"mendbot: {message}")

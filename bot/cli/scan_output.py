@@ -2,13 +2,14 @@
 
 Pure functions from our models to JSON-ready dicts, rich renderables and text, plus the
 scan command's user-facing messages, so that the command module only decides what to
-show. Log text is untrusted: tables render it as plain :class:`rich.text.Text` (never as
-console markup) with control characters made visible.
+show. Log text is untrusted: every cell is a plain :class:`rich.text.Text` (never console
+markup, so ``[bold]`` in a log line stays text) made :func:`core.text.printable`, and
+JSON lines are written by :func:`core.text.json_text` (valid JSON that decodes to the
+exact text, with control and invisible characters as ``\\u`` escapes).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from typing import IO, Any
@@ -20,10 +21,13 @@ from rich.text import Text
 
 from core.models import Anomaly, Severity
 from core.proposals import FixProposal
+from core.text import json_text, one_line, printable
 
 NO_SOURCE = "no log source configured; pass a PATH or '-' (stdin)"
 NO_ANOMALIES = "no anomalies"
 TEMPLATE_WIDTH = 160
+#: Rows a human table shows before saying how many more there are.
+MAX_ROWS = 30
 #: Console width (columns) from which the anomaly table also shows when things were seen.
 WIDE = 120
 _SEVERITY_STYLE = {
@@ -32,12 +36,11 @@ _SEVERITY_STYLE = {
     Severity.MEDIUM: "yellow",
     Severity.LOW: "cyan",
 }
-_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F] if code not in (9, 10)}
 
 
 def input_error(message: str) -> str:
     """One line for an unreadable input (the ``LogInputError`` text)."""
-    return f"cannot scan: {message}"
+    return f"cannot scan: {one_line(message)}"
 
 
 def progress_line(records: int) -> str:
@@ -74,14 +77,15 @@ def proposal_to_json(proposal: FixProposal) -> dict[str, Any]:
 
 
 def write_json_lines(objects: Iterable[dict[str, Any]], stream: IO[str]) -> None:
-    """One compact JSON object per line (non-ASCII kept, control characters escaped)."""
+    """One compact JSON object per line (non-ASCII kept; control, bidi and invisible
+    characters as JSON ``\\u`` escapes, see :func:`core.text.json_text`)."""
     for obj in objects:
-        stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        stream.write(json_text(obj) + "\n")
 
 
 def plain(text: str, limit: int | None = None) -> Text:
-    """Untrusted text as a rich ``Text``: no markup, control characters shown as ``\\xNN``."""
-    shown = text.translate(_CONTROL)
+    """Untrusted text as a rich ``Text``: no markup, acting characters shown as escapes."""
+    shown = printable(text)
     if limit is not None and len(shown) > limit:
         shown = shown[: limit - 1] + "…"
     return Text(shown)
@@ -99,24 +103,24 @@ def anomaly_table(anomalies: list[Anomaly], *, width: int = 80) -> Table:
     if wide:
         table.add_column("seen (UTC)", no_wrap=True)
     for a in anomalies:
-        what = plain(a.template, TEMPLATE_WIDTH)
+        what = Text(one_line(a.template, TEMPLATE_WIDTH))
         if a.logger:
-            what.append("\n" + a.logger.translate(_CONTROL), style="dim")
+            what.append("\n" + one_line(a.logger, TEMPLATE_WIDTH), style="dim")
         row = [
             Text(a.severity.value, style=_SEVERITY_STYLE[a.severity]),
-            a.kind,
-            str(a.count),
+            Text(a.kind),
+            Text(str(a.count)),
             what,
         ]
         table.add_row(*row, *([_seen(a)] if wide else []))
     return table
 
 
-def _seen(anomaly: Anomaly) -> str:
+def _seen(anomaly: Anomaly) -> Text:
     first, last = anomaly.first_seen, anomaly.last_seen
     if first.date() == last.date():
-        return f"{first:%Y-%m-%d %H:%M:%S}-{last:%H:%M:%S}"
-    return f"{first:%Y-%m-%d %H:%M}-{last:%Y-%m-%d %H:%M}"
+        return Text(f"{first:%Y-%m-%d %H:%M:%S}-{last:%H:%M:%S}")
+    return Text(f"{first:%Y-%m-%d %H:%M}-{last:%Y-%m-%d %H:%M}")
 
 
 def proposal_table(proposals: list[FixProposal]) -> Table:
@@ -127,7 +131,8 @@ def proposal_table(proposals: list[FixProposal]) -> Table:
     table.add_column("title", ratio=1, overflow="fold")
     for p in proposals:
         edits = str(len(p.edits)) if p.edits else "none"
-        table.add_row(p.id, p.status.value, p.risk.value, edits, plain(p.title, TEMPLATE_WIDTH))
+        cells = (p.id, p.status.value, p.risk.value, edits)
+        table.add_row(*map(Text, cells), Text(one_line(p.title, TEMPLATE_WIDTH)))
     return table
 
 
@@ -165,10 +170,32 @@ def render(
     anomalies: list[Anomaly],
     proposals: list[FixProposal] | None = None,
 ) -> None:
-    """The human output of a scan: the anomaly table, the proposal table, the summary."""
+    """The human output of a scan: the anomaly table, the proposal table, the summary.
+
+    Each table shows at most :data:`MAX_ROWS` rows (the first ones: most severe first), then
+    a line saying how many more there are and where to see them, so a pathological log
+    does not flood the terminal; ``--json`` always has every one.
+    """
     if anomalies:
-        console.print(anomaly_table(anomalies, width=console.width))
+        console.print(anomaly_table(anomalies[:MAX_ROWS], width=console.width))
+        if len(anomalies) > MAX_ROWS:
+            console.print(plain(more_anomalies(len(anomalies) - MAX_ROWS)), style="dim")
     if proposals:
-        console.print(proposal_table(proposals))
+        console.print(proposal_table(proposals[:MAX_ROWS]))
+        if len(proposals) > MAX_ROWS:
+            console.print(plain(more_proposals(len(proposals))), style="dim")
         console.print(plain(next_steps(proposals) or ""), style="dim")
     console.print(plain(summary_line(records, anomalies, proposals)))
+
+
+def more_anomalies(hidden: int) -> str:
+    """The line under an anomaly table cut to :data:`MAX_ROWS` rows."""
+    return f"... and {hidden:,} more anomalies (mendbot scan --json lists every one)"
+
+
+def more_proposals(total: int) -> str:
+    """The line under a proposal table cut to :data:`MAX_ROWS` rows."""
+    return (
+        f"... and {total - MAX_ROWS:,} more proposals "
+        f"(mendbot fixes list --status proposed --limit {total} lists every one)"
+    )

@@ -1,4 +1,10 @@
-"""Process entry point helpers shared by the CLI commands: settings, errors, actors."""
+"""Process entry point helpers shared by the CLI commands: output, settings, errors, actors.
+
+Every line the command line writes goes through :func:`out` or :func:`err`, which pass
+it through :func:`core.text.printable`: log text, LM answers, file paths and error
+strings can carry ANSI/OSC sequences, carriage returns or bidi overrides, and none of
+them reaches the terminal raw, whichever message forgot to care.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,25 @@ import sys
 
 from pydantic import ValidationError
 
+from core.text import printable
 from settings import Settings, get_settings
 
 EXIT_USAGE = 2
 
 
+def out(text: str = "") -> None:
+    """Write ``text`` and a newline to stdout, made :func:`~core.text.printable`."""
+    print(printable(text), flush=True)
+
+
+def err(text: str) -> None:
+    """Write ``text`` and a newline to stderr, made :func:`~core.text.printable`."""
+    print(printable(text), file=sys.stderr, flush=True)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> SystemExit:
     """Print ``mendbot: <message>`` to stderr and return a SystemExit to raise."""
-    print(f"mendbot: {message}", file=sys.stderr)
+    err(f"mendbot: {message}")
     return SystemExit(code)
 
 

@@ -5,9 +5,7 @@ How ``mendbot run`` composes it (the other pieces: :mod:`bot.http_server`,
 
     notifier = configured_notifier(settings)                  # bot.slack.config
     runtime = build_runtime(settings, notifier=notifier)      # Decisions post through it
-    config = slack_config(settings)                           # the SLACK_* settings
-    bot = SlackBot(config=config, runtime=runtime, monitor=monitor)
-    for line in startup_warnings(config): log.warning(line)   # e.g. no approvers
+    bot = SlackBot(config=slack_config(settings), runtime=runtime, monitor=monitor)
     server = serve_http(port=settings.port, slack=None if bot.socket_mode else bot,
                         health=health_fn).start()            # /slack/events and /health
     socket = start_socket_mode(bot) if bot.socket_mode else None
@@ -25,15 +23,15 @@ first delivery still runs: each ``event_id`` is claimed once in the shared datab
 (``StateStore.claim_once``), and a second click or a retry that slips through is refused
 by the decision's compare-and-set, so nothing is applied twice.
 
-Only the immutable user ids (``U…``/``W…``) in ``SLACK_APPROVERS`` may implement, reject,
-pause or resume; anyone else gets an ephemeral refusal, recorded in the audit trail as
-``refused``.
+Before any command :class:`bot.slack.gate.Gate` checks where it came from (the command
+channels), what it acts on (a button: its own message's proposal) and who asks (approvers
+for implement, reject, pause, resume); a refusal is ephemeral and audited ``refused``.
 
 Errors::
 
     SlackBotError
     ├── SlackConfigError   the settings lack what Slack needs (token, channel, signing
-    │                      secret for HTTP)
+    │                      secret for HTTP), or name a channel Slack does not show
     └── SlackStartError    ``auth.test`` failed at start (bad token, Slack unreachable)
 """
 
@@ -54,12 +52,14 @@ from bot.slack.commands import (
     Command,
     Origin,
     button_request,
-    may_decide,
     mention_request,
     split_approvers,
 )
-from bot.slack.config import SlackConfig, make_web_client
+from bot.slack.config import ChannelLookupError, SlackConfig, make_web_client, resolve_channels
+from bot.slack.gate import Gate, Refusal
+from bot.slack.gate import startup_warnings as startup_warnings  # where mendbot run finds it
 from bot.slack.notifier import SlackNotifier
+from bot.slack.outbox import SlackOutbox
 from bot.slack.proposal_message import detail_message
 from core.edits import unified_diff
 from core.notifier import Notifier
@@ -98,17 +98,6 @@ class BotRuntime(Protocol):
     notifier: Notifier
 
 
-def startup_warnings(config: SlackConfig) -> list[str]:
-    """Lines ``mendbot run`` prints at start about who may decide (empty when all is well)."""
-    valid, ignored = split_approvers(config.approvers)
-    warnings = []
-    if ignored:
-        warnings.append(replies.invalid_approvers_warning(ignored))
-    if not valid:
-        warnings.append(replies.no_approvers_warning())
-    return warnings
-
-
 class SlackBot:
     """The Slack side of mendbot: a Bolt ``App`` with mendbot's listeners.
 
@@ -118,7 +107,8 @@ class SlackBot:
             :func:`bot.slack.config.slack_config`).
         runtime: store, state, decisions and notifier (``monitoring.runtime.build_runtime``).
         monitor: the running monitor for ``status``/``pause``/``resume``; None = off.
-        client: the Web API client; default: the notifier's, else one from ``config``.
+        client: the Web API client; default: the Slack notifier's (and its outbox), else
+            one from ``config``.
 
     Attributes:
         app: the Bolt app (for :func:`bot.http_server.serve_http` and Socket Mode).
@@ -127,7 +117,8 @@ class SlackBot:
         socket_mode: True when ``SLACK_APP_TOKEN`` is set.
 
     Raises:
-        SlackConfigError: a needed setting is missing.
+        SlackConfigError: a needed setting is missing, or a channel named in it cannot be
+            found (the message says to give ids, or which scope to grant).
         SlackStartError: ``auth.test`` failed.
     """
 
@@ -148,8 +139,16 @@ class SlackBot:
         self.monitor = monitor
         self.approvers, _ignored = split_approvers(config.approvers)
         self.socket_mode = config.socket_mode
-        self.client = client or _client_of(self.notifier) or make_web_client(config)
+        self.outbox = _outbox(self.notifier, client, config)
+        self.client = self.outbox.client
         self.app = _make_app(self.client, config.signing_secret)
+        try:
+            channels = resolve_channels(self.client, config.command_channel_entries)
+        except ChannelLookupError as error:
+            raise SlackConfigError(str(error)) from error
+        self.gate = Gate(
+            approvers=self.approvers, command_channels=channels, thread_of=self._thread_of
+        )
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendbot-apply")
         self.app.event("app_mention")(self._on_mention)
         for action_id in BUTTONS:
@@ -203,8 +202,9 @@ class SlackBot:
 
         Never raises: failures are logged and the requester gets a short ephemeral note.
         """
-        if command.privileged and not may_decide(origin.user, self.approvers):
-            self._refuse_unauthorised(command, origin)
+        refusal = self.gate.check(command, origin)
+        if refusal is not None:
+            self._refuse_request(command, origin, refusal)
             return
         handlers = {
             "implement": self._implement,
@@ -300,24 +300,26 @@ class SlackBot:
         self._reply(origin, replies.help_text(command.problem))
 
     # --- refusals and replies ----------------------------------------------------------------
-    def _refuse_unauthorised(self, command: Command, origin: Origin) -> None:
-        reason = "not_an_approver" if self.approvers else "no_approvers_configured"
+    def _thread_of(self, proposal_id: str) -> str | None:
+        try:
+            return self.store.get(proposal_id).thread_ref
+        except ProposalNotFound:
+            return None
+
+    def _refuse_request(self, command: Command, origin: Origin, refusal: Refusal) -> None:
+        """Audit a request the gate refused and tell the requester (ephemeral)."""
         self.store.audit(
             actor=str(origin.user or "unknown"),
             action="refused",
             proposal_id=command.proposal_id,
             details={
-                "reason": reason,
+                "reason": refusal.code,
                 "command": command.name,
                 "via": "button" if origin.button else "mention",
+                **refusal.details,
             },
         )
-        text = (
-            replies.not_approver(command.name)
-            if self.approvers
-            else replies.no_approvers_configured(command.name)
-        )
-        self._ephemeral(origin, text)
+        self._ephemeral(origin, refusal.text)
 
     def _refuse(self, origin: Origin, command: Command, refusal: DecisionRefused) -> None:
         self.store.audit(
@@ -340,7 +342,7 @@ class SlackBot:
 
     def _post(self, **kwargs: Any) -> None:
         try:
-            self.client.chat_postMessage(unfurl_links=False, **kwargs)
+            self.outbox.send("chat_postMessage", **kwargs)
         except (SlackClientError, OSError) as error:
             log.warning("Slack reply failed: %s", error)
 
@@ -348,8 +350,12 @@ class SlackBot:
         if not origin.user:
             return
         try:
-            self.client.chat_postEphemeral(
-                channel=origin.channel, user=origin.user, text=text, thread_ts=origin.thread_ts
+            self.outbox.send(
+                "chat_postEphemeral",
+                channel=origin.channel,
+                user=origin.user,
+                text=text,
+                thread_ts=origin.thread_ts,
             )
         except (SlackClientError, OSError) as error:
             log.warning("Slack ephemeral reply failed: %s", error)
@@ -370,8 +376,11 @@ def _check_config(config: SlackConfig) -> None:
         raise SlackConfigError("the Slack app needs " + " and ".join(missing))
 
 
-def _client_of(notifier: Notifier) -> WebClient | None:
-    return notifier.client if isinstance(notifier, SlackNotifier) else None
+def _outbox(notifier: Notifier, client: WebClient | None, config: SlackConfig) -> SlackOutbox:
+    """The Slack notifier's outbox (one client, one pace per channel), else a new one."""
+    if client is None and isinstance(notifier, SlackNotifier):
+        return notifier.outbox
+    return SlackOutbox(client=client or make_web_client(config))
 
 
 def _make_app(client: WebClient, signing_secret: str | None) -> App:

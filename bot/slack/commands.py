@@ -22,8 +22,8 @@ from bot.slack.mrkdwn import unescape
 
 CommandName = Literal["implement", "reject", "show", "list", "status", "pause", "resume", "help"]
 
-#: A proposal id as ``ProposalStore.add`` makes them: ``fix_YYYYMMDD_HHMMSS[_N]``.
-PROPOSAL_ID = re.compile(r"(?<!\w)fix_\d{8}_\d{6}(?:_\d{1,4})?(?!\w)")
+#: A proposal id as ``ProposalStore.add`` makes them: ``fix_YYYYMMDD_HHMMSS[_N]``, N >= 2.
+PROPOSAL_ID = re.compile(r"(?<!\w)fix_\d{8}_\d{6}(?:_\d{1,12})?(?!\w)")
 #: An immutable Slack user id.
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 #: Commands that change something: only approvers may give them.

@@ -5,10 +5,14 @@ A proposal becomes one channel message (``chat.postMessage``, built by
 ``thread_ref``. Every later event becomes a reply in that thread (words from
 :mod:`bot.slack.thread_events`), and the parent message
 is re-rendered (``chat.update``) to the proposal's current status, so buttons disappear as
-soon as they cannot apply. Final outcomes are also broadcast to the channel.
+soon as they cannot apply. Final outcomes are also broadcast to the channel. The new
+proposals a cycle held over its cap are listed in one channel message
+(:mod:`bot.slack.held_message`).
 
 The Web API is reached through slack_sdk's ``WebClient`` at ``SLACK_API_URL`` when set
-(see :func:`bot.slack.config.make_web_client`).
+(see :func:`bot.slack.config.make_web_client`), and every message through a
+:class:`~bot.slack.outbox.SlackOutbox`, which defuses the whole payload and paces posts to
+the channel (one per second after a short burst; 429 ``Retry-After`` honoured).
 
 Errors::
 
@@ -21,13 +25,16 @@ Errors::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.slack.block_kit import FALLBACK_MAX, SlackMessage, clip
+from bot.slack.held_message import held_message
 from bot.slack.mrkdwn import safe
+from bot.slack.outbox import ChatMethod, SlackOutbox
 from bot.slack.proposal_message import proposal_message
 from bot.slack.thread_events import event_text
 from core.edits import unified_diff
@@ -100,12 +107,22 @@ class SlackNotifier:
         client: the Web API client (see :func:`bot.slack.config.make_web_client`).
         channel: channel id or name that proposals go to (``SLACK_CHANNEL``).
         repo_root: the service's checkout, so diffs carry real line numbers (optional).
+        outbox: how messages are sent; default: a :class:`~bot.slack.outbox.SlackOutbox`
+            on ``client`` (the Slack app shares it, so one channel is paced as one).
     """
 
-    def __init__(self, *, client: WebClient, channel: str, repo_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: WebClient,
+        channel: str,
+        repo_root: Path | None = None,
+        outbox: SlackOutbox | None = None,
+    ) -> None:
         self.client = client
         self.channel = channel
         self.repo_root = repo_root
+        self.outbox = outbox or SlackOutbox(client=client)
 
     def message_for(self, proposal: FixProposal) -> SlackMessage:
         """The proposal's message in its current form (with the diff against the checkout)."""
@@ -126,9 +143,7 @@ class SlackNotifier:
         """
         payload = self.message_for(proposal).payload()
         try:
-            response = self.client.chat_postMessage(
-                channel=self.channel, unfurl_links=False, **payload
-            )
+            response = self.outbox.send("chat_postMessage", channel=self.channel, **payload)
         except (SlackClientError, OSError) as error:
             raise SlackDeliveryError(f"could not post {proposal.id}: {_why(error)}") from error
         return f"{response['channel']}:{response['ts']}"
@@ -146,7 +161,6 @@ class SlackNotifier:
             thread_ts=thread_ts,
             text=event_text(proposal, event, in_thread=thread_ts is not None),
             reply_broadcast=bool(thread_ts) and event.kind in BROADCAST_EVENTS,
-            unfurl_links=False,
         )
         if ref and event.kind in REFRESHING_EVENTS:
             self.refresh(proposal)
@@ -167,9 +181,18 @@ class SlackNotifier:
             text=f":rotating_light: {clip(safe(text), FALLBACK_MAX)}",
         )
 
-    def _call(self, method: str, **kwargs: object) -> None:
+    def post_held(self, proposals: Sequence[FixProposal], *, cap: int) -> None:
+        """One channel message listing a cycle's held proposals; never raises."""
+        if proposals:
+            self._call(
+                "chat_postMessage",
+                channel=self.channel,
+                **held_message(proposals, cap=cap).payload(),
+            )
+
+    def _call(self, method: ChatMethod, **kwargs: object) -> None:
         try:
-            getattr(self.client, method)(**{k: v for k, v in kwargs.items() if v is not None})
+            self.outbox.send(method, **kwargs)
         except (SlackClientError, OSError) as error:
             log.warning("Slack %s failed (message dropped): %s", method, _why(error))
 

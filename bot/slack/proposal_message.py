@@ -19,9 +19,12 @@ header, the status, what was seen, the root cause and the facts. The plain ``tex
 fallback carries the id, severity, title, status and, while proposed, "To approve:
 @mendbot implement fix_ID / To reject: @mendbot reject fix_ID".
 
-Untrusted text (log samples, the LM's words, error strings) goes through
-:func:`bot.slack.mrkdwn.safe` before it is placed; every section and context text is cut
-to Slack's limits at the block that holds it.
+Untrusted text (log samples, the LM's words, file paths, error strings) goes through
+:func:`bot.slack.mrkdwn.safe` before it is placed, in the blocks and in the ``text``
+fallback alike (which Slack also reads as mrkdwn, and notifies from); the header is plain
+text, made one printable line. Every section and context text is cut to Slack's limits
+at the block that holds it. (:mod:`bot.slack.outbox` defuses the whole payload again when
+it is sent.)
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, code_block, duration, escape
 from core.edits import unified_diff
 from core.proposals import FINAL_STATUSES, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
+from core.text import one_line
 
 #: Room for the heading and the "shortened" note around a code block in one section.
 _SECTION_OVERHEAD = 400
@@ -163,7 +167,8 @@ def _header(proposal: FixProposal) -> HeaderBlock:
     """Severity emoji, id, severity and title (plain text, not mrkdwn)."""
     severity = proposal.anomaly.severity
     text = f"{SEVERITY_EMOJI[severity]} {proposal.id} · {severity.value}: {proposal.title}"
-    return HeaderBlock(text=PlainTextObject(text=cut(scrub_secrets(text), HEADER_MAX), emoji=True))
+    shown = one_line(scrub_secrets(text), HEADER_MAX)
+    return HeaderBlock(text=PlainTextObject(text=shown, emoji=True))
 
 
 def _facts(proposal: FixProposal) -> ContextBlock:
@@ -215,7 +220,7 @@ def _root_cause(proposal: FixProposal) -> SectionBlock:
     """The root cause, with the affected components."""
     text = f"*Root cause*\n{safe(proposal.diagnosis.root_cause)}"
     if proposal.diagnosis.affected_components:
-        parts = ", ".join(f"`{escape(c)}`" for c in proposal.diagnosis.affected_components[:10])
+        parts = ", ".join(f"`{safe(c[:200])}`" for c in proposal.diagnosis.affected_components[:10])
         text += f"\nAffects: {parts}"
     return _section(text)
 
@@ -225,7 +230,7 @@ def _change(proposal: FixProposal, diff: str, sections: int) -> list[Block]:
     if not proposal.edits:
         return []
     files = sorted({edit.path for edit in proposal.edits})
-    title = f"*Proposed change* ({', '.join(f'`{escape(f)}`' for f in files)})"
+    title = f"*Proposed change* ({', '.join(f'`{safe(one_line(f))}`' for f in files)})"
     title = cut(title, _SECTION_OVERHEAD // 2)
     lines = safe(diff).splitlines()
     chunks = _chunk_lines(lines, SECTION_MAX - _SECTION_OVERHEAD, sections)
@@ -325,7 +330,7 @@ def _decision_hint(proposal_id: str) -> str:
 def _fallback(proposal: FixProposal) -> str:
     """Plain ``text`` of the message (notifications, old clients)."""
     lines = [
-        f"{proposal.id} ({proposal.anomaly.severity.value}): {scrub_secrets(proposal.title)}",
+        f"{proposal.id} ({proposal.anomaly.severity.value}): {safe(one_line(proposal.title))}",
         f"Status: {proposal.status.value.replace('_', ' ')}",
     ]
     if proposal.status is ProposalStatus.PROPOSED:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, duration, escape, safe, when
+from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, channel_link, duration, safe, when
 from core.proposals import FixProposal
+from core.text import one_line
 from monitoring.status import MonitorStatus
 
 HELP = """*mendbot* watches the service's logs and proposes fixes; nothing is applied without a yes.
@@ -42,7 +43,7 @@ def help_text(problem: str | None = None) -> str:
 def proposal_list(proposals: Iterable[FixProposal]) -> str:
     """``list``: one line per proposal, in the order given (the store gives newest first)."""
     lines = [
-        f"• `{p.id}` {SEVERITY_EMOJI[p.anomaly.severity]} {safe(p.title[:120])} "
+        f"• `{p.id}` {SEVERITY_EMOJI[p.anomaly.severity]} {safe(one_line(p.title, 120))} "
         f"— {p.status.value.replace('_', ' ')}"
         for p in proposals
     ]
@@ -77,7 +78,7 @@ def _monitoring_lines(status: MonitorStatus) -> list[str]:
     detail = f" ({safe(status.source_detail[:300])})" if status.source_detail else ""
     lines = [
         f"Monitoring: {state}, every {duration(status.interval_seconds)}",
-        f"Log source `{escape(status.source)}`: {health}{detail}",
+        f"Log source `{safe(status.source)}`: {health}{detail}",
     ]
     if status.last_cycle_at:
         lines.append(
@@ -136,6 +137,20 @@ def no_approvers_configured(command: str) -> str:
     return (
         f":lock: Nobody may `{command}`: SLACK_APPROVERS is not set. "
         "An admin must list the Slack user ids (U…) allowed to decide. (Recorded.)"
+    )
+
+
+def wrong_channel(channels: Sequence[str]) -> str:
+    """Ephemeral answer to a mention outside the command channels (ids, shown as links)."""
+    where = ", ".join(channel_link(c) for c in channels) or "no channel (none is configured)"
+    return f":no_entry: mendbot takes commands in {where} only; nothing was done here. (Recorded.)"
+
+
+def button_mismatch(proposal_id: str) -> str:
+    """Ephemeral answer to a button whose value is not the proposal of its message."""
+    return (
+        f":no_entry: This button does not belong to {safe(proposal_id)}'s message; "
+        "nothing was done. Use the buttons on the proposal's own message. (Recorded.)"
     )
 
 

@@ -91,7 +91,7 @@ def _said(value: object, max_chars: int = 1500) -> str:
 
 def _checks(checks: object) -> str:
     if isinstance(checks, list) and checks:
-        return ": " + ", ".join(f"`{escape(str(c))}`" for c in checks[:10])
+        return ": " + ", ".join(f"`{_said(c, 200)}`" for c in checks[:10])
     return ""
 
 
@@ -110,7 +110,7 @@ def _applied(d: dict[str, Any]) -> str:
         url = d.get("commit_url")
         text += f": commit <{escape(str(url))}|{commit}>" if url else f": commit {commit}"
     if d.get("branch"):
-        text += f" on `{escape(str(d['branch']))}`"
+        text += f" on `{_said(d['branch'], 200)}`"
     return text + ". The platform deploys it from there."
 
 
@@ -118,7 +118,7 @@ def _failed(d: dict[str, Any]) -> str:
     text = f":warning: Failed: {_said(d.get('reason') or 'no reason given')}."
     if d.get("kept_branch"):
         text += (
-            f" The fix commit is kept on local branch `{escape(str(d['kept_branch']))}`"
+            f" The fix commit is kept on local branch `{_said(d['kept_branch'], 200)}`"
             " (not pushed)."
         )
     return text

@@ -4,21 +4,21 @@
 git trailers: ``Fix-Id:`` (which recovery and ``GitOps.find_fix_commit`` search for),
 ``Approved-by:`` and ``Anomaly:``. Proposal text is untrusted (it comes from logs and an
 LM), so it is reduced to printable one-line summaries and wrapped paragraphs that cannot
-pose as trailers.
+pose as trailers: every control, bidi and invisible character is shown as an escape
+(:func:`core.text.printable`), so ``git log`` in a terminal prints it as text.
 """
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 from core.proposals import FixProposal
 from core.redact import mask_proposal
+from core.text import one_line, printable
 
 #: The trailer whose value is the proposal id, e.g. ``Fix-Id: fix_20261121_023300``.
 FIX_ID_TRAILER = "Fix-Id"
 _SUMMARY_CHARS = 72
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
@@ -57,7 +57,7 @@ def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
 
 
 def _paragraph(text: str, max_chars: int = 1500) -> str:
-    text = _CONTROL.sub(" ", text).strip()
+    text = printable(text).strip()
     if len(text) > max_chars:
         text = text[: max_chars - 3] + "..."
     lines = []
@@ -68,5 +68,5 @@ def _paragraph(text: str, max_chars: int = 1500) -> str:
 
 
 def _one_line(text: str, max_chars: int) -> str:
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = one_line(text)
     return text if len(text) <= max_chars else text[: max_chars - 3].rstrip() + "..."

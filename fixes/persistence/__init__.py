@@ -2,6 +2,8 @@
 
 db.py       engine, schema and the sqlmodel tables; aware-UTC timestamps
 store.py    ProposalStore: proposals, compare-and-set transitions, anomaly totals, audit
+ids.py      proposal ids that never run out (fix_YYYYMMDD_HHMMSS[_N])
+errors.py   the errors the stores raise (StoreError, DatabaseUnusable, ...)
 state.py    StateStore: small JSON values and once-only keys
 at_rest.py  mask_at_rest: rows an older mendbot stored in clear, masked once
 """

@@ -7,6 +7,7 @@ else is appended on its own with :meth:`AuditTrail.append`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,23 @@ class AuditTrail:
         """
         with self.db.session() as session:
             session.add(audit_row(actor, action, proposal_id, details or {}))
+
+    def append_each(
+        self,
+        *,
+        actor: str,
+        action: str,
+        proposal_ids: Sequence[str],
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append the same event for each of ``proposal_ids``, in one transaction (a
+        flood's thousands of proposals cost one commit, not thousands).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database refused the inserts (none is kept).
+        """
+        with self.db.session() as session:
+            session.add_all(audit_row(actor, action, pid, details or {}) for pid in proposal_ids)
 
     def events(
         self, proposal_id: str | None = None, *, limit: int | None = None

@@ -5,17 +5,25 @@ Every table is created on start with ``CREATE TABLE IF NOT EXISTS`` semantics
 on SQLite (the default ``sqlite:///mendbot.db``) and PostgreSQL (``postgresql+psycopg://``).
 
 Times go in as aware datetimes and come out as aware UTC (:class:`UTCDateTime`), whatever
-the database does with time zones.
+the database does with time zones. Text goes in as UTF-8, which cannot hold a lone
+surrogate (left in a ``str`` by undecodable bytes in a file name, an argument or an LM's
+JSON): every text parameter has them replaced by U+FFFD on its way to the database, so
+such a value is stored rather than failing the transaction.
 
 There are no migrations: ``create_all`` never adds a column to a table that exists, so
-the constructor checks that every table has every column it expects and otherwise stops::
+the constructor checks that every table has every column it expects, then that it may
+write (a row inserted and rolled back), and otherwise stops before anything is read or
+consumed (errors from :mod:`fixes.persistence.errors`)::
 
-    SchemaMismatch      a table lacks columns (an older mendbot created the database);
+    DatabaseUnusable    cannot connect (unreachable, refused, bad credentials), not a
+    │                   database (a corrupt or foreign file), or read-only
+    └── SchemaMismatch  a table lacks columns (an older mendbot created the database);
                         move the database aside (delete the SQLite file) and start again
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,12 +31,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, event, inspect
+from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, event, insert, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
+from core.clock import utcnow
 from core.proposals import FixProposal
+from core.redact import scrub_secrets
+from core.text import one_line
+from fixes.persistence.errors import DatabaseUnusable
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -171,17 +183,28 @@ class Database:
         url: SQLAlchemy URL, e.g. ``sqlite:///mendbot.db`` or
             ``postgresql+psycopg://user@127.0.0.1:5432/db``.
 
-    The schema is created (if missing) by the constructor.
+    The constructor checks the columns of the tables that exist, creates the missing
+    ones, and checks that a row can be written.
 
     Raises:
         SchemaMismatch: an existing table lacks columns this version needs.
+        DatabaseUnusable: the database cannot be reached, is not a database, or is
+            read-only (the connections are released first).
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
-        _create_schema(self.engine)
-        _check_columns(self.engine)
+        try:
+            _check_columns(self.engine)  # before creating anything in an older database
+            _create_schema(self.engine)
+            _check_writable(self.engine)
+        except SQLAlchemyError as error:
+            self.engine.dispose()
+            raise DatabaseUnusable(f"{_where(self.engine)}: {driver_reason(error)}") from error
+        except DatabaseUnusable:
+            self.engine.dispose()
+            raise
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -213,18 +236,46 @@ class Database:
         self.engine.dispose()
 
 
-class SchemaMismatch(RuntimeError):
+class SchemaMismatch(DatabaseUnusable):
     """A table in the database lacks columns that this version of mendbot needs."""
 
 
+def driver_reason(error: BaseException) -> str:
+    """The driver's reason for a database error, as one line without SQLAlchemy's SQL,
+    parameters (which may quote log text) and links, secrets masked: e.g.
+    ``OperationalError: attempt to write a readonly database``."""
+    orig = getattr(error, "orig", None)
+    cause = orig if orig is not None else error
+    text = str(cause).split("\n[SQL:")[0].split("\n(Background")[0]
+    return f"{type(cause).__name__}: {one_line(scrub_secrets(text), 400)}"
+
+
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _check_writable(engine: Engine) -> None:
+    """Insert a row and roll it back: a read-only database fails here, before any work."""
+    probe = insert(OnceRow).values(key="mendbot:write-probe", at=utcnow())
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            connection.execute(probe)
+        finally:
+            transaction.rollback()
+
+
 def _check_columns(engine: Engine) -> None:
-    """Refuse a database whose tables were created by an older mendbot (no migrations)."""
+    """Refuse a database whose tables were created by an older mendbot (no migrations);
+    tables not there yet are created afterwards, whole."""
     inspector = inspect(engine)
     for table in SQLModel.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
         present = {column["name"] for column in inspector.get_columns(table.name)}
         missing = [column.name for column in table.columns if column.name not in present]
         if missing:
-            where = engine.url.render_as_string(hide_password=True)
+            where = _where(engine)
             raise SchemaMismatch(
                 f"table {table.name!r} in {where} lacks column(s) {', '.join(missing)}: "
                 "an older mendbot created it and there are no migrations; move that "
@@ -250,8 +301,30 @@ def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _storable_parameters, retval=True)
+    return engine
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable_parameters(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """Lone surrogates in text parameters replaced by U+FFFD (UTF-8 cannot encode them)."""
+    return statement, _storable(parameters)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, tuple | list):
+        return type(value)(_storable(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    return value
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

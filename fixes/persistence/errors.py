@@ -4,8 +4,11 @@
 
     StoreError
     ├── ProposalNotFound      no proposal with that id
-    └── InvalidTransition     the proposal is not in a state the transition starts from
-                              (``.current`` holds the status it is in)
+    ├── InvalidTransition     the proposal is not in a state the transition starts from
+    │                         (``.current`` holds the status it is in)
+    └── DatabaseUnusable      the database cannot be opened or written (unreachable,
+        │                     refused, read-only, not a database); raised by ``Database()``
+        └── SchemaMismatch    an older mendbot created it (defined in ``db``)
 """
 
 from __future__ import annotations
@@ -33,3 +36,8 @@ class InvalidTransition(StoreError):
         self.proposal_id = proposal_id
         self.current = current
         self.to = to
+
+
+class DatabaseUnusable(StoreError):
+    """The database cannot be opened or written; ``str(e)`` is one line (where, and the
+    driver's reason), with no password and no SQL or parameters in it."""

