@@ -8,6 +8,10 @@ The proposal lifecycle (``TRANSITIONS`` is the single source of truth)::
        │             └──────────────────▶ failed
        ├──▶ rejected
        └──▶ expired                      (older than MENDBOT_PROPOSAL_TTL_SECONDS)
+
+    applied ──▶ verified                 (the fingerprint was gone for the verify window)
+       │   └──▶ regressed                (still seen after the deploy, or the deploy failed)
+       └──────────┴──────┴──▶ reverted   (a person, or MENDBOT_AUTO_REVERT: ``git revert``)
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ class ProposalStatus(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    VERIFIED = "verified"
+    REGRESSED = "regressed"
+    REVERTED = "reverted"
 
 
 S = ProposalStatus
@@ -47,16 +54,21 @@ TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED}),
     S.APPROVED: frozenset({S.APPLYING, S.FAILED}),
     S.APPLYING: frozenset({S.APPLIED, S.ROLLED_BACK, S.FAILED}),
-    S.APPLIED: frozenset(),
+    S.APPLIED: frozenset({S.VERIFIED, S.REGRESSED, S.REVERTED}),
     S.ROLLED_BACK: frozenset(),
     S.FAILED: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
+    S.VERIFIED: frozenset({S.REVERTED}),
+    S.REGRESSED: frozenset({S.REVERTED}),
+    S.REVERTED: frozenset(),
 }
 #: Statuses in which a proposal still stands for its fingerprint (not posted again).
 OPEN_STATUSES = frozenset({S.PROPOSED, S.APPROVED, S.APPLYING})
 #: Statuses from which nothing follows.
 FINAL_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+#: Statuses of a fix whose commit is on the remote and may be undone with ``git revert``.
+REVERTIBLE_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if S.REVERTED in nxt)
 
 
 class Edit(BaseModel):

@@ -67,6 +67,8 @@ ALLOWED: dict[str, set[str]] = {
 #: Modules directly under a package that are not in a stage folder: which room they are.
 LOOSE = {
     "fixes.decisions": "fixes.decisions",
+    "fixes.refusals": "fixes.decisions",
+    "fixes.revert": "fixes.decisions",
     "bot.http_server": "bot.http",
 }
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from core.notifier import ProposalEvent
 from core.proposals import AuditEvent, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
+from fixes.apply.contract import RevertOutcome
 
 STATUSES = ", ".join(status.value for status in ProposalStatus)
 
@@ -135,6 +136,9 @@ def progress(event: ProposalEvent) -> str | None:
         return f"validation passed{again}: {checks}"
     if event.kind == "validation_failed":
         return f"validation failed ({details.get('check')}):\n{details.get('output', '')}"
+    if event.kind == "reverting":
+        fix = str(details.get("fix_commit") or "")[:12]
+        return f"backed up and reverting {fix}: " + ", ".join(details.get("files", []))
     return None
 
 
@@ -149,3 +153,13 @@ def outcome(proposal: FixProposal) -> str:
 def rejected(proposal: FixProposal) -> str:
     """``fixes reject``: confirmation."""
     return f"{proposal.id} rejected by {proposal.decided_by}"
+
+
+def revert_outcome(proposal: FixProposal, outcome: RevertOutcome) -> str:
+    """``fixes revert``: the final line for what the revert did."""
+    if outcome.status == "reverted" and outcome.already:
+        return f"{proposal.id} reverted: the remote already had its revert {outcome.revert_sha}"
+    if outcome.status == "reverted":
+        return f"{proposal.id} reverted: commit {outcome.revert_sha} pushed"
+    kept = f" (the revert commit is kept on {outcome.kept_branch})" if outcome.kept_branch else ""
+    return f"{proposal.id} not reverted ({outcome.status}): {outcome.reason}{kept}"

@@ -4,4 +4,6 @@ implementor.py  FixImplementor: lock, preflight, backup, write, validate, commit
 journal.py      write-ahead journal, byte-exact backups, the checkout's apply lock
 gitops.py       the git operations (GitPython), tokens scrubbed
 validation.py   compile, import and VALIDATE_COMMAND checks
+revert.py       undoing a pushed fix: ``git revert`` as the same kind of transaction
+history.py      what a pushed commit changed, and what reverting it would write today
 """
