@@ -2,6 +2,7 @@
 
 models.py     LogRecord, Frame, Anomaly, Diagnosis, Level, Severity
 proposals.py  FixProposal, Edit, Risk, ProposalStatus and TRANSITIONS, AuditEvent
+verification.py  Verification (following a pushed fix), DeployCheck
 edits.py      whether an edit may touch the repository (check_edits), and its diff
 notifier.py   the Notifier protocol, ProposalEvent; Null, InMemory and Log notifiers
 redact.py     secret masking with stable placeholders (scrub_secrets, Redactor)

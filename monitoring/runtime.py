@@ -15,6 +15,8 @@ Builders::
     build_diagnoser(settings, state)    Diagnoser (LM or offline playbooks)
     build_source(settings, state)       the configured log source with its cursor, or None
     build_pipeline(runtime)             analyzer + diagnoser + stores: one cycle's core
+    build_deploys(settings)             Railway's deployments, or MENDBOT_DEPLOY_WAIT_SECONDS
+    build_verifier(runtime)             follows pushed fixes: deploy, window, auto-revert
     build_monitor(runtime)              the scheduled monitor over the configured source
 """
 
@@ -33,7 +35,10 @@ from fixes.decisions import Decisions
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
+from fixes.persistence.verifications import VerificationStore
 from monitoring.analysis.analyzer import LogAnalyzer
+from monitoring.auto_revert import AutoReverter
+from monitoring.deploys import DeployFollower, WaitDeploys
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
 from monitoring.monitor import ProactiveMonitor
@@ -47,6 +52,9 @@ from monitoring.sources import (
     LokiSource,
     RailwaySource,
 )
+from monitoring.sources.railway_api import RailwayAPI
+from monitoring.sources.railway_deploys import RailwayDeploys
+from monitoring.verification import Verifier
 from settings import Settings, process_environment, secret_value, service_environment
 
 #: Seconds each request to a log source's HTTP API may take.
@@ -234,7 +242,9 @@ def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource 
     return CursoredSource(SOURCES[name](settings), state=state)
 
 
-def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
+def build_pipeline(
+    runtime: Runtime, *, diagnose: bool = True, verifier: Verifier | None = None
+) -> CyclePipeline:
     """One cycle's core over the runtime's stores: ``LogAnalyzer`` (its baseline in the
     state store, ``MENDBOT_SLOW_THRESHOLD_SECONDS``) and the diagnoser, with
     ``MENDBOT_COOLDOWN_SECONDS`` after a rejection.
@@ -242,6 +252,8 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
     Args:
         runtime: the process runtime (stores and notifier).
         diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
+        verifier: follows pushed fixes through the cycles (the monitor's); None for a
+            one-off scan, whose records need not be the service's latest.
     """
     settings, state = runtime.settings, runtime.state
     return CyclePipeline(
@@ -250,6 +262,52 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
         store=runtime.store,
         notifier=runtime.notifier,
         cooldown_seconds=settings.cooldown_seconds,
+        verifier=verifier,
+    )
+
+
+def build_deploys(settings: Settings) -> DeployFollower:
+    """Railway's ``deployments`` when ``RAILWAY_ENVIRONMENT_ID``, ``RAILWAY_SERVICE_ID`` and
+    a token are set (whatever the log source), else a wait of
+    ``MENDBOT_DEPLOY_WAIT_SECONDS`` after the push."""
+    token = secret_value(settings.railway_api_token)
+    project = secret_value(settings.railway_token)
+    ids = settings.railway_environment_id and settings.railway_service_id
+    if not (ids and (token or project)):
+        return WaitDeploys(wait_seconds=settings.deploy_wait_seconds)
+    api = RailwayAPI(
+        client=httpx.Client(timeout=SOURCE_HTTP_TIMEOUT_SECONDS),
+        api_url=settings.railway_api_url,
+        api_token=token,
+        project_token=project,
+    )
+    return RailwayDeploys(
+        api=api,
+        environment_id=str(settings.railway_environment_id),
+        service_id=str(settings.railway_service_id),
+    )
+
+
+def build_verifier(runtime: Runtime) -> Verifier:
+    """The verifier of pushed fixes: :func:`build_deploys`, a window of
+    ``MENDBOT_VERIFY_WINDOW_SECONDS`` of log time, ``MENDBOT_AUTO_REVERT`` through the
+    runtime's decisions, and the fix's changed lines from the checkout (when there is one)."""
+    settings = runtime.settings
+    implementor = runtime.implementor
+    return Verifier(
+        store=runtime.store,
+        verifications=VerificationStore(runtime.db),
+        notifier=runtime.notifier,
+        deploys=build_deploys(settings),
+        window_seconds=settings.verify_window_seconds,
+        auto_revert=AutoReverter(
+            policy=settings.auto_revert,
+            reverter=runtime.decisions,
+            claim_once=runtime.state.claim_once,
+            store=runtime.store,
+            notifier=runtime.notifier,
+        ),
+        changed_lines=implementor.changed_lines if implementor is not None else None,
     )
 
 
@@ -261,7 +319,7 @@ def build_monitor(runtime: Runtime) -> ProactiveMonitor:
         LogSourceError: the chosen source lacks a setting.
     """
     return ProactiveMonitor(
-        pipeline=build_pipeline(runtime),
+        pipeline=build_pipeline(runtime, verifier=build_verifier(runtime)),
         source=build_source(runtime.settings, state=runtime.state),
         notifier=runtime.notifier,
         decisions=runtime.decisions,
