@@ -49,10 +49,16 @@ REFRESHING_EVENTS = frozenset(
         "rejected",
         "expired",
         "seen_again",
+        "deploy_failed",
+        "verified",
+        "regressed",
+        "reverted",
     }
 )
 #: Event kinds also shown in the channel, not only in the thread.
-BROADCAST_EVENTS = frozenset({"applied", "rolled_back", "failed"})
+BROADCAST_EVENTS = frozenset(
+    {"applied", "rolled_back", "failed", "deploy_failed", "verified", "regressed", "reverted"}
+)
 
 
 class SlackDeliveryError(Exception):
