@@ -26,6 +26,9 @@ from pydantic import BaseModel, Field
 VerificationPhase = Literal["deploying", "watching", "done"]
 VerificationOutcome = Literal["verified", "regressed", "deploy_failed", "no_deploy", "stopped"]
 DeployState = Literal["pending", "live", "failed"]
+#: Event identities a verification remembers; past this many events it has regressed
+#: anyway, and later ones are counted without being told apart from a repeat.
+MAX_EVENT_KEYS = 2000
 #: An inclusive range of 1-based line numbers ``(first, last)`` in the fixed file.
 LineRange = tuple[int, int]
 
@@ -63,9 +66,14 @@ class Verification(BaseModel):
         window_seconds: the window's length in log time (``MENDBOT_VERIFY_WINDOW_SECONDS``).
         count_before: the fingerprint's events before the fix (its running total when
             following started), with ``before_first_seen`` .. ``before_last_seen``.
-        count_after: events of the fingerprint stamped in the window, so far.
-        records_after: records of any kind stamped in the window, so far.
-        log_time: the newest record timestamp counted (each line is counted once).
+        count_after: distinct events of the fingerprint stamped in the window, so far.
+        records_after: records of any kind stamped in the window, so far (a line read
+            twice after a crash counts twice here; it is only a sign of life).
+        log_time: the newest record timestamp read since following started, never past
+            the wall clock of the cycle that read it (a line stamped in the future does
+            not move log time).
+        event_keys: identities of the events counted (``stamp|digest#n``, at most
+            :data:`MAX_EVENT_KEYS`), so an event read again is not counted again.
         changed_lines: repository path -> line ranges the fix changed (new numbering).
         caused: fingerprints already reported as probably caused by the fix.
         outcome: set with ``phase == "done"``.
@@ -88,6 +96,7 @@ class Verification(BaseModel):
     count_after: int = 0
     records_after: int = 0
     log_time: datetime | None = None
+    event_keys: list[str] = Field(default_factory=list)
     changed_lines: dict[str, list[LineRange]] = Field(default_factory=dict)
     caused: list[str] = Field(default_factory=list)
     outcome: VerificationOutcome | None = None

@@ -16,6 +16,9 @@ middle of a window resumes it::
             and after); the wall clock closes it too, one window later, if no log line
             arrives to do it (a silent service)
 
+Log time is the newest record timestamp read, never past the wall clock of the cycle that
+read it: a line planted with a future stamp cannot close a window early.
+
 Every outcome is a compare-and-set from ``applied`` audited with its facts (counts before
 and after, deploy id and status, times: :meth:`Verification.facts`). A proposal that
 leaves ``applied`` meanwhile (reverted by a person) stops its verification.
@@ -38,7 +41,7 @@ from core.models import Anomaly
 from core.notifier import Notifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
 from core.redact import scrub_secrets
-from core.verification import DeployCheck, LineRange, Verification
+from core.verification import MAX_EVENT_KEYS, DeployCheck, LineRange, Verification
 from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalStore
 from fixes.persistence.verifications import VerificationStore
 from monitoring.auto_revert import AutoReverter
@@ -261,27 +264,31 @@ class Verifier:
     def _counted(
         self, watch: FingerprintWatch, newest: datetime | None, anomalies: Sequence[Anomaly]
     ) -> Verification:
-        """The verification with this cycle's events and log time added.
+        """The verification with this cycle's new events and its log time.
 
-        The analyzer's own count of the fingerprint (events of a rule that fired, all
-        stamped in the window and after the last counted line) is a floor: a form the
-        record matcher missed is still counted.
+        Events already counted (the same identity) are skipped. A rule that fired on the
+        fingerprint with all its events in the window is counted too (under its own
+        identity), when it found more than the record matcher: a floor, should a form of
+        the message escape the matcher. Log time never passes the wall clock.
         """
         verification = watch.verification
-        fired = sum(
-            a.count
-            for a in anomalies
-            if a.fingerprint == verification.fingerprint
-            and a.first_seen >= watch.start
-            and a.last_seen < watch.end
-            and (watch.after is None or a.first_seen > watch.after)
-        )
-        log_time = max(filter(None, (verification.log_time, newest)), default=None)
+        known = set(verification.event_keys)
+        fresh = [key for key in watch.event_keys() if key not in known]
+        for anomaly in anomalies:
+            fired = anomaly.fingerprint == verification.fingerprint
+            if fired and watch.start <= anomaly.first_seen and anomaly.last_seen < watch.end:
+                key = f"rule|{anomaly.first_seen.isoformat()}|{anomaly.last_seen.isoformat()}"
+                if anomaly.count > len(watch.events) and f"{key}#0" not in known:
+                    fresh += [f"{key}#{n}" for n in range(anomaly.count - len(watch.events))]
+        keys = (verification.event_keys + fresh)[:MAX_EVENT_KEYS]
+        stamps = [t for t in (verification.log_time, newest) if t is not None]
+        log_time = min(max(stamps), self.clock()) if stamps else None
         return verification.model_copy(
             update={
-                "count_after": verification.count_after + max(watch.count, fired),
+                "count_after": verification.count_after + len(fresh),
                 "records_after": verification.records_after + watch.records,
                 "log_time": log_time,
+                "event_keys": keys,
             }
         )
 

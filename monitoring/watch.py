@@ -12,10 +12,12 @@ fix's anomaly, recognised record by record, below any rule's threshold too:
   matches any text within a token), at the level its rule counts (ERROR and above for
   errors, WARNING and above for truncation and slowness, any level for spikes).
 
-Each line is counted once, across cycles and restarts: only records stamped after the
-newest one counted before (the verification's ``log_time``) count. Records that Railway
-tagged with another deployment than the one followed (``railway.deployment``: the old
-code still draining) are left out. No errors are raised here.
+Each event is counted once, across cycles and restarts: its identity (timestamp, a digest
+of its text, and its rank among equal lines) is kept with the verification, so a line read
+again (after a crash before the log cursor moved, or at a window's overlapping edge) is
+recognised; a line that arrives late still counts. Records that Railway tagged with
+another deployment than the one followed (``railway.deployment``: the old code still
+draining) are left out. No errors are raised here.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from core.models import Anomaly, FrameModel, LogRecord
 from core.verification import LineRange, Verification
 from monitoring.analysis.evidence import traceback_key
 from monitoring.analysis.templates import mask
+from monitoring.sources.base import occurrence_keys
 
 Matcher = Callable[[LogRecord], bool]
 #: The lowest level (``Level.rank``) at which each rule counts an event.
@@ -88,8 +91,8 @@ class FingerprintWatch:
         matcher: see :func:`matcher_for`.
 
     Attributes:
-        count: events of the anomaly counted this cycle.
-        records: records counted this cycle (any kind).
+        records: records stamped in the window this cycle (any kind).
+        events: ``(timestamp, raw text)`` of the anomaly's events this cycle, in order.
     """
 
     def __init__(self, verification: Verification, *, matcher: Matcher) -> None:
@@ -97,25 +100,30 @@ class FingerprintWatch:
         self.verification = verification
         self.start = verification.live_at
         self.end = verification.window_end
-        self.after = verification.log_time  # counted up to here before: strictly after it
         self.deployment = verification.deploy_id
         self.matcher = matcher
-        self.count = 0
         self.records = 0
+        self.events: list[tuple[str, str]] = []
 
     def observe(self, record: LogRecord) -> None:
-        """Count ``record`` if it is stamped in the window and not counted before."""
+        """Note ``record`` if it is stamped in the window (and of the followed deployment)."""
         stamp = record.timestamp
         if stamp < self.start or stamp >= self.end:
-            return
-        if self.after is not None and stamp <= self.after:
             return
         tagged = record.attributes.get(DEPLOYMENT_ATTRIBUTE) if record.attributes else None
         if tagged and self.deployment and tagged != self.deployment:
             return
         self.records += 1
         if self.matcher(record):
-            self.count += 1
+            self.events.append((stamp.isoformat(), record.raw))
+
+    def event_keys(self) -> list[str]:
+        """This cycle's events as identities (``stamp|digest``, ``#n`` for the n-th equal
+        line), stable across reads of the same lines."""
+        return [
+            f"{stamp}|{key}"
+            for (stamp, _raw), key in zip(self.events, occurrence_keys(self.events), strict=True)
+        ]
 
 
 class CycleWatch:

@@ -11,6 +11,7 @@ new status. Detail values come from the pipeline and from people, so each passes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,16 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
             + (f" ({d['total']} in all since posted)." if "total" in d else ".")
         ),
         "refused": lambda: f":raised_hand: Refused {who}: {_said(d.get('reason', ''))}",
+    }
+    texts.update(_after_the_push(proposal, d, who))
+    return texts[event.kind]()
+
+
+def _after_the_push(
+    proposal: FixProposal, d: dict[str, Any], who: str
+) -> dict[str, Callable[[], str]]:
+    """The words for what happens once a fix is pushed: its deploy, its verdict, a revert."""
+    return {
         "deploy_live": lambda: (
             f":satellite: Deploy {_sha(d)} is live{_deployment(d)}"
             f"{_at(d.get('live_at'))}. Watching for this problem for "
@@ -95,7 +106,7 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
         "regressed": lambda: _regressed(proposal, d),
         "probably_caused": lambda: (
             f":warning: A new error first seen after deploy {_sha(d)} went live, at "
-            f"`{escape(str(d.get('frame') or '?'))}` in the lines this fix changed: probably "
+            f"`{_said(d.get('frame') or '?', 300)}` in the lines this fix changed: probably "
             f"caused by it. {_said(d.get('summary') or '', 500)} "
             + _revert_offer(proposal, "To undo the fix")
         ),
@@ -115,7 +126,6 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
             )
         ),
     }
-    return texts[event.kind]()
 
 
 def _said(value: object, max_chars: int = 1500) -> str:

@@ -21,6 +21,8 @@ it was. Call :func:`revert_fix` holding the checkout's apply lock
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.notifier import ProposalEvent
 from core.proposals import FixProposal
 from fixes.apply.commit_message import REVERTS_FIX_ID_TRAILER, revert_message
@@ -56,34 +58,12 @@ def revert_fix(
         ``refused`` (nothing changed), ``rolled_back`` or ``failed`` (see
         :class:`~fixes.apply.contract.RevertOutcome`).
     """
-    fix = proposal.commit_sha
-    if not fix:
-        return _refused(f"{proposal.id} has no pushed commit to revert", fix)
-    try:
-        if journal.read() is not None:
-            return _refused("an interrupted change is still journaled; restart mendbot", fix)
-        base = gitops.preflight()
-        found = gitops.find_trailer(REVERTS_FIX_ID_TRAILER, proposal.id)
-        if found is not None:
-            return RevertOutcome(
-                status="reverted",
-                revert_sha=found,
-                commit_url=gitops.commit_url(found),
-                fix_commit=fix,
-                already=True,
-            )
-        if not gitops.is_ancestor(fix, "HEAD"):
-            where = f"{gitops.remote}/{gitops.branch}"
-            return _refused(f"the fix commit {fix[:12]} is not on {where}", fix)
-        contents = revert_contents(gitops, fix)
-    except RevertConflict as conflict:
-        return _refused(f"refused, nothing was changed: {conflict.reason}", fix)
-    except (GitOpsError, JournalError) as error:
-        return _refused(f"refused: {getattr(error, 'reason', error)}", fix)
-    if not contents:
-        return _refused(f"{gitops.branch} no longer holds any change of {fix[:12]}", fix)
+    planned = _plan(proposal, gitops, journal)
+    if isinstance(planned, RevertOutcome):
+        return planned
+    base, contents = planned
+    fix = str(proposal.commit_sha)
     paths = [p.relative_to(gitops.root).as_posix() for p in contents]
-    baseline = validator.baseline(paths)
 
     def forward(event: ProposalEvent) -> None:
         if event.kind == "applying":
@@ -99,14 +79,45 @@ def revert_fix(
             base_sha=base,
             contents=contents,
             validator=validator,
-            baseline=baseline,
+            baseline=validator.baseline(paths),
             on_event=forward,
             kind="revert",
         )
     except (JournalError, OSError) as error:
-        return _refused(scrub(f"refused: cannot take the backup: {error}"), fix)
+        return _refused(f"refused: cannot take the backup: {error}", fix)
     message = revert_message(proposal, fix_commit=fix, approved_by=approved_by, reason=reason)
     return _as_revert(transaction.run(message), fix)
+
+
+def _plan(
+    proposal: FixProposal, gitops: GitOps, journal: Journal
+) -> tuple[str, dict[Path, bytes | None]] | RevertOutcome:
+    """Only reads: ``(HEAD after the preflight, the reverted contents)``, or the outcome
+    when there is nothing to do (already reverted on the remote) or it is refused."""
+    fix = proposal.commit_sha
+    if not fix:
+        return _refused(f"{proposal.id} has no pushed commit to revert", fix)
+    try:
+        if journal.read() is not None:
+            return _refused("an interrupted change is still journaled; restart mendbot", fix)
+        base = gitops.preflight()
+        found = gitops.find_trailer(REVERTS_FIX_ID_TRAILER, proposal.id)
+        if found is not None:
+            url = gitops.commit_url(found)
+            return RevertOutcome(
+                status="reverted", revert_sha=found, commit_url=url, fix_commit=fix, already=True
+            )
+        if not gitops.is_ancestor(fix, "HEAD"):
+            where = f"{gitops.remote}/{gitops.branch}"
+            return _refused(f"the fix commit {fix[:12]} is not on {where}", fix)
+        contents = revert_contents(gitops, fix)
+    except RevertConflict as conflict:
+        return _refused(f"refused, nothing was changed: {conflict.reason}", fix)
+    except (GitOpsError, JournalError) as error:
+        return _refused(f"refused: {getattr(error, 'reason', error)}", fix)
+    if not contents:
+        return _refused(f"{gitops.branch} no longer holds any change of {fix[:12]}", fix)
+    return base, contents
 
 
 def _as_revert(outcome: ApplyOutcome, fix: str) -> RevertOutcome:

@@ -127,6 +127,10 @@ class Loop:
         self.pipeline.clock = self.clock
 
     def cycle(self, records: list[LogRecord]) -> CycleResult:
+        """One monitor cycle over ``records``; the wall clock has reached the newest."""
+        newest = max((r.timestamp for r in records), default=None)
+        if newest is not None and newest > self.clock.now:
+            self.clock.now = newest
         self.static.append(records)
         return self.pipeline.run_once(self.source)
 
@@ -257,6 +261,25 @@ def test_a_restart_in_the_middle_of_the_window_resumes_it(
     regressed = second.events(fix.id)[-1]
     assert regressed.details["count_after"] == 3
     assert second.actions(fix.id).count("deploy_live") == 1  # not announced twice
+
+
+def test_a_late_line_still_counts_and_a_future_stamp_moves_nothing(loop_for) -> None:
+    loop = loop_for(deploy_wait_seconds=0)
+    fix = loop.incident_and_fix()
+    live_at = loop.clock.now
+    loop.cycle(stamped([HEALTH], live_at + timedelta(seconds=300)))  # wall clock: +300 s
+
+    loop.static.append(stamped([HEALTH], datetime(2099, 1, 1, tzinfo=UTC)))  # planted
+    loop.pipeline.run_once(loop.source)
+    loop.static.append(stamped(KEY_ERROR, live_at + timedelta(seconds=200)))  # arrives late
+    loop.pipeline.run_once(loop.source)
+
+    assert loop.status(fix.id) is ProposalStatus.APPLIED  # the planted year closed nothing
+    verification = loop.verifications.get(fix.id)
+    assert verification is not None and verification.count_after == 1
+    assert verification.log_time == live_at + timedelta(seconds=300)
+    loop.cycle(stamped([HEALTH], live_at + timedelta(seconds=900)))
+    assert loop.status(fix.id) is ProposalStatus.REGRESSED
 
 
 def test_a_silent_service_is_judged_by_the_wall_clock_one_window_late(loop_for) -> None:
@@ -460,6 +483,7 @@ def test_two_processes_judge_a_window_once(
     for record in late:
         watch_one(record)
         watch_two(record)
+    one.clock.now = two.clock.now = late[-1].timestamp
     one.verifier.end_cycle(watch_one, [])
     two.verifier.end_cycle(watch_two, [])
     assert one.actions(fix.id).count("verified") == 1
