@@ -273,19 +273,20 @@ class Verifier:
         """
         verification = watch.verification
         known = set(verification.event_keys)
-        fresh = [key for key in watch.event_keys() if key not in known]
+        fresh = [key for key in watch.keys if key not in known]
+        unkeyed = watch.count - len(watch.keys)  # past the cap: counted, not told apart
         for anomaly in anomalies:
             fired = anomaly.fingerprint == verification.fingerprint
             if fired and watch.start <= anomaly.first_seen and anomaly.last_seen < watch.end:
                 key = f"rule|{anomaly.first_seen.isoformat()}|{anomaly.last_seen.isoformat()}"
-                if anomaly.count > len(watch.events) and f"{key}#0" not in known:
-                    fresh += [f"{key}#{n}" for n in range(anomaly.count - len(watch.events))]
+                if anomaly.count > watch.count and f"{key}#0" not in known:
+                    fresh += [f"{key}#{n}" for n in range(anomaly.count - watch.count)]
         keys = (verification.event_keys + fresh)[:MAX_EVENT_KEYS]
         stamps = [t for t in (verification.log_time, newest) if t is not None]
         log_time = min(max(stamps), self.clock()) if stamps else None
         return verification.model_copy(
             update={
-                "count_after": verification.count_after + len(fresh),
+                "count_after": verification.count_after + len(fresh) + unkeyed,
                 "records_after": verification.records_after + watch.records,
                 "log_time": log_time,
                 "event_keys": keys,

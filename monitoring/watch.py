@@ -22,16 +22,16 @@ draining) are left out. No errors are raised here.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from core.frames import app_frame, basename
 from core.models import Anomaly, FrameModel, LogRecord
-from core.verification import LineRange, Verification
+from core.verification import MAX_EVENT_KEYS, LineRange, Verification
 from monitoring.analysis.evidence import traceback_key
 from monitoring.analysis.templates import mask
-from monitoring.sources.base import occurrence_keys
 
 Matcher = Callable[[LogRecord], bool]
 #: The lowest level (``Level.rank``) at which each rule counts an event.
@@ -92,7 +92,10 @@ class FingerprintWatch:
 
     Attributes:
         records: records stamped in the window this cycle (any kind).
-        events: ``(timestamp, raw text)`` of the anomaly's events this cycle, in order.
+        count: the anomaly's events this cycle.
+        keys: the identities of the first :data:`~core.verification.MAX_EVENT_KEYS` of
+            them (``<ISO stamp>|<digest of stamp and text>``, ``#n`` for the n-th equal
+            line of the cycle): the same lines read again give the same keys.
     """
 
     def __init__(self, verification: Verification, *, matcher: Matcher) -> None:
@@ -103,7 +106,9 @@ class FingerprintWatch:
         self.deployment = verification.deploy_id
         self.matcher = matcher
         self.records = 0
-        self.events: list[tuple[str, str]] = []
+        self.count = 0
+        self.keys: list[str] = []
+        self._seen: dict[str, int] = {}
 
     def observe(self, record: LogRecord) -> None:
         """Note ``record`` if it is stamped in the window (and of the followed deployment)."""
@@ -114,16 +119,14 @@ class FingerprintWatch:
         if tagged and self.deployment and tagged != self.deployment:
             return
         self.records += 1
-        if self.matcher(record):
-            self.events.append((stamp.isoformat(), record.raw))
-
-    def event_keys(self) -> list[str]:
-        """This cycle's events as identities (``stamp|digest``, ``#n`` for the n-th equal
-        line), stable across reads of the same lines."""
-        return [
-            f"{stamp}|{key}"
-            for (stamp, _raw), key in zip(self.events, occurrence_keys(self.events), strict=True)
-        ]
+        if not self.matcher(record):
+            return
+        self.count += 1
+        if len(self.keys) < MAX_EVENT_KEYS:  # beyond that it regressed anyway: just count
+            iso = stamp.isoformat()
+            digest = hashlib.blake2b(f"{iso}\0{record.raw}".encode(), digest_size=8).hexdigest()
+            rank = self._seen[digest] = self._seen.get(digest, 0) + 1
+            self.keys.append(f"{iso}|{digest}" + (f"#{rank}" if rank > 1 else ""))
 
 
 class CycleWatch:
