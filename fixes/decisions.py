@@ -9,8 +9,7 @@ Errors::
     DecisionRefused      the decision cannot be taken; ``.reason`` is a sentence for the
                          person, ``.code`` one of: not_found, not_open, expired,
                          not_implementable, no_repository, not_revertible,
-                         cannot_revert (nothing changed: e.g. later commits touched the
-                         lines), busy
+                         cannot_revert, busy
 
 Approval is a compare-and-set from ``proposed``: of two approvals arriving together (two
 clicks, a Slack retry, a CLI and a Slack user) one wins and the other is refused with
@@ -23,10 +22,7 @@ and that transition record which checkout (``owner``: ``<host>:<path>``). So
 ``applying`` proposal of this checkout is dead; one of another checkout is left to its own
 process unless it has not moved for ``abandoned_after_seconds``.
 
-A pushed fix is undone with :meth:`Decisions.revert` (:mod:`fixes.revert`): under the same
-lock, its status checked again once the lock is held, ``git revert`` validated and pushed,
-then a compare-and-set to ``reverted``, so two reverts (a click and an automatic one)
-undo it once.
+:meth:`Decisions.revert` undoes a pushed fix under the same lock (:mod:`fixes.revert`).
 """
 
 from __future__ import annotations
