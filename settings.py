@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogSourceName = Literal["railway", "loki", "file", "command", "none"]
+AutoRevert = Literal["off", "deploy_failed", "regressed"]
 
 DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
 
@@ -130,6 +131,26 @@ class Settings(BaseSettings):
         1.0, gt=0, validation_alias="MENDBOT_SLOW_THRESHOLD_SECONDS"
     )
 
+    # --- after a push: follow the deploy, verify, revert ------------------------------------
+    deploy_wait_seconds: float = Field(
+        180.0,
+        ge=0,
+        validation_alias="MENDBOT_DEPLOY_WAIT_SECONDS",
+        description="Without Railway's deployments to ask: push to serving, in seconds.",
+    )
+    verify_window_seconds: float = Field(
+        900.0,
+        gt=0,
+        validation_alias="MENDBOT_VERIFY_WINDOW_SECONDS",
+        description="Log time a fix's fingerprint is watched for once its deploy is live.",
+    )
+    auto_revert: AutoRevert = Field(
+        "off",
+        validation_alias="MENDBOT_AUTO_REVERT",
+        description="off, deploy_failed (revert when the deploy fails or crashes) or "
+        "regressed (also when the fingerprint is still seen).",
+    )
+
     # --- the service's repository -------------------------------------------------------------
     target_repo_path: Path | None = Field(None, validation_alias="TARGET_REPO_PATH")
     git_remote: str = Field("origin", validation_alias="GIT_REMOTE")
@@ -189,6 +210,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("auto_revert", mode="before")
+    @classmethod
+    def _normalise_auto_revert(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,7 @@ evidence.py   whether a frame, emitter or definition agrees with the code (locat
 rewrites.py   the share of a file or function an edit set removes (check_rewrite)
 risk.py       risky constructs an edit set adds or removes, named (risk_reasons)
 review.py     the whole review, at proposal time and again before writing (review_change)
+verification.py  Verification (following a pushed fix), DeployCheck
 notifier.py   the Notifier protocol, ProposalEvent; Null, InMemory and Log notifiers
 redact/       secret masking with stable placeholders (scrub_secrets, Redactor,
               mask_anomaly, mask_proposal): formats, context rules, encoded forms

@@ -37,6 +37,17 @@ EventKind = Literal[
     "pull_request_opened",
     "pull_request_merged",
     "pull_request_closed",
+    # After the push (see core.verification): following the deploy, judging the fix.
+    "deploy_live",  # details: commit_sha, deploy_id, deploy_status, live_at, window_seconds
+    "deploy_failed",  # details: commit_sha, deploy_id, deploy_status
+    "deploy_lost",  # details: commit_sha, waited_seconds (no deployment of it was seen)
+    "verified",  # details: commit_sha, count_before, count_after, window_seconds, caused
+    "regressed",  # details: as verified (count_after > 0)
+    "probably_caused",  # details: commit_sha, fingerprint, summary, frame, first_seen
+    # Undoing a pushed fix (fixes.decisions.Decisions.revert).
+    "reverting",  # actor, details: fix_commit, files
+    "reverted",  # actor, details: revert_sha, commit_url, reason, automatic, already
+    "revert_failed",  # actor, details: reason, automatic, kept_branch (may be absent)
 ]
 
 

@@ -12,6 +12,10 @@ The proposal lifecycle (``TRANSITIONS`` is the single source of truth)::
        ├──▶ rejected
        └──▶ expired                      (older than MENDBOT_PROPOSAL_TTL_SECONDS)
 
+    applied ──▶ verified                 (the fingerprint was gone for the verify window)
+       │   └──▶ regressed                (still seen after the deploy, or the deploy failed)
+       └──────────┴──────┴──▶ reverted   (a person, or MENDBOT_AUTO_REVERT: ``git revert``)
+
 ``awaiting_merge`` exists only with ``MENDBOT_DELIVERY=pull_request``: the validated fix
 is on branch ``mendbot/<id>`` with a pull request into the deploy branch, and
 ``fixes.pull_requests`` follows it each cycle.
@@ -48,6 +52,9 @@ class ProposalStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     AWAITING_MERGE = "awaiting_merge"
+    VERIFIED = "verified"
+    REGRESSED = "regressed"
+    REVERTED = "reverted"
 
 
 S = ProposalStatus
@@ -56,16 +63,21 @@ TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     S.APPROVED: frozenset({S.APPLYING, S.FAILED}),
     S.APPLYING: frozenset({S.APPLIED, S.ROLLED_BACK, S.FAILED, S.AWAITING_MERGE}),
     S.AWAITING_MERGE: frozenset({S.APPLIED, S.REJECTED}),
-    S.APPLIED: frozenset(),
+    S.APPLIED: frozenset({S.VERIFIED, S.REGRESSED, S.REVERTED}),
     S.ROLLED_BACK: frozenset(),
     S.FAILED: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
+    S.VERIFIED: frozenset({S.REVERTED}),
+    S.REGRESSED: frozenset({S.REVERTED}),
+    S.REVERTED: frozenset(),
 }
 #: Statuses in which a proposal still stands for its fingerprint (not posted again).
 OPEN_STATUSES = frozenset({S.PROPOSED, S.APPROVED, S.APPLYING, S.AWAITING_MERGE})
 #: Statuses from which nothing follows.
 FINAL_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+#: Statuses of a fix whose commit is on the remote and may be undone with ``git revert``.
+REVERTIBLE_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if S.REVERTED in nxt)
 
 
 class Edit(BaseModel):

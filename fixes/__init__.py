@@ -2,7 +2,10 @@
 
     persistence/  the database: proposals and their state machine, audit trail, state
     apply/        FixImplementor: backup, apply, validate, commit, push, or roll back
-    decisions.py  approve / implement / reject / expire / recover, shared by Slack and CLI
+    decisions.py  approve / implement / reject / expire / recover / revert, shared by
+                  Slack and CLI
+    revert.py     undoing a pushed fix: checks, the implementor's revert, the record
+    refusals.py   DecisionRefused, the one error a decision raises
     pull_requests.py  PullRequestFollower: a fix's pull request merged -> applied,
                   closed -> rejected (MENDBOT_DELIVERY=pull_request)
 

@@ -8,7 +8,8 @@ Errors::
 
     DecisionRefused      the decision cannot be taken; ``.reason`` is a sentence for the
                          person, ``.code`` one of: not_found, not_open, expired,
-                         not_implementable, no_repository
+                         not_implementable, no_repository, not_revertible,
+                         cannot_revert, busy
 
 Approval is a compare-and-set from ``proposed``: of two approvals arriving together (two
 clicks, a Slack retry, a CLI and a Slack user) one wins and the other is refused with
@@ -20,6 +21,8 @@ and that transition record which checkout (``owner``: ``<host>:<path>``). So
 :meth:`Decisions.recover` can tell a dead apply from a live one: with the lock free, an
 ``applying`` proposal of this checkout is dead; one of another checkout is left to its own
 process unless it has not moved for ``abandoned_after_seconds``.
+
+:meth:`Decisions.revert` undoes a pushed fix under the same lock (:mod:`fixes.revert`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
-from typing import Literal
 
 from core.clock import utcnow
 from core.notifier import EventKind, Notifier, ProposalEvent
@@ -35,20 +37,11 @@ from core.proposals import FixProposal, ProposalStatus
 from core.redact import scrub_secrets
 from fixes.apply.contract import ApplyOutcome, Implementor
 from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
+from fixes.refusals import DecisionRefused, RefusalCode
+from fixes.revert import RevertResult, check_revertible, record_recovered_reverts
+from fixes.revert import revert as _revert
 
-__all__ = ["DecisionRefused", "Decisions", "RefusalCode"]
-
-RefusalCode = Literal["not_found", "not_open", "expired", "not_implementable", "no_repository"]
-
-
-class DecisionRefused(Exception):
-    """A decision that cannot be taken, with a reason fit to show the person."""
-
-    def __init__(self, proposal_id: str, code: RefusalCode, reason: str) -> None:
-        super().__init__(reason)
-        self.proposal_id = proposal_id
-        self.code = code
-        self.reason = reason
+__all__ = ["DecisionRefused", "Decisions", "RefusalCode", "RevertResult"]
 
 
 class Decisions:
@@ -250,7 +243,9 @@ class Decisions:
         its push had gone through). A proposal ``approved`` here but never started is
         marked ``failed`` after the implementor's lock wait (a waiting approval gives up
         by then); one ``approved`` or ``applying`` on another checkout, after
-        ``abandoned_after_seconds`` without moving.
+        ``abandoned_after_seconds`` without moving. A revert killed half way is undone
+        (audited ``revert_failed``, status kept) or, when the remote has it, recorded
+        ``reverted`` (:func:`fixes.revert.record_recovered_reverts`).
 
         Returns:
             The proposals whose status changed.
@@ -271,16 +266,47 @@ class Decisions:
             )
             changed: list[FixProposal] = []
             for proposal in stuck:
-                outcome = recovered.get(proposal.id) or self._given_up(
-                    proposal, proposal.id in mine
-                )
+                found = recovered.get(proposal.id)
+                outcome = found if isinstance(found, ApplyOutcome) else None
+                outcome = outcome or self._given_up(proposal, proposal.id in mine)
                 if outcome is None:
                     continue
                 try:
                     changed.append(self._finish(proposal.id, outcome))
                 except DecisionRefused:
                     continue
-            return changed
+            return changed + record_recovered_reverts(self.store, self.notifier, recovered)
+
+    def revert(
+        self, proposal_id: str, *, actor: str, reason: str = "", automatic: bool = False
+    ) -> RevertResult:
+        """Undo an applied, verified or regressed fix (:func:`fixes.revert.revert`):
+        ``git revert`` of its commit, validated, committed with ``Reverts-Fix-Id:`` and
+        ``Approved-by: <actor>``, pushed; ``automatic`` when ``MENDBOT_AUTO_REVERT`` asked.
+
+        Raises:
+            DecisionRefused: unknown id, ``not_revertible``, ``no_repository``, ``busy``
+                (the checkout held too long), or ``cannot_revert`` (nothing changed: e.g.
+                later commits touched the same lines).
+        """
+        return _revert(
+            self.store,
+            self.notifier,
+            self.implementor,
+            self._apply_lock,
+            proposal_id,
+            actor=actor,
+            reason=reason,
+            automatic=automatic,
+        )
+
+    def check_revertible(self, proposal_id: str) -> FixProposal:
+        """The proposal, if it may be reverted now (a quick check before queueing one).
+
+        Raises:
+            DecisionRefused: as :func:`fixes.revert.check_revertible`.
+        """
+        return check_revertible(self.store, self.implementor, proposal_id)
 
     def _owner(self) -> dict[str, str] | None:
         location = getattr(self.implementor, "location", None)

@@ -21,6 +21,12 @@ the analyzer finds, in order:
 So a pathological log (thousands of distinct errors in one cycle) makes at most
 ``max_posts_per_cycle`` + 1 messages a cycle, and loses none of its proposals.
 
+With a :class:`~monitoring.verification.Verifier` (the monitor's pipeline), pushed fixes
+are followed too: before the records, deploys are checked and the records of a cycle pass
+through the fixes' watches on their way to the analyzer; after them, the watches' counts
+are stored and windows that are over are judged. An anomaly whose fingerprint is being
+verified is not proposed again (its events are the verification's).
+
 A proposal whose posting failed (Slack down) is stored all the same, audited
 ``notify_failed``, and posted again at the start of the next cycle.
 """
@@ -41,6 +47,7 @@ from fixes.persistence.store import SYSTEM_ACTOR, ProposalStore
 
 if TYPE_CHECKING:
     from monitoring.sources.base import CursoredSource
+    from monitoring.verification import Verifier
 
 
 class Analyzer(Protocol):
@@ -116,6 +123,7 @@ class CyclePipeline:
             the push are taken as the old code's and not proposed again.
         max_posts_per_cycle: new proposals posted per cycle, most severe first; the rest
             are held (``MENDBOT_MAX_PROPOSALS_PER_CYCLE``).
+        verifier: follows pushed fixes to production through the cycles (None: off).
     """
 
     def __init__(
@@ -130,6 +138,7 @@ class CyclePipeline:
         diagnose: bool = True,
         applied_grace_seconds: float = 600.0,
         max_posts_per_cycle: int = 5,
+        verifier: Verifier | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.diagnoser = diagnoser
@@ -140,6 +149,7 @@ class CyclePipeline:
         self.clock = clock
         self.diagnose = diagnose and diagnoser is not None
         self.max_posts = max(1, max_posts_per_cycle)
+        self.verifier = verifier if self.diagnose else None
 
     def process(self, records: Iterable[LogRecord]) -> CycleResult:
         """Run the cycle over ``records`` (one window, oldest first).
@@ -148,7 +158,9 @@ class CyclePipeline:
             fixes.persistence.store.StoreError, sqlalchemy errors: the database failed (nothing of
                 this cycle should be taken as done; the caller keeps its cursor).
         """
-        counted = _Counted(records)  # streamed: a large file is never held in memory
+        watch = self.verifier.begin_cycle() if self.verifier is not None else None
+        tap = watch if watch is not None and watch.watches else None
+        counted = _Counted(records, tap)  # streamed: a large file is never held in memory
         anomalies = self.analyzer.analyze(counted)
         result = CycleResult(records=counted.count, anomalies=anomalies)
         if not self.diagnose:
@@ -168,6 +180,8 @@ class CyclePipeline:
             assert self.diagnoser is not None
             stored = self.store.add_many(self.diagnoser.propose(fresh))
             self._post_within_cap(stored, result)
+        if self.verifier is not None and watch is not None:
+            result.notes.extend(self.verifier.end_cycle(watch, result.anomalies))
         return result
 
     def run_once(self, source: CursoredSource, *, commit: bool = True) -> CycleResult:
@@ -234,6 +248,8 @@ class CyclePipeline:
         return updated
 
     def _suppressed(self, anomaly: Anomaly) -> bool:
+        if self.verifier is not None and self.verifier.watching(anomaly.fingerprint):
+            return True
         now = self.clock()
         rejected = self.store.latest_for_fingerprint(anomaly.fingerprint, {ProposalStatus.REJECTED})
         if rejected is not None:
@@ -281,15 +297,21 @@ class CyclePipeline:
 
 
 class _Counted:
-    """An iterable that counts the records passing through it."""
+    """An iterable that counts the records passing through it, showing each to ``tap``."""
 
-    def __init__(self, records: Iterable[LogRecord]) -> None:
+    def __init__(
+        self, records: Iterable[LogRecord], tap: Callable[[LogRecord], None] | None = None
+    ) -> None:
         self._records = records
+        self._tap = tap
         self.count = 0
 
     def __iter__(self) -> Iterator[LogRecord]:
+        tap = self._tap
         for record in self._records:
             self.count += 1
+            if tap is not None:
+                tap(record)
             yield record
 
 

@@ -20,6 +20,8 @@ Builders::
     build_source(settings, state)       the configured log source with its cursor, or None
     build_pipeline(runtime)             analyzer + diagnoser + stores: one cycle's core
     build_follower(runtime, hook)       PullRequestFollower with a GitHub client, else None
+    build_deploys(settings)             Railway's deployments, or MENDBOT_DEPLOY_WAIT_SECONDS
+    build_verifier(runtime)             follows pushed fixes: deploy, window, auto-revert
     build_monitor(runtime, hook)        the scheduled monitor over the configured source
 """
 
@@ -42,8 +44,11 @@ from fixes.persistence.at_rest import mask_at_rest
 from fixes.persistence.db import Database
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
+from fixes.persistence.verifications import VerificationStore
 from fixes.pull_requests import DeliveredHook, PullRequestFollower
 from monitoring.analysis.analyzer import LogAnalyzer
+from monitoring.auto_revert import AutoReverter
+from monitoring.deploys import DeployFollower, WaitDeploys
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
 from monitoring.monitor import ProactiveMonitor
@@ -57,6 +62,9 @@ from monitoring.sources import (
     LokiSource,
     RailwaySource,
 )
+from monitoring.sources.railway_api import RailwayAPI
+from monitoring.sources.railway_deploys import RailwayDeploys
+from monitoring.verification import Verifier
 from settings import Settings, process_environment, secret_value, service_environment
 
 #: Seconds each request to a log source's HTTP API may take.
@@ -295,7 +303,9 @@ def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource 
     return CursoredSource(SOURCES[name](settings), state=state)
 
 
-def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
+def build_pipeline(
+    runtime: Runtime, *, diagnose: bool = True, verifier: Verifier | None = None
+) -> CyclePipeline:
     """One cycle's core over the runtime's stores: ``LogAnalyzer`` (its baseline in the
     state store, ``MENDBOT_SLOW_THRESHOLD_SECONDS``) and the diagnoser, with
     ``MENDBOT_COOLDOWN_SECONDS`` after a rejection and at most
@@ -304,6 +314,8 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
     Args:
         runtime: the process runtime (stores and notifier).
         diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
+        verifier: follows pushed fixes through the cycles (the monitor's); None for a
+            one-off scan, whose records need not be the service's latest.
     """
     settings, state = runtime.settings, runtime.state
     return CyclePipeline(
@@ -313,6 +325,52 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
         notifier=runtime.notifier,
         cooldown_seconds=settings.cooldown_seconds,
         max_posts_per_cycle=settings.max_proposals_per_cycle,
+        verifier=verifier,
+    )
+
+
+def build_deploys(settings: Settings) -> DeployFollower:
+    """Railway's ``deployments`` when ``RAILWAY_ENVIRONMENT_ID``, ``RAILWAY_SERVICE_ID`` and
+    a token are set (whatever the log source), else a wait of
+    ``MENDBOT_DEPLOY_WAIT_SECONDS`` after the push."""
+    token = secret_value(settings.railway_api_token)
+    project = secret_value(settings.railway_token)
+    ids = settings.railway_environment_id and settings.railway_service_id
+    if not (ids and (token or project)):
+        return WaitDeploys(wait_seconds=settings.deploy_wait_seconds)
+    api = RailwayAPI(
+        client=httpx.Client(timeout=SOURCE_HTTP_TIMEOUT_SECONDS),
+        api_url=settings.railway_api_url,
+        api_token=token,
+        project_token=project,
+    )
+    return RailwayDeploys(
+        api=api,
+        environment_id=str(settings.railway_environment_id),
+        service_id=str(settings.railway_service_id),
+    )
+
+
+def build_verifier(runtime: Runtime) -> Verifier:
+    """The verifier of pushed fixes: :func:`build_deploys`, a window of
+    ``MENDBOT_VERIFY_WINDOW_SECONDS`` of log time, ``MENDBOT_AUTO_REVERT`` through the
+    runtime's decisions, and the fix's changed lines from the checkout (when there is one)."""
+    settings = runtime.settings
+    implementor = runtime.implementor
+    return Verifier(
+        store=runtime.store,
+        verifications=VerificationStore(runtime.db),
+        notifier=runtime.notifier,
+        deploys=build_deploys(settings),
+        window_seconds=settings.verify_window_seconds,
+        auto_revert=AutoReverter(
+            policy=settings.auto_revert,
+            reverter=runtime.decisions,
+            claim_once=runtime.state.claim_once,
+            store=runtime.store,
+            notifier=runtime.notifier,
+        ),
+        changed_lines=implementor.changed_lines if implementor is not None else None,
     )
 
 
@@ -340,18 +398,26 @@ def build_monitor(
     runtime: Runtime, *, on_delivered: DeliveredHook | None = None
 ) -> ProactiveMonitor:
     """The monitor over the configured source (None when ``none``: status and health
-    still answer) every ``MONITOR_INTERVAL_SECONDS``, following fixes' pull requests each
-    cycle with pull-request delivery.
+    still answer) every ``MONITOR_INTERVAL_SECONDS``, following pushed fixes to production
+    and, with pull-request delivery, fixes' pull requests each cycle (a merged one is
+    followed to production like a pushed fix).
 
     Args:
         runtime: the process runtime.
-        on_delivered: see :func:`build_follower`.
+        on_delivered: see :func:`build_follower`; default: the verifier starts following
+            the merge commit's deploy.
 
     Raises:
         LogSourceError: the chosen source lacks a setting.
     """
+    verifier = build_verifier(runtime)
+    if on_delivered is None:
+
+        def on_delivered(proposal: FixProposal, commit_sha: str) -> None:
+            verifier.track(proposal, commit_sha)
+
     return ProactiveMonitor(
-        pipeline=build_pipeline(runtime),
+        pipeline=build_pipeline(runtime, verifier=verifier),
         source=build_source(runtime.settings, state=runtime.state),
         notifier=runtime.notifier,
         decisions=runtime.decisions,

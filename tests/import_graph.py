@@ -81,6 +81,8 @@ ALLOWED: dict[str, set[str]] = {
 LOOSE = {
     "fixes.decisions": "fixes.decisions",
     "fixes.pull_requests": "fixes.decisions",
+    "fixes.refusals": "fixes.decisions",
+    "fixes.revert": "fixes.decisions",
     "bot.http_server": "bot.http",
 }
 

@@ -158,8 +158,10 @@ def test_pull_request_opened_merged_and_verified_then_one_closed(
         assert merge_sha[:12] in merged.text and "pull/1|#1>" in merged.text
         assert ":rocket: applied" in str(h.slack.message(channel, ts)["blocks"])
         trail = h.runtime.store.audit_trail(first.id)
-        assert [e.action for e in trail][-3:] == ["applying", "awaiting_merge", "applied"]
-        assert trail[-1].details["pull_request"]["url"].endswith("/pull/1")
+        actions = [e.action for e in trail]
+        start = actions.index("applying")
+        assert actions[start : start + 3] == ["applying", "awaiting_merge", "applied"]
+        assert trail[start + 2].details["pull_request"]["url"].endswith("/pull/1")
 
         # A second fix (on top of the merged one); its pull request is closed unmerged.
         second_edit = Edit(path="orders.py", old_text=DOCSTRING, new_text=DOCSTRING[:-3] + ' v2"""')

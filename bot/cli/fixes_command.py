@@ -1,4 +1,4 @@
-"""Process entry point: ``mendbot fixes list | show ID | implement ID | reject ID``.
+"""Process entry point: ``mendbot fixes list | show ID | implement ID | reject ID | revert ID``.
 
 The same decisions as in Slack (through :class:`~fixes.decisions.Decisions`), for a
 terminal; the actor in the audit trail is ``cli:<login>`` or ``--as NAME``. Results go to
@@ -125,9 +125,24 @@ def _reject(args: argparse.Namespace, runtime: Runtime) -> int:
     return EXIT_OK
 
 
+def _revert(args: argparse.Namespace, runtime: Runtime) -> int:
+    if runtime.implementor is None:
+        err(say.NO_REPOSITORY)
+        return EXIT_USAGE
+    result = runtime.decisions.revert(
+        args.id, actor=local_actor(args.actor), reason=args.reason or ""
+    )
+    if result.reverted:
+        out(say.revert_outcome(result.proposal, result.outcome))
+        return EXIT_OK
+    err(say.revert_outcome(result.proposal, result.outcome))
+    return EXIT_FAILED
+
+
 _ACTIONS: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {
     "list": _list,
     "show": _show,
     "implement": _implement,
     "reject": _reject,
+    "revert": _revert,
 }

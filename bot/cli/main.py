@@ -103,7 +103,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _add_fixes(sub: argparse._SubParsersAction) -> None:
     fixes = sub.add_parser(
         "fixes",
-        help="list, show, implement or reject stored fix proposals",
+        help="list, show, implement, reject or revert stored fix proposals",
         description="The same decisions as in Slack, from a terminal. The actor recorded "
         "in the audit trail is cli:<your login>, or --as NAME.",
     )
@@ -127,6 +127,15 @@ def _add_fixes(sub: argparse._SubParsersAction) -> None:
     reject.add_argument("--reason", default="", help="why (kept in the audit trail)")
     reject.add_argument(
         "--as", dest="actor", metavar="NAME", help="who rejects (default: your login)"
+    )
+    revert = actions.add_parser(
+        "revert",
+        help="undo a pushed fix: git revert of its commit, validated, committed, pushed",
+    )
+    revert.add_argument("id", metavar="ID")
+    revert.add_argument("--reason", default="", help="why (in the commit and audit trail)")
+    revert.add_argument(
+        "--as", dest="actor", metavar="NAME", help="who reverts (default: your login)"
     )
 
 

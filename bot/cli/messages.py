@@ -14,6 +14,7 @@ from datetime import datetime
 from core.notifier import ProposalEvent
 from core.proposals import AuditEvent, FixProposal, ProposalStatus
 from core.text import one_line, printable
+from fixes.apply.contract import RevertOutcome
 from fixes.persistence.db import driver_reason
 from fixes.persistence.errors import DatabaseUnusable
 
@@ -183,6 +184,11 @@ def progress(event: ProposalEvent) -> str | None:
         pull = details.get("pull_request") or {}
         url, branch = one_line(str(pull.get("url")), 300), one_line(str(pull.get("branch")), 200)
         return f"pull request opened: {url} (branch {branch})"
+    if event.kind == "reverting":
+        fix = str(details.get("fix_commit") or "")[:12]
+        return f"backed up and reverting {fix}: " + ", ".join(
+            one_line(str(f), 300) for f in details.get("files", [])
+        )
     return None
 
 
@@ -202,3 +208,14 @@ def outcome(proposal: FixProposal) -> str:
 def rejected(proposal: FixProposal) -> str:
     """``fixes reject``: confirmation."""
     return f"{proposal.id} rejected by {one_line(proposal.decided_by or 'someone', 128)}"
+
+
+def revert_outcome(proposal: FixProposal, outcome: RevertOutcome) -> str:
+    """``fixes revert``: the final line for what the revert did."""
+    if outcome.status == "reverted" and outcome.already:
+        return f"{proposal.id} reverted: the remote already had its revert {outcome.revert_sha}"
+    if outcome.status == "reverted":
+        return f"{proposal.id} reverted: commit {outcome.revert_sha} pushed"
+    kept = f" (the revert commit is kept on {outcome.kept_branch})" if outcome.kept_branch else ""
+    reason = one_line(outcome.reason or "no reason recorded", 1000)
+    return f"{proposal.id} not reverted ({outcome.status}): {reason}{kept}"

@@ -1,4 +1,4 @@
-"""Slack bot stage: the Bolt app: mentions, Approve/Reject buttons, and who may decide.
+"""Slack bot stage: the Bolt app: mentions, Approve/Reject/Revert buttons, who may decide.
 
 How ``mendbot run`` composes it (the other pieces: :mod:`bot.http_server`,
 :mod:`bot.slack.socket_mode`)::
@@ -16,7 +16,8 @@ Every request is acknowledged at once (Bolt answers HTTP 200, or the Socket Mode
 before the listener runs on its threads; buttons call ``ack()`` first). A listener checks
 who asks, takes the decision with ``Decisions.approve`` / ``reject`` (fast, in the
 listener) and hands ``Decisions.execute`` to the bot's one worker thread: one checkout, so
-one apply at a time, and never inside Slack's 3 seconds.
+one apply at a time, and never inside Slack's 3 seconds. A revert is checked in the
+listener and run by the same worker; a refusal found only then is told the same way.
 
 Slack re-sends an event it thinks was slow (``X-Slack-Retry-Num``), possibly while the
 first delivery still runs: each ``event_id`` is claimed once in the shared database
@@ -25,7 +26,7 @@ by the decision's compare-and-set, so nothing is applied twice.
 
 Before any command :class:`bot.slack.gate.Gate` checks where it came from (the command
 channels), what it acts on (a button: its own message's proposal) and who asks (approvers
-for implement, reject, pause, resume); a refusal is ephemeral and audited ``refused``.
+for implement, reject, revert, pause, resume); a refusal is ephemeral and audited ``refused``.
 
 Errors::
 
@@ -209,6 +210,7 @@ class SlackBot:
         handlers = {
             "implement": self._implement,
             "reject": self._reject,
+            "revert": self._revert,
             "show": self._show,
             "list": self._list,
             "status": self._status,
@@ -240,6 +242,28 @@ class SlackBot:
             log.info("not executing %s: %s", proposal_id, refusal.reason)
         except Exception:
             log.exception("executing %s failed", proposal_id)
+
+    def _revert(self, command: Command, origin: Origin) -> None:
+        proposal_id = str(command.proposal_id)
+        try:
+            proposal = self.decisions.check_revertible(proposal_id)
+        except DecisionRefused as refusal:
+            self._refuse(origin, command, refusal)
+            return
+        self._worker.submit(self._run_revert, command, origin)
+        if not self._answered_in_thread(proposal, origin):
+            self._reply(origin, replies.reverting_reply(proposal_id))
+
+    def _run_revert(self, command: Command, origin: Origin) -> None:
+        try:
+            self.decisions.revert(
+                str(command.proposal_id), actor=str(origin.user), reason=command.reason
+            )
+        except DecisionRefused as refusal:
+            self._refuse(origin, command, refusal)
+        except Exception:
+            log.exception("reverting %s failed", command.proposal_id)
+            self._ephemeral(origin, replies.internal_error())
 
     def _reject(self, command: Command, origin: Origin) -> None:
         proposal_id = str(command.proposal_id)

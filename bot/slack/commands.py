@@ -20,21 +20,30 @@ from typing import Any, Literal
 
 from bot.slack.mrkdwn import unescape
 
-CommandName = Literal["implement", "reject", "show", "list", "status", "pause", "resume", "help"]
+CommandName = Literal[
+    "implement", "reject", "revert", "show", "list", "status", "pause", "resume", "help"
+]
 
 #: A proposal id as ``ProposalStore.add`` makes them: ``fix_YYYYMMDD_HHMMSS[_N]``, N >= 2.
 PROPOSAL_ID = re.compile(r"(?<!\w)fix_\d{8}_\d{6}(?:_\d{1,12})?(?!\w)")
 #: An immutable Slack user id.
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 #: Commands that change something: only approvers may give them.
-PRIVILEGED: frozenset[str] = frozenset({"implement", "reject", "pause", "resume"})
+PRIVILEGED: frozenset[str] = frozenset({"implement", "reject", "revert", "pause", "resume"})
 #: Commands that name one proposal.
-NEEDS_ID: frozenset[str] = frozenset({"implement", "reject", "show"})
+NEEDS_ID: frozenset[str] = frozenset({"implement", "reject", "revert", "show"})
+#: Commands whose words after the id are a reason.
+TAKES_REASON: frozenset[str] = frozenset({"reject", "revert"})
 #: Button action ids (``block_actions``) and the command each one gives.
 APPROVE_ACTION = "mendbot_approve"
 REJECT_ACTION = "mendbot_reject"
-BUTTONS: dict[str, CommandName] = {APPROVE_ACTION: "implement", REJECT_ACTION: "reject"}
-#: Longest reject reason kept, in characters.
+REVERT_ACTION = "mendbot_revert"
+BUTTONS: dict[str, CommandName] = {
+    APPROVE_ACTION: "implement",
+    REJECT_ACTION: "reject",
+    REVERT_ACTION: "revert",
+}
+#: Longest reject or revert reason kept, in characters.
 MAX_REASON_CHARS = 500
 
 _WORDS: dict[str, CommandName] = {
@@ -43,6 +52,7 @@ _WORDS: dict[str, CommandName] = {
     "apply": "implement",
     "reject": "reject",
     "decline": "reject",
+    "revert": "revert",
     "show": "show",
     "list": "list",
     "ls": "list",
@@ -61,8 +71,9 @@ class Command:
 
     Attributes:
         name: what is asked (``help`` also for anything not understood).
-        proposal_id: for implement, reject and show.
-        reason: for reject: the words after the id (plain text, at most 500 characters).
+        proposal_id: for implement, reject, revert and show.
+        reason: for reject and revert: the words after the id (plain text, at most 500
+            characters).
         problem: why the request was not understood (then ``name == "help"``).
     """
 
@@ -168,10 +179,10 @@ def parse_mention(text: str) -> Command:
         return Command(
             "help", problem=f"`{name}` needs a proposal id, e.g. `{name} fix_20261121_023300`."
         )
-    if len(set(ids)) > 1 and name != "reject":
+    if len(set(ids)) > 1 and name not in TAKES_REASON:
         return Command("help", problem=f"`{name}` takes one proposal at a time.")
     reason = ""
-    if name == "reject":
+    if name in TAKES_REASON:
         after = rest.split(ids[0], 1)[1]
         reason = unescape(after.strip().strip(_DECORATION).strip())[:MAX_REASON_CHARS]
     return Command(name, proposal_id=ids[0], reason=reason)

@@ -59,6 +59,10 @@ REFRESHING_EVENTS = frozenset(
         "pull_request_opened",
         "pull_request_merged",
         "pull_request_closed",
+        "deploy_failed",
+        "verified",
+        "regressed",
+        "reverted",
     }
 )
 #: Event kinds also shown in the channel, not only in the thread.
@@ -70,6 +74,10 @@ BROADCAST_EVENTS = frozenset(
         "pull_request_opened",
         "pull_request_merged",
         "pull_request_closed",
+        "deploy_failed",
+        "verified",
+        "regressed",
+        "reverted",
     }
 )
 

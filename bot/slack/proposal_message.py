@@ -14,10 +14,12 @@ models) and the shortening that keeps it inside Slack's limits (see
     decision     Approve (with a confirm dialog) and Reject, and the words that do the
                  same; or the status once approved or applying
 
-Once final (applied, rolled back, failed, rejected, expired) the message shrinks to the
-header, the status, what was seen, the root cause and the facts. The plain ``text``
-fallback carries the id, severity, title, status and, while proposed, "To approve:
-@mendbot implement fix_ID / To reject: @mendbot reject fix_ID".
+Once decided and done with (applied, verified, regressed, reverted, rolled back, failed,
+rejected, expired) the message shrinks to the header, the status, what was seen, the root
+cause and the facts; a regressed fix also gets a Revert button (with a confirm dialog) and
+the words that do the same. The plain ``text`` fallback carries the id, severity, title,
+status and, while proposed, "To approve: @mendbot implement fix_ID / To reject: @mendbot
+reject fix_ID" (while regressed, "To revert: @mendbot revert fix_ID").
 
 Untrusted text (log samples, the LM's words, file paths, error strings) goes through
 :func:`bot.slack.mrkdwn.safe` before it is placed, in the blocks and in the ``text``
@@ -51,10 +53,10 @@ from bot.slack.block_kit import (
     clip,
     cut,
 )
-from bot.slack.commands import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.commands import APPROVE_ACTION, REJECT_ACTION, REVERT_ACTION
 from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, code_block, duration, escape, safe, when
 from core.edits import unified_diff
-from core.proposals import FINAL_STATUSES, FixProposal, ProposalStatus
+from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
 from core.text import one_line
 
@@ -76,6 +78,9 @@ STATUS_LABEL = {
     ProposalStatus.REJECTED: ":no_entry_sign: rejected",
     ProposalStatus.EXPIRED: ":zzz: expired",
     ProposalStatus.AWAITING_MERGE: ":arrow_heading_up: pull request open, waiting for a merge",
+    ProposalStatus.VERIFIED: ":white_check_mark: verified: the error stopped after the deploy",
+    ProposalStatus.REGRESSED: ":chart_with_upwards_trend: regressed: see the thread",
+    ProposalStatus.REVERTED: ":rewind: reverted",
 }
 NO_CHANGE = (
     "*No code change proposed*: this needs investigation by a person. Reject it to dismiss it."
@@ -100,7 +105,7 @@ def proposal_message(proposal: FixProposal, *, diff: str | None = None) -> Slack
     Raises:
         BlockLimitError: never for any input (a bug otherwise).
     """
-    if proposal.status in FINAL_STATUSES:
+    if proposal.status not in OPEN_STATUSES:
         blocks = _compact_blocks(proposal)
     else:
         blocks = _full_blocks(proposal, _diff(proposal, diff), DIFF_SECTIONS_MESSAGE)
@@ -151,13 +156,16 @@ def _full_blocks(proposal: FixProposal, diff: str, diff_sections: int) -> list[B
 
 
 def _compact_blocks(proposal: FixProposal) -> list[Block]:
-    return [
+    blocks: list[Block] = [
         _header(proposal),
         _status(proposal),
         _seen(proposal),
         _root_cause(proposal),
         _facts(proposal),
     ]
+    if proposal.status is ProposalStatus.REGRESSED:
+        blocks += _revert_blocks(proposal)
+    return blocks
 
 
 # --- the blocks, in the order they appear ----------------------------------------------------
@@ -320,6 +328,31 @@ def _decision_blocks(proposal: FixProposal, *, with_buttons: bool = True) -> lis
     return [*blocks, ActionsBlock(block_id="mendbot_decision", elements=buttons), hint]
 
 
+def _revert_blocks(proposal: FixProposal) -> list[Block]:
+    """The Revert button (a confirm dialog first) and the words that do the same."""
+    button = ButtonElement(
+        text="Revert",
+        action_id=REVERT_ACTION,
+        value=proposal.id,
+        style="danger",
+        confirm=ConfirmObject(
+            title="Revert this fix?",
+            text="mendbot will git revert the fix commit, run the validation, then commit "
+            "and push the revert (the platform deploys on push). Nothing is force-pushed.",
+            confirm="Revert",
+            deny="Cancel",
+        ),
+    )
+    return [
+        ActionsBlock(block_id="mendbot_revert", elements=[button]),
+        _context(_revert_hint(proposal.id)),
+    ]
+
+
+def _revert_hint(proposal_id: str) -> str:
+    return f"To revert: @mendbot revert {proposal_id}"
+
+
 def _decision_hint(proposal_id: str) -> str:
     """The words that do what the buttons do (also in the notification fallback)."""
     return (
@@ -335,6 +368,8 @@ def _fallback(proposal: FixProposal) -> str:
     ]
     if proposal.status is ProposalStatus.PROPOSED:
         lines.append(_decision_hint(proposal.id))
+    if proposal.status is ProposalStatus.REGRESSED:
+        lines.append(_revert_hint(proposal.id))
     return cut("\n".join(lines), FALLBACK_MAX)
 
 

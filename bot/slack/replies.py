@@ -20,6 +20,7 @@ from monitoring.status import MonitorStatus
 HELP = """*mendbot* watches the service's logs and proposes fixes; nothing is applied without a yes.
 • `@mendbot implement fix_ID`: apply a proposal (approvers only)
 • `@mendbot reject fix_ID [reason]`: reject it (approvers only)
+• `@mendbot revert fix_ID [reason]`: undo a pushed fix with `git revert` (approvers only)
 • `@mendbot show fix_ID`: the proposal, its full change and its status
 • `@mendbot list`: open and recent proposals
 • `@mendbot status`: monitoring, last cycle, log source health
@@ -109,6 +110,11 @@ def monitor_switched(*, pausing: bool, changed: bool, user: str | None) -> str:
 def approved_reply(proposal_id: str) -> str:
     """Reply to an approver's ``implement`` outside the proposal's thread."""
     return f":white_check_mark: Approved {proposal_id}; applying it now. Progress is in its thread."
+
+
+def reverting_reply(proposal_id: str) -> str:
+    """Reply to an approver's ``revert`` outside the proposal's thread."""
+    return f":rewind: Reverting {proposal_id}; progress is in its thread."
 
 
 def rejected_reply(proposal_id: str) -> str:

@@ -1,21 +1,24 @@
 """Slack bot stage: the reply in a proposal's thread for each of its events (pure).
 
 One reply per :class:`core.notifier.ProposalEvent` (approved, applying, validation,
-applied, rolled back, failed, rejected, expired, seen again, refused, and a pull request
-opened, merged or closed), in words of this
-module's own; :class:`bot.slack.notifier.SlackNotifier` posts them and re-renders the
-channel message (:mod:`bot.slack.proposal_message`) to the new status. Detail values come
-from the pipeline and from people, so each passes through :func:`bot.slack.mrkdwn.safe`;
-a reply is kept under 3,000 characters.
+applied, rolled back, failed, rejected, expired, seen again, refused; a pull request
+opened, merged or closed; after the push: the deploy live, failed or not seen, verified,
+regressed, probably caused; reverting, reverted, revert failed), in words of this module's
+own; :class:`bot.slack.notifier.SlackNotifier` posts them and re-renders the channel
+message (:mod:`bot.slack.proposal_message`) to the new status. Detail values come from the
+pipeline and from people, so each passes through :func:`bot.slack.mrkdwn.safe`; a reply is
+kept under 3,000 characters.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from bot.slack.block_kit import FALLBACK_MAX, clip
-from bot.slack.mrkdwn import actor, code_block, duration, escape, safe
+from bot.slack.mrkdwn import actor, code_block, duration, escape, safe, when
 from core.notifier import ProposalEvent
 from core.proposals import FixProposal
 
@@ -81,7 +84,53 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
         "pull_request_merged": lambda: _pull_request_merged(d),
         "pull_request_closed": lambda: _pull_request_closed(d),
     }
+    texts.update(_after_the_push(proposal, d, who))
     return texts[event.kind]()
+
+
+def _after_the_push(
+    proposal: FixProposal, d: dict[str, Any], who: str
+) -> dict[str, Callable[[], str]]:
+    """The words for what happens once a fix is pushed: its deploy, its verdict, a revert."""
+    return {
+        "deploy_live": lambda: (
+            f":satellite: Deploy {_sha(d)} is live{_deployment(d)}"
+            f"{_at(d.get('live_at'))}. Watching for this problem for "
+            f"{duration(float(d.get('window_seconds') or 0))} of log time."
+        ),
+        "deploy_failed": lambda: (
+            f":x: The deploy of {_sha(d)} {_said(d.get('deploy_status') or 'failed').lower()}"
+            f"{_deployment(d)}: the fix is not serving. "
+            + _revert_offer(proposal, "Undo the commit")
+        ),
+        "deploy_lost": lambda: (
+            f":grey_question: No deployment of {_sha(d)} seen within "
+            f"{duration(float(d.get('waited_seconds') or 0))}; it is not being verified."
+        ),
+        "verified": lambda: _verified(proposal, d),
+        "regressed": lambda: _regressed(proposal, d),
+        "probably_caused": lambda: (
+            f":warning: A new error first seen after deploy {_sha(d)} went live, at "
+            f"`{_said(d.get('frame') or '?', 300)}` in the lines this fix changed: probably "
+            f"caused by it. {_said(d.get('summary') or '', 500)} "
+            + _revert_offer(proposal, "To undo the fix")
+        ),
+        "reverting": lambda: (
+            f":rewind: Reverting commit `{escape(str(d.get('fix_commit') or '')[:12])}` "
+            f"for {who}: files backed up, {len(d.get('files') or [])} file(s) to restore."
+        ),
+        "reverted": lambda: _reverted(d, who),
+        "revert_failed": lambda: (
+            ":warning: "
+            + ("Automatic revert" if d.get("automatic") else "Revert")
+            + f" failed: {_said(d.get('reason') or 'no reason given')}."
+            + (
+                f" The revert commit is kept on local branch `{escape(str(d['kept_branch']))}`."
+                if d.get("kept_branch")
+                else ""
+            )
+        ),
+    }
 
 
 def _said(value: object, max_chars: int = 1500) -> str:
@@ -112,6 +161,62 @@ def _applied(d: dict[str, Any]) -> str:
     if d.get("branch"):
         text += f" on `{_said(d['branch'], 200)}`"
     return text + ". The platform deploys it from there."
+
+
+def _sha(d: dict[str, Any]) -> str:
+    return f"`{escape(str(d.get('commit_sha') or '?')[:12])}`"
+
+
+def _deployment(d: dict[str, Any]) -> str:
+    deploy = d.get("deploy_id")
+    return f" (deployment `{escape(str(deploy))}`)" if deploy else ""
+
+
+def _at(moment: object) -> str:
+    return f" since {when(moment)}" if isinstance(moment, datetime) else ""
+
+
+def _revert_offer(proposal: FixProposal, lead: str) -> str:
+    return f"{lead}: the Revert button, or `@mendbot revert {proposal.id}`."
+
+
+def _window(d: dict[str, Any]) -> str:
+    return duration(float(d.get("window_seconds") or 0))
+
+
+def _verified(proposal: FixProposal, d: dict[str, Any]) -> str:
+    text = (
+        f":white_check_mark: verified: 0 occurrences in {_window(d)} after deploy "
+        f"{_sha(d)} went live ({d.get('count_before', '?')} before the fix)."
+    )
+    caused = d.get("caused") or []
+    if caused:
+        text += (
+            f" But {len(caused)} new error(s) probably caused by it (above); "
+            f"to undo it: `@mendbot revert {proposal.id}`."
+        )
+    return text
+
+
+def _regressed(proposal: FixProposal, d: dict[str, Any]) -> str:
+    return (
+        f":chart_with_upwards_trend: regressed: still {d.get('count_after', '?')} "
+        f"occurrence(s) in {_window(d)} after deploy {_sha(d)} went live "
+        f"({d.get('count_before', '?')} before the fix). " + _revert_offer(proposal, "To undo it")
+    )
+
+
+def _reverted(d: dict[str, Any], who: str) -> str:
+    sha = str(d.get("revert_sha") or "")
+    commit = f"`{escape(sha[:12])}`" if sha else "a revert commit"
+    url = d.get("commit_url")
+    if url and sha:
+        commit = f"<{escape(str(url))}|{commit}>"
+    if d.get("already"):
+        return f":rewind: Reverted: the remote already had {commit} undoing this fix."
+    how = "automatically" if d.get("automatic") else f"by {who}"
+    why = f" ({_said(d['why'], 500)})" if d.get("why") else ""
+    return f":rewind: Reverted {how}{why}: {commit} pushed. The platform deploys it from there."
 
 
 def _failed(d: dict[str, Any]) -> str:

@@ -2,14 +2,18 @@
 
 ``Auto-fix: <summary>``, a body (root cause, what was seen, the files changed, why), and
 git trailers: ``Fix-Id:`` (which recovery and ``GitOps.find_fix_commit`` search for),
-``Approved-by:`` and ``Anomaly:``. Proposal text is untrusted (it comes from logs and an
-LM), so it is reduced to printable one-line summaries and wrapped paragraphs that cannot
-pose as trailers: every control, bidi and invisible character is shown as an escape
-(:func:`core.text.printable`), so ``git log`` in a terminal prints it as text.
+``Approved-by:`` and ``Anomaly:``. A revert of a pushed fix reads ``Revert "Auto-fix:
+<summary>"`` with the trailers ``Reverts-Fix-Id:`` and ``Approved-by:`` (never
+``Fix-Id:``, so the revert is not mistaken for the fix). Proposal text is untrusted (it
+comes from logs and an LM), so it is reduced to printable one-line summaries and wrapped
+paragraphs that cannot pose as trailers: every control, bidi and invisible character
+is shown as an escape (:func:`core.text.printable`), so ``git log`` in a terminal prints
+it as text.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from core.proposals import FixProposal
@@ -18,7 +22,10 @@ from core.text import one_line, printable
 
 #: The trailer whose value is the proposal id, e.g. ``Fix-Id: fix_20261121_023300``.
 FIX_ID_TRAILER = "Fix-Id"
+#: The trailer of a revert commit whose value is the fix it undoes.
+REVERTS_FIX_ID_TRAILER = "Reverts-Fix-Id"
 _SUMMARY_CHARS = 72
+_TRAILER_LIKE = re.compile(r"[A-Za-z0-9][\w-]*\s*:").match
 
 
 def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
@@ -56,6 +63,31 @@ def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
     return f"Auto-fix: {summary}\n\n{body}\n\n{trailers}\n"
 
 
+def revert_message(
+    proposal: FixProposal, *, fix_commit: str, approved_by: str, reason: str = ""
+) -> str:
+    """``Revert "Auto-fix: <summary>"``, why, and the trailers ``Reverts-Fix-Id:`` and
+    ``Approved-by:``.
+
+    Args:
+        proposal: the fix being undone.
+        fix_commit: the sha of its pushed commit.
+        approved_by: who asked for the revert (``mendbot`` for an automatic one).
+        reason: why, in a sentence (untrusted: reduced to a wrapped paragraph).
+    """
+    anomaly = proposal.anomaly
+    summary = _one_line(
+        proposal.title or anomaly.summary or anomaly.template, _SUMMARY_CHARS - len("Auto-fix: ")
+    )
+    body = f"This reverts commit {_one_line(fix_commit, 64)}."  # git's own words
+    if reason:
+        body += "\n\n" + _paragraph(f"Why: {reason}")
+    trailers = (
+        f"{REVERTS_FIX_ID_TRAILER}: {proposal.id}\nApproved-by: {_one_line(approved_by, 128)}"
+    )
+    return f'Revert "Auto-fix: {summary}"\n\n{body}\n\n{trailers}\n'
+
+
 def _paragraph(text: str, max_chars: int = 1500) -> str:
     text = printable(text).strip()
     if len(text) > max_chars:
@@ -63,8 +95,13 @@ def _paragraph(text: str, max_chars: int = 1500) -> str:
     lines = []
     for block in filter(None, (b.strip() for b in text.splitlines())):
         lines.extend(textwrap.wrap(block, 72, break_long_words=False) or [""])
-    # A line starting with "---" would end git's trailer search; indent it.
-    return "\n".join("  " + line if line.startswith("---") else line for line in lines)
+    # A line starting with "---" would end git's trailer search, and one that reads like a
+    # trailer ("Fix-Id: fix_...") could be found by a trailer search: indent both (the
+    # first line is ours: "Root cause:", "Why:"...).
+    return "\n".join(
+        "  " + line if i and (line.startswith("---") or _TRAILER_LIKE(line)) else line
+        for i, line in enumerate(lines)
+    )
 
 
 def _one_line(text: str, max_chars: int) -> str:

@@ -44,6 +44,35 @@ class ApplyOutcome(BaseModel):
     pull_request: dict[str, Any] | None = None
 
 
+class RevertOutcome(BaseModel):
+    """What became of undoing a pushed fix (``git revert`` of its commit).
+
+    Attributes:
+        status: ``reverted`` (the revert commit is on the remote), ``refused`` (nothing
+            was changed: not revertible, later commits touched the same lines, the
+            checkout is not fit), ``rolled_back`` (validation failed or an error: every
+            file restored, nothing pushed), ``failed`` (the push was refused: the revert
+            commit is kept on ``kept_branch``), ``interrupted`` (a killed revert found at
+            start and undone).
+        revert_sha: the revert commit, when one was made (or found on the remote).
+        commit_url: a web link to it, when the remote is a known forge.
+        fix_commit: the commit being reverted.
+        reason: why it did not revert (token-scrubbed), None when reverted.
+        validation_output: the tail of the validation output, token-scrubbed.
+        kept_branch: a local branch holding an unpushed revert commit, if any.
+        already: True when the remote already had a revert of this fix (nothing new pushed).
+    """
+
+    status: Literal["reverted", "refused", "rolled_back", "failed", "interrupted"]
+    revert_sha: str | None = None
+    commit_url: str | None = None
+    fix_commit: str | None = None
+    reason: str | None = None
+    validation_output: str | None = None
+    kept_branch: str | None = None
+    already: bool = False
+
+
 class Implementor(Protocol):
     """Applies an approved proposal to the repository.
 
@@ -65,15 +94,20 @@ class Implementor(Protocol):
         """
         ...
 
-    def recover_interrupted(self, *, applying: Collection[str] = ()) -> dict[str, ApplyOutcome]:
-        """Finish an apply that a killed process left half done, from its journal.
+    def recover_interrupted(
+        self, *, applying: Collection[str] = ()
+    ) -> dict[str, ApplyOutcome | RevertOutcome]:
+        """Finish an apply (or a revert) that a killed process left half done, from its
+        journal.
 
         Args:
             applying: ids the store shows as ``applying`` on this checkout.
 
         Returns:
             Proposal id -> outcome: ``rolled_back`` with reason "interrupted" after the
-            files were restored, or ``applied`` when the fix had already been pushed.
+            files were restored, or ``applied`` when the fix had already been pushed; for
+            a journaled revert, a :class:`RevertOutcome` (``reverted`` when its commit is
+            on the remote, else ``interrupted``).
 
         Raises:
             fixes.apply.journal.JournalError: the journal cannot be read (a person must
@@ -83,4 +117,5 @@ class Implementor(Protocol):
 
     # Optional (``FixImplementor`` has them; Decisions falls back when absent):
     # ``exclusive(*, wait_seconds) -> ContextManager[bool]``, the checkout's apply lock,
-    # and ``location: str``, ``"<host>:<repository path>"``.
+    # ``location: str``, ``"<host>:<repository path>"``, and
+    # ``revert(proposal, *, approved_by, reason, on_event) -> RevertOutcome``.

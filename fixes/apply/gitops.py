@@ -318,6 +318,11 @@ class GitOps:
     def find_fix_commit(self, proposal_id: str, ref: str | None = None) -> str | None:
         """The newest commit on ``ref`` (default: the remote-tracking branch) whose
         message carries the trailer ``Fix-Id: <proposal_id>``, or None."""
+        return self.find_trailer(FIX_ID_TRAILER, proposal_id, ref)
+
+    def find_trailer(self, trailer: str, value: str, ref: str | None = None) -> str | None:
+        """The newest commit on ``ref`` (default: the remote-tracking branch) whose message
+        has the line ``<trailer>: <value>``, or None (also when ``ref`` does not exist)."""
         status, out, _err = self._execute(
             [
                 "log",
@@ -326,11 +331,20 @@ class GitOps:
                 "1",
                 "--format=%H",
                 "-E",
-                f"--grep=^{FIX_ID_TRAILER}: {re.escape(proposal_id)}$",
+                f"--grep=^{trailer}: {re.escape(value)}$",
             ],
             check=False,
         )
         return out.strip() or None if status == 0 else None
+
+    def attempt(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Run ``git <args>`` and return ``(exit status, stdout, stderr)`` whatever the
+        status (for commands whose failure is an answer, e.g. ``git apply --check``).
+
+        Raises:
+            GitCommandFailed: git could not be run at all.
+        """
+        return self._execute(list(args), env=env, check=False)
 
     def commit_url(self, sha: str) -> str | None:
         """A web link to ``sha`` when the remote is on a known forge, else None."""

@@ -21,8 +21,9 @@ hands the rest
 to :class:`~fixes.apply.transaction.ApplyTransaction` (backup and journal under
 ``.git/mendbot/`` before the first write, each step journaled before it starts, one
 rollback path). :meth:`FixImplementor.recover_interrupted` undoes at start what a killed
-process left (:mod:`fixes.apply.recovery`). Every reason and output that leaves here is
-token-scrubbed.
+process left (:mod:`fixes.apply.recovery`). :meth:`FixImplementor.revert` undoes a pushed
+fix under the same lock (:mod:`fixes.apply.revert`). Every reason and output that leaves
+here is token-scrubbed.
 
 Errors: :meth:`FixImplementor.apply` returns an :class:`~fixes.apply.contract.ApplyOutcome`
 for every expected failure and raises only what cannot be handled (``KeyboardInterrupt``,
@@ -42,11 +43,13 @@ from core.policy import DEFAULT_POLICY, EditPolicy
 from core.proposals import FixProposal
 from core.review import recheck_proposal
 from fixes.apply.commit_message import commit_message
-from fixes.apply.contract import ApplyOutcome
+from fixes.apply.contract import ApplyOutcome, RevertOutcome
 from fixes.apply.delivery import Delivery, PushDelivery
 from fixes.apply.gitops import GitOps, GitOpsError, scrub
+from fixes.apply.history import changed_lines
 from fixes.apply.journal import Journal, JournalError
 from fixes.apply.recovery import recover
+from fixes.apply.revert import revert_fix
 from fixes.apply.transaction import ApplyTransaction, EventSink
 from fixes.apply.validation import Validator
 
@@ -215,8 +218,58 @@ class FixImplementor:
         except (JournalError, OSError) as error:
             return _failed(scrub(f"refused: cannot take the backup: {error}"))
 
+    # --- after the push ------------------------------------------------------------------------
+    def revert(
+        self, proposal: FixProposal, *, approved_by: str, reason: str, on_event: EventSink
+    ) -> RevertOutcome:
+        """Undo ``proposal``'s pushed commit with ``git revert``, validate, commit, push.
+
+        Args:
+            proposal: an applied (verified, regressed) fix with its ``commit_sha``.
+            approved_by: who asked (the ``Approved-by:`` trailer).
+            reason: why, for the commit message.
+            on_event: receives ``reverting`` and the validation events.
+
+        Returns:
+            See :func:`fixes.apply.revert.revert_fix`; ``failed`` when another change held
+            the checkout for longer than ``lock_wait_seconds``.
+
+        Raises:
+            BaseException: as :meth:`apply`.
+        """
+        with self.exclusive() as held:
+            if not held:
+                return RevertOutcome(
+                    status="failed",
+                    fix_commit=proposal.commit_sha,
+                    reason="another change is being applied to this checkout; try again later",
+                )
+            try:
+                gitops = self._open_git()
+            except GitOpsError as error:
+                return RevertOutcome(status="refused", reason=f"refused: {error.reason}")
+            return revert_fix(
+                proposal,
+                gitops=gitops,
+                journal=self._journal_for(gitops),
+                validator=self.validator,
+                approved_by=approved_by,
+                reason=reason,
+                on_event=on_event,
+            )
+
+    def changed_lines(self, commit_sha: str) -> dict[str, list[tuple[int, int]]]:
+        """The line ranges ``commit_sha`` changed, per repository path (see
+        :func:`fixes.apply.history.changed_lines`); empty when git cannot tell."""
+        try:
+            return changed_lines(self._open_git(), commit_sha)
+        except GitOpsError:
+            return {}
+
     # --- recovery ----------------------------------------------------------------------------
-    def recover_interrupted(self, *, applying: Collection[str] = ()) -> dict[str, ApplyOutcome]:
+    def recover_interrupted(
+        self, *, applying: Collection[str] = ()
+    ) -> dict[str, ApplyOutcome | RevertOutcome]:
         """Finish what a killed process left: undo its journal, or confirm its push.
 
         Args:
@@ -226,7 +279,8 @@ class FixImplementor:
 
         Returns:
             Proposal id -> outcome (``rolled_back`` with reason "interrupted", or
-            ``applied``); empty when another live process holds the apply lock.
+            ``applied``; a :class:`~fixes.apply.contract.RevertOutcome` for a journaled
+            revert); empty when another live process holds the apply lock.
 
         Raises:
             JournalError: the journal cannot be read or a backup does not match.

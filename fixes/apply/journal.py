@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -86,7 +87,9 @@ class JournalEntry(BaseModel):
     """The transaction in progress.
 
     Attributes:
-        proposal_id: the fix being applied.
+        proposal_id: the fix being applied (or reverted).
+        kind: ``fix`` (applying a proposal) or ``revert`` (``git revert`` of its pushed
+            commit); recovery looks for the matching trailer on the remote.
         phase: the last step that started.
         branch, remote: ``GIT_BRANCH`` and ``GIT_REMOTE`` at the time.
         base_sha: HEAD before the fix (after fast-forwarding).
@@ -100,6 +103,7 @@ class JournalEntry(BaseModel):
     """
 
     proposal_id: str
+    kind: Literal["fix", "revert"] = "fix"
     phase: Phase
     branch: str
     remote: str
@@ -195,11 +199,13 @@ class Journal:
         remote: str,
         base_sha: str,
         paths: Sequence[Path],
+        kind: Literal["fix", "revert"] = "fix",
     ) -> JournalEntry:
         """Back up every file in ``paths`` and write the journal (phase ``backed_up``).
 
         Args:
-            paths: absolute paths inside ``repo_root`` that the fix will write.
+            paths: absolute paths inside ``repo_root`` that the fix will write (or delete).
+            kind: ``fix``, or ``revert`` for undoing a pushed fix.
 
         Returns:
             The journal entry as written.
@@ -216,6 +222,7 @@ class Journal:
         files = [self._backup(path, backup_dir, index) for index, path in enumerate(paths)]
         entry = JournalEntry(
             proposal_id=proposal_id,
+            kind=kind,
             phase=Phase.BACKED_UP,
             branch=branch,
             remote=remote,

@@ -5,6 +5,9 @@ commit (found by its ``Fix-Id:`` trailer) is on the remote, the push went throug
 clean-up was left: the checkout is fast-forwarded and the proposal is ``applied``.
 Otherwise the apply is undone by :func:`~fixes.apply.transaction.roll_back`, the same
 way back a live transaction takes, and the proposal is ``rolled_back`` ("interrupted").
+A journaled revert (``kind: revert``) is treated the same way with its
+``Reverts-Fix-Id:`` trailer: ``reverted`` when the remote has it, else undone
+(``interrupted``).
 A ``git push`` may outlive its killed parent, so after a kill in phase ``committed`` or
 ``pushed`` recovery first waits for other git processes in the checkout to end.
 
@@ -19,10 +22,10 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-from fixes.apply.contract import ApplyOutcome
+from fixes.apply.contract import ApplyOutcome, RevertOutcome
 from fixes.apply.gitops import GitCommandFailed, GitOps
 from fixes.apply.journal import Journal, JournalEntry, Phase
-from fixes.apply.transaction import roll_back
+from fixes.apply.transaction import own_commit, roll_back
 
 #: Seconds the fetch before recovery may take (offline, the last known remote head does).
 RECOVERY_FETCH_SECONDS = 30.0
@@ -34,7 +37,7 @@ def recover(
     *,
     applying: Collection[str],
     git_wait_seconds: float,
-) -> dict[str, ApplyOutcome]:
+) -> dict[str, ApplyOutcome | RevertOutcome]:
     """Undo or confirm the journaled apply, and say what became of ``applying`` ids.
 
     Call it holding the checkout's apply lock.
@@ -47,7 +50,8 @@ def recover(
         git_wait_seconds: how long to wait for a git process that outlived its parent.
 
     Returns:
-        Proposal id -> outcome (``rolled_back`` with reason "interrupted", or ``applied``).
+        Proposal id -> outcome (``rolled_back`` with reason "interrupted", or ``applied``;
+        for a journaled revert ``interrupted`` or ``reverted``).
 
     Raises:
         fixes.apply.journal.JournalError: the journal cannot be read or a backup does
@@ -60,8 +64,10 @@ def recover(
     if entry is not None and entry.phase in (Phase.COMMITTED, Phase.PUSHED):
         wait_for_other_git(gitops.root, timeout_seconds=git_wait_seconds)
     _fetch_quietly(gitops)
-    outcomes: dict[str, ApplyOutcome] = {}
-    if entry is not None:
+    outcomes: dict[str, ApplyOutcome | RevertOutcome] = {}
+    if entry is not None and entry.kind == "revert":
+        outcomes[entry.proposal_id] = _recover_revert(gitops, journal, entry)
+    elif entry is not None:
         outcomes[entry.proposal_id] = _recover_entry(gitops, journal, entry)
     for proposal_id in applying:
         if proposal_id not in outcomes:
@@ -70,15 +76,32 @@ def recover(
 
 
 def _recover_entry(gitops: GitOps, journal: Journal, entry: JournalEntry) -> ApplyOutcome:
-    pushed = gitops.find_fix_commit(entry.proposal_id)
+    pushed = _finish_pushed(gitops, journal, entry)
     if pushed is None:
         kept = roll_back(gitops, journal, entry)
         return ApplyOutcome(status="rolled_back", reason="interrupted", kept_branch=kept)
+    return ApplyOutcome(status="applied", commit_sha=pushed, commit_url=gitops.commit_url(pushed))
+
+
+def _recover_revert(gitops: GitOps, journal: Journal, entry: JournalEntry) -> RevertOutcome:
+    pushed = _finish_pushed(gitops, journal, entry)
+    if pushed is None:
+        kept = roll_back(gitops, journal, entry)
+        return RevertOutcome(status="interrupted", reason="interrupted", kept_branch=kept)
+    return RevertOutcome(status="reverted", revert_sha=pushed, commit_url=gitops.commit_url(pushed))
+
+
+def _finish_pushed(gitops: GitOps, journal: Journal, entry: JournalEntry) -> str | None:
+    """When the remote has the journaled commit: fast-forward to it, clear the journal and
+    return its sha; else None (nothing done)."""
+    pushed = own_commit(gitops, entry)
+    if pushed is None:
+        return None
     gitops.abort_rebase_if_any()
     if gitops.head() != pushed and gitops.is_ancestor(gitops.head(), pushed):
         gitops.run("merge", "--ff-only", "--quiet", pushed)
     journal.clear(entry)
-    return ApplyOutcome(status="applied", commit_sha=pushed, commit_url=gitops.commit_url(pushed))
+    return pushed
 
 
 def _pushed_or_interrupted(gitops: GitOps, proposal_id: str) -> ApplyOutcome:

@@ -28,12 +28,13 @@ recovery), or an error after the remote took the push (nothing is undone then).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from core.notifier import ProposalEvent
+from fixes.apply.commit_message import FIX_ID_TRAILER, REVERTS_FIX_ID_TRAILER
 from fixes.apply.contract import ApplyOutcome
 from fixes.apply.gitops import GitOps, GitOpsError, PushRejected, scrub
 from fixes.apply.journal import Journal, JournalEntry, Phase, atomic_write
@@ -64,7 +65,8 @@ class ApplyTransaction:
         gitops: the checkout.
         journal: its journal, holding ``entry``.
         entry: the journal entry as last written (kept current by every step).
-        contents: absolute path -> the bytes the fix writes there, in edit order.
+        contents: absolute path -> the bytes the fix writes there, in edit order (None:
+            the file is deleted, as a revert of a fix that created it does).
         validator, baseline: the checks, and the import failures the unchanged code had.
         on_event: receives ``applying``, ``validation_passed`` and ``validation_failed``.
         push_branch: push the fix commit to this branch of the remote (never forced, no
@@ -83,7 +85,7 @@ class ApplyTransaction:
         gitops: GitOps,
         journal: Journal,
         entry: JournalEntry,
-        contents: dict[Path, bytes],
+        contents: Mapping[Path, bytes | None],
         validator: Validator,
         baseline: ImportBaseline,
         on_event: EventSink,
@@ -109,11 +111,12 @@ class ApplyTransaction:
         journal: Journal,
         proposal_id: str,
         base_sha: str,
-        contents: dict[Path, bytes],
+        contents: Mapping[Path, bytes | None],
         validator: Validator,
         baseline: ImportBaseline,
         on_event: EventSink,
         push_branch: str | None = None,
+        kind: Literal["fix", "revert"] = "fix",
     ) -> ApplyTransaction:
         """Back up every file the fix writes and journal them (phase ``backed_up``),
         before anything is written.
@@ -122,11 +125,13 @@ class ApplyTransaction:
             gitops, journal: the checkout (preflight passed) and its journal.
             proposal_id: the fix being applied.
             base_sha: HEAD after the preflight.
-            contents: absolute path -> new bytes, in edit order.
+            contents: absolute path -> new bytes (None: delete it), in edit order.
             validator, baseline: the checks, and :meth:`Validator.baseline` of the paths
                 taken before any write.
             on_event: receives the transaction's events.
             push_branch: see the class; None pushes to ``GIT_BRANCH``.
+            kind: ``fix``, or ``revert`` when the commit undoes a pushed fix (journaled,
+                so that recovery and :func:`roll_back` look for the right commit).
 
         Raises:
             fixes.apply.journal.JournalError: a journal exists, or it or a backup cannot
@@ -139,6 +144,7 @@ class ApplyTransaction:
             remote=gitops.remote,
             base_sha=base_sha,
             paths=list(contents),
+            kind=kind,
         )
         return cls(
             gitops=gitops,
@@ -201,7 +207,10 @@ class ApplyTransaction:
         details = {"files": self.paths, "base_sha": self.entry.base_sha}
         self.on_event(ProposalEvent(kind="applying", details=details))
         for path, data in self.contents.items():
-            atomic_write(path, data)
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write(path, data)
         self._record(phase=Phase.WRITTEN)
         report = self._validate()
         if not report.ok:
@@ -267,7 +276,9 @@ class ApplyTransaction:
 
     def _validate(self, *, after_rebase: bool = False) -> ValidationReport:
         """Run the checks on the written files and tell ``on_event`` how they went."""
-        report = self.validator.validate(self.paths, self.baseline)
+        root = self.gitops.root
+        present = [path for path in self.paths if (root / path).is_file()]
+        report = self.validator.validate(present, self.baseline)
         if not report.ok:
             details = {"check": report.failed_check, "output": report.output}
             self.on_event(ProposalEvent(kind="validation_failed", details=details))
@@ -295,15 +306,23 @@ class ApplyTransaction:
             kept_branch=self.kept_branch,
             validation_output=stop.validation_output,
             reason=scrub(
-                f"{stop.reason}; nothing was pushed, the fix commit is kept on local "
-                f"branch {self.kept_branch} and the checkout is back at {where}"
+                f"{stop.reason}; nothing was pushed, the {self.entry.kind} commit is kept on "
+                f"local branch {self.kept_branch} and the checkout is back at {where}"
             ),
         )
 
 
-def kept_branch_name(proposal_id: str) -> str:
-    """The local branch that keeps an unpushed fix commit: ``mendbot/<proposal id>``."""
-    return f"mendbot/{proposal_id}"
+def kept_branch_name(proposal_id: str, kind: Literal["fix", "revert"] = "fix") -> str:
+    """The local branch that keeps an unpushed fix commit, ``mendbot/<proposal id>``, or
+    an unpushed revert, ``mendbot/revert-<proposal id>``."""
+    return f"mendbot/{proposal_id}" if kind == "fix" else f"mendbot/revert-{proposal_id}"
+
+
+def own_commit(gitops: GitOps, entry: JournalEntry, ref: str | None = None) -> str | None:
+    """The newest commit on ``ref`` (default: the remote-tracking branch) that the
+    journaled transaction made: the fix (``Fix-Id:``) or its revert (``Reverts-Fix-Id:``)."""
+    trailer = FIX_ID_TRAILER if entry.kind == "fix" else REVERTS_FIX_ID_TRAILER
+    return gitops.find_trailer(trailer, entry.proposal_id, ref)
 
 
 def roll_back(gitops: GitOps, journal: Journal, entry: JournalEntry) -> str | None:
@@ -328,10 +347,10 @@ def roll_back(gitops: GitOps, journal: Journal, entry: JournalEntry) -> str | No
     if head == entry.base_sha:
         gitops.run("reset", "--quiet", "--", *[item.path for item in entry.files])
     else:
-        ours = gitops.find_fix_commit(entry.proposal_id, "HEAD") == head
+        ours = own_commit(gitops, entry, "HEAD") == head
         commit = head if ours else entry.commit_sha
         if commit:
-            kept = gitops.keep_branch(kept_branch_name(entry.proposal_id), commit)
+            kept = gitops.keep_branch(kept_branch_name(entry.proposal_id, entry.kind), commit)
         gitops.reset_hard(entry.reset_to)
     if entry.reset_to == entry.base_sha:
         journal.restore_files(entry)

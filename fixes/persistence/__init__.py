@@ -6,4 +6,5 @@ ids.py      proposal ids that never run out (fix_YYYYMMDD_HHMMSS[_N])
 errors.py   the errors the stores raise (StoreError, DatabaseUnusable, ...)
 state.py    StateStore: small JSON values and once-only keys
 at_rest.py  mask_at_rest: rows an older mendbot stored in clear, masked once
+verifications.py  VerificationStore: following each pushed fix to production
 """

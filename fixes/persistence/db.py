@@ -176,6 +176,20 @@ class OnceRow(SQLModel, table=True):
     at: datetime = _time(index=True)
 
 
+class VerificationRow(SQLModel, table=True):
+    """Following one pushed fix (:class:`~core.verification.Verification`): the columns
+    queried or compared (``phase``, ``version``), the rest in ``body`` (its JSON)."""
+
+    __tablename__ = "verifications"
+
+    proposal_id: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(index=True, max_length=64)
+    phase: str = Field(index=True, max_length=16)
+    version: int = 0
+    updated_at: datetime = _time()
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class Database:
     """An engine plus the schema; hand one instance to every store in the process.
 

@@ -4,6 +4,8 @@
                  the LogSourceError tree, RetryPolicy
     window.py    time windows with overlap, and tracebacks held back at a window's edge
     railway.py   RailwaySource: Railway GraphQL ``deploymentLogs``
+    railway_api.py      RailwayAPI: Railway's GraphQL client (token, retries, errors)
+    railway_deploys.py  RailwayDeploys: the deployment of a commit (``deployments``)
     loki.py      LokiSource: Loki ``/loki/api/v1/query_range``
     file.py      FileSource: a growing file, rotation-safe
     command.py   CommandSource: stdout of a shell command

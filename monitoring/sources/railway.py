@@ -12,11 +12,10 @@ A window that comes back full (``limit`` entries; Railway sometimes sends ``limi
 is continued on both sides of the span it returned, so the result does not depend on
 which end of a full window Railway chose to keep.
 
-Authentication (both from Railway's dashboard): an account or team token
-(``RAILWAY_API_TOKEN``) goes in ``Authorization: Bearer``, a project token
-(``RAILWAY_TOKEN``) in ``Project-Access-Token``. Railway answers a refused token with
-HTTP 200 and a GraphQL error "Not Authorized", which becomes
-:class:`~monitoring.sources.base.LogSourceAuthError` naming the variable.
+Authentication, retries and errors are :class:`~monitoring.sources.railway_api.RailwayAPI`'s
+(an account/team token as Bearer, or a project token; a refused token becomes
+:class:`~monitoring.sources.base.LogSourceAuthError` naming the variable). Every record
+carries the deployment it came from in ``attributes["railway.deployment"]``.
 
 Cursor shape::
 
@@ -35,17 +34,14 @@ import httpx
 from core.models import LogRecord
 from monitoring.sources.base import (
     Batch,
-    LogSourceAuthError,
     LogSourceError,
     RetryPolicy,
-    call_with_retries,
-    check_http_status,
     iso,
     level_from_word,
     occurrence_keys,
     parse_iso_timestamp,
-    translate_http_error,
 )
+from monitoring.sources.railway_api import RailwayAPI
 from monitoring.sources.window import EdgeWindow, Entry, unfinished_traceback
 
 LATEST_DEPLOYMENT_QUERY = """
@@ -119,21 +115,19 @@ class RailwaySource:
         max_backoff_seconds: float = 30.0,
         parser_factory: Any = None,
     ) -> None:
-        if not (api_token or project_token):
-            raise LogSourceAuthError("Railway needs RAILWAY_API_TOKEN or RAILWAY_TOKEN")
+        self.api = RailwayAPI(
+            client=client,
+            api_url=api_url,
+            api_token=api_token,
+            project_token=project_token,
+            retry=RetryPolicy(attempts, backoff_seconds, max_backoff_seconds),
+        )
         self.client = client
         self.api_url = api_url
         self.environment_id = environment_id
         self.service_id = service_id
         self.page_limit = page_limit
         self.window = EdgeWindow(overlap_seconds=overlap_seconds, lookback_seconds=lookback_seconds)
-        self._retry = RetryPolicy(attempts, backoff_seconds, max_backoff_seconds)
-        self._token_variable = "RAILWAY_API_TOKEN" if api_token else "RAILWAY_TOKEN"
-        self._headers = (
-            {"Authorization": f"Bearer {api_token}"}
-            if api_token
-            else {"Project-Access-Token": str(project_token)}
-        )
         self._parser_factory = parser_factory or _default_parser
         self.cursor_key = f"source:railway:{environment_id}:{service_id}"
         #: The watched service's name, known after the first request.
@@ -162,7 +156,7 @@ class RailwaySource:
             fresh, window_cursor = self.window.select(
                 state, entries, end=now, hold=unfinished_traceback
             )
-            records.extend(self._parse(fresh, instance.get("serviceName")))
+            records.extend(self._parse(fresh, instance.get("serviceName"), deployment_id))
             if truncated:
                 notes.append(
                     f"deployment {deployment_id}: more than {self.page_limit} lines "
@@ -194,7 +188,7 @@ class RailwaySource:
 
     def close(self) -> None:
         """Close the HTTP client."""
-        self.client.close()
+        self.api.close()
 
     # --- internals ----------------------------------------------------------------------------
     def _followed(
@@ -285,38 +279,11 @@ class RailwaySource:
         return truncated
 
     def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        return call_with_retries(lambda: self._post(query, variables), self._retry)
+        return self.api.query(query, variables)
 
-    def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = self.client.post(
-                self.api_url, json={"query": query, "variables": variables}, headers=self._headers
-            )
-        except httpx.HTTPError as error:
-            raise translate_http_error(error, backend="Railway") from error
-        check_http_status(response, backend="Railway", auth_hint=self._token_variable)
-        try:
-            body = response.json()
-        except ValueError as error:
-            raise LogSourceError("Railway answered with something that is not JSON") from error
-        errors = body.get("errors") or []
-        if errors:
-            raise self._graphql_error(errors)
-        return body.get("data") or {}
-
-    def _graphql_error(self, errors: list[Any]) -> LogSourceError:
-        messages = "; ".join(
-            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
-        )
-        if "not authorized" in messages.lower() or "unauthorized" in messages.lower():
-            return LogSourceAuthError(
-                f'Railway refused the token in {self._token_variable} ("{messages}"): '
-                "check that it is valid and can read this project, and that "
-                "RAILWAY_ENVIRONMENT_ID and RAILWAY_SERVICE_ID belong to it"
-            )
-        return LogSourceError(f"Railway GraphQL error: {messages}")
-
-    def _parse(self, entries: list[Entry], service: str | None) -> list[LogRecord]:
+    def _parse(
+        self, entries: list[Entry], service: str | None, deployment_id: str
+    ) -> list[LogRecord]:
         parser = self._parser_factory(service)
         records: list[LogRecord] = []
         for entry in entries:
@@ -328,7 +295,11 @@ class RailwaySource:
                     entry.text,
                     timestamp=entry.timestamp,
                     level=level,
-                    attributes={**attributes, "railway.severity": severity or ""},
+                    attributes={
+                        **attributes,
+                        "railway.severity": severity or "",
+                        "railway.deployment": deployment_id,
+                    },
                 )
             )
         records.extend(parser.flush())

@@ -1,4 +1,4 @@
-"""``mendbot fixes list | show | implement | reject`` through the real argument parser."""
+"""``mendbot fixes list | show | implement | reject | revert`` through the real argument parser."""
 
 from __future__ import annotations
 
@@ -143,3 +143,46 @@ def test_unreachable_database_is_a_clear_error(env, capsys) -> None:
     assert main(["fixes", "list"]) == 2
 
     assert "cannot open the database (DATABASE_URL)" in capsys.readouterr().err
+
+
+def test_revert_undoes_a_pushed_fix_as_the_named_user(
+    env, store, service: RepoPair, capsys, tmp_path: Path
+) -> None:
+    proposal = store.add(make_proposal())
+    assert main(["fixes", "implement", proposal.id]) == 0
+    fix_commit = service.remote_head()
+    capsys.readouterr()
+
+    assert main(["fixes", "revert", proposal.id, "--as", "carol", "--reason", "5xx up"]) == 0
+
+    captured = capsys.readouterr()
+    assert f"{proposal.id} reverted: commit {service.remote_head()} pushed" in captured.out
+    assert f"backed up and reverting {fix_commit[:12]}: app.py" in captured.err
+    message = service.remote_message()
+    assert "Approved-by: cli:carol" in message and f"Reverts-Fix-Id: {proposal.id}" in message
+    assert store.get(proposal.id).status is ProposalStatus.REVERTED
+    event = store.audit_trail(proposal.id)[-1]
+    assert (event.action, event.actor, event.details["why"]) == ("reverted", "cli:carol", "5xx up")
+    assert main(["fixes", "revert", proposal.id]) == 3
+    assert "is reverted: only an applied, verified or regressed fix" in capsys.readouterr().err
+    assert main(["fixes", "list", "--status", "reverted"]) == 0
+    assert proposal.id in capsys.readouterr().out
+
+
+def test_revert_that_no_longer_applies_exits_3_and_changes_nothing(
+    env, store, service: RepoPair, capsys, tmp_path: Path
+) -> None:
+    proposal = store.add(make_proposal())
+    assert main(["fixes", "implement", proposal.id]) == 0
+    fixed = (service.work / "app.py").read_text()
+    head = service.push_from_elsewhere(
+        tmp_path, {"app.py": fixed.replace("unknown user", "who?")}, "wording"
+    )
+    capsys.readouterr()
+
+    assert main(["fixes", "revert", proposal.id]) == 3
+
+    assert "later commits changed the lines this fix changed (app.py)" in capsys.readouterr().err
+    assert service.remote_head() == head
+    assert store.get(proposal.id).status is ProposalStatus.APPLIED
+    assert main(["fixes", "revert", "fix_19990101_000000"]) == 3

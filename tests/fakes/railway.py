@@ -18,6 +18,10 @@ Behaviours modelled on Railway's:
 - ``serviceInstance { latestDeployment activeDeployments }``: a deployment that reaches
   SUCCESS replaces the active ones (REMOVED), one that fails stops being active, and the
   active ones keep serving while a new one builds (:meth:`FakeRailway.set_status`).
+- ``deployments(input: {serviceId, environmentId}, first)``: the service's deployments,
+  newest first, as a connection (``edges { node }``), each with ``status``,
+  ``statusUpdatedAt`` (moved by every status change) and ``meta`` (``commitHash``,
+  ``branch``... as Railway records for a deploy from GitHub).
 - Queued failures (:meth:`FakeRailway.fail_next`) answer the next requests, e.g. 429 with
   ``Retry-After`` or a 503, before real answers resume.
 
@@ -99,12 +103,14 @@ class FakeLog:
 
 @dataclass
 class FakeDeployment:
-    """A deployment: id, status, creation time and its logs (any order)."""
+    """A deployment: id, status, creation time, its ``meta`` and its logs (any order)."""
 
     id: str
     status: str = "SUCCESS"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     logs: list[FakeLog] = field(default_factory=list)
+    meta: dict[str, Any] | None = None
+    status_updated_at: datetime | None = None
 
 
 class FakeRailway:
@@ -167,23 +173,39 @@ class FakeRailway:
 
     # --- the service's state --------------------------------------------------------------------
     def deploy(
-        self, deployment_id: str, *, status: str = "SUCCESS", created_at: datetime | None = None
+        self,
+        deployment_id: str,
+        *,
+        status: str = "SUCCESS",
+        created_at: datetime | None = None,
+        commit: str | None = None,
+        status_at: datetime | None = None,
     ) -> FakeDeployment:
         """Create a deployment and make it the latest (a redeploy when one exists); see
-        :meth:`set_status` for what its status does to the active ones."""
+        :meth:`set_status` for what its status does to the active ones. ``commit`` fills
+        ``meta`` as a deploy from GitHub does (``commitHash``, ``branch``...)."""
         with self._lock:
             deployment = FakeDeployment(deployment_id, "QUEUED", created_at or datetime.now(UTC))
+            if commit is not None:
+                deployment.meta = {
+                    "branch": "main",
+                    "commitHash": commit,
+                    "commitMessage": "deployed by the test",
+                    "repo": "acme/service",
+                }
             self.deployments[deployment_id] = deployment
             self.latest_id = deployment_id
-            self.set_status(deployment_id, status)
+            self.set_status(deployment_id, status, at=status_at)
             return deployment
 
-    def set_status(self, deployment_id: str, status: str) -> None:
+    def set_status(self, deployment_id: str, status: str, *, at: datetime | None = None) -> None:
         """Change a deployment's status as Railway does: one that becomes SUCCESS replaces
         the active ones (they become REMOVED); one that fails stops being active; while
-        one builds, the active ones keep serving."""
+        one builds, the active ones keep serving. ``statusUpdatedAt`` becomes ``at``
+        (default: now)."""
         with self._lock:
             self.deployments[deployment_id].status = status
+            self.deployments[deployment_id].status_updated_at = at or datetime.now(UTC)
             if status == "SUCCESS":
                 for old in self.active:
                     if old != deployment_id:
@@ -277,7 +299,15 @@ class FakeRailway:
             guard()
             return self._logs(deploymentId, **window)
 
-        return {"serviceInstance": service_instance, "deploymentLogs": deployment_logs}
+        def deployments(_info: Any, input: dict[str, Any], **page: Any) -> dict[str, Any]:
+            guard()
+            return self._deployments(input, **page)
+
+        return {
+            "serviceInstance": service_instance,
+            "deploymentLogs": deployment_logs,
+            "deployments": deployments,
+        }
 
     def _authorized(self, request: Request) -> bool:
         bearer = (request.header("authorization") or "").removeprefix("Bearer ").strip()
@@ -299,6 +329,18 @@ class FakeRailway:
             "latestDeployment": None if latest is None else _deployment(latest),
             "activeDeployments": active,
         }
+
+    def _deployments(
+        self, where: dict[str, Any], first: int | None = None, **_page: Any
+    ) -> dict[str, Any]:
+        wanted = (where.get("environmentId"), where.get("serviceId"))
+        if wanted != (self.environment_id, self.service_id):
+            return {"edges": [], "pageInfo": _page_info()}
+        with self._lock:
+            ordered = sorted(self.deployments.values(), key=lambda d: d.created_at, reverse=True)
+            nodes = [_deployment(d) for d in ordered[: first if first is not None else None]]
+        edges = [{"cursor": node["id"], "node": node} for node in nodes]
+        return {"edges": edges, "pageInfo": _page_info(len(ordered) > len(nodes))}
 
     def _logs(
         self,
@@ -329,11 +371,23 @@ class FakeRailway:
 
 
 def _deployment(deployment: FakeDeployment) -> dict[str, Any]:
+    changed = deployment.status_updated_at or deployment.created_at
     return {
         "id": deployment.id,
         "status": deployment.status,
-        "createdAt": deployment.created_at.isoformat().replace("+00:00", "Z"),
+        "createdAt": _iso(deployment.created_at),
+        "updatedAt": _iso(changed),
+        "statusUpdatedAt": _iso(changed),
+        "meta": deployment.meta,
     }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _page_info(more: bool = False) -> dict[str, Any]:
+    return {"hasNextPage": more, "hasPreviousPage": False, "startCursor": None, "endCursor": None}
 
 
 def _parse(text: str) -> datetime:

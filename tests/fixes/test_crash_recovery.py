@@ -192,3 +192,78 @@ def test_a_push_that_outlives_its_killed_parent_is_waited_for(
     assert f"Fix-Id: {proposal.id}" in service.remote_message()
     setup.close()
     runtime.close()
+
+
+# --- a revert killed half way (mendbot fixes revert) -----------------------------------------
+
+
+def _start_revert(settings, proposal_id: str, cwd: Path, **env: str):
+    return start_mendbot(
+        ["fixes", "revert", proposal_id, "--as", "ops", "--reason", "regressed"],
+        mendbot_env(settings, **env),
+        cwd,
+    )
+
+
+def test_kill_during_a_revert_restores_the_fixed_files_and_keeps_the_status(
+    make_settings,
+    database_url: str,
+    service: RepoPair,
+    tmp_path: Path,
+    marker: str,
+) -> None:
+    settings = make_settings(database_url=database_url, target_repo_path=service.work)
+    setup = build_runtime(settings)
+    fix = setup.decisions.implement(setup.store.add(make_proposal()).id, actor="U0ALICE")
+    fixed, head = tree_hashes(service.work), service.remote_head()
+
+    process = _start_revert(settings, fix.id, tmp_path, VALIDATE_COMMAND=f"sleep 30; echo {marker}")
+    _wait_for_phase(service, "written", process)
+    assert json.loads((service.work / ".git/mendbot/journal.json").read_text())["kind"] == "revert"
+    assert tree_hashes(service.work) != fixed  # the revert is in the working tree
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    runtime = build_runtime(settings)
+
+    assert runtime.recovered == []  # the fix itself did not change status
+    assert runtime.store.get(fix.id).status is ProposalStatus.APPLIED
+    assert tree_hashes(service.work) == fixed
+    assert service.head() == head == service.remote_head()
+    assert git(service.work, "status", "--porcelain") == ""
+    last = runtime.store.audit_trail(fix.id)[-1]
+    assert last.action == "revert_failed" and last.details["outcome"] == "interrupted"
+    again = runtime.decisions.revert(fix.id, actor="ops")  # and it can be tried again
+    assert again.reverted
+    setup.close()
+    runtime.close()
+
+
+def test_kill_after_the_remote_took_the_revert_records_it_reverted(
+    make_settings,
+    database_url: str,
+    service: RepoPair,
+    tmp_path: Path,
+    marker: str,
+) -> None:
+    settings = make_settings(database_url=database_url, target_repo_path=service.work)
+    setup = build_runtime(settings)
+    fix = setup.decisions.implement(setup.store.add(make_proposal()).id, actor="U0ALICE")
+    _hook(service.bare / "hooks" / "post-receive", f"sleep 30 # {marker}")
+    base = service.remote_head()
+
+    process = _start_revert(settings, fix.id, tmp_path)
+    _wait_for_phase(service, "committed", process)
+    deadline = time.monotonic() + 30
+    while service.remote_head() == base and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+    runtime = build_runtime(settings)
+
+    assert [p.id for p in runtime.recovered] == [fix.id]
+    assert runtime.store.get(fix.id).status is ProposalStatus.REVERTED
+    assert f"Reverts-Fix-Id: {fix.id}" in service.remote_message()
+    assert service.head() == service.remote_head()
+    assert git(service.work, "status", "--porcelain") == ""
+    setup.close()
+    runtime.close()
