@@ -329,7 +329,7 @@ def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetim
         fingerprint=anomaly.fingerprint,
         anomaly=anomaly,
         diagnosis=diagnosis,
-        title=scrub_secrets(title_for(anomaly, context)),
+        title=scrub_secrets(title_for(anomaly, context, draft.title)),
         edits=draft.edits,
         reasoning=scrub_secrets(draft.reasoning),
         risk=draft.risk,

@@ -19,6 +19,8 @@ class Draft:
         risk, risk_notes: LOW/MEDIUM/HIGH and what could go wrong.
         notes: remarks from the checks and the fallbacks, in order.
         edits_dropped: the LM proposed edits and all of them failed the checks.
+        title: the proposal's header when the diagnosis words one (a playbook's remedy:
+            ``Answer 404 for an unknown room_id in get_room()``); "" for the default.
     """
 
     diagnosis: Diagnosis
@@ -28,6 +30,7 @@ class Draft:
     risk_notes: str = ""
     notes: list[str] = field(default_factory=list)
     edits_dropped: bool = False
+    title: str = ""
 
     def to_json(self) -> dict[str, object]:
         """A JSON-serialisable dict (for the diagnosis cache)."""
@@ -39,6 +42,7 @@ class Draft:
             "risk_notes": self.risk_notes,
             "notes": list(self.notes),
             "edits_dropped": self.edits_dropped,
+            "title": self.title,
         }
 
     @classmethod
@@ -56,4 +60,5 @@ class Draft:
             risk_notes=str(data["risk_notes"]),
             notes=[str(n) for n in data["notes"]],  # type: ignore[attr-defined]
             edits_dropped=bool(data.get("edits_dropped", False)),
+            title=str(data.get("title", "")),
         )

@@ -23,7 +23,7 @@ import pytest
 from monitoring.evaluation.cases import BUNDLED_CASES_DIR, find_cases
 
 #: What the offline evaluation reaches today (20 incidents, 16 needing code, 4 not).
-FLOORS = {"min_flagged": 20, "min_fixed": 4, "max_harmful": 1, "min_no_code_change_correct": 4}
+FLOORS = {"min_flagged": 20, "min_fixed": 12, "max_harmful": 0, "min_no_code_change_correct": 4}
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in \S+')
 
 
@@ -58,9 +58,9 @@ def test_the_offline_evaluation_meets_its_floors(tmp_path: Path) -> None:
 
 def test_a_floor_that_is_missed_exits_1(tmp_path: Path) -> None:
     case = BUNDLED_CASES_DIR / "json_worker"
-    result = _mendbot("eval", str(case), "--max-harmful=0")
+    result = _mendbot("eval", str(case), "--min-fixed=5")
     assert result.returncode == 1, result.stderr[-2000:]
-    assert "harmful 1 is above the ceiling 0" in result.stderr
+    assert "fixed 3 is below the floor 5" in result.stderr
     assert "json_worker" in result.stdout  # the table is still printed
 
 
