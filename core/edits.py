@@ -5,8 +5,9 @@ by the implementor right before writing (the file may have changed since). The r
 
 - the path is relative, stays inside the repository after resolving ``..`` and symlinks,
   and is not protected (``.git/``, ``.env*``, CI configuration, key and secret files);
-- ``old_text`` occurs exactly once in the file as it is now (an empty ``old_text``
-  creates a file that must not exist yet);
+- ``old_text`` occurs exactly once in the file as it is now; an empty ``old_text``
+  creates a file, which must not exist yet and must be one :func:`may_create` allows (a
+  fix's regression test, nothing else);
 - the whole change stays under :data:`MAX_CHANGED_LINES` changed lines,
   :data:`MAX_EDIT_CHARS` characters of new text and :data:`MAX_FILES` files.
 """
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from core.proposals import Edit
+from core.proposals import REGRESSION_TEST_DIR, Edit
 
 #: Largest change a proposal may carry: lines removed plus lines added, all edits together.
 MAX_CHANGED_LINES = 200
@@ -70,6 +72,21 @@ PROTECTED_PATTERNS: tuple[str, ...] = (
     ".aws",
     ".docker",
 )
+
+
+_REGRESSION_TEST = re.compile(
+    re.escape(REGRESSION_TEST_DIR) + r"/test_fix_\d{8}_\d{6}(?:_\d+)?\.py"
+)
+
+
+def may_create(relative_path: str) -> bool:
+    """Whether a proposal may create this file: only a fix's regression test.
+
+    A new module is a bigger decision than a fix; the one exception is the proof of one,
+    ``tests/mendbot/test_<fix id>.py`` (:func:`core.proposals.regression_test_path`), matched
+    exactly.
+    """
+    return _REGRESSION_TEST.fullmatch(relative_path) is not None
 
 
 class EditRejected(ValueError):
@@ -127,6 +144,8 @@ def check_edit(repo_root: Path, edit: Edit) -> Path:
     """
     target = resolve_in_repo(repo_root, edit.path)
     if edit.old_text == "":
+        if not may_create(edit.path):
+            raise EditRejected(edit.path, "creates a new file (only a fix's regression test may)")
         if target.exists():
             raise EditRejected(edit.path, "file exists; a new file needs a path that does not")
         return target

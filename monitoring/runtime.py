@@ -128,8 +128,8 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
 
 
 def build_implementor(settings: Settings) -> FixImplementor | None:
-    """The implementor for ``TARGET_REPO_PATH`` (git remote and branch, ``VALIDATE_*``, the
-    commit identity); None when no repository is set."""
+    """The implementor for ``TARGET_REPO_PATH`` (git remote and branch, ``VALIDATE_*``,
+    ``MENDBOT_TEST_COMMAND``, the commit identity); None when no repository is set."""
     if settings.target_repo_path is None:
         return None
     return FixImplementor(
@@ -138,6 +138,7 @@ def build_implementor(settings: Settings) -> FixImplementor | None:
         branch=settings.git_branch,
         validate_command=settings.validate_command,
         validate_timeout_seconds=settings.validate_timeout_seconds,
+        test_command=settings.test_command,
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         service_environment=service_environment(),

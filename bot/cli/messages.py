@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.notifier import ProposalEvent
-from core.proposals import AuditEvent, FixProposal, ProposalStatus
+from core.proposals import AuditEvent, FixProposal, ProposalStatus, proof_status
 from core.redact import scrub_secrets
 
 STATUSES = ", ".join(status.value for status in ProposalStatus)
@@ -92,6 +92,8 @@ def proposal_details(proposal: FixProposal) -> str:
     ]
     if proposal.reasoning:
         lines.append(f"reasoning:   {proposal.reasoning}")
+    if proposal.implementable:
+        lines.append(f"proof:       {proof_status(proposal)}")
     if proposal.commit_sha:
         lines.append(f"commit:      {proposal.commit_sha}")
     if proposal.error:
@@ -141,7 +143,9 @@ def progress(event: ProposalEvent) -> str | None:
 def outcome(proposal: FixProposal) -> str:
     """``fixes implement``: the final line(s) for the proposal's status."""
     if proposal.status is ProposalStatus.APPLIED:
-        return f"{proposal.id} applied: commit {proposal.commit_sha} pushed"
+        return (
+            f"{proposal.id} applied: commit {proposal.commit_sha} pushed. {proof_status(proposal)}"
+        )
     reason = proposal.error or "no reason recorded"
     return f"{proposal.id} {_status(proposal.status)}: {reason}"
 

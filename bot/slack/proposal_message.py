@@ -10,12 +10,14 @@ models) and the shortening that keeps it inside Slack's limits (see
     sample       the newest log sample, its tail kept (when there is one)
     root cause   with the affected components
     change       the diff: one section in the channel message, up to eight for ``show``
-    reasoning, risk, notes
+    reasoning, risk, proof (the regression test that must fail before and pass after),
+    notes
     decision     Approve (with a confirm dialog) and Reject, and the words that do the
                  same; or the status once approved or applying
 
 Once final (applied, rolled back, failed, rejected, expired) the message shrinks to the
-header, the status, what was seen, the root cause and the facts. The plain ``text``
+header, the status (with whether a test proves an applied fix), what was seen, the root
+cause and the facts. The plain ``text``
 fallback carries the id, severity, title, status and, while proposed, "To approve:
 @mendbot implement fix_ID / To reject: @mendbot reject fix_ID".
 
@@ -51,7 +53,7 @@ from bot.slack.block_kit import (
 from bot.slack.commands import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, code_block, duration, escape, safe, when
 from core.edits import unified_diff
-from core.proposals import FINAL_STATUSES, FixProposal, ProposalStatus
+from core.proposals import FINAL_STATUSES, FixProposal, ProposalStatus, proof_status
 from core.redact import scrub_secrets
 
 #: Room for the heading and the "shortened" note around a code block in one section.
@@ -140,6 +142,8 @@ def _full_blocks(proposal: FixProposal, diff: str, diff_sections: int) -> list[B
     blocks += _change(proposal, diff, diff_sections)
     blocks.append(_reasoning(proposal))
     blocks.append(_risk(proposal))
+    if proposal.implementable:
+        blocks.append(_context(safe(proof_status(proposal))))
     if proposal.notes:
         blocks.append(_context("Notes: " + "; ".join(safe(note) for note in proposal.notes)))
     return blocks
@@ -276,6 +280,8 @@ def _status(proposal: FixProposal) -> SectionBlock:
             text += f" {when(proposal.decided_at)}"
     if proposal.commit_sha:
         text += f"\nCommit `{escape(proposal.commit_sha[:12])}`"
+    if proposal.status is ProposalStatus.APPLIED:
+        text += f"\n{safe(proof_status(proposal))}"
     if proposal.error:
         text += f"\nReason: {safe(proposal.error[:1500])}"
     return _section(text)

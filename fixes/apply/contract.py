@@ -26,6 +26,9 @@ class ApplyOutcome(BaseModel):
         reason: why it did not apply (token-scrubbed), None when applied.
         validation_output: the tail of the validation output, token-scrubbed.
         kept_branch: a local branch holding an unpushed fix commit, if any.
+        proven: when applied with a regression test: True when it failed before the fix
+            with the logged exception and passed after; False when it did not reproduce
+            the failure (not committed); None without a test.
     """
 
     status: Literal["applied", "rolled_back", "failed"]
@@ -34,6 +37,7 @@ class ApplyOutcome(BaseModel):
     reason: str | None = None
     validation_output: str | None = None
     kept_branch: str | None = None
+    proven: bool | None = None
 
 
 class Implementor(Protocol):

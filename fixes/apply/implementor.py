@@ -31,11 +31,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.edits import EditRejected, planned_contents
-from core.proposals import FixProposal
+from core.proposals import Edit, FixProposal, regression_test_path
 from fixes.apply.commit_message import commit_message
 from fixes.apply.contract import ApplyOutcome
 from fixes.apply.gitops import GitOps, GitOpsError, scrub
 from fixes.apply.journal import Journal, JournalError
+from fixes.apply.proof import RegressionPlan
 from fixes.apply.recovery import recover
 from fixes.apply.transaction import ApplyTransaction, EventSink
 from fixes.apply.validation import Validator
@@ -49,7 +50,10 @@ class FixImplementor:
         remote: ``GIT_REMOTE``.
         branch: ``GIT_BRANCH``; the checkout must be on it.
         validate_command: ``VALIDATE_COMMAND`` (shell, cwd = repository), or None.
-        validate_timeout_seconds: limit for the command and the import check.
+        validate_timeout_seconds: limit for the command, the import check and each run of
+            a regression test.
+        test_command: ``MENDBOT_TEST_COMMAND``: runs one test file (path appended) with
+            the service's Python (see :mod:`fixes.apply.proof`).
         author_name, author_email: identity of fix commits.
         import_check: import the changed modules in a subprocess (see
             :mod:`fixes.apply.validation`).
@@ -68,6 +72,7 @@ class FixImplementor:
         branch: str = "main",
         validate_command: str | None = None,
         validate_timeout_seconds: float = 600.0,
+        test_command: str = "python -m pytest -q -p no:cacheprovider",
         author_name: str = "mendbot",
         author_email: str = "mendbot@localhost",
         import_check: bool = True,
@@ -81,6 +86,7 @@ class FixImplementor:
         self.author_name = author_name
         self.author_email = author_email
         self.network_timeout_seconds = network_timeout_seconds
+        self.test_command = test_command
         self.lock_wait_seconds = (
             validate_timeout_seconds + 300.0 if lock_wait_seconds is None else lock_wait_seconds
         )
@@ -149,17 +155,21 @@ class FixImplementor:
     def _apply_locked(
         self, proposal: FixProposal, approved_by: str, on_event: EventSink
     ) -> ApplyOutcome:
-        message = commit_message(proposal, approved_by=approved_by)
         started = self._begin(proposal, on_event)
         if isinstance(started, ApplyOutcome):
             return started
-        return started.run(message)
+        return started.run(
+            lambda proven: commit_message(proposal, approved_by=approved_by, proven=proven)
+        )
 
     def _begin(self, proposal: FixProposal, on_event: EventSink) -> ApplyTransaction | ApplyOutcome:
         """Preflight, check the edits, back up and journal: the transaction, or why not
         (``failed``; nothing was written)."""
         if not proposal.edits:
             return _failed("refused: the proposal has no change to apply")
+        edits, regression = self._edits_and_test(proposal)
+        if isinstance(regression, str):
+            return _failed(regression)
         try:
             gitops = self._open_git()
             journal = self._journal_for(gitops)
@@ -169,16 +179,16 @@ class FixImplementor:
                     "restart mendbot so it is rolled back first"
                 )
             base = gitops.preflight()
-            contents = planned_contents(gitops.root, proposal.edits)
+            contents = planned_contents(gitops.root, edits)
         except GitOpsError as error:
             return _failed(f"refused: {error.reason}")
         except EditRejected as error:
             return _failed(scrub(f"refused before any change: {error}"))
         except JournalError as error:
             return _failed(scrub(f"refused: {error}"))
-        baseline = self.validator.baseline(
-            [p.relative_to(gitops.root).as_posix() for p in contents]
-        )
+        test = regression.path if regression else None
+        written = [p.relative_to(gitops.root).as_posix() for p in contents]
+        baseline = self.validator.baseline([path for path in written if path != test])
         try:
             return ApplyTransaction.begin(
                 gitops=gitops,
@@ -189,9 +199,27 @@ class FixImplementor:
                 validator=self.validator,
                 baseline=baseline,
                 on_event=on_event,
+                regression=regression,
             )
         except (JournalError, OSError) as error:
             return _failed(scrub(f"refused: cannot take the backup: {error}"))
+
+    def _edits_and_test(
+        self, proposal: FixProposal
+    ) -> tuple[list[Edit], RegressionPlan | str | None]:
+        """The edits to write (the regression test last, as a new file) and its plan; or
+        why the proposal is refused (a string). Only the regression test, at
+        ``tests/mendbot/test_<id>.py``, may be a new file."""
+        expected = regression_test_path(proposal.id)
+        if any(edit.old_text == "" for edit in proposal.edits):
+            return [], "refused before any change: only the regression test may be a new file"
+        test = proposal.regression_test
+        if test is None:
+            return list(proposal.edits), None
+        if test.path != expected:
+            return [], f"refused before any change: the regression test must be at {expected}"
+        plan = RegressionPlan(path=test.path, fails_with=test.fails_with, command=self.test_command)
+        return [*proposal.edits, Edit(path=test.path, old_text="", new_text=test.content)], plan
 
     # --- recovery ----------------------------------------------------------------------------
     def recover_interrupted(self, *, applying: Collection[str] = ()) -> dict[str, ApplyOutcome]:

@@ -3,7 +3,9 @@
 ::
 
     ApplyTransaction.begin    back up the files, journal them (phase backed_up)
-    ApplyTransaction.run      write (written) ─▶ validate ─▶ commit (committed) ─▶ push (pushed)
+    ApplyTransaction.run      [regression test alone: must fail] ─▶ write (written) ─▶
+                              validate [─▶ regression test: must pass] ─▶ commit (committed)
+                              ─▶ push (pushed)
                               └─ on any failure, on leaving the block: roll_back ─┘
 
 Shaped like pre-commit's ``staged_files_only``: back up, do the work, restore in
@@ -12,7 +14,8 @@ anywhere leaves a journal that :func:`roll_back` (called by recovery at the next
 undoes the same way. Until the push is confirmed, leaving the block by any path (a
 refused validation or push, an exception, ``KeyboardInterrupt``) rolls back; once the
 remote has the commit nothing is undone. Never force-pushes: when the remote moved on,
-the one retry is fetch, rebase, revalidate, push. Every reason is token-scrubbed.
+the one retry is fetch, rebase, revalidate, push. Every reason is token-scrubbed. A
+regression test proves the fix or is left out (:mod:`fixes.apply.proof`).
 
 Errors: :meth:`ApplyTransaction.begin` raises :class:`~fixes.apply.journal.JournalError`
 or ``OSError`` when the backup cannot be taken (nothing was written).
@@ -24,6 +27,7 @@ recovery), or an error after the remote took the push (nothing is undone then).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,9 +37,12 @@ from core.notifier import ProposalEvent
 from fixes.apply.contract import ApplyOutcome
 from fixes.apply.gitops import GitOps, GitOpsError, PushRejected, scrub
 from fixes.apply.journal import Journal, JournalEntry, Phase, atomic_write
+from fixes.apply.proof import RegressionPlan, run_test
 from fixes.apply.validation import ImportBaseline, ValidationReport, Validator
 
 EventSink = Callable[[ProposalEvent], None]
+#: The commit message for a fix, given whether it was proven (None: no regression test).
+MessageFor = Callable[[bool | None], str]
 
 
 class _GiveUp(Exception):
@@ -63,8 +70,11 @@ class ApplyTransaction:
         contents: absolute path -> the bytes the fix writes there, in edit order.
         validator, baseline: the checks, and the import failures the unchanged code had.
         on_event: receives ``applying``, ``validation_passed`` and ``validation_failed``.
+        regression: the regression test among ``contents``, or None.
 
     Attributes:
+        proven: True once the regression test failed before the fix and passed after;
+            False when it did not reproduce the failure; None without a test.
         pushed: the remote has the fix commit (nothing is rolled back any more).
         rolled_back: :func:`roll_back` ran to its end.
         kept_branch: the local branch holding an unpushed fix commit after a rollback.
@@ -80,6 +90,7 @@ class ApplyTransaction:
         validator: Validator,
         baseline: ImportBaseline,
         on_event: EventSink,
+        regression: RegressionPlan | None = None,
     ) -> None:
         self.gitops = gitops
         self.journal = journal
@@ -88,6 +99,8 @@ class ApplyTransaction:
         self.validator = validator
         self.baseline = baseline
         self.on_event = on_event
+        self.regression = regression
+        self.proven: bool | None = None
         self.pushed = False
         self.rolled_back = False
         self.kept_branch: str | None = None
@@ -104,6 +117,7 @@ class ApplyTransaction:
         validator: Validator,
         baseline: ImportBaseline,
         on_event: EventSink,
+        regression: RegressionPlan | None = None,
     ) -> ApplyTransaction:
         """Back up every file the fix writes and journal them (phase ``backed_up``),
         before anything is written.
@@ -116,6 +130,7 @@ class ApplyTransaction:
             validator, baseline: the checks, and :meth:`Validator.baseline` of the paths
                 taken before any write.
             on_event: receives the transaction's events.
+            regression: the regression test among ``contents`` (created, run first).
 
         Raises:
             fixes.apply.journal.JournalError: a journal exists, or it or a backup cannot
@@ -137,14 +152,24 @@ class ApplyTransaction:
             validator=validator,
             baseline=baseline,
             on_event=on_event,
+            regression=regression,
         )
 
     @property
     def paths(self) -> list[str]:
-        """The repository-relative paths the fix writes, in edit order."""
-        return [item.path for item in self.entry.files]
+        """The repository-relative paths the fix writes, in edit order (a regression test
+        that did not reproduce the failure is left out)."""
+        left_out = self.regression.path if self.regression and self.proven is False else None
+        return [item.path for item in self.entry.files if item.path != left_out]
 
-    def run(self, message: str) -> ApplyOutcome:
+    @property
+    def code_paths(self) -> list[str]:
+        """:attr:`paths` without the regression test (what the compile and import checks
+        read; the test runs under pytest, in the service's environment)."""
+        test = self.regression.path if self.regression else None
+        return [path for path in self.paths if path != test]
+
+    def run(self, message: str | MessageFor) -> ApplyOutcome:
         """Write, validate, commit with ``message`` and push; roll back on any failure.
 
         Returns:
@@ -157,9 +182,10 @@ class ApplyTransaction:
                 after rolling back; an error of the rollback itself; an error after the
                 remote took the push (nothing to undo then).
         """
+        message_for = message if callable(message) else (lambda _proven: message)
         try:
             with self._rolled_back_unless_pushed():
-                sha = self._forward(message)
+                sha = self._forward(message_for)
         except _GiveUp as stop:
             return self._given_up(stop)
         except Exception as error:
@@ -170,7 +196,7 @@ class ApplyTransaction:
                 status="rolled_back", kept_branch=self.kept_branch, reason=scrub(reason)
             )
         url = self.gitops.commit_url(sha)
-        return ApplyOutcome(status="applied", commit_sha=sha, commit_url=url)
+        return ApplyOutcome(status="applied", commit_sha=sha, commit_url=url, proven=self.proven)
 
     @contextmanager
     def _rolled_back_unless_pushed(self) -> Iterator[None]:
@@ -181,24 +207,64 @@ class ApplyTransaction:
                 self.kept_branch = roll_back(self.gitops, self.journal, self.entry)
                 self.rolled_back = True
 
-    def _forward(self, message: str) -> str:
+    def _forward(self, message_for: MessageFor) -> str:
         """Every step, each journaled before the next starts; returns the pushed sha."""
         details = {"files": self.paths, "base_sha": self.entry.base_sha}
         self.on_event(ProposalEvent(kind="applying", details=details))
+        written = self._reproduce()
         for path, data in self.contents.items():
-            atomic_write(path, data)
+            if path not in written:
+                atomic_write(path, data)
         self._record(phase=Phase.WRITTEN)
         report = self._validate()
         if not report.ok:
             reason = f"validation failed ({report.failed_check})"
             raise _GiveUp("rolled_back", reason, report.output)
-        sha = self.gitops.commit(self.paths, message)
+        self._confirm()
+        sha = self.gitops.commit(self.paths, message_for(self.proven))
         self._record(phase=Phase.COMMITTED, commit_sha=sha)
         self._push()
         sha = self.gitops.head()
         self._record(phase=Phase.PUSHED, commit_sha=sha)
         self.journal.clear(self.entry)
         return sha
+
+    def _reproduce(self) -> set[Path]:
+        """Write the regression test alone and run it on the unfixed tree; keep it when it
+        fails as the log did, remove it otherwise (no proof). Returns the paths written."""
+        if self.regression is None:
+            return set()
+        test = next(p for p in self.contents if self._relative(p) == self.regression.path)
+        atomic_write(test, self.contents[test])
+        before = run_test(self.validator, self.regression)
+        self.proven = False if before.verdict != "reproduced" else None
+        if self.proven is False:  # no proof: take the test and the folders made for it away
+            with contextlib.suppress(FileNotFoundError):
+                test.unlink()
+            for directory in reversed(self.entry.created_dirs):
+                with contextlib.suppress(OSError):  # not empty: something else is there
+                    (self.gitops.root / directory).rmdir()
+        return {test}
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.gitops.root).as_posix()
+
+    def _confirm(self) -> None:
+        """After the fix: a reproducing regression test must pass now.
+
+        Raises:
+            _GiveUp: it still fails (the fix does not fix what the log showed).
+        """
+        if self.regression is None or self.proven is False:
+            return
+        after = run_test(self.validator, self.regression)
+        if after.verdict != "passed":
+            reason = (
+                f"the regression test {self.regression.path} failed before the fix and "
+                "still fails after it"
+            )
+            raise _GiveUp("rolled_back", reason, after.output)
+        self.proven = True
 
     def _push(self) -> None:
         """Push; after a non-fast-forward refusal, retry once (:meth:`_rebase_and_push`).
@@ -235,7 +301,7 @@ class ApplyTransaction:
 
     def _validate(self, *, after_rebase: bool = False) -> ValidationReport:
         """Run the checks on the written files and tell ``on_event`` how they went."""
-        report = self.validator.validate(self.paths, self.baseline)
+        report = self.validator.validate(self.code_paths, self.baseline)
         if not report.ok:
             details = {"check": report.failed_check, "output": report.output}
             self.on_event(ProposalEvent(kind="validation_failed", details=details))

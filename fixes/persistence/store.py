@@ -29,7 +29,14 @@ from sqlmodel import Session, col, select
 
 from core.clock import utcnow
 from core.models import Anomaly
-from core.proposals import OPEN_STATUSES, TRANSITIONS, AuditEvent, FixProposal, ProposalStatus
+from core.proposals import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    AuditEvent,
+    FixProposal,
+    ProposalStatus,
+    regression_test_path,
+)
 from fixes.persistence.anomalies import AnomalyTotals
 from fixes.persistence.audit import AuditTrail, audit_row
 from fixes.persistence.db import Database, ProposalRow
@@ -39,8 +46,10 @@ __all__ = ["SYSTEM_ACTOR", "InvalidTransition", "ProposalNotFound", "ProposalSto
 
 SYSTEM_ACTOR = "mendbot"
 _ID_ATTEMPTS = 1000
-#: Proposal fields a transition may set beside ``status`` (the rest are fixed at creation).
-_TRANSITION_FIELDS = frozenset({"decided_by", "decided_at", "commit_sha", "error"})
+#: Proposal fields a transition may set beside ``status`` (the rest are fixed at creation);
+#: those without a column of their own are merged into the row's JSON ``body``.
+_TRANSITION_FIELDS = frozenset({"decided_by", "decided_at", "commit_sha", "error", "proven"})
+_BODY_FIELDS = frozenset({"proven"})
 
 
 class ProposalStore:
@@ -65,7 +74,8 @@ class ProposalStore:
 
         The id is ``fix_YYYYMMDD_HHMMSS`` from ``proposal.created_at`` (UTC), with
         ``_2``, ``_3``, ... appended when that id is taken (also across processes:
-        the primary key decides).
+        the primary key decides). A regression test gets its path from the id
+        (``tests/mendbot/test_<id>.py``).
 
         Returns:
             A copy of ``proposal`` with ``id``, ``status=proposed`` and ``updated_at`` set.
@@ -77,11 +87,17 @@ class ProposalStore:
         base = "fix_" + proposal.created_at.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
         for attempt in range(1, _ID_ATTEMPTS + 1):
             candidate = base if attempt == 1 else f"{base}_{attempt}"
+            test = proposal.regression_test
             stored = proposal.model_copy(
                 update={
                     "id": candidate,
                     "status": ProposalStatus.PROPOSED,
                     "updated_at": proposal.created_at,
+                    "regression_test": test.model_copy(
+                        update={"path": regression_test_path(candidate)}
+                    )
+                    if test
+                    else None,
                 }
             )
             try:
@@ -167,7 +183,8 @@ class ProposalStore:
             expected: statuses it may start from; default: every status that
                 :data:`~core.proposals.TRANSITIONS` allows to reach ``to``.
             details: extra facts for the audit event (JSON-serialisable).
-            **fields: ``decided_by``, ``decided_at``, ``commit_sha``, ``error`` to set too.
+            **fields: ``decided_by``, ``decided_at``, ``commit_sha``, ``error``, ``proven``
+                to set too.
 
         Returns:
             The proposal as stored after the transition.
@@ -183,8 +200,14 @@ class ProposalStore:
         sources = _sources(to, expected)
         now = utcnow()
         audit = _transition_facts(sources, details or {}, fields)
-        values = {"status": to.value, "updated_at": now, **fields}
+        values: dict[str, Any] = {"status": to.value, "updated_at": now}
+        values.update({k: v for k, v in fields.items() if k not in _BODY_FIELDS})
+        in_body = {k: v for k, v in fields.items() if k in _BODY_FIELDS}
         with self.db.session() as session:
+            if in_body:
+                current = session.get(ProposalRow, proposal_id)
+                if current is not None:
+                    values["body"] = {**current.body, **in_body}
             won = _compare_and_set(session, proposal_id, sources, values)
             if won:
                 session.add(audit_row(actor, to.value, proposal_id, audit, at=now))
@@ -281,7 +304,7 @@ def _transition_facts(
     """The audit details of a transition: where it came from, the caller's facts, and
     the ``commit_sha`` / ``error`` it sets."""
     facts = {"from": sorted(s.value for s in sources), **details}
-    facts.update({k: v for k, v in fields.items() if k in ("commit_sha", "error")})
+    facts.update({k: v for k, v in fields.items() if k in ("commit_sha", "error", "proven")})
     return facts
 
 

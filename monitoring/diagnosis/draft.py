@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.models import Diagnosis
-from core.proposals import Edit, Risk
+from core.proposals import Edit, RegressionTest, Risk
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Draft:
         edits_dropped: the LM proposed edits and all of them failed the checks.
         title: the proposal's header when the diagnosis words one (a playbook's remedy:
             ``Answer 404 for an unknown room_id in get_room()``); "" for the default.
+        regression_test: a test that reproduces the failure (with edits only), or None.
     """
 
     diagnosis: Diagnosis
@@ -31,6 +32,7 @@ class Draft:
     notes: list[str] = field(default_factory=list)
     edits_dropped: bool = False
     title: str = ""
+    regression_test: RegressionTest | None = None
 
     def to_json(self) -> dict[str, object]:
         """A JSON-serialisable dict (for the diagnosis cache)."""
@@ -43,6 +45,9 @@ class Draft:
             "notes": list(self.notes),
             "edits_dropped": self.edits_dropped,
             "title": self.title,
+            "regression_test": (
+                self.regression_test.model_dump() if self.regression_test else None
+            ),
         }
 
     @classmethod
@@ -61,4 +66,9 @@ class Draft:
             notes=[str(n) for n in data["notes"]],  # type: ignore[attr-defined]
             edits_dropped=bool(data.get("edits_dropped", False)),
             title=str(data.get("title", "")),
+            regression_test=(
+                RegressionTest.model_validate(data["regression_test"])
+                if data.get("regression_test")
+                else None
+            ),
         )

@@ -69,6 +69,7 @@ NOTE_EDITS_RETRIED = "The LM's first edits were rejected ({reason}); it was aske
 NOTE_EDITS_DROPPED = "LM edits dropped: {reason}."
 NOTE_PLAYBOOK_INSTEAD = "The offline playbook's edit is proposed instead."
 NOTE_PLAYBOOK_EDIT_DROPPED = "Playbook edit dropped: {reason}."
+NOTE_TEST_DROPPED = "LM regression test dropped: {reason}."
 
 # --- review (edit check failures, also sent back to the LM) ------------------------------
 REJECT_NO_EVIDENCE = (

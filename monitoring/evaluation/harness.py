@@ -150,15 +150,16 @@ def make_repository(source: Path, work: Path) -> Path:
 def case_settings(
     settings: Settings, case: Case, *, work: Path, repo: Path, venv: Path
 ) -> Settings:
-    """The caller's settings with the case's database, repository and validation, no
-    Slack and no log source."""
-    command = None
-    if case.validate_command:
-        bin_path = shlex.quote(str(bin_dir(venv)))
-        command = f'export PATH={bin_path}:"$PATH" VIRTUAL_ENV={shlex.quote(str(venv))}; '
-        command += case.validate_command
+    """The caller's settings with the case's database, repository, validation and test
+    command (both in the case's virtualenv), no Slack and no log source."""
+    in_venv = (
+        f'export PATH={shlex.quote(str(bin_dir(venv)))}:"$PATH" '
+        f"VIRTUAL_ENV={shlex.quote(str(venv))}; "
+    )
+    command = in_venv + case.validate_command if case.validate_command else None
     return settings.model_copy(
         update={
+            "test_command": in_venv + settings.test_command,
             "database_url": f"sqlite:///{work / 'mendbot.db'}",
             "target_repo_path": repo,
             "git_remote": "origin",
@@ -202,6 +203,7 @@ class _Outcome:
     status: str
     reason: str | None
     seconds: float
+    proven: bool | None = None
 
 
 def _scan(runtime: Runtime, case: Case) -> tuple[CycleResult, dict[str, DiagnosisUsage]]:
@@ -219,14 +221,16 @@ def _implement_all(runtime: Runtime, proposals: Sequence[FixProposal]) -> dict[s
         if not proposal.edits:
             continue
         started = time.monotonic()
+        proven = None
         try:
             final = runtime.decisions.implement(proposal.id, actor=EVAL_ACTOR)
-            status, reason = final.status.value, final.error
+            status, reason, proven = final.status.value, final.error, final.proven
         except DecisionRefused as refused:
             status, reason = "refused", refused.reason
         if status != ProposalStatus.APPLIED.value and reason is None:
             reason = "not applied"
-        outcomes[proposal.fingerprint] = _Outcome(status, reason, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        outcomes[proposal.fingerprint] = _Outcome(status, reason, seconds, proven)
     return outcomes
 
 
@@ -256,6 +260,8 @@ def _row(
         row.proposal_id, row.diagnosis_source = proposal.id, proposal.diagnosis.source
         row.edits = len(proposal.edits)
         row.files = sorted({e.path for e in proposal.edits})
+        test = proposal.regression_test
+        row.regression_test = test.reaches or test.path if test else None
     cost = usage.get(anomaly.fingerprint)
     if cost is not None:
         row.lm_requests, row.diagnosis_seconds = cost.lm_requests, cost.seconds
@@ -263,6 +269,7 @@ def _row(
     outcome = outcomes.get(anomaly.fingerprint)
     if outcome is not None:
         row.outcome, row.reason, row.apply_seconds = outcome.status, outcome.reason, outcome.seconds
+        row.proven = bool(outcome.proven) if outcome.status == "applied" else None
     return row
 
 

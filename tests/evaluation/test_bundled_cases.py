@@ -24,6 +24,8 @@ from monitoring.evaluation.cases import BUNDLED_CASES_DIR, find_cases
 
 #: What the offline evaluation reaches today (20 incidents, 16 needing code, 4 not).
 FLOORS = {"min_flagged": 20, "min_fixed": 12, "max_harmful": 0, "min_no_code_change_correct": 4}
+#: Applied fixes whose regression test failed before and passed after, today.
+MIN_PROVEN = 8
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in \S+')
 
 
@@ -51,7 +53,10 @@ def test_the_offline_evaluation_meets_its_floors(tmp_path: Path) -> None:
     assert summary["lm_requests"] == 0 and summary["tokens_per_diagnosis"] == 0
     assert len(summary["cases"]) >= 3
     for incident in incidents:
-        assert "proven" in incident and incident["proven"] is None
+        applied = incident["outcome"] == "applied"
+        assert incident["proven"] in ((True, False) if applied else (None,))
+    assert summary["proven"] >= MIN_PROVEN
+    assert summary["proven_share"] == round(summary["proven"] / summary["applied"], 3)
     # one progress line per case and per incident on stderr
     assert result.stderr.count("\n") >= len(incidents) + 2 * len(summary["cases"])
 

@@ -255,27 +255,6 @@ def test_dependency_introduced_by_the_fix_is_blamed(runtime_for, service: RepoPa
     assert "(import)" in (final.error or "")
 
 
-def test_new_file_is_committed_or_removed_with_its_directories(runtime_for, service) -> None:
-    create = Edit(
-        path="lib/extra/helpers.py", old_text="", new_text="def helper():\n    return 1\n"
-    )
-    failing = runtime_for(validate_command="exit 1")
-    first = failing.store.add(make_proposal([create]))
-    before = tree_hashes(service.work)
-
-    assert (
-        failing.decisions.implement(first.id, actor="cli:ops").status is ProposalStatus.ROLLED_BACK
-    )
-    assert tree_hashes(service.work) == before
-    assert not (service.work / "lib" / "extra").exists()
-
-    passing = runtime_for()
-    second = passing.store.add(make_proposal([create], fingerprint="other"))
-    final = passing.decisions.implement(second.id, actor="cli:ops")
-    assert final.status is ProposalStatus.APPLIED, final.error
-    assert git(service.bare, "show", "main:lib/extra/helpers.py").startswith("def helper")
-
-
 def test_crlf_file_keeps_its_line_endings(runtime_for, service: RepoPair) -> None:
     (service.work / "win.py").write_bytes(b"A = 1\r\nB = 2\r\nC = 3\r\n")
     git(service.work, "add", "win.py")

@@ -141,7 +141,7 @@ def test_a_good_edit_passes_and_its_path_is_normalised(repo):
             "occurs 6 times",
         ),
         (Edit(path="app.py", old_text="no such text", new_text="x"), "does not occur"),
-        (Edit(path="traffic.py", old_text="", new_text="x = 1\n"), "not a file the evidence"),
+        (Edit(path="traffic.py", old_text="", new_text="x = 1\n"), "creates a new file"),
         (
             Edit(path="app.py", old_text=KEY_LINE, new_text="    user = (\n"),
             "no longer be valid Python",
