@@ -22,6 +22,8 @@ from core.models import Anomaly, Severity
 from core.proposals import FixProposal
 
 NO_SOURCE = "no log source configured; pass a PATH or '-' (stdin)"
+#: Proposals whose change a human scan shows as a diff.
+MAX_DIFFS = 3
 NO_ANOMALIES = "no anomalies"
 TEMPLATE_WIDTH = 160
 #: Console width (columns) from which the anomaly table also shows when things were seen.
@@ -38,6 +40,21 @@ _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F] if code not 
 def input_error(message: str) -> str:
     """One line for an unreadable input (the ``LogInputError`` text)."""
     return f"cannot scan: {message}"
+
+
+def repo_error(message: str) -> str:
+    """One line for a ``--repo`` that cannot be used."""
+    return f"cannot use --repo: {message}"
+
+
+def scratch_note(asked: str, copy: object) -> str:
+    """Where ``--repo`` was copied, and that the folder itself is left alone."""
+    return f"diagnosing against a scratch git copy of {asked} at {copy} ({asked} is not changed)"
+
+
+def apply_on_copy(copy: object) -> str:
+    """How to apply a proposal to the scratch copy."""
+    return f"to apply one to the copy: TARGET_REPO_PATH={copy} mendbot fixes implement ID"
 
 
 def progress_line(records: int) -> str:
@@ -162,11 +179,19 @@ def render(
     records: int,
     anomalies: list[Anomaly],
     proposals: list[FixProposal] | None = None,
+    diffs: list[tuple[FixProposal, str]] = (),  # type: ignore[assignment]
 ) -> None:
-    """The human output of a scan: the anomaly table, the proposal table, the summary."""
+    """The human output of a scan: the anomaly table, the proposal table, the first
+    changes as diffs, the summary."""
     if anomalies:
         console.print(anomaly_table(anomalies, width=console.width))
     if proposals:
         console.print(proposal_table(proposals))
+        for proposal, diff in diffs:  # long lines overflow rather than wrap: copyable
+            console.print(plain(f"{proposal.id}  {proposal.title}"), style="bold", soft_wrap=True)
+            console.print(plain(diff.rstrip("\n")), soft_wrap=True)
+        more = sum(bool(p.edits) for p in proposals) - len(diffs)
+        if more > 0:
+            console.print(plain(f"{more} more with a change: mendbot fixes show ID"), style="dim")
         console.print(plain(next_steps(proposals) or ""), style="dim")
     console.print(plain(summary_line(records, anomalies, proposals)))

@@ -22,10 +22,7 @@ case's virtualenv cannot be built, and ``subprocess.CalledProcessError`` when gi
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -43,19 +40,13 @@ from monitoring.evaluation.venvs import bin_dir, ensure_venv
 from monitoring.parsing.logfile import read_records
 from monitoring.pipeline import CycleResult
 from monitoring.runtime import Runtime, build_pipeline, build_runtime
+from monitoring.scratch import scratch_repository
 from settings import Settings
 
 #: Who approves the fixes in an evaluation (the audit trail's actor).
 EVAL_ACTOR = "mendbot-eval"
 #: LM diagnoses allowed per case: every anomaly gets one.
 EVAL_MAX_DIAGNOSES = 1_000
-_GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "mendbot eval",
-    "GIT_AUTHOR_EMAIL": "eval@localhost",
-    "GIT_COMMITTER_NAME": "mendbot eval",
-    "GIT_COMMITTER_EMAIL": "eval@localhost",
-}
-_IGNORED = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc", ".venv")
 
 Progress = Callable[[str], None]
 
@@ -134,17 +125,10 @@ def _run_in(
 
 
 def make_repository(source: Path, work: Path) -> Path:
-    """``work/service``: a git repository on ``main`` holding ``source``'s files, pushed
-    to a bare ``work/remote.git`` (``origin``)."""
-    repo, bare = work / "service", work / "remote.git"
-    shutil.copytree(source, repo, ignore=_IGNORED)
-    _git(work, "init", "-q", "--bare", "-b", "main", str(bare))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "the service as the case ships it")
-    _git(repo, "remote", "add", "origin", str(bare))
-    _git(repo, "push", "-q", "-u", "origin", "main")
-    return repo
+    """``work/service``: a git repository on ``main`` holding ``source``'s files, pushed to
+    a bare ``work/remote.git`` (``origin``); see :func:`~monitoring.scratch.scratch_repository`.
+    """
+    return scratch_repository(source, work, message="the service as the case ships it")
 
 
 def case_settings(
@@ -286,12 +270,3 @@ def _extra(
         edits=len(proposal.edits) if proposal else 0,
         outcome=outcome.status if outcome else None,
     )
-
-
-def _git(cwd: Path, *args: str) -> None:
-    env = {**_git_environment(), **_GIT_IDENTITY}
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
-def _git_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
