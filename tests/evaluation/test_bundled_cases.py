@@ -22,10 +22,10 @@ import pytest
 
 from monitoring.evaluation.cases import BUNDLED_CASES_DIR, find_cases
 
-#: What the offline evaluation reaches today (20 incidents, 16 needing code, 4 not).
-FLOORS = {"min_flagged": 20, "min_fixed": 12, "max_harmful": 0, "min_no_code_change_correct": 4}
-#: Applied fixes whose regression test failed before and passed after, today.
-MIN_PROVEN = 8
+#: What the offline evaluation reaches today (28 incidents, 23 needing code, 5 not).
+FLOORS = {"min_flagged": 28, "min_fixed": 18, "max_harmful": 0, "min_no_code_change_correct": 5}
+#: Applied fixes whose regression test failed before and passed after, today (of 18).
+MIN_PROVEN = 14
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in \S+')
 
 
@@ -108,8 +108,11 @@ def test_each_bundled_log_quotes_its_service_exactly(case) -> None:
     assert checked >= 10
 
 
-def test_every_bundled_case_is_data_the_harness_does_not_name() -> None:
-    names = {case.name for case in find_cases([BUNDLED_CASES_DIR])}
-    code = "".join(p.read_text() for p in Path("monitoring/evaluation").glob("*.py"))
-    assert len(names) >= 3
-    assert not [name for name in names if name in code]
+def test_every_bundled_case_is_data_the_harness_and_the_playbooks_do_not_name() -> None:
+    cases = find_cases([BUNDLED_CASES_DIR])
+    names = {case.name for case in cases}
+    incidents = {incident.name for case in cases for incident in case.incidents}
+    folders = ("monitoring/evaluation", "monitoring/diagnosis")
+    code = "".join(p.read_text() for f in folders for p in Path(f).rglob("*.py"))
+    assert len(names) >= 4
+    assert not [name for name in names | incidents if name in code]
