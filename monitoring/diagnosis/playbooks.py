@@ -63,8 +63,10 @@ _OUTSIDE_TYPE = re.compile(
     re.IGNORECASE,
 )
 _OUTSIDE_MESSAGE = re.compile(
-    r"no space left|errno (?:28|104|110|111|113)\b|connect|refused|unreachable|timed? ?out"
-    r"|\b429\b|too many requests|rate.?limit|service unavailable|quota",
+    r"connection (?:refused|reset|aborted|attempts failed|error)|connect(?:ion)?error"
+    r"|(?:failed|unable|could not) to connect|could not connect|unreachable|timed? ?out"
+    r"|no space left|errno (?:28|104|110|111|113)\b|\b429\b|too many requests"
+    r"|rate.?limit|service unavailable|quota exceeded",
     re.IGNORECASE,
 )
 
@@ -121,8 +123,8 @@ def _exception_remedy(failure: Failure, facts: dict[str, object]) -> Remedy | No
     """The remedy for the failure's class; a failure of the world outside gets none."""
     if resources.applies(failure):
         return resources.remedy(failure, facts)
-    if _outside(failure.short, failure.message):
-        return None
+    if failure.short not in EXCEPTION_REMEDIES and _outside(failure.short, failure.message):
+        return None  # a code bug's message may mention a connection; an OSError's says it
     if awaits.applies(failure):
         return awaits.remedy(failure, facts)
     remedy = EXCEPTION_REMEDIES.get(failure.short)

@@ -275,3 +275,19 @@ def test_a_sync_callee_is_not_awaited(tmp_path):
         message="'coroutine' object is not subscriptable",
     )
     assert draft.edits == []
+
+
+def test_a_key_that_merely_mentions_a_connection_is_still_a_lookup(tmp_path):
+    source = FASTAPI_ROOMS.replace("room = ROOMS[room_id]", "room = ROOMS[connection_id]")
+    source = source.replace("def get_room(room_id: str):", "def get_room(connection_id: str):")
+    source = source.replace(
+        '"/{room_id}")\n    def get_room', '"/{connection_id}")\n    def get_room'
+    )
+    draft, _ = diagnose(
+        tmp_path,
+        {"rooms.py": source},
+        at="ROOMS[connection_id]",
+        exception="KeyError",
+        message="'connection timed out'",
+    )
+    assert len(draft.edits) == 1 and "outside the code" not in draft.diagnosis.root_cause
