@@ -201,13 +201,8 @@ class ProposalStore:
         now = utcnow()
         audit = _transition_facts(sources, details or {}, fields)
         values: dict[str, Any] = {"status": to.value, "updated_at": now}
-        values.update({k: v for k, v in fields.items() if k not in _BODY_FIELDS})
-        in_body = {k: v for k, v in fields.items() if k in _BODY_FIELDS}
         with self.db.session() as session:
-            if in_body:
-                current = session.get(ProposalRow, proposal_id)
-                if current is not None:
-                    values["body"] = {**current.body, **in_body}
+            values.update(_field_values(session, proposal_id, fields))
             won = _compare_and_set(session, proposal_id, sources, values)
             if won:
                 session.add(audit_row(actor, to.value, proposal_id, audit, at=now))
@@ -306,6 +301,17 @@ def _transition_facts(
     facts = {"from": sorted(s.value for s in sources), **details}
     facts.update({k: v for k, v in fields.items() if k in ("commit_sha", "error", "proven")})
     return facts
+
+
+def _field_values(session: Session, proposal_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Column values for ``fields``: a column field as itself, a body field (``proven``)
+    merged into the row's JSON ``body`` as it is in this transaction."""
+    values = {k: v for k, v in fields.items() if k not in _BODY_FIELDS}
+    in_body = {k: v for k, v in fields.items() if k in _BODY_FIELDS}
+    current = session.get(ProposalRow, proposal_id) if in_body else None
+    if current is not None:
+        values["body"] = {**current.body, **in_body}
+    return values
 
 
 def _compare_and_set(
