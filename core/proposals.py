@@ -176,8 +176,8 @@ def proof_status(proposal: FixProposal) -> str:
     if test is not None:
         reaches = f" ({test.reaches})" if test.reaches else ""
         return (
-            f"To be proven: {test.path}{reaches} must fail before the fix and pass after "
-            "it, or nothing is pushed."
+            f"To be proven: {test.path}{reaches} must fail before the fix (else the fix "
+            "goes without proof) and pass after it (else nothing is pushed)."
         )
     return "No proof: the evidence does not show how to reach the failure, so no test."
 
