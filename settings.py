@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     validate_timeout_seconds: float = Field(
         600.0, gt=0, validation_alias="VALIDATE_TIMEOUT_SECONDS"
     )
+    test_command: str = Field(
+        "python -m pytest -q -p no:cacheprovider",
+        min_length=1,
+        validation_alias="MENDBOT_TEST_COMMAND",
+        description="Runs one test file (its path is appended) with the service's Python.",
+    )
     git_author_name: str = Field(
         "mendbot",
         min_length=1,

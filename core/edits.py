@@ -7,7 +7,8 @@ runs when a proposal is built and again right before it is written). The rules:
   invisible characters and of look-alike letters mixed with Latin ones, stays inside the
   repository after resolving ``..`` and symlinks, and is not protected by the
   :class:`~core.policy.EditPolicy` (as written nor where a symlink leads);
-- it names a file that exists: creating a file is refused (:func:`may_create`);
+- it names a file that exists, or creates the one file :func:`may_create` allows (a
+  fix's regression test, nothing else), which must not exist yet;
 - ``old_text`` occurs exactly once in the file as it is now;
 - the whole change stays within the policy's caps: edits, characters, files and
   changed lines.
@@ -16,12 +17,13 @@ runs when a proposal is built and again right before it is written). The rules:
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from core.policy import DEFAULT_POLICY, EditPolicy
-from core.proposals import Edit
+from core.proposals import REGRESSION_TEST_DIR, Edit
 
 #: Longest repository-relative path accepted, in characters (one part: 255 UTF-8 bytes).
 MAX_PATH_CHARS = 1024
@@ -31,6 +33,21 @@ LOOKALIKE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COP
 #: Unicode categories no path may hold: controls, format (zero-width, bidi), unassigned,
 #: private use, surrogates, line and paragraph separators.
 _INVISIBLE = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp"})
+
+
+_REGRESSION_TEST = re.compile(
+    re.escape(REGRESSION_TEST_DIR) + r"/test_fix_\d{8}_\d{6}(?:_\d+)?\.py"
+)
+
+
+def may_create(relative_path: str) -> bool:
+    """Whether a proposal may create this file: only a fix's regression test.
+
+    A new module is a bigger decision than a fix; the one exception is the proof of one,
+    ``tests/mendbot/test_<fix id>.py`` (:func:`core.proposals.regression_test_path`), matched
+    exactly.
+    """
+    return _REGRESSION_TEST.fullmatch(relative_path) is not None
 
 
 class EditRejected(ValueError):
@@ -111,18 +128,6 @@ def _check_spelling(shown: str, raw: str) -> None:
             raise EditRejected(ascii(shown), "path mixes look-alike letters of other scripts")
 
 
-def may_create(relative_path: str) -> bool:
-    """Whether a proposal may create this file: never, today.
-
-    New files are protected (a new module is a bigger decision than a fix). This is the
-    one place to allow an exception, and the one planned is the regression test of a
-    proven fix (``tests/mendbot/test_<fix id>.py``); a path allowed here skips the
-    protection check, so it must be exact.
-    """
-    del relative_path
-    return False
-
-
 def check_edit(repo_root: Path, edit: Edit, policy: EditPolicy = DEFAULT_POLICY) -> Path:
     """Check one edit against the repository as it is now.
 
@@ -135,7 +140,10 @@ def check_edit(repo_root: Path, edit: Edit, policy: EditPolicy = DEFAULT_POLICY)
     target = locate_in_repo(repo_root, edit.path)
     if edit.old_text == "":
         if not may_create(edit.path):
-            raise EditRejected(edit.path, "creates a new file (new files are protected)")
+            raise EditRejected(
+                edit.path,
+                "creates a new file (new files are protected but a fix's regression test)",
+            )
         if target.exists():
             raise EditRejected(edit.path, "file exists; a new file needs a path that does not")
         return target

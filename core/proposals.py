@@ -124,6 +124,35 @@ class Evidence(BaseModel):
     detail: str = ""
 
 
+#: The folder of regression tests: ``tests/mendbot/test_<fix id>.py``.
+REGRESSION_TEST_DIR = "tests/mendbot"
+
+
+def regression_test_path(fix_id: str) -> str:
+    """Where the regression test of ``fix_id`` lives, e.g.
+    ``tests/mendbot/test_fix_20261121_023300.py`` (the one new file a fix may create)."""
+    return f"{REGRESSION_TEST_DIR}/test_{fix_id}.py"
+
+
+class RegressionTest(BaseModel):
+    """A pytest module that reproduces the failure: it must fail on the unfixed tree
+    with ``fails_with`` and pass once the edits are applied (a fail-to-pass test).
+
+    Attributes:
+        path: repository-relative, :func:`regression_test_path` of the proposal's id
+            (set by ``ProposalStore.add``; "" before the proposal has an id).
+        content: the module's source.
+        fails_with: the exception class name the test fails with before the fix, as the
+            log showed it (``KeyError``); None when the failure is an assertion.
+        reaches: how the test reaches the failure, in words (``GET /rooms/lobby``).
+    """
+
+    path: str = ""
+    content: str
+    fails_with: str | None = None
+    reaches: str = ""
+
+
 class FixProposal(BaseModel):
     """A diagnosed anomaly with the change that would fix it, waiting for a person.
 
@@ -149,6 +178,12 @@ class FixProposal(BaseModel):
         thread_ref: the notifier's handle on the proposal's message (Slack
             ``"<channel>:<ts>"``), None until posted.
         seen_again: how many more events of this anomaly arrived after it was posted.
+        regression_test: a test that reproduces the failure, when the evidence shows how
+            it is reached; None otherwise.
+        proven: once applied: True when the regression test failed on the unfixed tree
+            with the logged exception and passed after the fix; False when it did not
+            reproduce the failure (no proof, and the test is not committed); None when
+            there was no test or nothing was applied.
     """
 
     id: str = ""
@@ -172,11 +207,35 @@ class FixProposal(BaseModel):
     error: str | None = None
     thread_ref: str | None = None
     seen_again: int = 0
+    regression_test: RegressionTest | None = None
+    proven: bool | None = None
 
     @property
     def implementable(self) -> bool:
         """True when there is a concrete change to apply (otherwise: needs investigation)."""
         return bool(self.edits)
+
+
+def proof_status(proposal: FixProposal) -> str:
+    """Whether a test proves the fix, in one sentence, the same on every surface (Slack,
+    ``fixes show``, the commit message)."""
+    test = proposal.regression_test
+    if proposal.proven and test is not None:
+        return f"Proven by a test that failed before the fix and passes after it: {test.path}."
+    if proposal.proven is False:
+        return (
+            "No proof: the regression test did not reproduce the failure on the unfixed "
+            "code, so it was left out."
+        )
+    if test is not None and proposal.status is ProposalStatus.APPLIED:
+        return "No proof: the regression test was not run."
+    if test is not None:
+        reaches = f" ({test.reaches})" if test.reaches else ""
+        return (
+            f"To be proven: {test.path}{reaches} must fail before the fix (else the fix "
+            "goes without proof) and pass after it (else nothing is pushed)."
+        )
+    return "No proof: the evidence does not show how to reach the failure, so no test."
 
 
 class AuditEvent(BaseModel):

@@ -36,6 +36,7 @@ from core.redact import PLACEHOLDER
 from core.rewrites import check_rewrite
 from core.risk import risk_reasons
 
+REJECT_NEW_FILE = "creates a new file (new files are protected)"
 REJECT_EMPTY = "no edits"
 REJECT_NO_EVIDENCE = (
     "not a file the evidence points at (allowed: {allowed}); only the traceback's in-app "
@@ -104,6 +105,9 @@ def review_change(
     root = repo_root.resolve()
     normalised = [_normalise(root, edit, policy) for edit in edits]
     texts = planned_texts(root, normalised, policy)
+    for edit in normalised:  # a fix's regression test is its own field, never an edit
+        if edit.old_text == "":
+            raise EditRejected(edit.path, REJECT_NEW_FILE)
     check = recheck(root, evidence, anomaly=anomaly, policy=policy)
     for edit in normalised:
         _check_evidence(edit.path, check)

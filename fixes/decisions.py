@@ -357,6 +357,7 @@ class Decisions:
                 details=details,
                 commit_sha=outcome.commit_sha,
                 error=outcome.reason,
+                proven=outcome.proven,
             )
         except InvalidTransition as lost:
             raise self._not_open(proposal_id, lost.current) from lost

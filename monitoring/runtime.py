@@ -183,6 +183,7 @@ def build_implementor(
         branch=settings.git_branch,
         validate_command=settings.validate_command,
         validate_timeout_seconds=settings.validate_timeout_seconds,
+        test_command=settings.test_command,
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         service_environment=service_environment(),

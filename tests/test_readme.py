@@ -23,5 +23,7 @@ def test_readme_main_command_scans_the_bundled_log() -> None:
     blocks = _bash_blocks((ROOT / "README.md").read_text())
     scan = [b for b in blocks if "mendbot scan" in b and "\n" not in b]
     assert scan, "README has no one-line scan command"
-    path = scan[0].split("mendbot scan", 1)[1].split()[0]
-    assert (ROOT / path).is_file()
+    words = scan[0].split("mendbot scan", 1)[1].split()
+    assert (ROOT / words[0]).is_file()
+    assert "--repo" in words, "the first command must show a diff without any setup"
+    assert (ROOT / words[words.index("--repo") + 1]).is_dir()

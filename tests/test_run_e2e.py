@@ -85,6 +85,7 @@ def lm_answer(body: dict[str, Any]) -> str:
             edits=[],
             reasoning="No safe change.",
             risk_assessment={"level": "MEDIUM", "notes": "none"},
+            regression_test="",
         )
     guard = (
         '    if body["user_id"] not in STATS["users"]:\n'
@@ -94,6 +95,7 @@ def lm_answer(body: dict[str, Any]) -> str:
         edits=[{"path": "app.py", "old_text": line, "new_text": guard + line}],
         reasoning="Unknown users get a 404 instead of a crash.",
         risk_assessment={"level": "LOW", "notes": "Clients now get 404."},
+        regression_test="",
     )
 
 

@@ -92,6 +92,7 @@ def lm_answer(body: dict[str, Any]) -> str:
         edits=edits,
         reasoning=f"Quoted from the prompt: {prompt[-300:]}",
         risk_assessment={"level": "LOW", "notes": "none"},
+        regression_test="",
     )
 
 

@@ -88,9 +88,10 @@ def _progress_line(row: IncidentRow) -> str:
         if row.oracle_before is None
         else f"{_mark(row.oracle_before)}->{_mark(row.oracle_after)}"
     )
+    proof = {True: " (proven)", False: " (no proof)"}.get(row.proven, "")  # type: ignore[arg-type]
     return (
         f"  {row.case}/{row.incident}: {flagged}, {row.edits} edit(s), "
-        f"{row.outcome or 'not applied'}, oracle {oracle}: {verdict(row)}"
+        f"{row.outcome or 'not applied'}{proof}, oracle {oracle}: {verdict(row)}"
     )
 
 

@@ -64,7 +64,9 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         description="Run one monitoring cycle over a log file, stdin ('-'), or the "
         "configured log source (no PATH): parse, find anomalies, diagnose them, store "
         "proposals and notify (Slack when configured, else this terminal).",
-        epilog="example: mendbot scan ../shared/data/applogs/asgi_service.log --json",
+        epilog="examples (from the repository root):\n"
+        "  mendbot scan examples/asgi_service.log --repo examples/service\n"
+        "  mendbot scan examples/asgi_service.log --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scan.add_argument(
@@ -72,6 +74,12 @@ def _add_scan(sub: argparse._SubParsersAction) -> None:
         nargs="?",
         metavar="PATH|-",
         help="log file to read, '-' for stdin; omit to use the configured source",
+    )
+    scan.add_argument(
+        "--repo",
+        metavar="DIR",
+        help="diagnose against a scratch git copy of DIR (DIR is only read), instead of "
+        "TARGET_REPO_PATH",
     )
     scan.add_argument(
         "--json",

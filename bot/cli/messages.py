@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.notifier import ProposalEvent
-from core.proposals import AuditEvent, FixProposal, ProposalStatus
+from core.proposals import AuditEvent, FixProposal, ProposalStatus, proof_status
 from core.text import one_line, printable
 from fixes.apply.contract import RevertOutcome
 from fixes.persistence.db import driver_reason
@@ -120,6 +120,8 @@ def proposal_details(proposal: FixProposal) -> str:
     )
     if proposal.reasoning:
         lines.append(_field("reasoning", proposal.reasoning))
+    if proposal.implementable:
+        lines.append(_field("proof", proof_status(proposal)))
     if proposal.commit_sha:
         lines.append(_field("commit", one_line(proposal.commit_sha)))
     if proposal.error:
@@ -195,7 +197,9 @@ def progress(event: ProposalEvent) -> str | None:
 def outcome(proposal: FixProposal) -> str:
     """``fixes implement``: the final line(s) for the proposal's status."""
     if proposal.status is ProposalStatus.APPLIED:
-        return f"{proposal.id} applied: commit {proposal.commit_sha} pushed"
+        return (
+            f"{proposal.id} applied: commit {proposal.commit_sha} pushed. {proof_status(proposal)}"
+        )
     if proposal.status is ProposalStatus.AWAITING_MERGE:
         return (
             f"{proposal.id} awaiting merge: commit {proposal.commit_sha} pushed to "

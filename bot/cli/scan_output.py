@@ -24,6 +24,8 @@ from core.proposals import FixProposal
 from core.text import json_text, one_line, printable
 
 NO_SOURCE = "no log source configured; pass a PATH or '-' (stdin)"
+#: Proposals whose change a human scan shows as a diff.
+MAX_DIFFS = 3
 NO_ANOMALIES = "no anomalies"
 TEMPLATE_WIDTH = 160
 #: Rows a human table shows before saying how many more there are.
@@ -41,6 +43,21 @@ _SEVERITY_STYLE = {
 def input_error(message: str) -> str:
     """One line for an unreadable input (the ``LogInputError`` text)."""
     return f"cannot scan: {one_line(message)}"
+
+
+def repo_error(message: str) -> str:
+    """One line for a ``--repo`` that cannot be used."""
+    return f"cannot use --repo: {message}"
+
+
+def scratch_note(asked: str, copy: object) -> str:
+    """Where ``--repo`` was copied, and that the folder itself is left alone."""
+    return f"diagnosing against a scratch git copy of {asked} at {copy} ({asked} is not changed)"
+
+
+def apply_on_copy(copy: object) -> str:
+    """How to apply a proposal to the scratch copy."""
+    return f"to apply one to the copy: TARGET_REPO_PATH={copy} mendbot fixes implement ID"
 
 
 def progress_line(records: int) -> str:
@@ -169,8 +186,10 @@ def render(
     records: int,
     anomalies: list[Anomaly],
     proposals: list[FixProposal] | None = None,
+    diffs: list[tuple[FixProposal, str]] = (),  # type: ignore[assignment]
 ) -> None:
-    """The human output of a scan: the anomaly table, the proposal table, the summary.
+    """The human output of a scan: the anomaly table, the proposal table, the first
+    changes as diffs, the summary.
 
     Each table shows at most :data:`MAX_ROWS` rows (the first ones: most severe first), then
     a line saying how many more there are and where to see them, so a pathological log
@@ -184,6 +203,12 @@ def render(
         console.print(proposal_table(proposals[:MAX_ROWS]))
         if len(proposals) > MAX_ROWS:
             console.print(plain(more_proposals(len(proposals))), style="dim")
+        for proposal, diff in diffs:  # long lines overflow rather than wrap: copyable
+            console.print(plain(f"{proposal.id}  {proposal.title}"), style="bold", soft_wrap=True)
+            console.print(plain(diff.rstrip("\n")), soft_wrap=True)
+        more = sum(bool(p.edits) for p in proposals) - len(diffs)
+        if more > 0:
+            console.print(plain(f"{more} more with a change: mendbot fixes show ID"), style="dim")
         console.print(plain(next_steps(proposals) or ""), style="dim")
     console.print(plain(summary_line(records, anomalies, proposals)))
 

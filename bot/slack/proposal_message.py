@@ -10,16 +10,17 @@ models) and the shortening that keeps it inside Slack's limits (see
     sample       the newest log sample, its tail kept (when there is one)
     root cause   with the affected components
     change       the diff: one section in the channel message, up to eight for ``show``
-    reasoning, risk (with the risky constructs the checks found), notes
+    reasoning, risk (with the risky constructs the checks found), proof (the regression
+    test that must fail before and pass after), notes
     decision     Approve (with a confirm dialog) and Reject, and the words that do the
                  same; or the status once approved or applying
 
-Once decided and done with (applied, verified, regressed, reverted, rolled back, failed,
-rejected, expired) the message shrinks to the header, the status, what was seen, the root
-cause and the facts; a regressed fix also gets a Revert button (with a confirm dialog) and
-the words that do the same. The plain ``text`` fallback carries the id, severity, title,
-status and, while proposed, "To approve: @mendbot implement fix_ID / To reject: @mendbot
-reject fix_ID" (while regressed, "To revert: @mendbot revert fix_ID").
+Once decided and done with (applied, verified, regressed, reverted, rolled back, failed, rejected,
+expired) the message shrinks to the header, the status, what was seen, the root cause and the facts
+(with whether a test proves an applied fix); a regressed fix also gets a Revert button (with a
+confirm dialog) and the words that do the same. The plain ``text`` fallback carries the id,
+severity, title, status and, while proposed, "To approve: @mendbot implement fix_ID / To reject:
+@mendbot reject fix_ID" (while regressed, "To revert: @mendbot revert fix_ID").
 
 Untrusted text (log samples, the LM's words, file paths, error strings) goes through
 :func:`bot.slack.mrkdwn.safe` before it is placed, in the blocks and in the ``text``
@@ -56,7 +57,7 @@ from bot.slack.block_kit import (
 from bot.slack.commands import APPROVE_ACTION, REJECT_ACTION, REVERT_ACTION
 from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, code_block, duration, escape, safe, when
 from core.edits import unified_diff
-from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
+from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus, proof_status
 from core.redact import scrub_secrets
 from core.text import one_line
 
@@ -150,6 +151,8 @@ def _full_blocks(proposal: FixProposal, diff: str, diff_sections: int) -> list[B
     blocks += _change(proposal, diff, diff_sections)
     blocks.append(_reasoning(proposal))
     blocks.append(_risk(proposal))
+    if proposal.implementable:
+        blocks.append(_context(safe(proof_status(proposal))))
     if proposal.notes:
         blocks.append(_context("Notes: " + "; ".join(safe(note) for note in proposal.notes)))
     return blocks
@@ -292,6 +295,8 @@ def _status(proposal: FixProposal) -> SectionBlock:
             text += f" {when(proposal.decided_at)}"
     if proposal.commit_sha:
         text += f"\nCommit `{escape(proposal.commit_sha[:12])}`"
+    if proposal.status is ProposalStatus.APPLIED:
+        text += f"\n{safe(proof_status(proposal))}"
     if proposal.error:
         text += f"\nReason: {safe(proposal.error[:1500])}"
     return _section(text)

@@ -160,7 +160,16 @@ def _applied(d: dict[str, Any]) -> str:
         text += f": commit <{escape(str(url))}|{commit}>" if url else f": commit {commit}"
     if d.get("branch"):
         text += f" on `{_said(d['branch'], 200)}`"
-    return text + ". The platform deploys it from there."
+    text += ". The platform deploys it from there."
+    if d.get("proven") is True:
+        text += (
+            " :white_check_mark: Proven by a test that failed before the fix and passes after it."
+        )
+    elif d.get("proven") is False:
+        text += " No proof: the regression test did not reproduce the failure, so it was left out."
+    else:
+        text += " No proof: the evidence did not show how to reach the failure, so no test."
+    return text
 
 
 def _sha(d: dict[str, Any]) -> str:

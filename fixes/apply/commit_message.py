@@ -1,14 +1,14 @@
 """Fixes apply: the fix commit's message, written for people and for recovery.
 
-``Auto-fix: <summary>``, a body (root cause, what was seen, the files changed, why), and
-git trailers: ``Fix-Id:`` (which recovery and ``GitOps.find_fix_commit`` search for),
-``Approved-by:`` and ``Anomaly:``. A revert of a pushed fix reads ``Revert "Auto-fix:
-<summary>"`` with the trailers ``Reverts-Fix-Id:`` and ``Approved-by:`` (never
-``Fix-Id:``, so the revert is not mistaken for the fix). Proposal text is untrusted (it
-comes from logs and an LM), so it is reduced to printable one-line summaries and wrapped
-paragraphs that cannot pose as trailers: every control, bidi and invisible character
-is shown as an escape (:func:`core.text.printable`), so ``git log`` in a terminal prints
-it as text.
+``Auto-fix: <summary>``, a body (root cause, what was seen, the files changed, why), and git
+trailers: ``Fix-Id:`` (which recovery and ``GitOps.find_fix_commit`` search for), ``Approved-by:``,
+``Anomaly:`` and, for a proven fix, ``Proven-by:`` (the regression test's path); the body also says
+whether a test proves the fix. A revert of a pushed fix reads ``Revert "Auto-fix: <summary>"`` with
+the trailers ``Reverts-Fix-Id:`` and ``Approved-by:`` (never ``Fix-Id:``, so the revert is not
+mistaken for the fix). Proposal text is untrusted (it comes from logs and an LM), so it is reduced
+to printable one-line summaries and wrapped paragraphs that cannot pose as trailers: every control,
+bidi and invisible character is shown as an escape (:func:`core.text.printable`), so ``git log`` in
+a terminal prints it as text.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from core.proposals import FixProposal
+from core.proposals import FixProposal, ProposalStatus, proof_status
 from core.redact import mask_proposal
 from core.text import one_line, printable
 
@@ -24,18 +24,26 @@ from core.text import one_line, printable
 FIX_ID_TRAILER = "Fix-Id"
 #: The trailer of a revert commit whose value is the fix it undoes.
 REVERTS_FIX_ID_TRAILER = "Reverts-Fix-Id"
+#: The trailer naming the regression test of a proven fix.
+PROVEN_BY_TRAILER = "Proven-by"
 _SUMMARY_CHARS = 72
 _TRAILER_LIKE = re.compile(r"[A-Za-z0-9][\w-]*\s*:").match
 
 
-def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
-    """``Auto-fix: <summary>``, a body (root cause, anomaly, files) and the trailers.
+def commit_message(proposal: FixProposal, *, approved_by: str, proven: bool | None = None) -> str:
+    """``Auto-fix: <summary>``, a body (root cause, anomaly, files, proof) and the trailers.
 
-    The trailers (git's format, the last paragraph) are ``Fix-Id:``, ``Approved-by:`` and
-    ``Anomaly:`` (the fingerprint). Proposal text is untrusted: it is masked for secrets
-    (:func:`core.redact.mask_proposal`, for proposals stored before masking existed) and
-    reduced to printable single-line summaries and wrapped paragraphs that cannot pose as
-    trailers.
+    Args:
+        proposal: the fix.
+        approved_by: who said yes.
+        proven: True when its regression test failed before and passes after; False when
+            the test did not reproduce the failure; None when there was no test.
+
+    The trailers (git's format, the last paragraph) are ``Fix-Id:``, ``Approved-by:``,
+    ``Anomaly:`` (the fingerprint) and, when proven, ``Proven-by:``. Proposal text is untrusted:
+    it is masked for secrets (:func:`core.redact.mask_proposal`, for proposals stored before
+    masking existed) and reduced to printable single-line summaries and wrapped paragraphs that
+    cannot pose as trailers.
     """
     proposal = mask_proposal(proposal)
     anomaly = proposal.anomaly
@@ -55,11 +63,16 @@ def commit_message(proposal: FixProposal, *, approved_by: str) -> str:
     ]
     if proposal.reasoning:
         paragraphs.append(f"Why: {proposal.reasoning}")
+    test = proposal.regression_test
+    settled = proposal.model_copy(update={"proven": proven, "status": ProposalStatus.APPLIED})
+    paragraphs.append(proof_status(settled))
     body = "\n\n".join(_paragraph(text) for text in paragraphs)
     trailers = (
         f"{FIX_ID_TRAILER}: {proposal.id}\nApproved-by: {_one_line(approved_by, 128)}\n"
         f"Anomaly: {_one_line(proposal.fingerprint, 128)}"
     )
+    if proven and test is not None:
+        trailers += f"\n{PROVEN_BY_TRAILER}: {_one_line(test.path, 128)}"
     return f"Auto-fix: {summary}\n\n{body}\n\n{trailers}\n"
 
 

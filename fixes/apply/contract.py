@@ -32,6 +32,9 @@ class ApplyOutcome(BaseModel):
             ``GIT_BRANCH`` (pull-request delivery: ``mendbot/<fix id>``).
         pull_request: the open pull request's facts
             (:meth:`fixes.apply.github.PullRequest.summary`), when ``awaiting_merge``.
+        proven: when applied with a regression test: True when it failed before the fix
+            with the logged exception and passed after; False when it did not reproduce
+            the failure (not committed); None without a test.
     """
 
     status: Literal["applied", "rolled_back", "failed", "awaiting_merge"]
@@ -42,6 +45,7 @@ class ApplyOutcome(BaseModel):
     kept_branch: str | None = None
     branch: str | None = None
     pull_request: dict[str, Any] | None = None
+    proven: bool | None = None
 
 
 class RevertOutcome(BaseModel):

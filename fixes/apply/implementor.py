@@ -38,9 +38,9 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.edits import EditRejected
+from core.edits import EditRejected, planned_contents
 from core.policy import DEFAULT_POLICY, EditPolicy
-from core.proposals import FixProposal
+from core.proposals import Edit, FixProposal, regression_test_path
 from core.review import recheck_proposal
 from fixes.apply.commit_message import commit_message
 from fixes.apply.contract import ApplyOutcome, RevertOutcome
@@ -48,6 +48,7 @@ from fixes.apply.delivery import Delivery, PushDelivery
 from fixes.apply.gitops import GitOps, GitOpsError, scrub
 from fixes.apply.history import changed_lines
 from fixes.apply.journal import Journal, JournalError
+from fixes.apply.proof import RegressionPlan
 from fixes.apply.recovery import recover
 from fixes.apply.revert import revert_fix
 from fixes.apply.transaction import ApplyTransaction, EventSink
@@ -62,7 +63,10 @@ class FixImplementor:
         remote: ``GIT_REMOTE``.
         branch: ``GIT_BRANCH``; the checkout must be on it.
         validate_command: ``VALIDATE_COMMAND`` (shell, cwd = repository), or None.
-        validate_timeout_seconds: limit for the command and the import check.
+        validate_timeout_seconds: limit for the command, the import check and each run of
+            a regression test.
+        test_command: ``MENDBOT_TEST_COMMAND``: runs one test file (path appended) with
+            the service's Python (see :mod:`fixes.apply.proof`).
         author_name, author_email: identity of fix commits.
         import_check: import the changed modules in a subprocess (see
             :mod:`fixes.apply.validation`).
@@ -85,6 +89,7 @@ class FixImplementor:
         branch: str = "main",
         validate_command: str | None = None,
         validate_timeout_seconds: float = 600.0,
+        test_command: str = "python -m pytest -q -p no:cacheprovider",
         author_name: str = "mendbot",
         author_email: str = "mendbot@localhost",
         import_check: bool = True,
@@ -101,6 +106,7 @@ class FixImplementor:
         self.author_name = author_name
         self.author_email = author_email
         self.network_timeout_seconds = network_timeout_seconds
+        self.test_command = test_command
         self.lock_wait_seconds = (
             validate_timeout_seconds + 300.0 if lock_wait_seconds is None else lock_wait_seconds
         )
@@ -172,11 +178,12 @@ class FixImplementor:
     def _apply_locked(
         self, proposal: FixProposal, approved_by: str, on_event: EventSink
     ) -> ApplyOutcome:
-        message = commit_message(proposal, approved_by=approved_by)
         started = self._begin(proposal, on_event)
         if isinstance(started, ApplyOutcome):
             return started
-        pushed = started.run(message)
+        pushed = started.run(
+            lambda proven: commit_message(proposal, approved_by=approved_by, proven=proven)
+        )
         return self.delivery.deliver(proposal, pushed, approved_by=approved_by, base=self.branch)
 
     def _begin(self, proposal: FixProposal, on_event: EventSink) -> ApplyTransaction | ApplyOutcome:
@@ -184,6 +191,9 @@ class FixImplementor:
         (``failed``; nothing was written)."""
         if not proposal.edits:
             return _failed("refused: the proposal has no change to apply")
+        edits, regression = self._edits_and_test(proposal)
+        if isinstance(regression, str):
+            return _failed(regression)
         try:
             gitops = self._open_git()
             journal = self._journal_for(gitops)
@@ -194,15 +204,17 @@ class FixImplementor:
                 )
             base = gitops.preflight()
             contents = recheck_proposal(gitops.root, proposal, self.policy).contents
+            if regression is not None:  # the one new file a fix may create, checked alone
+                contents.update(planned_contents(gitops.root, edits[-1:], self.policy))
         except GitOpsError as error:
             return _failed(f"refused: {error.reason}")
         except EditRejected as error:
             return _failed(scrub(f"refused before any change: {error}"))
         except JournalError as error:
             return _failed(scrub(f"refused: {error}"))
-        baseline = self.validator.baseline(
-            [p.relative_to(gitops.root).as_posix() for p in contents]
-        )
+        test = regression.path if regression else None
+        written = [p.relative_to(gitops.root).as_posix() for p in contents]
+        baseline = self.validator.baseline([path for path in written if path != test])
         try:
             return ApplyTransaction.begin(
                 gitops=gitops,
@@ -214,6 +226,7 @@ class FixImplementor:
                 baseline=baseline,
                 on_event=on_event,
                 push_branch=self.delivery.push_branch(proposal.id),
+                regression=regression,
             )
         except (JournalError, OSError) as error:
             return _failed(scrub(f"refused: cannot take the backup: {error}"))
@@ -265,6 +278,23 @@ class FixImplementor:
             return changed_lines(self._open_git(), commit_sha)
         except GitOpsError:
             return {}
+
+    def _edits_and_test(
+        self, proposal: FixProposal
+    ) -> tuple[list[Edit], RegressionPlan | str | None]:
+        """The edits to write (the regression test last, as a new file) and its plan; or
+        why the proposal is refused (a string). Only the regression test, at
+        ``tests/mendbot/test_<id>.py``, may be a new file."""
+        expected = regression_test_path(proposal.id)
+        if any(edit.old_text == "" for edit in proposal.edits):
+            return [], "refused before any change: only the regression test may be a new file"
+        test = proposal.regression_test
+        if test is None:
+            return list(proposal.edits), None
+        if test.path != expected:
+            return [], f"refused before any change: the regression test must be at {expected}"
+        plan = RegressionPlan(path=test.path, fails_with=test.fails_with, command=self.test_command)
+        return [*proposal.edits, Edit(path=test.path, old_text="", new_text=test.content)], plan
 
     # --- recovery ----------------------------------------------------------------------------
     def recover_interrupted(

@@ -3,7 +3,9 @@
 ::
 
     ApplyTransaction.begin    back up the files, journal them (phase backed_up)
-    ApplyTransaction.run      write (written) ─▶ validate ─▶ commit (committed) ─▶ push (pushed)
+    ApplyTransaction.run      [regression test alone: must fail] ─▶ write (written) ─▶
+                              validate [─▶ regression test: must pass] ─▶ commit (committed)
+                              ─▶ push (pushed)
                               └─ on any failure, on leaving the block: roll_back ─┘
 
 With a ``push_branch`` (pull-request delivery) the fix commit is pushed to that branch of
@@ -16,7 +18,8 @@ anywhere leaves a journal that :func:`roll_back` (called by recovery at the next
 undoes the same way. Until the push is confirmed, leaving the block by any path (a
 refused validation or push, an exception, ``KeyboardInterrupt``) rolls back; once the
 remote has the commit nothing is undone. Never force-pushes: when the remote moved on,
-the one retry is fetch, rebase, revalidate, push. Every reason is token-scrubbed.
+the one retry is fetch, rebase, revalidate, push. Every reason is token-scrubbed. A
+regression test proves the fix or is left out (:mod:`fixes.apply.proof`).
 
 Errors: :meth:`ApplyTransaction.begin` raises :class:`~fixes.apply.journal.JournalError`
 or ``OSError`` when the backup cannot be taken (nothing was written).
@@ -28,6 +31,7 @@ recovery), or an error after the remote took the push (nothing is undone then).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,9 +42,12 @@ from fixes.apply.commit_message import FIX_ID_TRAILER, REVERTS_FIX_ID_TRAILER
 from fixes.apply.contract import ApplyOutcome
 from fixes.apply.gitops import GitOps, GitOpsError, PushRejected, scrub
 from fixes.apply.journal import Journal, JournalEntry, Phase, atomic_write
+from fixes.apply.proof import RegressionPlan, run_test
 from fixes.apply.validation import ImportBaseline, ValidationReport, Validator
 
 EventSink = Callable[[ProposalEvent], None]
+#: The commit message for a fix, given whether it was proven (None: no regression test).
+MessageFor = Callable[[bool | None], str]
 
 
 class _GiveUp(Exception):
@@ -72,8 +79,11 @@ class ApplyTransaction:
         push_branch: push the fix commit to this branch of the remote (never forced, no
             rebase retry) and return the checkout to ``entry.reset_to``; None pushes to
             ``GIT_BRANCH``.
+        regression: the regression test among ``contents``, or None.
 
     Attributes:
+        proven: True once the regression test failed before the fix and passed after;
+            False when it did not reproduce the failure; None without a test.
         pushed: the remote has the fix commit (nothing is rolled back any more).
         rolled_back: :func:`roll_back` ran to its end.
         kept_branch: the local branch holding an unpushed fix commit after a rollback.
@@ -90,6 +100,7 @@ class ApplyTransaction:
         baseline: ImportBaseline,
         on_event: EventSink,
         push_branch: str | None = None,
+        regression: RegressionPlan | None = None,
     ) -> None:
         self.gitops = gitops
         self.journal = journal
@@ -99,6 +110,8 @@ class ApplyTransaction:
         self.baseline = baseline
         self.on_event = on_event
         self.push_branch = push_branch
+        self.regression = regression
+        self.proven: bool | None = None
         self.pushed = False
         self.rolled_back = False
         self.kept_branch: str | None = None
@@ -117,6 +130,7 @@ class ApplyTransaction:
         on_event: EventSink,
         push_branch: str | None = None,
         kind: Literal["fix", "revert"] = "fix",
+        regression: RegressionPlan | None = None,
     ) -> ApplyTransaction:
         """Back up every file the fix writes and journal them (phase ``backed_up``),
         before anything is written.
@@ -132,6 +146,7 @@ class ApplyTransaction:
             push_branch: see the class; None pushes to ``GIT_BRANCH``.
             kind: ``fix``, or ``revert`` when the commit undoes a pushed fix (journaled,
                 so that recovery and :func:`roll_back` look for the right commit).
+            regression: the regression test among ``contents`` (created, run first).
 
         Raises:
             fixes.apply.journal.JournalError: a journal exists, or it or a backup cannot
@@ -155,14 +170,24 @@ class ApplyTransaction:
             baseline=baseline,
             on_event=on_event,
             push_branch=push_branch,
+            regression=regression,
         )
 
     @property
     def paths(self) -> list[str]:
-        """The repository-relative paths the fix writes, in edit order."""
-        return [item.path for item in self.entry.files]
+        """The repository-relative paths the fix writes, in edit order (a regression test
+        that did not reproduce the failure is left out)."""
+        left_out = self.regression.path if self.regression and self.proven is False else None
+        return [item.path for item in self.entry.files if item.path != left_out]
 
-    def run(self, message: str) -> ApplyOutcome:
+    @property
+    def code_paths(self) -> list[str]:
+        """:attr:`paths` without the regression test (what the compile and import checks
+        read; the test runs under pytest, in the service's environment)."""
+        test = self.regression.path if self.regression else None
+        return [path for path in self.paths if path != test]
+
+    def run(self, message: str | MessageFor) -> ApplyOutcome:
         """Write, validate, commit with ``message`` and push; roll back on any failure.
 
         Returns:
@@ -176,9 +201,10 @@ class ApplyTransaction:
                 after rolling back; an error of the rollback itself; an error after the
                 remote took the push (nothing to undo then).
         """
+        message_for = message if callable(message) else (lambda _proven: message)
         try:
             with self._rolled_back_unless_pushed():
-                sha = self._forward(message)
+                sha = self._forward(message_for)
         except _GiveUp as stop:
             return self._given_up(stop)
         except Exception as error:
@@ -190,7 +216,11 @@ class ApplyTransaction:
             )
         url = self.gitops.commit_url(sha)
         return ApplyOutcome(
-            status="applied", commit_sha=sha, commit_url=url, branch=self.push_branch
+            status="applied",
+            commit_sha=sha,
+            commit_url=url,
+            branch=self.push_branch,
+            proven=self.proven,
         )
 
     @contextmanager
@@ -202,11 +232,14 @@ class ApplyTransaction:
                 self.kept_branch = roll_back(self.gitops, self.journal, self.entry)
                 self.rolled_back = True
 
-    def _forward(self, message: str) -> str:
+    def _forward(self, message_for: MessageFor) -> str:
         """Every step, each journaled before the next starts; returns the pushed sha."""
         details = {"files": self.paths, "base_sha": self.entry.base_sha}
         self.on_event(ProposalEvent(kind="applying", details=details))
+        written = self._reproduce()
         for path, data in self.contents.items():
+            if path in written:
+                continue
             if data is None:
                 path.unlink(missing_ok=True)
             else:
@@ -216,7 +249,8 @@ class ApplyTransaction:
         if not report.ok:
             reason = f"validation failed ({report.failed_check})"
             raise _GiveUp("rolled_back", reason, report.output)
-        sha = self.gitops.commit(self.paths, message)
+        self._confirm()
+        sha = self.gitops.commit(self.paths, message_for(self.proven))
         self._record(phase=Phase.COMMITTED, commit_sha=sha)
         if self.push_branch is not None:
             self._push_to_own_branch(self.push_branch)
@@ -240,6 +274,46 @@ class ApplyTransaction:
         except PushRejected as refused:
             raise _GiveUp("failed", refused.reason) from refused
         self.pushed = True
+
+    def _reproduce(self) -> set[Path]:
+        """Write the regression test alone and run it on the unfixed tree; keep it when it
+        fails as the log did, remove it otherwise (no proof). Returns the paths written."""
+        if self.regression is None:
+            return set()
+        test = next(p for p in self.contents if self._relative(p) == self.regression.path)
+        content = self.contents[test]
+        if content is None:  # a regression test is created, never deleted
+            raise _GiveUp("failed", f"refused: no content for {self.regression.path}")
+        atomic_write(test, content)
+        before = run_test(self.validator, self.regression)
+        self.proven = False if before.verdict != "reproduced" else None
+        if self.proven is False:  # no proof: take the test and the folders made for it away
+            with contextlib.suppress(FileNotFoundError):
+                test.unlink()
+            for directory in reversed(self.entry.created_dirs):
+                with contextlib.suppress(OSError):  # not empty: something else is there
+                    (self.gitops.root / directory).rmdir()
+        return {test}
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.gitops.root).as_posix()
+
+    def _confirm(self) -> None:
+        """After the fix: a reproducing regression test must pass now.
+
+        Raises:
+            _GiveUp: it still fails (the fix does not fix what the log showed).
+        """
+        if self.regression is None or self.proven is False:
+            return
+        after = run_test(self.validator, self.regression)
+        if after.verdict != "passed":
+            reason = (
+                f"the regression test {self.regression.path} failed before the fix and "
+                "still fails after it"
+            )
+            raise _GiveUp("rolled_back", reason, after.output)
+        self.proven = True
 
     def _push(self) -> None:
         """Push; after a non-fast-forward refusal, retry once (:meth:`_rebase_and_push`).
@@ -277,7 +351,7 @@ class ApplyTransaction:
     def _validate(self, *, after_rebase: bool = False) -> ValidationReport:
         """Run the checks on the written files and tell ``on_event`` how they went."""
         root = self.gitops.root
-        present = [path for path in self.paths if (root / path).is_file()]
+        present = [path for path in self.code_paths if (root / path).is_file()]
         report = self.validator.validate(present, self.baseline)
         if not report.ok:
             details = {"check": report.failed_check, "output": report.output}

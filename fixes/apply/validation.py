@@ -190,7 +190,7 @@ class Validator:
         if self.command is None:
             return
         started = time.monotonic()
-        status, output = self._run_shell(self.command)
+        status, output = self.run_shell(self.command)
         took = time.monotonic() - started
         if status is None:
             self._fail(
@@ -242,7 +242,10 @@ class Validator:
         except json.JSONDecodeError:
             return {}, output
 
-    def _run_shell(self, command: str) -> tuple[int | None, str]:
+    def run_shell(self, command: str) -> tuple[int | None, str]:
+        """Run ``command`` through the shell in the repository, with the service's
+        environment and ``timeout_seconds``; returns (exit status or None when it timed
+        out and was killed, output)."""
         env = dict(self.environment)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         return self._run(command, env=env, shell=True)

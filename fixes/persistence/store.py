@@ -28,7 +28,14 @@ from sqlmodel import Session, col, select
 
 from core.clock import utcnow
 from core.models import Anomaly
-from core.proposals import OPEN_STATUSES, TRANSITIONS, AuditEvent, FixProposal, ProposalStatus
+from core.proposals import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    AuditEvent,
+    FixProposal,
+    ProposalStatus,
+    regression_test_path,
+)
 from core.redact import mask_proposal, scrub_secrets
 from fixes.persistence.anomalies import AnomalyTotals
 from fixes.persistence.audit import AuditTrail, audit_row
@@ -43,7 +50,9 @@ SYSTEM_ACTOR = "mendbot"
 #: took the id it tried (the suffixes themselves never run out).
 _CLAIM_ATTEMPTS = 100
 #: Proposal fields a transition may set beside ``status`` (the rest are fixed at creation).
-_TRANSITION_FIELDS = frozenset({"decided_by", "decided_at", "commit_sha", "error"})
+#: those without a column of their own are merged into the row's JSON ``body``.
+_TRANSITION_FIELDS = frozenset({"decided_by", "decided_at", "commit_sha", "error", "proven"})
+_BODY_FIELDS = frozenset({"proven"})
 
 
 class ProposalStore:
@@ -71,6 +80,7 @@ class ProposalStore:
         ``_2``, ``_3``, ... appended when that is taken, without an upper bound (see
         :mod:`fixes.persistence.ids`); the primary key decides between processes. Its
         texts are stored masked (:func:`core.redact.mask_proposal`; edits as they are).
+        A regression test gets its path from the id (``tests/mendbot/test_<id>.py``).
 
         Returns:
             A masked copy of ``proposal`` with ``id``, ``status=proposed`` and
@@ -197,8 +207,8 @@ class ProposalStore:
             expected: statuses it may start from; default: every status that
                 :data:`~core.proposals.TRANSITIONS` allows to reach ``to``.
             details: extra facts for the audit event (JSON-serialisable; stored masked).
-            **fields: ``decided_by``, ``decided_at``, ``commit_sha``, ``error`` to set too
-                (``error`` is stored masked).
+            **fields: ``decided_by``, ``decided_at``, ``commit_sha``, ``error``, ``proven``
+                to set too (``error`` is stored masked).
 
         Returns:
             The proposal as stored after the transition.
@@ -216,8 +226,9 @@ class ProposalStore:
             fields["error"] = scrub_secrets(fields["error"])
         now = utcnow()
         audit = _transition_facts(sources, details or {}, fields)
-        values = {"status": to.value, "updated_at": now, **fields}
+        values: dict[str, Any] = {"status": to.value, "updated_at": now}
         with self.db.session() as session:
+            values.update(_field_values(session, proposal_id, fields))
             won = _compare_and_set(session, proposal_id, sources, values)
             if won:
                 session.add(audit_row(actor, to.value, proposal_id, audit, at=now))
@@ -313,12 +324,17 @@ class ProposalStore:
 
 
 def _as_new(proposal: FixProposal, proposal_id: str) -> FixProposal:
-    """A masked copy to insert: ``id`` set, ``proposed``, ``updated_at`` = ``created_at``."""
+    """A masked copy to insert: ``id`` set, ``proposed``, ``updated_at`` = ``created_at``,
+    and a regression test's path from the id."""
+    test = proposal.regression_test
     return mask_proposal(proposal).model_copy(
         update={
             "id": proposal_id,
             "status": ProposalStatus.PROPOSED,
             "updated_at": proposal.created_at,
+            "regression_test": test.model_copy(update={"path": regression_test_path(proposal_id)})
+            if test
+            else None,
         }
     )
 
@@ -347,8 +363,19 @@ def _transition_facts(
     """The audit details of a transition: where it came from, the caller's facts, and
     the ``commit_sha`` / ``error`` it sets."""
     facts = {"from": sorted(s.value for s in sources), **details}
-    facts.update({k: v for k, v in fields.items() if k in ("commit_sha", "error")})
+    facts.update({k: v for k, v in fields.items() if k in ("commit_sha", "error", "proven")})
     return facts
+
+
+def _field_values(session: Session, proposal_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Column values for ``fields``: a column field as itself, a body field (``proven``)
+    merged into the row's JSON ``body`` as it is in this transaction."""
+    values = {k: v for k, v in fields.items() if k not in _BODY_FIELDS}
+    in_body = {k: v for k, v in fields.items() if k in _BODY_FIELDS}
+    current = session.get(ProposalRow, proposal_id) if in_body else None
+    if current is not None:
+        values["body"] = {**current.body, **in_body}
+    return values
 
 
 def _compare_and_set(

@@ -192,6 +192,9 @@ def _error_details(group: Group) -> dict[str, Any]:
     frame = app_frame(group.newest.frames) if group.signature else None
     if frame is not None:
         details["app_frame"] = f"{frame.file}:{frame.line} in {frame.function}"
+    request = group.newest.attributes.get("request") if group.signature else None
+    if isinstance(request, str):
+        details["request"] = request  # "GET /rooms/r9": how the failure is reached
     return details
 
 

@@ -10,7 +10,8 @@ diagnosis cost); everything else is internal::
     signatures.py  AnalyzeAnomaly, GenerateFix            } imported only when
     program.py     the dspy.Module and the DSPy boundary  } MENDBOT_LM is set
     lm.py          dspy.LM from the settings               }
-    playbooks.py   offline root causes (guards.py: the edits they may propose)
+    playbooks.py   offline root causes (remedies/: the edits they may propose, by class)
+    titles.py      a proposal's one-line title, placeholders taken out
     cache.py       LM diagnoses per fingerprint, model and code digest
     usage.py       DiagnosisUsage: LM requests, tokens and seconds per anomaly
     errors.py      DiagnosisError tree

@@ -15,6 +15,9 @@ For each anomaly, most severe first:
    instead; otherwise the proposal "needs investigation" (no edits). A reviewed proposal
    carries the evidence that made its files editable and the risky constructs its edits
    add (``risk_reasons``), which make its risk HIGH whatever the LM said.
+5. a proposal with edits carries a regression test: the LM's (``GenerateFix``), when it
+   passes :func:`~monitoring.diagnosis.reproduce.review_test`, else the template for how
+   the evidence reaches the failure (:mod:`monitoring.diagnosis.reproduce`), if any.
 
 :meth:`Diagnoser.propose` never raises for LM or repository trouble. dspy is imported only
 when an LM diagnosis is made.
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from core.edits import EditRejected
 from core.models import Anomaly, Diagnosis, Severity
 from core.policy import DEFAULT_POLICY, EditPolicy
-from core.proposals import Edit, FixProposal, ProposalStatus
+from core.proposals import Edit, FixProposal, ProposalStatus, RegressionTest
 from core.redact import Redactor, mask_proposal, scrub_secrets
 from core.review import REJECT_NO_EVIDENCE_NONE, ReviewedChange, review_change
 from monitoring.diagnosis import messages as msg
@@ -43,7 +46,9 @@ from monitoring.diagnosis.draft import Draft
 from monitoring.diagnosis.errors import DiagnosisError, LMUnavailable
 from monitoring.diagnosis.inputs import build_inputs
 from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
+from monitoring.diagnosis.remedies.base import Failure
 from monitoring.diagnosis.repo import RepoIndex
+from monitoring.diagnosis.reproduce import regression_test, review_test
 from monitoring.diagnosis.titles import title_for
 from monitoring.diagnosis.usage import DiagnosisUsage
 
@@ -124,6 +129,7 @@ class Diagnoser:
         try:
             context = build_context(anomaly, index)
             draft = self._diagnose(anomaly, context, index, cycle)
+            draft.regression_test = self._test_for(draft, anomaly, context, index)
         except Exception:  # a bug or an odd repository must not cost the other anomalies
             logger.exception("diagnosis of %s failed; proposing without code", anomaly.fingerprint)
             context = CodeContext()
@@ -208,6 +214,22 @@ class Diagnoser:
                 return fallback
         return draft
 
+    def _test_for(
+        self, draft: Draft, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None
+    ) -> RegressionTest | None:
+        """The draft's regression test: its own when it passes review, else a template's;
+        none without edits."""
+        if not draft.edits or index is None:
+            return None
+        if draft.regression_test is not None:
+            problem = review_test(draft.regression_test.content)
+            if problem is None:
+                return draft.regression_test
+            draft.notes.append(msg.NOTE_TEST_DROPPED.format(reason=problem))
+        failure = Failure.of(anomaly, context, index)
+        times = "once" if anomaly.count == 1 else f"{anomaly.count} times"
+        return regression_test(failure, times=times) if failure else None
+
     def _review(
         self, edits: list[Edit], anomaly: Anomaly, context: CodeContext, index: RepoIndex | None
     ) -> ReviewedChange:
@@ -246,6 +268,7 @@ class Diagnoser:
         finally:
             if isinstance(history, list) and self._usage is not None:
                 self._usage.add_requests(e for e in history if id(e) not in before)
+        answer.regression_test = code_redactor.restore(answer.regression_test)
         logger.info(
             "LM diagnosis of %s by %s (%s engine): %d input characters",
             anomaly.fingerprint,
@@ -277,6 +300,10 @@ class Diagnoser:
             model=self._model,
             evidence=evidence_facts(anomaly, context),
         )
+        test = None
+        if answer.edits and answer.regression_test:
+            fails_with = (anomaly.exception_type or "").rsplit(".", 1)[-1] or None
+            test = RegressionTest(content=answer.regression_test, fails_with=fails_with)
         return Draft(
             diagnosis=diagnosis,
             edits=answer.edits,
@@ -285,6 +312,7 @@ class Diagnoser:
             risk_notes=answer.risk_notes,
             notes=notes,
             edits_dropped=answer.edits_dropped,
+            regression_test=test,
         )
 
     @property
@@ -334,7 +362,7 @@ def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetim
             fingerprint=anomaly.fingerprint,
             anomaly=anomaly,
             diagnosis=draft.diagnosis,
-            title=title_for(anomaly, context),
+            title=title_for(anomaly, context, draft.title),
             edits=draft.edits,
             reasoning=draft.reasoning,
             evidence=draft.evidence,
@@ -342,6 +370,7 @@ def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetim
             risk_notes=draft.risk_notes,
             risk_reasons=draft.risk_reasons,
             notes=draft.notes,
+            regression_test=draft.regression_test if draft.edits else None,
             status=ProposalStatus.PROPOSED,
             created_at=now,
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.models import Diagnosis
-from core.proposals import Edit, Evidence, Risk
+from core.proposals import Edit, Evidence, RegressionTest, Risk
 
 if TYPE_CHECKING:
     from core.review import ReviewedChange
@@ -24,6 +24,9 @@ class Draft:
         notes: remarks from the checks and the fallbacks, in order.
         edits_dropped: the LM proposed edits and all of them failed the checks.
         evidence, risk_reasons: set by :meth:`settle` once the edits passed the review.
+        title: the proposal's header when the diagnosis words one (a playbook's remedy:
+            ``Answer 404 for an unknown room_id in get_room()``); "" for the default.
+        regression_test: a test that reproduces the failure (with edits only), or None.
     """
 
     diagnosis: Diagnosis
@@ -33,6 +36,8 @@ class Draft:
     risk_notes: str = ""
     notes: list[str] = field(default_factory=list)
     edits_dropped: bool = False
+    title: str = ""
+    regression_test: RegressionTest | None = None
     evidence: list[Evidence] = field(default_factory=list)
     risk_reasons: list[str] = field(default_factory=list)
 
@@ -54,6 +59,10 @@ class Draft:
             "risk_notes": self.risk_notes,
             "notes": list(self.notes),
             "edits_dropped": self.edits_dropped,
+            "title": self.title,
+            "regression_test": (
+                self.regression_test.model_dump() if self.regression_test else None
+            ),
         }
 
     @classmethod
@@ -71,4 +80,10 @@ class Draft:
             risk_notes=str(data["risk_notes"]),
             notes=[str(n) for n in data["notes"]],  # type: ignore[attr-defined]
             edits_dropped=bool(data.get("edits_dropped", False)),
+            title=str(data.get("title", "")),
+            regression_test=(
+                RegressionTest.model_validate(data["regression_test"])
+                if data.get("regression_test")
+                else None
+            ),
         )

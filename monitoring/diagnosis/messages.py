@@ -1,4 +1,7 @@
-"""Diagnosis text: every sentence a person reads in a proposal (titles, root causes, notes).
+"""Diagnosis text: the sentences a person reads in a proposal (titles, root causes, notes).
+
+The remedies (:mod:`monitoring.diagnosis.remedies`) word their own root causes, reasons
+and titles beside the code that decides them; everything else is here.
 
 Values interpolated here may come from logs; the diagnoser masks secrets in them before a
 proposal leaves this package.
@@ -22,35 +25,6 @@ TITLE_ERROR_LOG = "Repeated error: {template}"
 TITLE_MAX_CHARS = 90
 
 # --- root causes (playbooks) -------------------------------------------------------------
-ROOT_TRUNCATION = (
-    "The service caps output at {key}={current} ({name}, {where}), but requests needed "
-    "more (up to {needed}), so responses were cut off ({times})."
-)
-ROOT_TRUNCATION_NO_DEFINITION = (
-    "The service caps output at {key}={current}, but requests needed more (up to {needed}), "
-    "so responses were cut off ({times}). {detail}"
-)
-ROOT_TRUNCATION_LIMIT_NOT_LITERAL = (
-    "The limit {name} is set at {where} from `{value}`, not from a literal that can be "
-    "raised safely."
-)
-ROOT_TRUNCATION_NO_LIMIT_FOUND = (
-    "The code that sets the limit was not found from the code that emits the message."
-)
-ROOT_KEY_ERROR = (
-    "{function}() in {path} looks up {key} in {container} without checking that it exists; "
-    "a request with an unknown {label} ({message} in the newest sample) raises KeyError, "
-    "which the server answers with a 500 error ({times})."
-)
-ROOT_PARSE_ERROR = (
-    "{function}() in {path} parses {argument} with `{call}` but clients send values that "
-    "do not parse ({exception}: {message}); the error escapes as a 500 ({times})."
-)
-ROOT_ZERO_DIVISION = (
-    "{function}() in {path} divides by `{denominator}`, which is zero here (e.g. an empty "
-    "collection on a fresh deploy), so the request fails with ZeroDivisionError "
-    "({times})."
-)
 ROOT_EXCEPTION = (
     "{exception} ({message}) raised in {function}() at {path}:{line} (`{code}`), "
     "{times} between {first} and {last}."
@@ -60,9 +34,10 @@ ROOT_EXCEPTION_NO_CODE = (
     "no frame of the traceback is in the service's repository."
 )
 ROOT_ERROR_LOG = 'The service logged "{template}" {times} between {first} and {last}{where}.'
-ROOT_CONNECT_HINT = (
-    " The message reports a failed connection: a dependency the service calls is down or "
-    "misconfigured (address, credentials, network), which code changes rarely fix."
+ROOT_OUTSIDE_HINT = (
+    " The message reports a failure outside the code: a dependency the service calls is "
+    "down or misconfigured (address, credentials, network), or something the platform "
+    "gives ran out (disk space, a rate limit), which code changes rarely fix."
 )
 ROOT_SLOW = (
     'Operations were slower than expected ("{template}", {times}), up to {slowest} '
@@ -76,28 +51,6 @@ ROOT_DUPLICATES = (
 WHERE_EMITTED = "; it is written at {path}:{line}"
 
 # --- reasoning and risk (playbooks) ------------------------------------------------------
-REASON_RAISE_LIMIT = (
-    "Raising {name} from {current} to {proposed} covers the largest request seen "
-    "({needed}) with about 10% headroom."
-)
-RISK_RAISE_LIMIT = "Larger responses cost more and take longer."
-RISK_LIMIT_FROM_ENV = (
-    " {name} is read from the environment first: if the deployment sets it, raise it there "
-    "too, or this default has no effect."
-)
-REASON_KEY_GUARD = (
-    "Check that {label} exists before the lookup and answer with a clear {status} client "
-    "error instead of crashing with a 500."
-)
-RISK_KEY_GUARD = (
-    "Clients that send an unknown {label} now get {status} instead of 500. If that key "
-    "should always exist, what fills {container} needs a look as well."
-)
-REASON_PARSE_GUARD = (
-    "Catch {exception} from `{call}` and answer with a clear {status} client error "
-    "instead of crashing with a 500."
-)
-RISK_PARSE_GUARD = "Clients that send a value that does not parse now get {status} instead of 500."
 RISK_INVESTIGATE = "Nothing is changed until a person decides on a fix."
 REASON_LM_NO_EDIT = "The LM proposed no edit."
 
@@ -116,6 +69,7 @@ NOTE_EDITS_RETRIED = "The LM's first edits were rejected ({reason}); it was aske
 NOTE_EDITS_DROPPED = "LM edits dropped: {reason}."
 NOTE_PLAYBOOK_INSTEAD = "The offline playbook's edit is proposed instead."
 NOTE_PLAYBOOK_EDIT_DROPPED = "Playbook edit dropped: {reason}."
+NOTE_TEST_DROPPED = "LM regression test dropped: {reason}."
 
 # --- review (the refusals themselves are in core/review.py) ----------------------------
 RETRY_FEEDBACK = (

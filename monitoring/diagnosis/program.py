@@ -50,6 +50,8 @@ class LMAnswer:
         root_cause, severity, components, confidence: from AnalyzeAnomaly.
         edits: accepted edits (empty when the LM proposed none or they were dropped).
         reasoning, risk, risk_notes: from GenerateFix (empty/MEDIUM without one).
+        regression_test: the test module GenerateFix wrote with the accepted edits ("" when
+            none).
         rejections: why each rejected attempt failed, in order (0 to 2 entries).
         edits_dropped: True when the LM proposed edits and every attempt failed the checks.
         fixed: True when GenerateFix ran.
@@ -63,6 +65,7 @@ class LMAnswer:
     reasoning: str = ""
     risk: Risk = Risk.MEDIUM
     risk_notes: str = ""
+    regression_test: str = ""
     rejections: list[str] = field(default_factory=list)
     edits_dropped: bool = False
     fixed: bool = False
@@ -110,6 +113,7 @@ class DiagnoseAndFix(dspy.Module):
                 return
             try:
                 answer.edits, answer.edits_dropped = review(list(fix.edits)), False
+                answer.regression_test = str(getattr(fix, "regression_test", "") or "").strip()
                 return
             except EditRejected as rejected:
                 answer.rejections.append(str(rejected))

@@ -83,3 +83,12 @@ class GenerateFix(dspy.Signature):
     edits: list[ProposedEdit] = dspy.OutputField(desc="at most 3 edits; [] if none is safe")
     reasoning: str = dspy.OutputField(desc="why these edits fix the root cause")
     risk_assessment: RiskAssessment = dspy.OutputField()
+    regression_test: str = dspy.OutputField(
+        desc="a pytest module (Python source) that reproduces the failure the logs show: it "
+        "must fail on the current code with the logged exception and pass once your edits "
+        "are applied. It is saved as tests/mendbot/test_<fix id>.py in the repository and "
+        "starts with `import pathlib, sys; sys.path.insert(0, "
+        "str(pathlib.Path(__file__).resolve().parents[2]))`; reach the failure the way the "
+        "evidence shows (the request, the function and its input). Empty when the evidence "
+        "does not show how the failure is reached, or when there are no edits"
+    )

@@ -22,10 +22,7 @@ case's virtualenv cannot be built, and ``subprocess.CalledProcessError`` when gi
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -43,19 +40,13 @@ from monitoring.evaluation.venvs import bin_dir, ensure_venv
 from monitoring.parsing.logfile import read_records
 from monitoring.pipeline import CycleResult
 from monitoring.runtime import Runtime, build_pipeline, build_runtime
+from monitoring.scratch import scratch_repository
 from settings import Settings
 
 #: Who approves the fixes in an evaluation (the audit trail's actor).
 EVAL_ACTOR = "mendbot-eval"
 #: LM diagnoses allowed per case: every anomaly gets one.
 EVAL_MAX_DIAGNOSES = 1_000
-_GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "mendbot eval",
-    "GIT_AUTHOR_EMAIL": "eval@localhost",
-    "GIT_COMMITTER_NAME": "mendbot eval",
-    "GIT_COMMITTER_EMAIL": "eval@localhost",
-}
-_IGNORED = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc", ".venv")
 
 Progress = Callable[[str], None]
 
@@ -134,31 +125,25 @@ def _run_in(
 
 
 def make_repository(source: Path, work: Path) -> Path:
-    """``work/service``: a git repository on ``main`` holding ``source``'s files, pushed
-    to a bare ``work/remote.git`` (``origin``)."""
-    repo, bare = work / "service", work / "remote.git"
-    shutil.copytree(source, repo, ignore=_IGNORED)
-    _git(work, "init", "-q", "--bare", "-b", "main", str(bare))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "the service as the case ships it")
-    _git(repo, "remote", "add", "origin", str(bare))
-    _git(repo, "push", "-q", "-u", "origin", "main")
-    return repo
+    """``work/service``: a git repository on ``main`` holding ``source``'s files, pushed to
+    a bare ``work/remote.git`` (``origin``); see :func:`~monitoring.scratch.scratch_repository`.
+    """
+    return scratch_repository(source, work, message="the service as the case ships it")
 
 
 def case_settings(
     settings: Settings, case: Case, *, work: Path, repo: Path, venv: Path
 ) -> Settings:
-    """The caller's settings with the case's database, repository and validation, no
-    Slack and no log source."""
-    command = None
-    if case.validate_command:
-        bin_path = shlex.quote(str(bin_dir(venv)))
-        command = f'export PATH={bin_path}:"$PATH" VIRTUAL_ENV={shlex.quote(str(venv))}; '
-        command += case.validate_command
+    """The caller's settings with the case's database, repository, validation and test
+    command (both in the case's virtualenv), no Slack and no log source."""
+    in_venv = (
+        f'export PATH={shlex.quote(str(bin_dir(venv)))}:"$PATH" '
+        f"VIRTUAL_ENV={shlex.quote(str(venv))}; "
+    )
+    command = in_venv + case.validate_command if case.validate_command else None
     return settings.model_copy(
         update={
+            "test_command": in_venv + settings.test_command,
             "database_url": f"sqlite:///{work / 'mendbot.db'}",
             "target_repo_path": repo,
             "git_remote": "origin",
@@ -202,6 +187,7 @@ class _Outcome:
     status: str
     reason: str | None
     seconds: float
+    proven: bool | None = None
 
 
 def _scan(runtime: Runtime, case: Case) -> tuple[CycleResult, dict[str, DiagnosisUsage]]:
@@ -219,14 +205,16 @@ def _implement_all(runtime: Runtime, proposals: Sequence[FixProposal]) -> dict[s
         if not proposal.edits:
             continue
         started = time.monotonic()
+        proven = None
         try:
             final = runtime.decisions.implement(proposal.id, actor=EVAL_ACTOR)
-            status, reason = final.status.value, final.error
+            status, reason, proven = final.status.value, final.error, final.proven
         except DecisionRefused as refused:
             status, reason = "refused", refused.reason
         if status != ProposalStatus.APPLIED.value and reason is None:
             reason = "not applied"
-        outcomes[proposal.fingerprint] = _Outcome(status, reason, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        outcomes[proposal.fingerprint] = _Outcome(status, reason, seconds, proven)
     return outcomes
 
 
@@ -256,6 +244,8 @@ def _row(
         row.proposal_id, row.diagnosis_source = proposal.id, proposal.diagnosis.source
         row.edits = len(proposal.edits)
         row.files = sorted({e.path for e in proposal.edits})
+        test = proposal.regression_test
+        row.regression_test = test.reaches or test.path if test else None
     cost = usage.get(anomaly.fingerprint)
     if cost is not None:
         row.lm_requests, row.diagnosis_seconds = cost.lm_requests, cost.seconds
@@ -263,6 +253,7 @@ def _row(
     outcome = outcomes.get(anomaly.fingerprint)
     if outcome is not None:
         row.outcome, row.reason, row.apply_seconds = outcome.status, outcome.reason, outcome.seconds
+        row.proven = bool(outcome.proven) if outcome.status == "applied" else None
     return row
 
 
@@ -279,12 +270,3 @@ def _extra(
         edits=len(proposal.edits) if proposal else 0,
         outcome=outcome.status if outcome else None,
     )
-
-
-def _git(cwd: Path, *args: str) -> None:
-    env = {**_git_environment(), **_GIT_IDENTITY}
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
-def _git_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}

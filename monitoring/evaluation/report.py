@@ -10,8 +10,9 @@ verdicts from the facts, so the rules are in one place:
 - **correct no-code-change**: an incident whose right answer is no code change was
   flagged and its proposal has no edits ("needs investigation").
 
-``proven`` (the fix carried a regression test that failed before and passed after) is
-None until proposals carry such tests.
+- **proven**: an applied fix whose regression test failed on the unfixed code with the
+  logged exception and passed after the fix (the summary gives the count and the share of
+  applied fixes).
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ class IncidentRow:
         service_tests_after: the case's ``validate_command`` passed on HEAD at the end.
         lm_requests, input_tokens, output_tokens: what the diagnosis sent and got.
         diagnosis_seconds, apply_seconds: wall time of the diagnosis and the implement.
-        fixed, harmful, harm, no_code_change_correct, proven: verdicts (:func:`judge`).
+        regression_test: how the proposal's regression test reaches the failure
+            (``GET /rooms/lobby``), None without one.
+        proven: applied with a regression test that failed before and passed after (None
+            when nothing was applied).
+        fixed, harmful, harm, no_code_change_correct: verdicts (:func:`judge`).
     """
 
     case: str
@@ -70,6 +75,7 @@ class IncidentRow:
     output_tokens: int = 0
     diagnosis_seconds: float = 0.0
     apply_seconds: float = 0.0
+    regression_test: str | None = None
     fixed: bool = False
     harmful: bool = False
     harm: str | None = None
@@ -125,7 +131,9 @@ def summarize(
 
     Returns:
         ``{"type": "summary", "incidents", "flagged", "fixed", "harmful",
-        "no_code_change_correct", ..., "cases": {name: {...same counts}}}``.
+        "no_code_change_correct", "proven", "proven_share", ..., "cases": {name:
+        {...same counts}}}``; ``proven_share`` is proven / applied (None when nothing was
+        applied).
     """
     summary: dict[str, Any] = {"type": "summary", **_counts(rows, extras)}
     diagnosed = [r for r in rows if r.proposal_id]
@@ -162,7 +170,10 @@ def _counts(rows: Sequence[IncidentRow], extras: Sequence[ExtraAnomaly]) -> dict
         "fixed": sum(r.fixed for r in rows),
         "harmful": sum(r.harmful for r in rows),
         "no_code_change_correct": sum(bool(r.no_code_change_correct) for r in rows),
-        "proven": None,
+        "proven": sum(r.proven is True for r in applied),
+        "proven_share": round(sum(r.proven is True for r in applied) / len(applied), 3)
+        if applied
+        else None,
         "oracles_passing_before": sum(r.oracle_before is True for r in code),
         "extra_anomalies": len(extras),
         "extra_applied": sum(e.outcome == "applied" for e in extras),
@@ -239,10 +250,11 @@ def verdict(row: IncidentRow) -> str:
 
 
 def case_table(summary: dict[str, Any]) -> Table:
-    """One line per case and a total: flagged, fixed, harmful, no-code-change correct."""
+    """One line per case and a total: flagged, fixed, harmful, no-code-change correct, and
+    proven of applied."""
     table = Table(title="cases", title_justify="left")
     table.add_column("case", no_wrap=True)
-    for column in ("incidents", "flagged", "fixed", "harmful", "no change ok", "extra"):
+    for column in ("incidents", "flagged", "fixed", "harmful", "no change ok", "proven", "extra"):
         table.add_column(column, justify="right")
     items = [*summary["cases"].items(), ("total", summary)]
     for name, c in items:
@@ -253,6 +265,7 @@ def case_table(summary: dict[str, Any]) -> Table:
             f"{c['fixed']}/{c['code_fix_incidents']}",
             str(c["harmful"]),
             f"{c['no_code_change_correct']}/{c['no_code_change_incidents']}",
+            f"{c['proven']}/{c['applied']}",
             str(c["extra_anomalies"]),
         )
     return table

@@ -21,6 +21,13 @@ is its header: the traceback keeps the header's timestamp, level, logger and mes
 Records are therefore emitted one line late (a line may still turn out to be a traceback's
 header); :meth:`RecordParser.flush` emits the rest.
 
+The request a traceback answered is kept as ``attributes["request"]`` (``"GET /rooms/r9"``)
+when the log says it: a header that names it (Flask's ``Exception on /rooms/r9 [GET]``,
+or ``... GET /rooms/r9``), or an access line with a 5xx status right before the traceback
+and its header (uvicorn writes the access line first); a 5xx access line right after the
+traceback gives a header's path its query string. The path is kept as logged (masked
+later, like every log text).
+
 The public names of ``line_formats`` and ``tracebacks`` that callers use
 (:func:`parse_timestamp`, :func:`level_from`, the limits) are importable from here too.
 
@@ -32,6 +39,7 @@ are taken as UTC.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +72,16 @@ __all__ = [
 
 #: Records held back while waiting for a first timestamp (see ``RecordParser``).
 MAX_UNTIMED_HELD = 1000
+_METHODS = r"GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS"
+#: An access line's request and status: ``"GET /x HTTP/1.1" 500`` (uvicorn, werkzeug,
+#: gunicorn; the protocol may be left out).
+_ACCESS_LINE = re.compile(rf'"({_METHODS}) (/[^\s"]{{0,2000}})(?: HTTP/[\d.]+)?" (\d{{3}})')
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # werkzeug colours its access lines
+#: A traceback's header that names the request: ``Exception on /x [GET]`` (Flask) or
+#: ``... GET /x ...``.
+_HEADER_REQUEST = re.compile(
+    rf"(/[^\s\[\]\"]{{0,2000}}) \[({_METHODS})\]|\b({_METHODS}) (/[^\s\"]{{0,2000}})"
+)
 #: Placeholder time of a record whose time is not known yet (identity-compared).
 _UNSET = datetime(1970, 1, 1, tzinfo=UTC)
 _INFO = Level.INFO
@@ -102,6 +120,8 @@ class RecordParser:
         self._pending: LogRecord | None = None
         self._traceback: TracebackAssembler | None = None
         self._untimed: list[LogRecord] | None = None if fallback_time else []
+        self._failed_request: str | None = None  # a 5xx access line not yet followed by others
+        self._traceback_request: str | None = None
 
     def feed(
         self,
@@ -150,8 +170,8 @@ class RecordParser:
         if self._traceback is not None:
             if self._traceback.accept(line):
                 return done
-            done.append(self._traceback.record(self.service))
-            self._traceback = None
+            done.append(self._finish_traceback())
+            _complete_request(done[-1], line)
         elif line and line[0] != "T" and not line.isspace():  # the common case: one line
             record = self._parse(line, timestamp, level, attributes)
             pending, self._pending = self._pending, record
@@ -161,6 +181,7 @@ class RecordParser:
             if header is None and self._pending is not None:
                 done.append(self._pending)
                 self._pending = None
+            self._traceback_request = self._request_of(header)
             if timestamp is not None:
                 self._last_time = timestamp
             self._traceback = TracebackAssembler(
@@ -184,8 +205,7 @@ class RecordParser:
         """
         done: list[LogRecord] = []
         if self._traceback is not None:
-            done.append(self._traceback.record(self.service))
-            self._traceback = None
+            done.append(self._finish_traceback())
         elif self._pending is not None:
             done.append(self._pending)
         self._pending = None
@@ -193,6 +213,31 @@ class RecordParser:
             self._untimed.extend(done)
             return self._release(self._last_time or datetime.now(UTC))
         return done
+
+    def _finish_traceback(self) -> LogRecord:
+        assert self._traceback is not None
+        record = self._traceback.record(self.service)
+        self._traceback = None
+        if self._traceback_request:
+            record.attributes.setdefault("request", self._traceback_request)
+        return record
+
+    def _request_of(self, header: LogRecord | None) -> str | None:
+        """The request the traceback starting now answered, if the log said which."""
+        named = _HEADER_REQUEST.search(header.message) if header is not None else None
+        request: str | None = self._failed_request
+        if named:
+            request = f"{named[2]} {named[1]}" if named[1] else f"{named[3]} {named[4]}"
+        self._failed_request = None
+        return request
+
+    def _note_request(self, record: LogRecord) -> None:
+        """Remember a 5xx access line until a record other than a traceback's header."""
+        access = _access(record.message)
+        if access and access[3].startswith("5"):
+            self._failed_request = f"{access[1]} {access[2]}"
+        elif record.level.rank < Level.WARNING.rank:
+            self._failed_request = None
 
     def _take_header(self) -> LogRecord | None:
         pending = self._pending
@@ -217,7 +262,7 @@ class RecordParser:
             self._last_time = timestamp
         elif text_time is not None:
             self._last_time = timestamp = text_time
-        return LogRecord(
+        record = LogRecord(
             timestamp or self._last_time or _UNSET,
             level or text_level or _INFO,
             message,
@@ -226,6 +271,8 @@ class RecordParser:
             self.service,
             dict(attributes) if attributes else {},
         )
+        self._note_request(record)
+        return record
 
     def _apply(
         self,
@@ -274,6 +321,20 @@ class RecordParser:
         elif exc_text is not None:
             data["exception"] = exc_text
         return record
+
+
+def _access(text: str) -> re.Match[str] | None:
+    return _ACCESS_LINE.search(_ANSI.sub("", text) if "\x1b" in text else text)
+
+
+def _complete_request(record: LogRecord, line: str) -> None:
+    """Give a traceback's request its query string from the access line right after it
+    (werkzeug logs that line last; Flask's header leaves the query out)."""
+    access = _access(line)
+    if not (access and access[3].startswith("5") and "?" in access[2]):
+        return
+    if record.attributes.get("request") == f"{access[1]} {access[2].split('?', 1)[0]}":
+        record.attributes["request"] = f"{access[1]} {access[2]}"
 
 
 def _pop_first(data: dict[str, Any], keys: tuple[str, ...]) -> Any:

@@ -67,6 +67,7 @@ def test_show_prints_the_diff_and_the_audit_trail(env, store, capsys) -> None:
     assert "--- a/app.py" in out and "+++ b/app.py" in out
     assert '-    user = STATS["users"][body["user_id"]]' in out
     assert "@@ -6," in out  # hunks at the file's real line numbers
+    assert "proof:       No proof: the evidence does not show how to reach the failure" in out
     assert "proposed" in out.splitlines()[-1]
     assert main(["fixes", "show", proposal.id, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)

@@ -261,3 +261,57 @@ def test_no_path_reads_the_configured_source_once(make_settings, capsys, tmp_pat
     # The cursor moved: a second scan reads nothing new.
     code, out, _ = scan(lambda: settings, capsys)
     assert code == 0 and out.rstrip().splitlines()[-1].startswith("0 records")
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_the_readme_command_shows_diffs_from_a_scratch_copy_and_leaves_the_folder_alone(
+    mendbot, tmp_path: Path
+) -> None:
+    """A newcomer's first minute: no git init, no settings; a concrete diff on stdout."""
+    service = tmp_path / "service"
+    service.mkdir()
+    (service / "app.py").write_bytes((ROOT / "examples" / "service" / "app.py").read_bytes())
+    before = _tree(service)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+
+    done = mendbot(
+        "scan",
+        "examples/asgi_service.log",
+        "--repo",
+        str(service),
+        env_extra={"TMPDIR": str(scratch)},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "--- a/app.py\n+++ b/app.py\n@@ " in done.stdout
+    assert '+    if body["user_id"] not in STATS["users"]:' in done.stdout
+    assert "<NUM>" not in "".join(line for line in done.stdout.splitlines() if "fix_" in line)
+    assert f"scratch git copy of {service}" in done.stderr
+    copy = Path(done.stderr.split("TARGET_REPO_PATH=", 1)[1].split()[0])
+    assert (copy / ".git").is_dir() and copy.is_relative_to(scratch) and (copy / "app.py").is_file()
+    assert _tree(service) == before  # the folder given is only read
+    assert not (service / ".git").exists()
+
+
+def test_a_repo_that_is_not_a_folder_exits_2(mendbot, tmp_path: Path) -> None:
+    done = mendbot("scan", "examples/asgi_service.log", "--repo", str(tmp_path / "nope"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"mendbot: cannot use --repo: {tmp_path / 'nope'} is not a folder"
+
+
+def test_every_help_example_uses_paths_that_exist_from_the_repository_root() -> None:
+    parser = build_parser()
+    for command in ("scan", "eval"):
+        text = parser._subparsers._group_actions[0].choices[command].format_help()  # type: ignore[union-attr]
+        examples = [
+            line.strip() for line in text.splitlines() if line.strip().startswith("mendbot ")
+        ]
+        assert examples, command
+        for example in examples:
+            for word in example.split()[2:]:
+                if "/" in word and not word.startswith("-"):
+                    assert (ROOT / word).exists(), f"{command} --help: {word}"

@@ -153,3 +153,25 @@ def test_untrusted_log_text_cannot_ping_link_break_out_or_leak() -> None:
         t for t in _texts(proposal_message(_proposal(sample=sample))) if t.startswith("*Sample*")
     )
     assert sample_text.count("```") == 2  # the block opens and closes once
+
+
+def test_the_message_says_what_proves_the_fix_before_and_after() -> None:
+    from core.proposals import RegressionTest
+
+    test = RegressionTest(
+        path=f"tests/mendbot/test_{ID}.py", content="def test(): pass\n", reaches="GET /orders/9"
+    )
+    waiting = "\n".join(_texts(proposal_message(_proposal(regression_test=test))))
+    assert f"To be proven: tests/mendbot/test_{ID}.py (GET /orders/9) must fail" in waiting
+    applied = _proposal(
+        regression_test=test, status=ProposalStatus.APPLIED, proven=True, commit_sha="ab" * 20
+    )
+    assert "Proven by a test that failed before the fix" in "\n".join(
+        _texts(proposal_message(applied))
+    )
+    unproven = applied.model_copy(update={"proven": False})
+    assert "No proof: the regression test did not reproduce" in "\n".join(
+        _texts(proposal_message(unproven))
+    )
+    untested = "\n".join(_texts(proposal_message(_proposal())))
+    assert "No proof: the evidence does not show how to reach the failure" in untested

@@ -46,3 +46,19 @@ def test_event_details_are_shown_and_defused() -> None:
         ),
     )
     assert output.count("```") == 2
+
+
+@pytest.mark.parametrize(
+    ("proven", "expected"),
+    [
+        (True, "Proven by a test that failed before the fix and passes after it."),
+        (False, "No proof: the regression test did not reproduce the failure"),
+        (None, "No proof: the evidence did not show how to reach the failure"),
+    ],
+)
+def test_the_applied_reply_says_whether_a_test_proves_the_fix(proven, expected) -> None:
+    details = {"commit_sha": "ab" * 20, "proven": proven}
+    text = event_text(
+        make_proposal(id="fix_20261121_023300"), ProposalEvent(kind="applied", details=details)
+    )
+    assert expected in text

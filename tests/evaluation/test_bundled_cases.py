@@ -22,8 +22,10 @@ import pytest
 
 from monitoring.evaluation.cases import BUNDLED_CASES_DIR, find_cases
 
-#: What the offline evaluation reaches today (20 incidents, 16 needing code, 4 not).
-FLOORS = {"min_flagged": 20, "min_fixed": 4, "max_harmful": 1, "min_no_code_change_correct": 4}
+#: What the offline evaluation reaches today (28 incidents, 23 needing code, 5 not).
+FLOORS = {"min_flagged": 28, "min_fixed": 18, "max_harmful": 0, "min_no_code_change_correct": 5}
+#: Applied fixes whose regression test failed before and passed after, today (of 18).
+MIN_PROVEN = 14
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in \S+')
 
 
@@ -51,16 +53,19 @@ def test_the_offline_evaluation_meets_its_floors(tmp_path: Path) -> None:
     assert summary["lm_requests"] == 0 and summary["tokens_per_diagnosis"] == 0
     assert len(summary["cases"]) >= 3
     for incident in incidents:
-        assert "proven" in incident and incident["proven"] is None
+        applied = incident["outcome"] == "applied"
+        assert incident["proven"] in ((True, False) if applied else (None,))
+    assert summary["proven"] >= MIN_PROVEN
+    assert summary["proven_share"] == round(summary["proven"] / summary["applied"], 3)
     # one progress line per case and per incident on stderr
     assert result.stderr.count("\n") >= len(incidents) + 2 * len(summary["cases"])
 
 
 def test_a_floor_that_is_missed_exits_1(tmp_path: Path) -> None:
     case = BUNDLED_CASES_DIR / "json_worker"
-    result = _mendbot("eval", str(case), "--max-harmful=0")
+    result = _mendbot("eval", str(case), "--min-fixed=5")
     assert result.returncode == 1, result.stderr[-2000:]
-    assert "harmful 1 is above the ceiling 0" in result.stderr
+    assert "fixed 3 is below the floor 5" in result.stderr
     assert "json_worker" in result.stdout  # the table is still printed
 
 
@@ -103,8 +108,11 @@ def test_each_bundled_log_quotes_its_service_exactly(case) -> None:
     assert checked >= 10
 
 
-def test_every_bundled_case_is_data_the_harness_does_not_name() -> None:
-    names = {case.name for case in find_cases([BUNDLED_CASES_DIR])}
-    code = "".join(p.read_text() for p in Path("monitoring/evaluation").glob("*.py"))
-    assert len(names) >= 3
-    assert not [name for name in names if name in code]
+def test_every_bundled_case_is_data_the_harness_and_the_playbooks_do_not_name() -> None:
+    cases = find_cases([BUNDLED_CASES_DIR])
+    names = {case.name for case in cases}
+    incidents = {incident.name for case in cases for incident in case.incidents}
+    folders = ("monitoring/evaluation", "monitoring/diagnosis")
+    code = "".join(p.read_text() for f in folders for p in Path(f).rglob("*.py"))
+    assert len(names) >= 4
+    assert not [name for name in names | incidents if name in code]

@@ -118,7 +118,7 @@ def test_a_raised_limit_is_fixed_or_harmful_as_its_oracle_says(
     assert cut.service_tests_after is True
     assert (cut.fixed, cut.harmful) == (fixed, not fixed)
     assert (cut.lm_requests, cut.input_tokens, cut.output_tokens) == (0, 0, 0)
-    assert cut.diagnosis_source == "playbook" and cut.proven is None
+    assert cut.diagnosis_source == "playbook" and cut.proven is False  # no test: no proof
     assert upstream.no_code_change_correct is True and upstream.edits == 0
     assert [e.template for e in result.extras] == ["Nightly export failed: quota exceeded"]
     # The fix went where a person's approval sends it: a commit on the bare remote's main.

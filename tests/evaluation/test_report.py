@@ -74,6 +74,7 @@ def test_the_summary_counts_per_case_and_cost_per_diagnosis() -> None:
             output_tokens=100,
             lm_requests=2,
             diagnosis_seconds=1.5,
+            proven=True,
         ),
         row(
             incident="b",
@@ -99,7 +100,8 @@ def test_the_summary_counts_per_case_and_cost_per_diagnosis() -> None:
     assert summary["seconds_per_diagnosis"] == round(2.0 / 3, 3)
     assert summary["cases"]["worker"]["flagged"] == 1
     assert summary["cases"]["shop"]["harmful"] == 1
-    assert summary["proven"] is None
+    assert (summary["proven"], summary["proven_share"]) == (1, 0.5)  # of the 2 applied
+    assert summary["cases"]["worker"]["proven_share"] is None  # nothing applied there
 
 
 def test_floors_name_what_was_missed() -> None:

@@ -145,4 +145,5 @@ def fix_answer(edits: list[Edit], level: str = "LOW") -> str:
         edits=[edit.model_dump() for edit in edits],
         reasoning="This fixes it.",
         risk_assessment={"level": level, "notes": "Nothing to worry about."},
+        regression_test="",
     )

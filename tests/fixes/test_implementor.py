@@ -282,7 +282,7 @@ def test_a_new_file_is_refused_before_any_change(runtime_for, service) -> None:
     final = runtime.decisions.implement(proposal.id, actor="cli:ops")
 
     assert final.status is ProposalStatus.FAILED
-    assert "new files are protected" in (final.error or "")
+    assert "new file" in (final.error or "")
     assert tree_hashes(service.work) == before and service.remote_head() == base
     assert not (service.work / "lib" / "extra").exists()
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from core.notifier import InMemoryNotifier
-from core.proposals import Edit, ProposalStatus
+from core.proposals import Edit, ProposalStatus, RegressionTest
 from fixes.apply.history import changed_lines
 from fixes.apply.implementor import FixImplementor
 from fixes.decisions import DecisionRefused
 from monitoring.runtime import Runtime, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo, reject_pushes
 from tests.fakes.proposals import APP, SERVICE, make_proposal, tree_hashes
+from tests.fixes.test_proof import REPRODUCES, TEST_COMMAND
 
 
 @pytest.fixture
@@ -154,16 +155,20 @@ def test_later_commits_elsewhere_in_the_file_are_kept(
 
 
 def test_reverting_a_fix_that_created_a_file_deletes_it(runtime_for, service: RepoPair) -> None:
-    runtime = runtime_for()
-    created = Edit(path="lib/guard.py", old_text="", new_text="LIMIT = 3\n")
-    fix = _applied(runtime, [created])
-    assert (service.work / "lib" / "guard.py").exists()
+    # The one new file a fix may create: its regression test, committed once it proved it.
+    runtime = runtime_for(test_command=TEST_COMMAND)
+    test = RegressionTest(content=REPRODUCES, fails_with="KeyError")
+    proposal = runtime.store.add(make_proposal().model_copy(update={"regression_test": test}))
+    fix = runtime.decisions.implement(proposal.id, actor="U0ALICE")
+    assert fix.status is ProposalStatus.APPLIED and fix.proven is True, fix.error
+    created = f"tests/mendbot/test_{fix.id}.py"
+    assert (service.work / created).exists()
 
     result = runtime.decisions.revert(fix.id, actor="U0BOB")
 
     assert result.reverted
-    assert not (service.work / "lib" / "guard.py").exists()
-    assert "lib/guard.py" not in git(service.bare, "ls-tree", "-r", "--name-only", "main")
+    assert not (service.work / created).exists()
+    assert created not in git(service.bare, "ls-tree", "-r", "--name-only", "main")
 
 
 def test_a_revert_that_fails_validation_restores_every_byte(runtime_for, service: RepoPair) -> None:

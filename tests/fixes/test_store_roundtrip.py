@@ -16,7 +16,7 @@ import sqlalchemy
 from pydantic import BaseModel, Field
 
 from core.models import Anomaly, Diagnosis, FrameModel, Severity
-from core.proposals import Edit, Evidence, FixProposal, ProposalStatus, Risk
+from core.proposals import Edit, Evidence, FixProposal, ProposalStatus, RegressionTest, Risk
 from fixes.persistence.db import PROPOSAL_COLUMNS, Database, ProposalRow, SchemaMismatch
 from fixes.persistence.store import ProposalStore
 
@@ -81,6 +81,13 @@ SAMPLE = FixProposal(
     error="validation failed (command)",
     thread_ref="C1:1700000000.1",
     seen_again=7,
+    regression_test=RegressionTest(
+        path="tests/mendbot/test_fix_20261121_023300.py",  # what add() makes of the id
+        content="def test_orders():\n    assert orders({}) is not None\n",
+        fails_with="KeyError",
+        reaches="POST /orders",
+    ),
+    proven=True,
 )
 #: Fields that ``ProposalStore.add`` sets itself, whatever the proposal says.
 SET_BY_ADD = {"id", "status", "updated_at"}
@@ -145,6 +152,17 @@ def test_every_field_survives_a_transition(database_url: str) -> None:
         later,
     )
     assert store.get(stored.id) == approved
+
+
+def test_proven_is_kept_by_the_final_transition_and_by_nothing_else(database_url: str) -> None:
+    store = ProposalStore(Database(database_url))
+    stored = store.add(SAMPLE.model_copy(update={"proven": None}))
+    store.transition(stored.id, ProposalStatus.APPROVED, actor="U9")
+    store.transition(stored.id, ProposalStatus.APPLYING, actor="mendbot")
+    applied = store.transition(stored.id, ProposalStatus.APPLIED, actor="mendbot", proven=True)
+    assert applied.proven is True and store.get(stored.id).proven is True
+    assert applied.regression_test == stored.regression_test
+    assert store.audit_trail(stored.id)[-1].details["proven"] is True
 
 
 def test_a_new_model_field_is_stored_without_a_change_to_the_row() -> None:

@@ -52,9 +52,12 @@ def test_one_unsaved_proposal_per_anomaly_in_the_given_order(make_settings, repo
     by_kind = {p.fingerprint: p for p in proposals}
     assert by_kind["truncation00llm"].implementable
     assert by_kind["keyerror0000orders"].implementable
-    assert by_kind["keyerror0000orders"].title == "KeyError in orders()"
+    assert by_kind["keyerror0000orders"].title == "Answer 404 for an unknown user_id in orders()"
     assert by_kind["json000report"].implementable
-    for fingerprint in ("slow000llm", "dup000slack", "mcp000connect", "zero000average"):
+    assert by_kind["zero000average"].implementable
+    for proposal in proposals:
+        assert "<NUM>" not in proposal.title and "<*>" not in proposal.title
+    for fingerprint in ("slow000llm", "dup000slack", "mcp000connect"):
         assert not by_kind[fingerprint].implementable
     for proposal in proposals:
         check_edits(repo.work, proposal.edits)

@@ -63,6 +63,7 @@ def fix_reply(edits: list[dict[str, str]], level: str = "LOW") -> str:
         edits=edits,
         reasoning="Guard the lookup and answer 404.",
         risk_assessment={"level": level, "notes": "Clients now get 404."},
+        regression_test="",
     )
 
 

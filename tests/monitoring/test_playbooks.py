@@ -13,7 +13,8 @@ from core.models import FrameModel
 from core.proposals import Edit
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.context import CodeContext, build_context
-from monitoring.diagnosis.playbooks import proposed_limit, run_playbook
+from monitoring.diagnosis.playbooks import run_playbook
+from monitoring.diagnosis.remedies.limits import proposed_limit
 from monitoring.diagnosis.repo import RepoIndex
 from tests.conftest import ROOT
 from tests.fakes import anomalies as A
@@ -214,11 +215,16 @@ def test_json_decode_error_in_a_handler_answers_422(service):
     assert "report() in app.py" in draft.diagnosis.root_cause
 
 
-def test_zero_division_names_the_divisor_and_needs_investigation(service):
+def test_zero_division_by_a_count_answers_zero_and_names_the_divisor(service):
     draft = playbook(A.zero_division(), service)
-    assert draft.edits == []
+    text = applied(service, draft.edits)
+    assert (
+        'return {"avg": sum(STATS["orders"]) / len(STATS["orders"]) '
+        'if len(STATS["orders"]) else 0.0}'
+    ) in text
     assert 'divides by `len(STATS["orders"])`' in draft.diagnosis.root_cause
     assert "(once)" in draft.diagnosis.root_cause
+    assert draft.title == "Return 0.0 instead of dividing by zero in average()"
 
 
 # --- log messages without a safe edit ------------------------------------------------------
