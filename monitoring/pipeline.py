@@ -15,17 +15,25 @@ the analyzer finds, in order:
 
 A proposal whose posting failed (Slack down) is stored all the same, audited
 ``notify_failed``, and posted again at the start of the next cycle.
+
+Steps 1-4 are :meth:`CyclePipeline.take_in`, which the operational signals (alerts, health
+checks: :mod:`monitoring.operations`) share with a different ``propose``. Before
+diagnosis each new anomaly passes through the optional ``context`` (Prometheus' figures
+around it), and the records of every cycle pass through the optional
+:class:`RecentRecords`, so an alert can show the logs around its start.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from core.clock import utcnow
-from core.models import Anomaly, LogRecord
+from core.models import SIGNAL_KINDS, Anomaly, Level, LogRecord
 from core.notifier import Notifier, ProposalEvent
 from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
@@ -99,6 +107,9 @@ class CyclePipeline:
         diagnose: False = only find anomalies (nothing stored, diagnosed or posted).
         applied_grace_seconds: after a fix is applied, events older than this much past
             the push are taken as the old code's and not proposed again.
+        context: adds facts to a new anomaly before diagnosis (Prometheus' figures);
+            it must not raise.
+        recent: keeps the last records read, for the logs around an alert.
     """
 
     def __init__(
@@ -112,6 +123,8 @@ class CyclePipeline:
         clock: Callable[[], datetime] = utcnow,
         diagnose: bool = True,
         applied_grace_seconds: float = 600.0,
+        context: Callable[[Anomaly], Anomaly] | None = None,
+        recent: RecentRecords | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.diagnoser = diagnoser
@@ -121,6 +134,8 @@ class CyclePipeline:
         self.applied_grace = timedelta(seconds=applied_grace_seconds)
         self.clock = clock
         self.diagnose = diagnose and diagnoser is not None
+        self.context = context
+        self.recent = recent
 
     def process(self, records: Iterable[LogRecord]) -> CycleResult:
         """Run the cycle over ``records`` (one window, oldest first).
@@ -129,14 +144,34 @@ class CyclePipeline:
             fixes.persistence.store.StoreError, sqlalchemy errors: the database failed (nothing of
                 this cycle should be taken as done; the caller keeps its cursor).
         """
-        counted = _Counted(records)  # streamed: a large file is never held in memory
+        counted = _Counted(records, self.recent)  # streamed: never all held in memory
         anomalies = self.analyzer.analyze(counted)
         result = CycleResult(records=counted.count, anomalies=anomalies)
         if not self.diagnose:
             return result
         result.notes.extend(self.retry_unposted())
+        self.take_in(result.anomalies, result)
+        return result
+
+    def take_in(
+        self,
+        anomalies: Sequence[Anomaly],
+        result: CycleResult,
+        *,
+        propose: Callable[[Sequence[Anomaly]], list[FixProposal]] | None = None,
+    ) -> None:
+        """Steps 1-4 for ``anomalies``: count, dedupe, suppress, diagnose, store, post.
+
+        Args:
+            anomalies: what was found (one per fingerprint is kept, counts merged).
+            result: collects the new proposals, repeats, suppressions and notes.
+            propose: drafts proposals for the new anomalies; default: the diagnoser.
+
+        Raises:
+            fixes.persistence.store.StoreError, sqlalchemy errors: the database failed.
+        """
         fresh: list[Anomaly] = []
-        for anomaly in _one_per_fingerprint(result.anomalies):
+        for anomaly in _one_per_fingerprint(anomalies):
             self.store.record_anomaly(anomaly)
             standing = self.store.open_for_fingerprint(anomaly.fingerprint)
             if standing is not None:
@@ -145,11 +180,15 @@ class CyclePipeline:
                 result.suppressed.append(anomaly)
             else:
                 fresh.append(anomaly)
-        if fresh:
+        if not fresh:
+            return
+        if self.context is not None:
+            fresh = [self.context(anomaly) for anomaly in fresh]
+        if propose is None:
             assert self.diagnoser is not None
-            for proposal in self.diagnoser.propose(fresh):
-                result.new_proposals.append(self._post(self.store.add(proposal), result))
-        return result
+            propose = self.diagnoser.propose
+        for proposal in propose(fresh):
+            result.new_proposals.append(self._post(self.store.add(proposal), result))
 
     def run_once(self, source: CursoredSource, *, commit: bool = True) -> CycleResult:
         """Fetch from ``source``, process, then commit its cursor (only after success).
@@ -199,6 +238,8 @@ class CyclePipeline:
             when = rejected.decided_at or rejected.updated_at or rejected.created_at
             if now - when < self.cooldown:
                 return True
+        if anomaly.kind in SIGNAL_KINDS:  # a signal's episodes are its own (no deploy lag)
+            return False
         applied = self.store.latest_for_fingerprint(anomaly.fingerprint, {ProposalStatus.APPLIED})
         if applied is not None:
             when = applied.updated_at or applied.created_at
@@ -239,16 +280,47 @@ class CyclePipeline:
         return bool(events) and events[-1] == "notify_failed"
 
 
-class _Counted:
-    """An iterable that counts the records passing through it."""
+class RecentRecords:
+    """The last records read (thread-safe), for the logs around an alert's start.
 
-    def __init__(self, records: Iterable[LogRecord]) -> None:
+    Args:
+        max_records: how many are kept (the oldest go first).
+    """
+
+    def __init__(self, max_records: int = 2000) -> None:
+        self._records: deque[LogRecord] = deque(maxlen=max_records)
+        self._lock = threading.Lock()
+
+    def add(self, record: LogRecord) -> None:
+        """Keep ``record`` (evicting the oldest when full)."""
+        with self._lock:
+            self._records.append(record)
+
+    def around(
+        self, moment: datetime, *, seconds: float = 120.0, limit: int = 5
+    ) -> list[LogRecord]:
+        """Up to ``limit`` records within ``seconds`` of ``moment`` (aware UTC), warnings
+        and errors first, then the nearest in time; returned oldest first."""
+        span = timedelta(seconds=seconds)
+        with self._lock:
+            near = [r for r in self._records if abs(r.timestamp - moment) <= span]
+        near.sort(key=lambda r: (-(r.level.rank >= Level.WARNING.rank), abs(r.timestamp - moment)))
+        return sorted(near[:limit], key=lambda r: r.timestamp)
+
+
+class _Counted:
+    """An iterable that counts the records passing through it (and keeps the recent ones)."""
+
+    def __init__(self, records: Iterable[LogRecord], recent: RecentRecords | None = None) -> None:
         self._records = records
+        self._recent = recent
         self.count = 0
 
     def __iter__(self) -> Iterator[LogRecord]:
         for record in self._records:
             self.count += 1
+            if self._recent is not None:
+                self._recent.add(record)
             yield record
 
 

@@ -105,7 +105,7 @@ def mask_token(token: str) -> str:
     simple = _SIMPLE(token)
     if simple is None:
         return _mask_general(token)
-    start, end = simple.span(simple.lastgroup)  # same result as the general path
+    start, end = simple.span(simple.lastgroup or 0)  # same result as the general path
     return token[:start] + _placeholder(simple) + token[end:]
 
 
