@@ -29,6 +29,11 @@ EventKind = Literal[
     "expired",  # details: ttl_seconds
     "seen_again",  # details: count (this cycle), total
     "refused",  # actor, details: reason (e.g. not an approver, stale proposal)
+    # Operational actions and the signals they answer (fixes/actions, monitoring/signals):
+    "resolved",  # details: source (alert | health), seconds (after an action, if any)
+    "not_cleared",  # details: waited_seconds: the action ran but the signal stayed
+    "action_queued",  # details: reason, retry_in_seconds: the platform's API is down
+    "action_refused",  # details: reason (mendbot itself, breaker open, no executor)
 ]
 
 

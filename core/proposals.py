@@ -7,7 +7,14 @@ The proposal lifecycle (``TRANSITIONS`` is the single source of truth)::
        │             │            └──────▶ failed        (push refused, preflight refused)
        │             └──────────────────▶ failed
        ├──▶ rejected
-       └──▶ expired                      (older than MENDBOT_PROPOSAL_TTL_SECONDS)
+       ├──▶ expired                      (older than MENDBOT_PROPOSAL_TTL_SECONDS)
+       └──▶ resolved                     (its signal cleared before anyone acted: an
+                                          alert resolved, a health check passing again)
+
+A proposal carries either ``edits`` (a code fix, applied by the implementor) or an
+operational ``action`` (:class:`core.actions.Action`: restart, redeploy, rollback, a
+container restart, a configured command), run by ``fixes.actions`` through the same
+approval, audit and notification path.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.actions import Action
 from core.models import Anomaly, Diagnosis
 
 
@@ -40,11 +48,12 @@ class ProposalStatus(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    RESOLVED = "resolved"
 
 
 S = ProposalStatus
 TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
-    S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED}),
+    S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.RESOLVED}),
     S.APPROVED: frozenset({S.APPLYING, S.FAILED}),
     S.APPLYING: frozenset({S.APPLIED, S.ROLLED_BACK, S.FAILED}),
     S.APPLIED: frozenset(),
@@ -52,6 +61,7 @@ TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     S.FAILED: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
+    S.RESOLVED: frozenset(),
 }
 #: Statuses in which a proposal still stands for its fingerprint (not posted again).
 OPEN_STATUSES = frozenset({S.PROPOSED, S.APPROVED, S.APPLYING})
@@ -95,6 +105,8 @@ class FixProposal(BaseModel):
         thread_ref: the notifier's handle on the proposal's message (Slack
             ``"<channel>:<ts>"``), None until posted.
         seen_again: how many more events of this anomaly arrived after it was posted.
+        action: instead of edits, an operational action (restart, redeploy, ...); None for
+            a code fix.
     """
 
     id: str = ""
@@ -116,11 +128,13 @@ class FixProposal(BaseModel):
     error: str | None = None
     thread_ref: str | None = None
     seen_again: int = 0
+    action: Action | None = None
 
     @property
     def implementable(self) -> bool:
-        """True when there is a concrete change to apply (otherwise: needs investigation)."""
-        return bool(self.edits)
+        """True when there is a concrete change to apply or an action to run (otherwise:
+        needs investigation)."""
+        return bool(self.edits) or self.action is not None
 
 
 class AuditEvent(BaseModel):

@@ -16,18 +16,30 @@ Builders::
     build_source(settings, state)       the configured log source with its cursor, or None
     build_pipeline(runtime)             analyzer + diagnoser + stores: one cycle's core
     build_monitor(runtime)              the scheduled monitor over the configured source
+    build_action_runner(settings, ...)  executors (Railway, Docker, commands), the breaker
+    build_operations(runtime, pipeline) alerts, health checks, actions: the operations half
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
+from core.models import Anomaly
 from core.notifier import Notifier, NullNotifier
 from core.proposals import FixProposal
 from core.state import KeyValueStore
+from fixes.actions.docker import DockerExecutor, own_container_ids
+from fixes.actions.executors import CommandExecutor, Executor
+from fixes.actions.railway import RailwayExecutor
+from fixes.actions.runbook import Runbook, load_runbook
+from fixes.actions.runner import ActionRunner
+from fixes.actions.runs import ActionRuns
+from fixes.actions.trust import TrustPolicy
 from fixes.apply.implementor import FixImplementor
 from fixes.decisions import Decisions
 from fixes.persistence.db import Database
@@ -37,7 +49,11 @@ from monitoring.analysis.analyzer import LogAnalyzer
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
 from monitoring.monitor import ProactiveMonitor
-from monitoring.pipeline import CyclePipeline
+from monitoring.operations import Operations
+from monitoring.pipeline import CyclePipeline, RecentRecords
+from monitoring.signal_proposals import SignalProposer
+from monitoring.signals.health import HealthWatch
+from monitoring.signals.prometheus import PrometheusContext, PrometheusError
 from monitoring.sources import (
     CommandSource,
     CursoredSource,
@@ -51,6 +67,10 @@ from settings import Settings, process_environment, secret_value, service_enviro
 
 #: Seconds each request to a log source's HTTP API may take.
 SOURCE_HTTP_TIMEOUT_SECONDS = 30.0
+#: Seconds each request to Railway's API for an action, or to Prometheus, may take.
+ACTION_HTTP_TIMEOUT_SECONDS = 20.0
+#: Where the Docker Engine listens when DOCKER_HOST is unset.
+DOCKER_SOCKET = Path("/var/run/docker.sock")
 
 
 @dataclass
@@ -67,6 +87,8 @@ class Runtime:
         notifier: where progress is told. To swap it after construction (e.g. once the
             Slack app exists) call :meth:`with_notifier`, which updates ``decisions`` too.
         recovered: proposals whose status start-up recovery changed.
+        runbook: which action answers which anomaly (``MENDBOT_RUNBOOK`` or the default).
+        recent: the last log records read (the logs around an alert).
     """
 
     settings: Settings
@@ -77,6 +99,8 @@ class Runtime:
     decisions: Decisions
     notifier: Notifier
     recovered: list[FixProposal]
+    runbook: Runbook | None = None
+    recent: RecentRecords | None = None
 
     def with_notifier(self, notifier: Notifier) -> Runtime:
         """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
@@ -103,9 +127,12 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or created.
         fixes.apply.journal.JournalError: an interrupted fix's journal cannot be read.
+        fixes.actions.runbook.RunbookError: ``MENDBOT_RUNBOOK`` is unreadable or invalid.
     """
+    runbook = load_runbook(settings.runbook_path)
     db = Database(settings.database_url)
     store = ProposalStore(db)
+    state = StateStore(db)
     notifier = notifier if notifier is not None else NullNotifier()
     implementor = build_implementor(settings)
     decisions = Decisions(
@@ -113,17 +140,22 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         notifier=notifier,
         implementor=implementor,
         proposal_ttl_seconds=settings.proposal_ttl_seconds,
+        actions=build_action_runner(settings, db=db, state=state, runbook=runbook),
     )
     recovered = decisions.recover()
+    if decisions.action_flow is not None:
+        recovered += decisions.action_flow.recover()
     return Runtime(
         settings=settings,
         db=db,
         store=store,
-        state=StateStore(db),
+        state=state,
         implementor=implementor,
         decisions=decisions,
         notifier=notifier,
         recovered=recovered,
+        runbook=runbook,
+        recent=RecentRecords(),
     )
 
 
@@ -250,6 +282,118 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
         store=runtime.store,
         notifier=runtime.notifier,
         cooldown_seconds=settings.cooldown_seconds,
+        context=prometheus_context(settings),
+        recent=runtime.recent,
+    )
+
+
+def prometheus_context(settings: Settings) -> Callable[[Anomaly], Anomaly] | None:
+    """Adds Prometheus' figures around an anomaly to its ``details["metrics"]``
+    (``PROMETHEUS_URL``, ``MENDBOT_PROMETHEUS_QUERIES``, ``MENDBOT_PROMETHEUS_WINDOW_SECONDS``);
+    None without ``PROMETHEUS_URL``. A Prometheus failure leaves ``metrics_error`` instead."""
+    if not settings.prometheus_url:
+        return None
+    context = PrometheusContext(
+        client=httpx.Client(timeout=ACTION_HTTP_TIMEOUT_SECONDS),
+        base_url=settings.prometheus_url,
+        queries=settings.prometheus_queries,
+        window_seconds=settings.prometheus_window_seconds,
+    )
+
+    def enrich(anomaly: Anomaly) -> Anomaly:
+        try:
+            figures: dict[str, object] = {
+                "metrics": context.around(anomaly.first_seen, anomaly.last_seen)
+            }
+        except PrometheusError as error:
+            figures = {"metrics_error": str(error)}
+        return anomaly.model_copy(update={"details": {**anomaly.details, **figures}})
+
+    return enrich
+
+
+def build_action_runner(
+    settings: Settings, *, db: Database, state: KeyValueStore, runbook: Runbook
+) -> ActionRunner | None:
+    """The runner of operational actions, or None with ``MENDBOT_REMEDIATION=off``.
+
+    Executors: Railway (with a Railway token; mendbot's own service known from
+    ``MENDBOT_SELF_SERVICE_ID``, ``RAILWAY_DEPLOYMENT_ID`` and ``RAILWAY_SERVICE_NAME``),
+    Docker (with ``DOCKER_HOST`` or a socket at ``/var/run/docker.sock``; mendbot's own
+    container from ``MENDBOT_SELF_CONTAINER``, the host name and ``/proc/self/cgroup``),
+    and the runbook's commands.
+    """
+    if settings.remediation == "off":
+        return None
+    executors: dict[str, Executor] = {}
+    token, project = secret_value(settings.railway_api_token), secret_value(settings.railway_token)
+    if token or project:
+        railway = RailwayExecutor(
+            client=httpx.Client(timeout=ACTION_HTTP_TIMEOUT_SECONDS),
+            api_url=settings.railway_api_url,
+            environment_id=settings.railway_environment_id,
+            api_token=token,
+            project_token=project,
+            self_service_ids=frozenset(filter(None, [settings.self_service_id])),
+            self_deployment_id=settings.railway_deployment_id,
+            self_service_name=settings.railway_service_name,
+        )
+        executors |= {"restart": railway, "redeploy": railway, "rollback": railway}
+    if settings.docker_host or DOCKER_SOCKET.exists():
+        own = own_container_ids(socket.gethostname()) | {settings.self_container or ""}
+        executors["container_restart"] = DockerExecutor(base_url=settings.docker_host, self_ids=own)
+    if runbook.commands:
+        executors["command"] = CommandExecutor(
+            commands=runbook.commands, environment=service_environment()
+        )
+    return ActionRunner(
+        executors=executors,
+        runs=ActionRuns(db),
+        state=state,
+        verify_seconds=settings.action_verify_seconds,
+        breaker_failures=settings.breaker_failures,
+        breaker_window_seconds=settings.breaker_window_seconds,
+    )
+
+
+def trust_policy(settings: Settings) -> TrustPolicy:
+    """``MENDBOT_REMEDIATION`` over ``MENDBOT_TRUST``."""
+    return TrustPolicy(master=settings.remediation, per_kind=settings.trust)  # type: ignore[arg-type]
+
+
+def build_operations(runtime: Runtime, pipeline: CyclePipeline) -> Operations:
+    """The operations half over the runtime: the alert webhook (``MENDBOT_ALERT_TOKEN``),
+    health checks (``MENDBOT_HEALTH_*``, thresholds), the runbook under the trust policy,
+    and the action queue."""
+    settings = runtime.settings
+    self_names = {settings.self_service_id, settings.railway_service_name, settings.self_container}
+    proposer = SignalProposer(
+        runbook=runtime.runbook or load_runbook(None),
+        trust=trust_policy(settings),
+        watched_service_id=settings.railway_service_id,
+        self_names=frozenset(n for n in self_names if n),
+        recent=runtime.recent,
+    )
+    health = HealthWatch(
+        state=runtime.state,
+        slow_seconds=settings.health_slow_seconds,
+        memory_percent=settings.memory_threshold_percent,
+        disk_percent=settings.disk_threshold_percent,
+        failures_to_fire=settings.health_failures,
+    )
+    return Operations(
+        pipeline=pipeline,
+        proposer=proposer,
+        decisions=runtime.decisions,
+        store=runtime.store,
+        state=runtime.state,
+        notifier=lambda: runtime.notifier,
+        alert_token=secret_value(settings.alert_token),
+        health=health if settings.health_urls else None,
+        health_urls=settings.health_urls,
+        health_client=httpx.Client(timeout=settings.health_timeout_seconds),
+        health_interval_seconds=settings.health_interval_seconds,
+        health_failing_interval_seconds=settings.health_failing_interval_seconds,
     )
 
 

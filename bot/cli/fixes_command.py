@@ -96,14 +96,14 @@ def _show(args: argparse.Namespace, runtime: Runtime) -> int:
         return EXIT_OK
     print(say.proposal_details(proposal))
     print()
-    print(diff.rstrip("\n") if diff else say.no_change())
+    print(diff.rstrip("\n") if diff else say.no_change(proposal))
     print()
     print(say.audit_lines(trail))
     return EXIT_OK
 
 
 def _implement(args: argparse.Namespace, runtime: Runtime) -> int:
-    if runtime.implementor is None:
+    if runtime.implementor is None and not _is_action(runtime, args.id):
         _err(say.NO_REPOSITORY)
         return EXIT_USAGE
     final = runtime.decisions.implement(args.id, actor=local_actor(args.actor))
@@ -112,6 +112,14 @@ def _implement(args: argparse.Namespace, runtime: Runtime) -> int:
         return EXIT_OK
     _err(say.outcome(final))
     return EXIT_FAILED
+
+
+def _is_action(runtime: Runtime, proposal_id: str) -> bool:
+    """True when the proposal carries an operational action (no repository needed)."""
+    try:
+        return runtime.store.get(proposal_id).action is not None
+    except ProposalNotFound:
+        return False
 
 
 def _reject(args: argparse.Namespace, runtime: Runtime) -> int:

@@ -6,7 +6,9 @@ the runtime's) -> the proactive monitor when a log source is configured (otherwi
 monitoring is off, and Slack and ``/health`` are still served) -> the HTTP server on
 ``$PORT`` (``/slack/events`` unless Socket Mode, and ``GET /health``) -> Socket Mode when
 ``SLACK_APP_TOKEN`` is set -> wait for SIGTERM or SIGINT -> stop in reverse order, letting
-a running cycle and a running apply finish.
+a running cycle and a running apply finish. The operations half (the alert webhook, health
+checks, the action queue: :func:`monitoring.runtime.build_operations`) starts beside the
+monitor; the summary says which parts of it are on.
 
 Exit codes: 0 after a clean stop, 2 when the configuration or a start-up step is wrong
 (the message says which variable).
@@ -51,8 +53,36 @@ def summary_lines(
         f"  approvers:   {approvers}",
         f"  repository:  {repository}",
         f"  health:      http://0.0.0.0:{settings.port}/health",
+        *operations_lines(settings),
     ]
     return lines + [f"  warning: {w}" for w in warnings]
+
+
+def operations_lines(settings: Settings) -> list[str]:
+    """The summary lines of the operations half: alerts, health checks, actions, metrics."""
+    alerts = (
+        f"POST http://0.0.0.0:{settings.port}/webhook/alerts (Authorization: Bearer)"
+        if settings.alert_token
+        else "off (no MENDBOT_ALERT_TOKEN: /webhook/alerts answers 404)"
+    )
+    checks = (
+        f"{len(settings.health_urls)} URL(s) every {settings.health_interval_seconds:g} s "
+        f"({settings.health_failing_interval_seconds:g} s while failing)"
+        if settings.health_urls
+        else "off (set MENDBOT_HEALTH_URLS)"
+    )
+    trust = ", ".join(f"{k}={v}" for k, v in sorted(settings.trust.items())) or "every kind ask"
+    actions = (
+        "off (MENDBOT_REMEDIATION=off: report only)"
+        if settings.remediation == "off"
+        else f"{settings.remediation} ({trust}; runbook {settings.runbook_path or 'default'})"
+    )
+    return [
+        f"  alerts:      {alerts}",
+        f"  checks:      {checks}",
+        f"  actions:     {actions}",
+        f"  prometheus:  {settings.prometheus_url or 'off (set PROMETHEUS_URL)'}",
+    ]
 
 
 def source_failed_warning(error: Exception) -> str:
@@ -110,7 +140,7 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         _StartError: a part could not start (configuration, Slack, port, database).
     """
     from bot.slack.config import configured_notifier
-    from monitoring.runtime import build_monitor, build_runtime
+    from monitoring.runtime import build_monitor, build_operations, build_runtime
     from monitoring.sources import LogSourceError
 
     notifier = configured_notifier(settings)
@@ -123,11 +153,14 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         monitor = build_monitor(runtime)
     except LogSourceError as error:
         raise _StartError(f"log source: {error}") from error
+    operations = build_operations(runtime, monitor.pipeline)
     bot, warnings = _slack_bot(settings, runtime, monitor, stack)
-    _serve(settings, bot, monitor.health, stack)
+    _serve(settings, bot, monitor.health, stack, operations)
     source_note = _check_source(monitor.source, settings, warnings) if monitor.source else ""
     monitor.start()
     stack.callback(monitor.stop)
+    operations.start()
+    stack.callback(operations.stop)
     source = monitor.source.name if monitor.source else None
     return summary_lines(
         settings,
@@ -182,7 +215,11 @@ def _slack_bot(
 
 
 def _serve(
-    settings: Settings, bot: Any, health: Callable[[], dict[str, Any]], stack: ExitStack
+    settings: Settings,
+    bot: Any,
+    health: Callable[[], dict[str, Any]],
+    stack: ExitStack,
+    operations: Any,
 ) -> None:
     from bot.http_server import serve_http
     from bot.slack.app import SlackBotError
@@ -192,6 +229,7 @@ def _serve(
             port=settings.port,
             slack=None if bot is None or bot.socket_mode else bot,
             health=health,
+            alerts=operations,
         ).start()
     except (OSError, SlackBotError) as error:
         raise _StartError(f"cannot serve HTTP on port {settings.port}: {error}") from error

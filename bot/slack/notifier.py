@@ -49,10 +49,11 @@ REFRESHING_EVENTS = frozenset(
         "rejected",
         "expired",
         "seen_again",
+        "resolved",
     }
 )
 #: Event kinds also shown in the channel, not only in the thread.
-BROADCAST_EVENTS = frozenset({"applied", "rolled_back", "failed"})
+BROADCAST_EVENTS = frozenset({"applied", "rolled_back", "failed", "not_cleared"})
 
 
 class SlackDeliveryError(Exception):
@@ -90,7 +91,13 @@ class SlackNotifier:
         repo_root: the service's checkout, so diffs carry real line numbers (optional).
     """
 
-    def __init__(self, *, client: WebClient, channel: str, repo_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: WebClient,
+        channel: str,
+        repo_root: Path | None = None,
+    ) -> None:
         self.client = client
         self.channel = channel
         self.repo_root = repo_root

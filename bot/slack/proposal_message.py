@@ -38,6 +38,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.slack.action_message import action_blocks
 from bot.slack.block_kit import (
     CONTEXT_MAX,
     FALLBACK_MAX,
@@ -71,6 +72,7 @@ STATUS_LABEL = {
     ProposalStatus.FAILED: ":warning: failed",
     ProposalStatus.REJECTED: ":no_entry_sign: rejected",
     ProposalStatus.EXPIRED: ":zzz: expired",
+    ProposalStatus.RESOLVED: ":white_check_mark: resolved before anyone acted",
 }
 NO_CHANGE = (
     "*No code change proposed*: this needs investigation by a person. Reject it to dismiss it."
@@ -138,6 +140,7 @@ def _full_blocks(proposal: FixProposal, diff: str, diff_sections: int) -> list[B
         blocks.append(_sample(proposal))
     blocks.append(_root_cause(proposal))
     blocks += _change(proposal, diff, diff_sections)
+    blocks += action_blocks(proposal)
     blocks.append(_reasoning(proposal))
     blocks.append(_risk(proposal))
     if proposal.notes:
@@ -296,13 +299,7 @@ def _decision_blocks(proposal: FixProposal, *, with_buttons: bool = True) -> lis
                 action_id=APPROVE_ACTION,
                 value=proposal.id,
                 style="primary",
-                confirm=ConfirmObject(
-                    title="Apply this fix?",
-                    text="mendbot will edit the repository, run the validation, then commit "
-                    "and push (the platform deploys on push). Any failure rolls it back.",
-                    confirm="Apply",
-                    deny="Cancel",
-                ),
+                confirm=_confirm(proposal),
             )
         )
     buttons.append(
@@ -310,6 +307,24 @@ def _decision_blocks(proposal: FixProposal, *, with_buttons: bool = True) -> lis
     )
     blocks: list[Block] = [] if proposal.implementable else [_section(NO_CHANGE)]
     return [*blocks, ActionsBlock(block_id="mendbot_decision", elements=buttons), hint]
+
+
+def _confirm(proposal: FixProposal) -> ConfirmObject:
+    """The confirm dialog of Approve: what a yes will do."""
+    if proposal.action is not None:
+        return ConfirmObject(
+            title="Run this action?",
+            text=f"mendbot will {proposal.action.describe()}, then watch the signal clear.",
+            confirm="Run",
+            deny="Cancel",
+        )
+    return ConfirmObject(
+        title="Apply this fix?",
+        text="mendbot will edit the repository, run the validation, then commit "
+        "and push (the platform deploys on push). Any failure rolls it back.",
+        confirm="Apply",
+        deny="Cancel",
+    )
 
 
 def _decision_hint(proposal_id: str) -> str:

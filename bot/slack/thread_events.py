@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack.action_message import action_event_text
 from bot.slack.block_kit import FALLBACK_MAX, clip
 from bot.slack.mrkdwn import actor, code_block, duration, escape, safe
 from core.notifier import ProposalEvent
@@ -40,6 +41,9 @@ def event_text(proposal: FixProposal, event: ProposalEvent, *, in_thread: bool =
 
 
 def _words(proposal: FixProposal, event: ProposalEvent) -> str:
+    action_text = action_event_text(proposal, event)
+    if action_text is not None:
+        return action_text
     d = event.details
     who = actor(event.actor)
     texts = {
@@ -75,6 +79,19 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
             + (f" ({d['total']} in all since posted)." if "total" in d else ".")
         ),
         "refused": lambda: f":raised_hand: Refused {who}: {_said(d.get('reason', ''))}",
+        "resolved": lambda: _resolved(d),
+        "not_cleared": lambda: (
+            ":rotating_light: <!here> The action ran but the signal did not clear within "
+            f"{duration(float(d.get('waited_seconds') or 0))}. A person needs to look."
+        ),
+        "action_queued": lambda: (
+            ":hourglass: The platform's API does not answer "
+            f"({_said(d.get('reason') or 'unreachable')}); the action is queued and retried "
+            "with backoff. You will hear when it runs."
+        ),
+        "action_refused": lambda: (
+            f":no_entry: Not acted on: {_said(d.get('reason') or 'refused')}."
+        ),
     }
     return texts[event.kind]()
 
@@ -107,6 +124,15 @@ def _applied(d: dict[str, Any]) -> str:
     if d.get("branch"):
         text += f" on `{escape(str(d['branch']))}`"
     return text + ". The platform deploys it from there."
+
+
+def _resolved(d: dict[str, Any]) -> str:
+    what = "The alert resolved" if d.get("source") == "alert" else "The health check passes again"
+    if "seconds" in d:
+        return (
+            f":white_check_mark: {what} {duration(float(d['seconds']))} after the action: verified."
+        )
+    return f":white_check_mark: {what}; closing this proposal."
 
 
 def _failed(d: dict[str, Any]) -> str:

@@ -26,6 +26,8 @@ class ApplyOutcome(BaseModel):
         reason: why it did not apply (token-scrubbed), None when applied.
         validation_output: the tail of the validation output, token-scrubbed.
         kept_branch: a local branch holding an unpushed fix commit, if any.
+        action_detail: for an operational action, what the platform was asked to do.
+        watch_seconds: for an operational action, how long its signal may take to clear.
     """
 
     status: Literal["applied", "rolled_back", "failed"]
@@ -34,6 +36,8 @@ class ApplyOutcome(BaseModel):
     reason: str | None = None
     validation_output: str | None = None
     kept_branch: str | None = None
+    action_detail: str | None = None
+    watch_seconds: float | None = None
 
 
 class Implementor(Protocol):
