@@ -1,4 +1,4 @@
-"""Slack bot stage: the HTTP transport on ``$PORT``: Slack events, health and alerts.
+"""Slack bot stage: the HTTP transport on ``$PORT``: Slack events, health, alerts, metrics.
 
 Routes::
 
@@ -13,6 +13,7 @@ Routes::
                          ``Authorization: Bearer $MENDBOT_ALERT_TOKEN`` (compared in
                          constant time); 404 when no token is configured; 400 for a body
                          that is not a payload; 413 over 1 MiB; else 200 with what was taken
+    GET  /metrics        Prometheus' text format (``prometheus-client``); 404 when off
     anything else        404
 
 Why the standard library's ``ThreadingHTTPServer`` rather than a Bolt adapter: Bolt's
@@ -56,10 +57,13 @@ HTTP_ALERTS_FAILED = "the alerts could not be taken; Alertmanager will deliver t
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
 ALERTS_PATH = "/webhook/alerts"
+METRICS_PATH = "/metrics"
 #: Largest request body accepted, in bytes (Slack's payloads are far smaller).
 MAX_BODY_BYTES = 1024 * 1024
 
 HealthCheck = Callable[[], dict[str, Any]]
+#: Renders the metrics: ``(body, content type)``.
+MetricsRenderer = Callable[[], tuple[bytes, str]]
 
 
 class AlertReceiver(Protocol):
@@ -92,6 +96,7 @@ class HttpServer:
         slack: the bot whose Bolt app handles ``/slack/events``; None = Slack off (404).
         health: returns the ``/health`` JSON object; ``"ok": false`` in it gives 503.
         alerts: takes Alertmanager's deliveries; None = ``/webhook/alerts`` is 404.
+        metrics: renders ``/metrics``; None = 404.
 
     Raises:
         SlackConfigError: ``slack`` does not verify signatures (no SLACK_SIGNING_SECRET).
@@ -106,6 +111,7 @@ class HttpServer:
         slack: SlackBot | None,
         health: HealthCheck,
         alerts: AlertReceiver | None = None,
+        metrics: MetricsRenderer | None = None,
     ) -> None:
         if slack is not None and not slack.verifies_signatures:
             raise SlackConfigError(
@@ -115,6 +121,7 @@ class HttpServer:
         self.slack = slack
         self.health = health
         self.alerts = alerts
+        self.metrics = metrics
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -186,6 +193,13 @@ class HttpServer:
             return _json(500, {"ok": False, "error": HTTP_ALERTS_FAILED})
         return _json(status, answer)
 
+    def handle_metrics(self) -> Response:
+        """Render the metrics; ``(status, headers, body)``."""
+        if self.metrics is None:
+            return _json(404, {"ok": False, "error": HTTP_NOT_FOUND})
+        body, content_type = self.metrics()
+        return 200, {"Content-Type": [content_type]}, body
+
 
 def serve_http(
     *,
@@ -194,6 +208,7 @@ def serve_http(
     health: HealthCheck,
     host: str = "0.0.0.0",
     alerts: AlertReceiver | None = None,
+    metrics: MetricsRenderer | None = None,
 ) -> HttpServer:
     """An :class:`HttpServer` (not started: call ``.start()``) on ``host:port``.
 
@@ -201,7 +216,9 @@ def serve_http(
         SlackConfigError: ``slack`` does not verify signatures.
         OSError: the port cannot be bound.
     """
-    return HttpServer(host=host, port=port, slack=slack, health=health, alerts=alerts)
+    return HttpServer(
+        host=host, port=port, slack=slack, health=health, alerts=alerts, metrics=metrics
+    )
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
@@ -218,6 +235,8 @@ def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             if path == HEALTH_PATH:
                 self._send(*server.handle_health())
+            elif path == METRICS_PATH:
+                self._send(*server.handle_metrics())
             else:
                 self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
 

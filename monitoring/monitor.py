@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from core.clock import utcnow
+from core.metrics import Metrics
 from core.notifier import Notifier
 from core.redact import scrub_secrets
 from monitoring.monitor_state import MonitorHealth, Recovery
@@ -61,6 +63,7 @@ class ProactiveMonitor:
         db: pinged by :meth:`health` (None: not reported).
         interval_seconds: the base interval.
         clock: the current aware UTC time.
+        metrics: counts cycles, their duration, records and anomalies (``/metrics``).
     """
 
     def __init__(
@@ -73,8 +76,10 @@ class ProactiveMonitor:
         db: Pingable | None = None,
         interval_seconds: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.metrics = metrics
         self.source = source
         self.notifier = notifier
         self.decisions = decisions
@@ -148,19 +153,33 @@ class ProactiveMonitor:
         if self.source is None or self._paused:
             return None
         with self._cycle_lock:
+            started = time.monotonic()
             try:
                 if self.decisions is not None:
                     self.decisions.expire_stale()
                 result = self.pipeline.run_once(self.source)
             except LogSourceError as error:
+                self._measure(started, None)
                 self._on_failure(error, source_failed=True)
                 return None
             except Exception as error:  # the bot keeps running whatever a cycle hits
                 log.exception("monitoring cycle failed")
+                self._measure(started, None)
                 self._on_failure(error, source_failed=False)
                 return None
+            self._measure(started, result)
             self._on_success(result)
             return result
+
+    def _measure(self, started: float, result: CycleResult | None) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.cycle(
+            seconds=time.monotonic() - started,
+            ok=result is not None,
+            records=result.records if result else 0,
+            kinds=[a.kind for a in result.anomalies] if result else [],
+        )
 
     def _on_success(self, result: CycleResult) -> None:
         worst = max((a.severity for a in result.anomalies), key=lambda s: s.rank, default=None)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from core.metrics import Metrics
 from core.models import Anomaly
 from core.notifier import Notifier, NullNotifier
 from core.proposals import FixProposal
@@ -89,6 +90,7 @@ class Runtime:
         recovered: proposals whose status start-up recovery changed.
         runbook: which action answers which anomaly (``MENDBOT_RUNBOOK`` or the default).
         recent: the last log records read (the logs around an alert).
+        metrics: the process's own metrics (``GET /metrics``).
     """
 
     settings: Settings
@@ -101,6 +103,7 @@ class Runtime:
     recovered: list[FixProposal]
     runbook: Runbook | None = None
     recent: RecentRecords | None = None
+    metrics: Metrics | None = None
 
     def with_notifier(self, notifier: Notifier) -> Runtime:
         """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
@@ -113,13 +116,17 @@ class Runtime:
         self.db.dispose()
 
 
-def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, notifier: Notifier | None = None, metrics: Metrics | None = None
+) -> Runtime:
     """Open the database, build the implementor and decisions, and recover first.
 
     Args:
         settings: the process settings.
         notifier: told about every step, recovery included; default
             :class:`~core.notifier.NullNotifier`.
+        metrics: the process's metrics (default: new ones, on a registry of their own);
+            proposals by status and actions by result are read from this database.
 
     Returns:
         The runtime, with any interrupted fix already rolled back (see ``recovered``).
@@ -145,6 +152,9 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     recovered = decisions.recover()
     if decisions.action_flow is not None:
         recovered += decisions.action_flow.recover()
+    metrics = metrics or Metrics()
+    runs = decisions.actions.runs if decisions.actions is not None else None
+    metrics.watch_database(proposals=store.count_by_status, actions=runs.counts if runs else None)
     return Runtime(
         settings=settings,
         db=db,
@@ -156,6 +166,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         recovered=recovered,
         runbook=runbook,
         recent=RecentRecords(),
+        metrics=metrics,
     )
 
 
@@ -190,20 +201,32 @@ def lm_config(settings: Settings) -> LMConfig | None:
     )
 
 
-def build_diagnoser(settings: Settings, *, state: KeyValueStore | None = None) -> Diagnoser:
+def build_diagnoser(
+    settings: Settings, *, state: KeyValueStore | None = None, metrics: Metrics | None = None
+) -> Diagnoser:
     """The diagnoser: the LM when configured (else offline playbooks), the repository's
     code as evidence, at most ``MENDBOT_MAX_DIAGNOSES_PER_CYCLE`` LM diagnoses a cycle.
 
     Args:
         settings: the process settings.
         state: keeps the LM diagnosis cache across restarts; None keeps it in memory.
+        metrics: counts LM requests, tokens and seconds.
     """
-    return Diagnoser(
+    diagnoser = Diagnoser(
         lm=lm_config(settings),
         repo_path=settings.target_repo_path,
         max_lm_diagnoses=settings.max_diagnoses_per_cycle,
         state=state,
     )
+    if metrics is not None:
+        diagnoser.on_lm = lambda requests, tokens_in, tokens_out, seconds, ok: metrics.lm(
+            requests=requests,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            seconds=seconds,
+            ok=ok,
+        )
+    return diagnoser
 
 
 def _railway(settings: Settings) -> LogSource:
@@ -278,7 +301,9 @@ def build_pipeline(runtime: Runtime, *, diagnose: bool = True) -> CyclePipeline:
     settings, state = runtime.settings, runtime.state
     return CyclePipeline(
         analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
-        diagnoser=build_diagnoser(settings, state=state) if diagnose else None,
+        diagnoser=build_diagnoser(settings, state=state, metrics=runtime.metrics)
+        if diagnose
+        else None,
         store=runtime.store,
         notifier=runtime.notifier,
         cooldown_seconds=settings.cooldown_seconds,
@@ -381,7 +406,11 @@ def build_operations(runtime: Runtime, pipeline: CyclePipeline) -> Operations:
         disk_percent=settings.disk_threshold_percent,
         failures_to_fire=settings.health_failures,
     )
+    metrics = runtime.metrics
     return Operations(
+        on_signal=(lambda s: metrics.signal(source=s.source, state=s.state, kind=s.anomaly.kind))
+        if metrics
+        else None,
         pipeline=pipeline,
         proposer=proposer,
         decisions=runtime.decisions,
@@ -411,4 +440,5 @@ def build_monitor(runtime: Runtime) -> ProactiveMonitor:
         decisions=runtime.decisions,
         db=runtime.db,
         interval_seconds=runtime.settings.monitor_interval_seconds,
+        metrics=runtime.metrics,
     )

@@ -82,6 +82,7 @@ def operations_lines(settings: Settings) -> list[str]:
         f"  checks:      {checks}",
         f"  actions:     {actions}",
         f"  prometheus:  {settings.prometheus_url or 'off (set PROMETHEUS_URL)'}",
+        f"  metrics:     http://0.0.0.0:{settings.port}/metrics",
     ]
 
 
@@ -140,12 +141,14 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         _StartError: a part could not start (configuration, Slack, port, database).
     """
     from bot.slack.config import configured_notifier
+    from core.metrics import Metrics
     from monitoring.runtime import build_monitor, build_operations, build_runtime
     from monitoring.sources import LogSourceError
 
-    notifier = configured_notifier(settings)
+    metrics = Metrics()
+    notifier = configured_notifier(settings, metrics=metrics)
     try:
-        runtime = build_runtime(settings, notifier=notifier)
+        runtime = build_runtime(settings, notifier=notifier, metrics=metrics)
     except Exception as error:
         raise _StartError(f"cannot start: {type(error).__name__}: {error}") from error
     stack.callback(runtime.close)
@@ -155,7 +158,7 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         raise _StartError(f"log source: {error}") from error
     operations = build_operations(runtime, monitor.pipeline)
     bot, warnings = _slack_bot(settings, runtime, monitor, stack)
-    _serve(settings, bot, monitor.health, stack, operations)
+    _serve(settings, bot, monitor.health, stack, operations, metrics)
     source_note = _check_source(monitor.source, settings, warnings) if monitor.source else ""
     monitor.start()
     stack.callback(monitor.stop)
@@ -220,6 +223,7 @@ def _serve(
     health: Callable[[], dict[str, Any]],
     stack: ExitStack,
     operations: Any,
+    metrics: Any,
 ) -> None:
     from bot.http_server import serve_http
     from bot.slack.app import SlackBotError
@@ -230,6 +234,7 @@ def _serve(
             slack=None if bot is None or bot.socket_mode else bot,
             health=health,
             alerts=operations,
+            metrics=metrics.render,
         ).start()
     except (OSError, SlackBotError) as error:
         raise _StartError(f"cannot serve HTTP on port {settings.port}: {error}") from error

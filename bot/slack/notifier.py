@@ -21,6 +21,7 @@ Errors::
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from slack_sdk import WebClient
@@ -89,6 +90,7 @@ class SlackNotifier:
         client: the Web API client (see :func:`bot.slack.config.make_web_client`).
         channel: channel id or name that proposals go to (``SLACK_CHANNEL``).
         repo_root: the service's checkout, so diffs carry real line numbers (optional).
+        on_call: told ``(method, ok)`` after every Web API call (``/metrics``).
     """
 
     def __init__(
@@ -97,10 +99,12 @@ class SlackNotifier:
         client: WebClient,
         channel: str,
         repo_root: Path | None = None,
+        on_call: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.client = client
         self.channel = channel
         self.repo_root = repo_root
+        self.on_call = on_call
 
     def message_for(self, proposal: FixProposal) -> SlackMessage:
         """The proposal's message in its current form (with the diff against the checkout)."""
@@ -125,7 +129,9 @@ class SlackNotifier:
                 channel=self.channel, unfurl_links=False, **payload
             )
         except (SlackClientError, OSError) as error:
+            self._count("chat_postMessage", ok=False)
             raise SlackDeliveryError(f"could not post {proposal.id}: {_why(error)}") from error
+        self._count("chat_postMessage", ok=True)
         return f"{response['channel']}:{response['ts']}"
 
     def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
@@ -166,7 +172,14 @@ class SlackNotifier:
         try:
             getattr(self.client, method)(**{k: v for k, v in kwargs.items() if v is not None})
         except (SlackClientError, OSError) as error:
+            self._count(method, ok=False)
             log.warning("Slack %s failed (message dropped): %s", method, _why(error))
+        else:
+            self._count(method, ok=True)
+
+    def _count(self, method: str, *, ok: bool) -> None:
+        if self.on_call is not None:
+            self.on_call(method.replace("_", "."), ok)
 
 
 def _why(error: Exception) -> str:

@@ -20,7 +20,8 @@ when an LM diagnosis is made.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,9 @@ class Diagnoser:
         self._cache = DiagnosisCache(state=state)
         self._lm: Any = None
         self.engine: str | None = None
+        #: Told after each LM diagnosis: ``(requests, input tokens, output tokens, seconds,
+        #: ok)`` from DSPy's LM history (``/metrics``); None = not measured.
+        self.on_lm: Callable[[int, int, int, float, bool], None] | None = None
 
     def propose(self, anomalies: Sequence[Anomaly]) -> list[FixProposal]:
         """One unsaved proposal per anomaly, in the order given.
@@ -214,7 +218,7 @@ class Diagnoser:
             ]
             return self._review(edits, context, index)
 
-        answer = run_program(lm, inputs, review)
+        answer = self._measured(lm, lambda: run_program(lm, inputs, review))
         logger.info(
             "LM diagnosis of %s by %s (%s engine): %d input characters",
             anomaly.fingerprint,
@@ -223,6 +227,26 @@ class Diagnoser:
             inputs.total_chars,
         )
         return self._draft_from(answer, anomaly, context, index)
+
+    def _measured(self, lm: Any, ask: Callable[[], Any]) -> Any:
+        """``ask()``, telling :attr:`on_lm` the requests, tokens and seconds it took."""
+        if self.on_lm is None:
+            return ask()
+        before, started, ok = len(lm.history), time.monotonic(), False
+        try:
+            answer = ask()
+            ok = True
+            return answer
+        finally:
+            made = lm.history[before:]
+            usage = [entry.get("usage") or {} for entry in made]
+            self.on_lm(
+                len(made),
+                sum(int(u.get("prompt_tokens") or 0) for u in usage),
+                sum(int(u.get("completion_tokens") or 0) for u in usage),
+                time.monotonic() - started,
+                ok,
+            )
 
     def _draft_from(
         self, answer: Any, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None

@@ -114,3 +114,8 @@ def test_a_body_that_is_not_a_payload_gets_400_and_a_huge_one_413(serve) -> None
         )
         assert b" 413 " in raw.recv(4096).split(b"\r\n")[0]
     assert runtime.store.list() == []
+
+
+def test_metrics_is_404_when_off(serve) -> None:
+    server, _ = serve()
+    assert httpx.get(server.url + "/metrics").status_code == 404
