@@ -4,6 +4,7 @@ main.py           argument parsing and dispatch (the ``mendbot`` script)
 scan_command.py   ``mendbot scan``;  scan_output.py: its JSON lines and tables
 run_command.py    ``mendbot run``: the long-running bot
 fixes_command.py  ``mendbot fixes list | show | implement | reject``
+stats_command.py  ``mendbot stats``: what each operational action achieved
 messages.py       the words the command line shows
 support.py        settings loading, errors, the audit actor
 """

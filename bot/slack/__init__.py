@@ -5,6 +5,8 @@
 - ``replies``: the answers to mentions and buttons, and the start-up warnings (words).
 - ``proposal_message``: the proposal's channel message and its ``show`` copy (words, blocks).
 - ``thread_events``: the reply in a proposal's thread for each event (words).
+- ``action_message``: an operational action's blocks and thread replies (words).
+- ``ops_replies``: the answers to ``stats`` and ``resume <target>`` (words).
 - ``notifier``: ``SlackNotifier``, posting and updating those through the Web API.
 - ``block_kit``: ``SlackMessage``, Slack's size limits, shortening to fit them.
 - ``mrkdwn``: defusing untrusted text, mentions, dates, durations, severity emoji.

@@ -11,6 +11,7 @@ disappear (an engine that is down). The host's real Docker is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socketserver
@@ -146,7 +147,9 @@ class FakeDockerEngine:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Connection", "close")  # so a stopped engine is gone at once
                 self.end_headers()
-                self.wfile.write(body)
+                # The client may hang up first (e.g. on an error status): nothing to say.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
                 self.close_connection = True
 
             do_GET = do_POST = do_HEAD = _handle
