@@ -69,6 +69,8 @@ class Operations:
         health_interval_seconds, health_failing_interval_seconds: how often to check.
         clock: the current aware UTC time.
         on_signal: told of every signal taken (metrics).
+        retry_unposted: post again, each tick, proposals whose posting failed (when no
+            log cycle does it: monitoring is off).
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class Operations:
         health_failing_interval_seconds: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
         on_signal: Callable[[Signal], None] | None = None,
+        retry_unposted: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self.proposer = proposer
@@ -102,6 +105,7 @@ class Operations:
         self.intervals = (health_interval_seconds, health_failing_interval_seconds)
         self.clock = clock
         self.on_signal = on_signal
+        self.retry_unposted = retry_unposted
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendbot-action")
         self._scheduler: BackgroundScheduler | None = None
@@ -256,12 +260,15 @@ class Operations:
         return signals
 
     def tick(self) -> None:
-        """Retry due actions, escalate overdue ones (the queue job); never raises."""
+        """Retry due actions, escalate overdue ones, and (``retry_unposted``) post what
+        Slack refused earlier (the queue job); never raises."""
         flow = self.decisions.action_flow
-        if flow is None:
-            return
         try:
-            flow.tick()
+            if flow is not None:
+                flow.tick()
+            if self.retry_unposted:
+                with self._lock:
+                    self.pipeline.retry_unposted()
         except Exception:
             log.exception("the action queue failed")
 
@@ -279,7 +286,7 @@ class Operations:
                 coalesce=True,
                 next_run_time=self.clock(),
             )
-        if self.decisions.action_flow is not None:
+        if self.decisions.action_flow is not None or self.retry_unposted:
             scheduler.add_job(
                 self.tick,
                 IntervalTrigger(seconds=TICK_SECONDS),

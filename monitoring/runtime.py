@@ -386,10 +386,13 @@ def trust_policy(settings: Settings) -> TrustPolicy:
     return TrustPolicy(master=settings.remediation, per_kind=settings.trust)  # type: ignore[arg-type]
 
 
-def build_operations(runtime: Runtime, pipeline: CyclePipeline) -> Operations:
+def build_operations(
+    runtime: Runtime, pipeline: CyclePipeline, *, monitoring: bool = True
+) -> Operations:
     """The operations half over the runtime: the alert webhook (``MENDBOT_ALERT_TOKEN``),
     health checks (``MENDBOT_HEALTH_*``, thresholds), the runbook under the trust policy,
-    and the action queue."""
+    and the action queue. Without log ``monitoring`` (no source), its queue job also posts
+    again what Slack refused, as the log cycles otherwise do."""
     settings = runtime.settings
     self_names = {settings.self_service_id, settings.railway_service_name, settings.self_container}
     proposer = SignalProposer(
@@ -423,6 +426,7 @@ def build_operations(runtime: Runtime, pipeline: CyclePipeline) -> Operations:
         health_client=httpx.Client(timeout=settings.health_timeout_seconds),
         health_interval_seconds=settings.health_interval_seconds,
         health_failing_interval_seconds=settings.health_failing_interval_seconds,
+        retry_unposted=not monitoring,
     )
 
 

@@ -156,7 +156,7 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         monitor = build_monitor(runtime)
     except LogSourceError as error:
         raise _StartError(f"log source: {error}") from error
-    operations = build_operations(runtime, monitor.pipeline)
+    operations = build_operations(runtime, monitor.pipeline, monitoring=monitor.source is not None)
     bot, warnings = _slack_bot(settings, runtime, monitor, stack)
     _serve(settings, bot, monitor.health, stack, operations, metrics)
     source_note = _check_source(monitor.source, settings, warnings) if monitor.source else ""

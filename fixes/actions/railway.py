@@ -17,7 +17,9 @@ Never on itself: mendbot's own service is known three ways, any of which refuses
 action: ``MENDBOT_SELF_SERVICE_ID``; the service of ``RAILWAY_DEPLOYMENT_ID``, which
 Railway sets in mendbot's own container and operators do not override (asked once with
 ``deployment(id) { serviceId }``); and a target whose ``serviceName`` is mendbot's own
-``RAILWAY_SERVICE_NAME``.
+``RAILWAY_SERVICE_NAME``. A token that cannot see mendbot's own deployment (a project
+token of the watched project, mendbot running elsewhere) cannot act on mendbot's service
+either, so that answer clears the question rather than blocking every action.
 """
 
 from __future__ import annotations
@@ -156,11 +158,14 @@ class RailwayExecutor:
     def _own_ids(self) -> set[str]:
         with self._lock:
             if self._self_deployment_id:
-                data = self._request(SELF_QUERY, {"id": self._self_deployment_id})
+                try:
+                    data = self._request(SELF_QUERY, {"id": self._self_deployment_id})
+                except ActionFailed:  # not visible to this token: not in its reach either
+                    data = {}
                 service = (data.get("deployment") or {}).get("serviceId")
                 if service:
                     self._self_ids.add(str(service))
-                    self._self_deployment_id = None  # asked once: it does not change
+                self._self_deployment_id = None  # asked once: it does not change
             return set(self._self_ids)
 
     def _environment(self, action: Action) -> str:

@@ -118,12 +118,6 @@ class ActionRunner:
             self.breaker_failures
         )
 
-    def breaker_until(self, target: str) -> datetime | None:
-        """When an open breaker closes by itself (its oldest strike leaves the window)."""
-        if not self.breaker_open(target):
-            return None
-        return self.clock() + self.breaker_window
-
     def knows(self, target: str) -> bool:
         """True when an action ever ran on ``target`` (so it may have a breaker)."""
         return self.runs.knows(target)

@@ -183,3 +183,25 @@ def test_commands_run_by_name_only(tmp_path) -> None:
         commands.run(Action(kind="command", target="broken"))
     with pytest.raises(ActionRefused, match="no command named"):
         commands.run(Action(kind="command", target="rm -rf /"))
+
+
+def test_a_token_that_cannot_see_mendbots_own_deployment_does_not_block_actions(
+    railway: FakeRailway,
+) -> None:
+    # mendbot runs in another project; a project token of the watched one cannot read
+    # mendbot's deployment, and so cannot touch mendbot's service either.
+    run = executor(railway, self_deployment_id="dep-in-another-project")
+    run.run(Action(kind="restart", target="svc-1"))
+    run.run(Action(kind="restart", target="svc-1"))
+    assert [name for name, _ in railway.actions] == ["deploymentRestart"] * 2
+    assert railway.queries("deployment") == [{"id": "dep-in-another-project"}]  # asked once
+
+
+def test_railway_down_while_asking_who_mendbot_is_is_retryable(railway: FakeRailway) -> None:
+    railway.fail_next(Reply.json({"error": "upstream"}, 502))
+    run = executor(railway, self_deployment_id="dep-2")
+    with pytest.raises(ActionUnavailable):
+        run.run(Action(kind="restart", target="svc-1"))
+    with pytest.raises(ActionRefused, match="never acts on itself"):  # asked again, then known
+        run.run(Action(kind="restart", target="svc-1"))
+    assert railway.actions == []

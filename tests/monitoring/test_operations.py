@@ -316,3 +316,35 @@ def test_the_start_up_summary_says_what_of_the_operations_half_is_on(make_settin
     )
     assert "alerts:      POST" in on and "1 URL(s) every 30 s (10 s while failing)" in on
     assert "actions:     auto (restart=auto" in on
+
+
+class FlakySlack(InMemoryNotifier):
+    """Refuses the first post, as Slack does when it is down."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    def post_proposal(self, proposal):  # type: ignore[no-untyped-def]
+        if self.down:
+            self.down = False
+            raise ConnectionError("Slack is down")
+        return super().post_proposal(proposal)
+
+
+def test_without_log_monitoring_the_queue_job_posts_what_slack_refused(
+    make_settings, database_url
+) -> None:
+    settings = make_settings(database_url=database_url, alert_token=TOKEN)
+    runtime = build_runtime(settings, notifier=FlakySlack())
+    operations = build_operations(runtime, build_pipeline(runtime), monitoring=False)
+    try:
+        status, answer = operations.receive_alerts(alert_body())
+        assert status == 200 and len(answer["new_proposals"]) == 1
+        [proposal] = runtime.store.list()
+        assert proposal.thread_ref is None  # stored, not lost
+        operations.tick()
+        assert runtime.store.get(proposal.id).thread_ref == "memory:1"
+    finally:
+        operations.stop()
+        runtime.close()
