@@ -203,6 +203,81 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- operations: signals in (alerts, health checks, Prometheus) -----------------------------
+    alert_token: SecretStr | None = Field(
+        None,
+        validation_alias="MENDBOT_ALERT_TOKEN",
+        description="Bearer token Alertmanager sends to POST /webhook/alerts; unset = off.",
+    )
+    health_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="MENDBOT_HEALTH_URLS",
+        description="Comma-separated URLs polled as health checks.",
+    )
+    health_interval_seconds: float = Field(
+        30.0, gt=0, validation_alias="MENDBOT_HEALTH_INTERVAL_SECONDS"
+    )
+    health_failing_interval_seconds: float = Field(
+        10.0, gt=0, validation_alias="MENDBOT_HEALTH_FAILING_INTERVAL_SECONDS"
+    )
+    health_timeout_seconds: float = Field(
+        5.0, gt=0, validation_alias="MENDBOT_HEALTH_TIMEOUT_SECONDS"
+    )
+    health_slow_seconds: float = Field(2.0, gt=0, validation_alias="MENDBOT_HEALTH_SLOW_SECONDS")
+    health_failures: int = Field(2, ge=1, validation_alias="MENDBOT_HEALTH_FAILURES")
+    memory_threshold_percent: float = Field(
+        80.0, gt=0, le=100, validation_alias="MENDBOT_MEMORY_THRESHOLD_PERCENT"
+    )
+    disk_threshold_percent: float = Field(
+        85.0, gt=0, le=100, validation_alias="MENDBOT_DISK_THRESHOLD_PERCENT"
+    )
+    prometheus_url: str | None = Field(None, validation_alias="PROMETHEUS_URL")
+    prometheus_queries: dict[str, str] | None = Field(
+        None,
+        validation_alias="MENDBOT_PROMETHEUS_QUERIES",
+        description="JSON object: name -> PromQL; unset = error rate, request rate, p95.",
+    )
+    prometheus_window_seconds: float = Field(
+        900.0, gt=0, validation_alias="MENDBOT_PROMETHEUS_WINDOW_SECONDS"
+    )
+
+    # --- operations: actions out ----------------------------------------------------------------
+    remediation: Literal["off", "ask", "auto"] = Field(
+        "ask",
+        validation_alias="MENDBOT_REMEDIATION",
+        description="Master switch: off = monitor only, ask = every action waits for a "
+        "person, auto = actions trusted auto run at once.",
+    )
+    trust: Annotated[dict[str, Literal["auto", "ask", "off"]], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias="MENDBOT_TRUST",
+        description="Per action kind, e.g. restart=auto,rollback=off (unnamed kinds: ask).",
+    )
+    runbook_path: Path | None = Field(None, validation_alias="MENDBOT_RUNBOOK")
+    docker_host: str | None = Field(None, validation_alias="DOCKER_HOST")
+    action_verify_seconds: float = Field(
+        300.0, gt=0, validation_alias="MENDBOT_ACTION_VERIFY_SECONDS"
+    )
+    breaker_failures: int = Field(3, ge=1, validation_alias="MENDBOT_BREAKER_FAILURES")
+    breaker_window_seconds: float = Field(
+        3600.0, gt=0, validation_alias="MENDBOT_BREAKER_WINDOW_SECONDS"
+    )
+    self_service_id: str | None = Field(
+        None,
+        validation_alias="MENDBOT_SELF_SERVICE_ID",
+        description="mendbot's own Railway service id (never acted on).",
+    )
+    railway_deployment_id: str | None = Field(
+        None,
+        validation_alias="RAILWAY_DEPLOYMENT_ID",
+        description="Set by Railway in mendbot's own container: its own deployment.",
+    )
+    self_container: str | None = Field(
+        None,
+        validation_alias="MENDBOT_SELF_CONTAINER",
+        description="mendbot's own Docker container name or id (never acted on).",
+    )
+
     @field_validator("protected_paths", mode="before")
     @classmethod
     def _split_patterns(cls, value: object) -> object:
@@ -221,6 +296,26 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_auto_revert(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("health_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("health_urls")
+    @classmethod
+    def _check_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"MENDBOT_HEALTH_URLS entry {url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("trust", mode="before")
+    @classmethod
+    def _parse_trust(cls, value: object) -> object:
+        return parse_trust(value) if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -286,6 +381,30 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """True when proposals can be posted: a bot token and a channel are set."""
         return bool(self.slack_bot_token and self.slack_channel)
+
+
+#: The action kinds ``MENDBOT_TRUST`` may name (``core.actions.ACTION_KINDS``).
+ACTION_KIND_NAMES = ("restart", "redeploy", "rollback", "container_restart", "command")
+
+
+def parse_trust(text: str) -> dict[str, str]:
+    """``MENDBOT_TRUST``: ``"restart=auto, rollback=off"`` -> ``{"restart": "auto", ...}``.
+
+    Raises:
+        ValueError: an entry is not ``kind=level``, or names an unknown kind or level.
+    """
+    levels: dict[str, str] = {}
+    for entry in (part.strip() for part in text.replace(";", ",").split(",")):
+        if not entry:
+            continue
+        kind, sep, level = (piece.strip() for piece in entry.partition("="))
+        if not sep or kind not in ACTION_KIND_NAMES or level not in ("auto", "ask", "off"):
+            raise ValueError(
+                f"MENDBOT_TRUST entry {entry!r} is not kind=level with kind one of "
+                f"{', '.join(ACTION_KIND_NAMES)} and level one of auto, ask, off"
+            )
+        levels[kind] = level
+    return levels
 
 
 def _missing_for_source(settings: Settings) -> list[str]:

@@ -1,8 +1,8 @@
 """The process on top: the command line, the Slack app and the HTTP server.
 
-    cli/            ``mendbot scan | run | fixes``: arguments, output, exit codes
+    cli/            ``mendbot scan | run | fixes | stats``: arguments, output, exit codes
     slack/          the Bolt app, proposal messages, mention commands, the Slack notifier
-    http_server.py  ``/slack/events`` and ``/health`` on ``$PORT``
+    http_server.py  ``/slack/events``, ``/health``, ``/webhook/alerts``, ``/metrics`` on ``$PORT``
 
 Holds no logic the CLI and Slack share: that lives in ``fixes`` and ``monitoring``.
 """

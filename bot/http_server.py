@@ -1,4 +1,4 @@
-"""Slack bot stage: the HTTP transport on ``$PORT``: ``POST /slack/events`` and ``GET /health``.
+"""Slack bot stage: the HTTP transport on ``$PORT``: Slack events, health, alerts, metrics.
 
 Routes::
 
@@ -9,6 +9,11 @@ Routes::
                          413 for a body over 1 MiB
     GET  /health         200 with the JSON object the ``health`` callback returns;
                          503 when it says ``"ok": false`` or raises
+    POST /webhook/alerts Alertmanager's webhook (version 4 payload): 401 unless
+                         ``Authorization: Bearer $MENDBOT_ALERT_TOKEN`` (compared in
+                         constant time); 404 when no token is configured; 400 for a body
+                         that is not a payload; 413 over 1 MiB; else 200 with what was taken
+    GET  /metrics        Prometheus' text format (``prometheus-client``); 404 when off
     anything else        404
 
 Why the standard library's ``ThreadingHTTPServer`` rather than a Bolt adapter: Bolt's
@@ -32,7 +37,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from slack_bolt.request import BoltRequest
@@ -46,12 +51,38 @@ HTTP_SLACK_OFF = "Slack is not configured on this instance (set SLACK_BOT_TOKEN)
 HTTP_NOT_FOUND = "not found"
 HTTP_TOO_LARGE = "request body too large"
 HTTP_HEALTH_FAILED = "health check failed"
+HTTP_ALERTS_OFF = "the alert webhook is off on this instance (set MENDBOT_ALERT_TOKEN)"
+HTTP_UNAUTHORIZED = "missing or wrong bearer token"
+HTTP_ALERTS_FAILED = "the alerts could not be taken; Alertmanager will deliver them again"
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
+ALERTS_PATH = "/webhook/alerts"
+METRICS_PATH = "/metrics"
 #: Largest request body accepted, in bytes (Slack's payloads are far smaller).
 MAX_BODY_BYTES = 1024 * 1024
 
 HealthCheck = Callable[[], dict[str, Any]]
+#: Renders the metrics: ``(body, content type)``.
+MetricsRenderer = Callable[[], tuple[bytes, str]]
+
+
+class AlertReceiver(Protocol):
+    """What the webhook needs (``monitoring.operations.Operations`` implements it)."""
+
+    @property
+    def webhook_enabled(self) -> bool:
+        """True when a token is configured."""
+        ...
+
+    def authorized(self, authorization: str | None) -> bool:
+        """True when the ``Authorization`` header carries the token."""
+        ...
+
+    def receive_alerts(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Take one delivery: ``(HTTP status, JSON answer)``."""
+        ...
+
+
 #: ``(status, headers (name -> values), body)`` as written to the client.
 Response = tuple[int, dict[str, Sequence[str]], bytes]
 
@@ -64,6 +95,8 @@ class HttpServer:
         port: TCP port; 0 picks a free one (see :attr:`port`).
         slack: the bot whose Bolt app handles ``/slack/events``; None = Slack off (404).
         health: returns the ``/health`` JSON object; ``"ok": false`` in it gives 503.
+        alerts: takes Alertmanager's deliveries; None = ``/webhook/alerts`` is 404.
+        metrics: renders ``/metrics``; None = 404.
 
     Raises:
         SlackConfigError: ``slack`` does not verify signatures (no SLACK_SIGNING_SECRET).
@@ -71,7 +104,14 @@ class HttpServer:
     """
 
     def __init__(
-        self, *, host: str, port: int, slack: SlackBot | None, health: HealthCheck
+        self,
+        *,
+        host: str,
+        port: int,
+        slack: SlackBot | None,
+        health: HealthCheck,
+        alerts: AlertReceiver | None = None,
+        metrics: MetricsRenderer | None = None,
     ) -> None:
         if slack is not None and not slack.verifies_signatures:
             raise SlackConfigError(
@@ -80,6 +120,8 @@ class HttpServer:
             )
         self.slack = slack
         self.health = health
+        self.alerts = alerts
+        self.metrics = metrics
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -137,9 +179,36 @@ class HttpServer:
             )
         return _json(503 if report.get("ok") is False else 200, report)
 
+    def handle_alerts(self, body: bytes, authorization: str | None) -> Response:
+        """Check the bearer token, then hand the delivery on; ``(status, headers, body)``."""
+        if self.alerts is None or not self.alerts.webhook_enabled:
+            return _json(404, {"ok": False, "error": HTTP_ALERTS_OFF})
+        if not self.alerts.authorized(authorization):
+            status, headers, payload = _json(401, {"ok": False, "error": HTTP_UNAUTHORIZED})
+            return status, {**headers, "WWW-Authenticate": ['Bearer realm="mendbot"']}, payload
+        try:
+            status, answer = self.alerts.receive_alerts(body)
+        except Exception:  # 5xx: Alertmanager retries, nothing is lost
+            log.exception("taking alerts failed")
+            return _json(500, {"ok": False, "error": HTTP_ALERTS_FAILED})
+        return _json(status, answer)
+
+    def handle_metrics(self) -> Response:
+        """Render the metrics; ``(status, headers, body)``."""
+        if self.metrics is None:
+            return _json(404, {"ok": False, "error": HTTP_NOT_FOUND})
+        body, content_type = self.metrics()
+        return 200, {"Content-Type": [content_type]}, body
+
 
 def serve_http(
-    *, port: int, slack: SlackBot | None, health: HealthCheck, host: str = "0.0.0.0"
+    *,
+    port: int,
+    slack: SlackBot | None,
+    health: HealthCheck,
+    host: str = "0.0.0.0",
+    alerts: AlertReceiver | None = None,
+    metrics: MetricsRenderer | None = None,
 ) -> HttpServer:
     """An :class:`HttpServer` (not started: call ``.start()``) on ``host:port``.
 
@@ -147,7 +216,9 @@ def serve_http(
         SlackConfigError: ``slack`` does not verify signatures.
         OSError: the port cannot be bound.
     """
-    return HttpServer(host=host, port=port, slack=slack, health=health)
+    return HttpServer(
+        host=host, port=port, slack=slack, health=health, alerts=alerts, metrics=metrics
+    )
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
@@ -161,15 +232,21 @@ def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
         server_version = "mendbot"
 
         def do_GET(self) -> None:
-            if urlsplit(self.path).path == HEALTH_PATH:
+            path = urlsplit(self.path).path
+            if path == HEALTH_PATH:
                 self._send(*server.handle_health())
+            elif path == METRICS_PATH:
+                self._send(*server.handle_metrics())
             else:
                 self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
 
         def do_POST(self) -> None:
             parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            if parts.path != EVENTS_PATH:
+            try:
+                length = max(0, int(self.headers.get("Content-Length") or 0))
+            except ValueError:
+                length = MAX_BODY_BYTES + 1
+            if parts.path not in (EVENTS_PATH, ALERTS_PATH):
                 self._discard(length)
                 self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
                 return
@@ -178,6 +255,9 @@ def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
                 self._send(*_json(413, {"ok": False, "error": HTTP_TOO_LARGE}))
                 return
             body = self.rfile.read(length) if length else b""
+            if parts.path == ALERTS_PATH:
+                self._send(*server.handle_alerts(body, self.headers.get("Authorization")))
+                return
             headers: dict[str, str | Sequence[str]] = {
                 name.lower(): self.headers.get_all(name) or [] for name in self.headers
             }
@@ -198,7 +278,11 @@ def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, str(value))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up: its loss
+                self.close_connection = True
+                log.info("client went away before the answer to %s", self.path)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("http %s", format % args)

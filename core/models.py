@@ -57,8 +57,18 @@ class Severity(StrEnum):
 _SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 AnomalyKind = Literal[
-    "repeated_error", "truncation", "slow_operation", "duplicate_spike", "new_error"
+    "repeated_error",
+    "truncation",
+    "slow_operation",
+    "duplicate_spike",
+    "new_error",
+    # Operational signals (monitoring/signals): an Alertmanager alert, a failed health check.
+    "alert",
+    "service_down",
+    "resource_pressure",
 ]
+#: The kinds that come from operational signals rather than from the logs.
+SIGNAL_KINDS: frozenset[str] = frozenset({"alert", "service_down", "resource_pressure"})
 
 
 @dataclass(frozen=True, slots=True)

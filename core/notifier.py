@@ -48,6 +48,11 @@ EventKind = Literal[
     "reverting",  # actor, details: fix_commit, files
     "reverted",  # actor, details: revert_sha, commit_url, reason, automatic, already
     "revert_failed",  # actor, details: reason, automatic, kept_branch (may be absent)
+    # Operational actions and the signals they answer (fixes/actions, monitoring/signals):
+    "resolved",  # details: source (alert | health), seconds (after an action, if any)
+    "not_cleared",  # details: waited_seconds: the action ran but the signal stayed
+    "action_queued",  # details: reason, retry_in_seconds: the platform's API is down
+    "action_refused",  # details: reason (mendbot itself, breaker open, no executor)
 ]
 
 

@@ -10,7 +10,9 @@ The proposal lifecycle (``TRANSITIONS`` is the single source of truth)::
        │             │                      open)
        │             └──────────────────▶ failed
        ├──▶ rejected
-       └──▶ expired                      (older than MENDBOT_PROPOSAL_TTL_SECONDS)
+       ├──▶ expired                      (older than MENDBOT_PROPOSAL_TTL_SECONDS)
+       └──▶ resolved                     (its signal cleared before anyone acted: an
+                                          alert resolved, a health check passing again)
 
     applied ──▶ verified                 (the fingerprint was gone for the verify window)
        │   └──▶ regressed                (still seen after the deploy, or the deploy failed)
@@ -19,6 +21,11 @@ The proposal lifecycle (``TRANSITIONS`` is the single source of truth)::
 ``awaiting_merge`` exists only with ``MENDBOT_DELIVERY=pull_request``: the validated fix
 is on branch ``mendbot/<id>`` with a pull request into the deploy branch, and
 ``fixes.pull_requests`` follows it each cycle.
+
+A proposal carries either ``edits`` (a code fix, applied by the implementor) or an
+operational ``action`` (:class:`core.actions.Action`: restart, redeploy, rollback, a
+container restart, a configured command), run by ``fixes.actions`` through the same
+approval, audit and notification path.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.actions import Action
 from core.models import Anomaly, Diagnosis
 
 
@@ -55,11 +63,12 @@ class ProposalStatus(StrEnum):
     VERIFIED = "verified"
     REGRESSED = "regressed"
     REVERTED = "reverted"
+    RESOLVED = "resolved"
 
 
 S = ProposalStatus
 TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
-    S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED}),
+    S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.RESOLVED}),
     S.APPROVED: frozenset({S.APPLYING, S.FAILED}),
     S.APPLYING: frozenset({S.APPLIED, S.ROLLED_BACK, S.FAILED, S.AWAITING_MERGE}),
     S.AWAITING_MERGE: frozenset({S.APPLIED, S.REJECTED}),
@@ -71,6 +80,7 @@ TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     S.VERIFIED: frozenset({S.REVERTED}),
     S.REGRESSED: frozenset({S.REVERTED}),
     S.REVERTED: frozenset(),
+    S.RESOLVED: frozenset(),
 }
 #: Statuses in which a proposal still stands for its fingerprint (not posted again).
 OPEN_STATUSES = frozenset({S.PROPOSED, S.APPROVED, S.APPLYING, S.AWAITING_MERGE})
@@ -184,6 +194,8 @@ class FixProposal(BaseModel):
             with the logged exception and passed after the fix; False when it did not
             reproduce the failure (no proof, and the test is not committed); None when
             there was no test or nothing was applied.
+        action: instead of edits, an operational action (restart, redeploy, ...); None for
+            a code fix.
     """
 
     id: str = ""
@@ -209,11 +221,13 @@ class FixProposal(BaseModel):
     seen_again: int = 0
     regression_test: RegressionTest | None = None
     proven: bool | None = None
+    action: Action | None = None
 
     @property
     def implementable(self) -> bool:
-        """True when there is a concrete change to apply (otherwise: needs investigation)."""
-        return bool(self.edits)
+        """True when there is a concrete change to apply or an action to run (otherwise:
+        needs investigation)."""
+        return bool(self.edits) or self.action is not None
 
 
 def proof_status(proposal: FixProposal) -> str:

@@ -2,6 +2,7 @@
 
     persistence/  the database: proposals and their state machine, audit trail, state
     apply/        FixImplementor: backup, apply, validate, commit, push, or roll back
+    actions/      operational actions: runbook, trust, executors, breaker, verification
     decisions.py  approve / implement / reject / expire / recover / revert, shared by
                   Slack and CLI
     revert.py     undoing a pushed fix: checks, the implementor's revert, the record

@@ -9,7 +9,11 @@ Errors::
     DecisionRefused      the decision cannot be taken; ``.reason`` is a sentence for the
                          person, ``.code`` one of: not_found, not_open, expired,
                          not_implementable, no_repository, not_revertible,
-                         cannot_revert, busy
+                         cannot_revert, busy, not_allowed (an action on mendbot itself,
+                         with no executor, or automatic behind an open breaker)
+
+A proposal that carries an operational action (restart, redeploy, ...) goes the same way,
+but :class:`~fixes.actions.flow.ActionFlow` runs it instead of the implementor.
 
 Approval is a compare-and-set from ``proposed``: of two approvals arriving together (two
 clicks, a Slack retry, a CLI and a Slack user) one wins and the other is refused with
@@ -35,6 +39,8 @@ from core.clock import utcnow
 from core.notifier import EventKind, Notifier, ProposalEvent
 from core.proposals import FixProposal, ProposalStatus
 from core.redact import scrub_secrets
+from fixes.actions.flow import ActionFlow
+from fixes.actions.runner import ActionRunner
 from fixes.apply.contract import ApplyOutcome, Implementor
 from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
 from fixes.refusals import DecisionRefused, RefusalCode
@@ -56,6 +62,7 @@ class Decisions:
         clock: the current aware UTC time (tests pass a fixed one).
         abandoned_after_seconds: :meth:`recover` gives up on a proposal ``approved`` or
             ``applying`` on another checkout after it has not moved for this long.
+        actions: runs operational actions; None = action proposals cannot be approved.
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class Decisions:
         proposal_ttl_seconds: float,
         clock: Callable[[], datetime] = utcnow,
         abandoned_after_seconds: float = 3600.0,
+        actions: ActionRunner | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -74,6 +82,18 @@ class Decisions:
         self.ttl = timedelta(seconds=proposal_ttl_seconds)
         self.clock = clock
         self.abandoned_after = timedelta(seconds=abandoned_after_seconds)
+        self.actions = actions
+        self.action_flow = (
+            ActionFlow(
+                runner=actions,
+                store=store,
+                notify=lambda p, e: self.notifier.post_event(p, e),
+                alert=lambda text: self.notifier.post_alert(text),
+                finish=self._finish,
+            )
+            if actions is not None
+            else None
+        )
 
     def approve(self, proposal_id: str, *, actor: str) -> FixProposal:
         """Record ``actor``'s approval (``proposed`` -> ``approved``) without applying.
@@ -84,13 +104,15 @@ class Decisions:
         """
         proposal = self._get(proposal_id)
         self._check_open(proposal)
-        if not proposal.implementable:
+        if proposal.action is not None:
+            self._check_action(proposal, actor)
+        elif not proposal.implementable:
             raise DecisionRefused(
                 proposal_id,
                 "not_implementable",
                 f"{proposal_id} needs investigation: it has no change to apply",
             )
-        if self.implementor is None:
+        elif self.implementor is None:
             raise DecisionRefused(
                 proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
             )
@@ -124,6 +146,8 @@ class Decisions:
         Raises:
             DecisionRefused: unknown id, or not ``approved`` (already running or done).
         """
+        if self._get(proposal_id).action is not None:
+            return self._execute_action(proposal_id)
         if self.implementor is None:
             raise DecisionRefused(
                 proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
@@ -140,6 +164,20 @@ class Decisions:
                 )
             applying = self._start_applying(proposal_id)
             return self._run_implementor(applying)
+
+    def _check_action(self, proposal: FixProposal, actor: str) -> None:
+        reason = (
+            self.action_flow.refusal(proposal, actor=actor)
+            if self.action_flow is not None
+            else "operational actions are off on this instance (MENDBOT_REMEDIATION=off)"
+        )
+        if reason:
+            raise DecisionRefused(proposal.id, "not_allowed", reason)
+
+    def _execute_action(self, proposal_id: str) -> FixProposal:
+        if self.action_flow is None:
+            raise DecisionRefused(proposal_id, "not_allowed", "operational actions are off")
+        return self.action_flow.run(self._start_applying(proposal_id))
 
     def _start_applying(self, proposal_id: str) -> FixProposal:
         try:
@@ -256,9 +294,13 @@ class Decisions:
         with self._apply_lock(0) as held:
             if not held:
                 return []
-            stuck = self.store.list(
-                statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED}, limit=1000
-            )
+            stuck = [
+                p
+                for p in self.store.list(
+                    statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED}, limit=1000
+                )
+                if p.action is None  # actions: ActionFlow.recover and the queue
+            ]
             mine = {p.id for p in stuck if self._is_mine(p)}
             here = [p.id for p in stuck if p.id in mine and p.status is ProposalStatus.APPLYING]
             recovered = (

@@ -17,6 +17,7 @@ RefusalCode = Literal[
     "not_revertible",
     "cannot_revert",
     "busy",
+    "not_allowed",
 ]
 
 

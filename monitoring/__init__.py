@@ -6,6 +6,7 @@ Stages (each imports only ``core`` and ``settings``, sources also ``parsing``)::
     sources/      where logs come from: Railway, Loki, a file, a command, memory
     analysis/     LogRecords -> Anomaly (templates, evidence, the five rules)
     diagnosis/    Anomaly -> FixProposal (DSPy LM or offline playbooks, edit review)
+    signals/      Alertmanager alerts, health checks, Prometheus figures -> Signals
 
 Orchestration over the stages (may import ``fixes``)::
 
@@ -18,6 +19,8 @@ Orchestration over the stages (may import ``fixes``)::
     monitor_state.py     its health: failures, alerts, the adaptive interval
     status.py            MonitorStatus and MonitorControl, what the bot may ask
     runtime.py           the composition root: every object built from Settings
+    operations.py        signals in, actions out: the webhook, health checks, action queue
+    signal_proposals.py  the proposal a signal gets: its diagnosis and runbook action
     proactive_monitor.py start_monitoring() for a REPL
 
 Above the orchestration (drives scan and implement, as a person would)::

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from core.clock import utcnow
+from core.metrics import Metrics
 from core.notifier import Notifier
 from core.redact import scrub_secrets
 from monitoring.monitor_state import MonitorHealth, Recovery
@@ -72,6 +74,7 @@ class ProactiveMonitor:
             delivery).
         interval_seconds: the base interval.
         clock: the current aware UTC time.
+        metrics: counts cycles, their duration, records and anomalies (``/metrics``).
     """
 
     def __init__(
@@ -85,8 +88,10 @@ class ProactiveMonitor:
         pull_requests: Follower | None = None,
         interval_seconds: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.metrics = metrics
         self.source = source
         self.notifier = notifier
         self.decisions = decisions
@@ -161,18 +166,22 @@ class ProactiveMonitor:
         if self.source is None or self._paused:
             return None
         with self._cycle_lock:
+            started = time.monotonic()
             try:
                 if self.decisions is not None:
                     self.decisions.expire_stale()
                 self._follow_pull_requests()
                 result = self.pipeline.run_once(self.source)
             except LogSourceError as error:
+                self._measure(started, None)
                 self._on_failure(error, source_failed=True)
                 return None
             except Exception as error:  # the bot keeps running whatever a cycle hits
                 log.exception("monitoring cycle failed")
+                self._measure(started, None)
                 self._on_failure(error, source_failed=False)
                 return None
+            self._measure(started, result)
             self._on_success(result)
             return result
 
@@ -184,6 +193,16 @@ class ProactiveMonitor:
             self.pull_requests.follow()
         except Exception:
             log.exception("following pull requests failed")
+
+    def _measure(self, started: float, result: CycleResult | None) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.cycle(
+            seconds=time.monotonic() - started,
+            ok=result is not None,
+            records=result.records if result else 0,
+            kinds=[a.kind for a in result.anomalies] if result else [],
+        )
 
     def _on_success(self, result: CycleResult) -> None:
         worst = max((a.severity for a in result.anomalies), key=lambda s: s.rank, default=None)

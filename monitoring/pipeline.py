@@ -29,17 +29,25 @@ verified is not proposed again (its events are the verification's).
 
 A proposal whose posting failed (Slack down) is stored all the same, audited
 ``notify_failed``, and posted again at the start of the next cycle.
+
+Steps 1-4 are :meth:`CyclePipeline.take_in`, which the operational signals (alerts, health
+checks: :mod:`monitoring.operations`) share with a different ``propose``. Before
+diagnosis each new anomaly passes through the optional ``context`` (Prometheus' figures
+around it), and the records of every cycle pass through the optional
+:class:`RecentRecords`, so an alert can show the logs around its start.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from core.clock import utcnow
-from core.models import Anomaly, LogRecord
+from core.models import SIGNAL_KINDS, Anomaly, Level, LogRecord
 from core.notifier import Notifier, ProposalEvent
 from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
@@ -124,6 +132,9 @@ class CyclePipeline:
         max_posts_per_cycle: new proposals posted per cycle, most severe first; the rest
             are held (``MENDBOT_MAX_PROPOSALS_PER_CYCLE``).
         verifier: follows pushed fixes to production through the cycles (None: off).
+        context: adds facts to a new anomaly before diagnosis (Prometheus' figures);
+            it must not raise.
+        recent: keeps the last records read, for the logs around an alert.
     """
 
     def __init__(
@@ -139,6 +150,8 @@ class CyclePipeline:
         applied_grace_seconds: float = 600.0,
         max_posts_per_cycle: int = 5,
         verifier: Verifier | None = None,
+        context: Callable[[Anomaly], Anomaly] | None = None,
+        recent: RecentRecords | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.diagnoser = diagnoser
@@ -150,6 +163,8 @@ class CyclePipeline:
         self.diagnose = diagnose and diagnoser is not None
         self.max_posts = max(1, max_posts_per_cycle)
         self.verifier = verifier if self.diagnose else None
+        self.context = context
+        self.recent = recent
 
     def process(self, records: Iterable[LogRecord]) -> CycleResult:
         """Run the cycle over ``records`` (one window, oldest first).
@@ -160,14 +175,36 @@ class CyclePipeline:
         """
         watch = self.verifier.begin_cycle() if self.verifier is not None else None
         tap = watch if watch is not None and watch.watches else None
-        counted = _Counted(records, tap)  # streamed: a large file is never held in memory
+        counted = _Counted(records, tap, self.recent)  # streamed: never all held in memory
         anomalies = self.analyzer.analyze(counted)
         result = CycleResult(records=counted.count, anomalies=anomalies)
         if not self.diagnose:
             return result
         result.notes.extend(self.retry_unposted())
+        self.take_in(result.anomalies, result)
+        if self.verifier is not None and watch is not None:
+            result.notes.extend(self.verifier.end_cycle(watch, result.anomalies))
+        return result
+
+    def take_in(
+        self,
+        anomalies: Sequence[Anomaly],
+        result: CycleResult,
+        *,
+        propose: Callable[[Sequence[Anomaly]], list[FixProposal]] | None = None,
+    ) -> None:
+        """Steps 1-4 for ``anomalies``: count, dedupe, suppress, diagnose, store, post.
+
+        Args:
+            anomalies: what was found (one per fingerprint is kept, counts merged).
+            result: collects the new proposals, repeats, suppressions and notes.
+            propose: drafts proposals for the new anomalies; default: the diagnoser.
+
+        Raises:
+            fixes.persistence.store.StoreError, sqlalchemy errors: the database failed.
+        """
         fresh: list[Anomaly] = []
-        for anomaly in _one_per_fingerprint(result.anomalies):
+        for anomaly in _one_per_fingerprint(anomalies):
             self.store.record_anomaly(anomaly)
             standing = self.store.open_for_fingerprint(anomaly.fingerprint)
             if standing is not None:
@@ -176,13 +213,15 @@ class CyclePipeline:
                 result.suppressed.append(anomaly)
             else:
                 fresh.append(anomaly)
-        if fresh:
+        if not fresh:
+            return
+        if self.context is not None:
+            fresh = [self.context(anomaly) for anomaly in fresh]
+        if propose is None:
             assert self.diagnoser is not None
-            stored = self.store.add_many(self.diagnoser.propose(fresh))
-            self._post_within_cap(stored, result)
-        if self.verifier is not None and watch is not None:
-            result.notes.extend(self.verifier.end_cycle(watch, result.anomalies))
-        return result
+            propose = self.diagnoser.propose
+        stored = self.store.add_many(propose(fresh))
+        self._post_within_cap(stored, result)
 
     def run_once(self, source: CursoredSource, *, commit: bool = True) -> CycleResult:
         """Fetch from ``source``, process, then commit its cursor (only after success).
@@ -256,6 +295,8 @@ class CyclePipeline:
             when = rejected.decided_at or rejected.updated_at or rejected.created_at
             if now - when < self.cooldown:
                 return True
+        if anomaly.kind in SIGNAL_KINDS:  # a signal's episodes are its own (no deploy lag)
+            return False
         applied = self.store.latest_for_fingerprint(anomaly.fingerprint, {ProposalStatus.APPLIED})
         if applied is not None:
             when = applied.updated_at or applied.created_at
@@ -296,14 +337,47 @@ class CyclePipeline:
         return bool(events) and events[-1] == "notify_failed"
 
 
+class RecentRecords:
+    """The last records read (thread-safe), for the logs around an alert's start.
+
+    Args:
+        max_records: how many are kept (the oldest go first).
+    """
+
+    def __init__(self, max_records: int = 2000) -> None:
+        self._records: deque[LogRecord] = deque(maxlen=max_records)
+        self._lock = threading.Lock()
+
+    def add(self, record: LogRecord) -> None:
+        """Keep ``record`` (evicting the oldest when full)."""
+        with self._lock:
+            self._records.append(record)
+
+    def around(
+        self, moment: datetime, *, seconds: float = 120.0, limit: int = 5
+    ) -> list[LogRecord]:
+        """Up to ``limit`` records within ``seconds`` of ``moment`` (aware UTC), warnings
+        and errors first, then the nearest in time; returned oldest first."""
+        span = timedelta(seconds=seconds)
+        with self._lock:
+            near = [r for r in self._records if abs(r.timestamp - moment) <= span]
+        near.sort(key=lambda r: (-(r.level.rank >= Level.WARNING.rank), abs(r.timestamp - moment)))
+        return sorted(near[:limit], key=lambda r: r.timestamp)
+
+
 class _Counted:
-    """An iterable that counts the records passing through it, showing each to ``tap``."""
+    """An iterable that counts the records passing through it, showing each to ``tap``
+    (the verifier's watch) and keeping the recent ones (for the logs around an alert)."""
 
     def __init__(
-        self, records: Iterable[LogRecord], tap: Callable[[LogRecord], None] | None = None
+        self,
+        records: Iterable[LogRecord],
+        tap: Callable[[LogRecord], None] | None = None,
+        recent: RecentRecords | None = None,
     ) -> None:
         self._records = records
         self._tap = tap
+        self._recent = recent
         self.count = 0
 
     def __iter__(self) -> Iterator[LogRecord]:
@@ -312,6 +386,8 @@ class _Counted:
             self.count += 1
             if tap is not None:
                 tap(record)
+            if self._recent is not None:
+                self._recent.add(record)
             yield record
 
 

@@ -23,19 +23,32 @@ Builders::
     build_deploys(settings)             Railway's deployments, or MENDBOT_DEPLOY_WAIT_SECONDS
     build_verifier(runtime)             follows pushed fixes: deploy, window, auto-revert
     build_monitor(runtime, hook)        the scheduled monitor over the configured source
+    build_action_runner(settings, ...)  executors (Railway, Docker, commands), the breaker
+    build_operations(runtime, pipeline) alerts, health checks, actions: the operations half
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
+from core.metrics import Metrics
+from core.models import Anomaly
 from core.notifier import Notifier, NullNotifier
 from core.policy import DEFAULT_PROTECTED_PATHS, EditPolicy
 from core.proposals import FixProposal
 from core.state import KeyValueStore
+from fixes.actions.docker import DockerExecutor, own_container_ids
+from fixes.actions.executors import CommandExecutor, Executor
+from fixes.actions.railway import RailwayExecutor
+from fixes.actions.runbook import Runbook, load_runbook
+from fixes.actions.runner import ActionRunner
+from fixes.actions.runs import ActionRuns
+from fixes.actions.trust import TrustPolicy
 from fixes.apply.delivery import Delivery, PullRequestDelivery, PushDelivery
 from fixes.apply.github import GitHubClient
 from fixes.apply.implementor import FixImplementor
@@ -52,7 +65,11 @@ from monitoring.deploys import DeployFollower, WaitDeploys
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
 from monitoring.monitor import ProactiveMonitor
-from monitoring.pipeline import CyclePipeline
+from monitoring.operations import Operations
+from monitoring.pipeline import CyclePipeline, RecentRecords
+from monitoring.signal_proposals import SignalProposer
+from monitoring.signals.health import HealthWatch
+from monitoring.signals.prometheus import PrometheusContext, PrometheusError
 from monitoring.sources import (
     CommandSource,
     CursoredSource,
@@ -71,6 +88,10 @@ from settings import Settings, process_environment, secret_value, service_enviro
 SOURCE_HTTP_TIMEOUT_SECONDS = 30.0
 #: Seconds each request to GitHub's REST API may take.
 GITHUB_HTTP_TIMEOUT_SECONDS = 30.0
+#: Seconds each request to Railway's API for an action, or to Prometheus, may take.
+ACTION_HTTP_TIMEOUT_SECONDS = 20.0
+#: Where the Docker Engine listens when DOCKER_HOST is unset.
+DOCKER_SOCKET = Path("/var/run/docker.sock")
 
 
 @dataclass
@@ -88,6 +109,9 @@ class Runtime:
             Slack app exists) call :meth:`with_notifier`, which updates ``decisions`` too.
         recovered: proposals whose status start-up recovery changed.
         github: the GitHub client of pull-request delivery (``MENDBOT_DELIVERY``), or None.
+        runbook: which action answers which anomaly (``MENDBOT_RUNBOOK`` or the default).
+        recent: the last log records read (the logs around an alert).
+        metrics: the process's own metrics (``GET /metrics``).
     """
 
     settings: Settings
@@ -99,6 +123,9 @@ class Runtime:
     notifier: Notifier
     recovered: list[FixProposal]
     github: GitHubClient | None = None
+    runbook: Runbook | None = None
+    recent: RecentRecords | None = None
+    metrics: Metrics | None = None
 
     def with_notifier(self, notifier: Notifier) -> Runtime:
         """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
@@ -113,7 +140,9 @@ class Runtime:
             self.github.client.close()
 
 
-def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, notifier: Notifier | None = None, metrics: Metrics | None = None
+) -> Runtime:
     """Open the database (masking rows an older mendbot stored in clear), build the
     implementor and decisions, and recover first.
 
@@ -121,6 +150,8 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         settings: the process settings.
         notifier: told about every step, recovery included; default
             :class:`~core.notifier.NullNotifier`.
+        metrics: the process's metrics (default: new ones, on a registry of their own);
+            proposals by status and actions by result are read from this database.
 
     Returns:
         The runtime, with any interrupted fix already rolled back (see ``recovered``).
@@ -128,10 +159,13 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or created.
         fixes.apply.journal.JournalError: an interrupted fix's journal cannot be read.
+        fixes.actions.runbook.RunbookError: ``MENDBOT_RUNBOOK`` is unreadable or invalid.
     """
+    runbook = load_runbook(settings.runbook_path)
     db = Database(settings.database_url)
     mask_at_rest(db)
     store = ProposalStore(db)
+    state = StateStore(db)
     notifier = notifier if notifier is not None else NullNotifier()
     github = build_github(settings)
     implementor = build_implementor(settings, github=github)
@@ -140,18 +174,27 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         notifier=notifier,
         implementor=implementor,
         proposal_ttl_seconds=settings.proposal_ttl_seconds,
+        actions=build_action_runner(settings, db=db, state=state, runbook=runbook),
     )
     recovered = decisions.recover()
+    if decisions.action_flow is not None:
+        recovered += decisions.action_flow.recover()
+    metrics = metrics or Metrics()
+    runs = decisions.actions.runs if decisions.actions is not None else None
+    metrics.watch_database(proposals=store.count_by_status, actions=runs.counts if runs else None)
     return Runtime(
         settings=settings,
         db=db,
         store=store,
-        state=StateStore(db),
+        state=state,
         implementor=implementor,
         decisions=decisions,
         notifier=notifier,
         recovered=recovered,
         github=github,
+        runbook=runbook,
+        recent=RecentRecords(),
+        metrics=metrics,
     )
 
 
@@ -227,21 +270,33 @@ def lm_config(settings: Settings) -> LMConfig | None:
     )
 
 
-def build_diagnoser(settings: Settings, *, state: KeyValueStore | None = None) -> Diagnoser:
+def build_diagnoser(
+    settings: Settings, *, state: KeyValueStore | None = None, metrics: Metrics | None = None
+) -> Diagnoser:
     """The diagnoser: the LM when configured (else offline playbooks), the repository's
     code as evidence, at most ``MENDBOT_MAX_DIAGNOSES_PER_CYCLE`` LM diagnoses a cycle.
 
     Args:
         settings: the process settings.
         state: keeps the LM diagnosis cache across restarts; None keeps it in memory.
+        metrics: counts LM requests, tokens and seconds.
     """
-    return Diagnoser(
+    diagnoser = Diagnoser(
         lm=lm_config(settings),
         repo_path=settings.target_repo_path,
         max_lm_diagnoses=settings.max_diagnoses_per_cycle,
         state=state,
         policy=edit_policy(settings),
     )
+    if metrics is not None:
+        diagnoser.on_lm = lambda requests, tokens_in, tokens_out, seconds, ok: metrics.lm(
+            requests=requests,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            seconds=seconds,
+            ok=ok,
+        )
+    return diagnoser
 
 
 def _railway(settings: Settings) -> LogSource:
@@ -321,12 +376,134 @@ def build_pipeline(
     settings, state = runtime.settings, runtime.state
     return CyclePipeline(
         analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
-        diagnoser=build_diagnoser(settings, state=state) if diagnose else None,
+        diagnoser=build_diagnoser(settings, state=state, metrics=runtime.metrics)
+        if diagnose
+        else None,
         store=runtime.store,
         notifier=runtime.notifier,
         cooldown_seconds=settings.cooldown_seconds,
         max_posts_per_cycle=settings.max_proposals_per_cycle,
         verifier=verifier,
+        context=prometheus_context(settings),
+        recent=runtime.recent,
+    )
+
+
+def prometheus_context(settings: Settings) -> Callable[[Anomaly], Anomaly] | None:
+    """Adds Prometheus' figures around an anomaly to its ``details["metrics"]``
+    (``PROMETHEUS_URL``, ``MENDBOT_PROMETHEUS_QUERIES``, ``MENDBOT_PROMETHEUS_WINDOW_SECONDS``);
+    None without ``PROMETHEUS_URL``. A Prometheus failure leaves ``metrics_error`` instead."""
+    if not settings.prometheus_url:
+        return None
+    context = PrometheusContext(
+        client=httpx.Client(timeout=ACTION_HTTP_TIMEOUT_SECONDS),
+        base_url=settings.prometheus_url,
+        queries=settings.prometheus_queries,
+        window_seconds=settings.prometheus_window_seconds,
+    )
+
+    def enrich(anomaly: Anomaly) -> Anomaly:
+        try:
+            figures: dict[str, object] = {
+                "metrics": context.around(anomaly.first_seen, anomaly.last_seen)
+            }
+        except PrometheusError as error:
+            figures = {"metrics_error": str(error)}
+        return anomaly.model_copy(update={"details": {**anomaly.details, **figures}})
+
+    return enrich
+
+
+def build_action_runner(
+    settings: Settings, *, db: Database, state: KeyValueStore, runbook: Runbook
+) -> ActionRunner | None:
+    """The runner of operational actions, or None with ``MENDBOT_REMEDIATION=off``.
+
+    Executors: Railway (with a Railway token; mendbot's own service known from
+    ``MENDBOT_SELF_SERVICE_ID``, ``RAILWAY_DEPLOYMENT_ID`` and ``RAILWAY_SERVICE_NAME``),
+    Docker (with ``DOCKER_HOST`` or a socket at ``/var/run/docker.sock``; mendbot's own
+    container from ``MENDBOT_SELF_CONTAINER``, the host name and ``/proc/self/cgroup``),
+    and the runbook's commands.
+    """
+    if settings.remediation == "off":
+        return None
+    executors: dict[str, Executor] = {}
+    token, project = secret_value(settings.railway_api_token), secret_value(settings.railway_token)
+    if token or project:
+        railway = RailwayExecutor(
+            client=httpx.Client(timeout=ACTION_HTTP_TIMEOUT_SECONDS),
+            api_url=settings.railway_api_url,
+            environment_id=settings.railway_environment_id,
+            api_token=token,
+            project_token=project,
+            self_service_ids=frozenset(filter(None, [settings.self_service_id])),
+            self_deployment_id=settings.railway_deployment_id,
+            self_service_name=settings.railway_service_name,
+        )
+        executors |= {"restart": railway, "redeploy": railway, "rollback": railway}
+    if settings.docker_host or DOCKER_SOCKET.exists():
+        own = own_container_ids(socket.gethostname()) | {settings.self_container or ""}
+        executors["container_restart"] = DockerExecutor(base_url=settings.docker_host, self_ids=own)
+    if runbook.commands:
+        executors["command"] = CommandExecutor(
+            commands=runbook.commands, environment=service_environment()
+        )
+    return ActionRunner(
+        executors=executors,
+        runs=ActionRuns(db),
+        state=state,
+        verify_seconds=settings.action_verify_seconds,
+        breaker_failures=settings.breaker_failures,
+        breaker_window_seconds=settings.breaker_window_seconds,
+    )
+
+
+def trust_policy(settings: Settings) -> TrustPolicy:
+    """``MENDBOT_REMEDIATION`` over ``MENDBOT_TRUST``."""
+    return TrustPolicy(master=settings.remediation, per_kind=settings.trust)  # type: ignore[arg-type]
+
+
+def build_operations(
+    runtime: Runtime, pipeline: CyclePipeline, *, monitoring: bool = True
+) -> Operations:
+    """The operations half over the runtime: the alert webhook (``MENDBOT_ALERT_TOKEN``),
+    health checks (``MENDBOT_HEALTH_*``, thresholds), the runbook under the trust policy,
+    and the action queue. Without log ``monitoring`` (no source), its queue job also posts
+    again what Slack refused, as the log cycles otherwise do."""
+    settings = runtime.settings
+    self_names = {settings.self_service_id, settings.railway_service_name, settings.self_container}
+    proposer = SignalProposer(
+        runbook=runtime.runbook or load_runbook(None),
+        trust=trust_policy(settings),
+        watched_service_id=settings.railway_service_id,
+        self_names=frozenset(n for n in self_names if n),
+        recent=runtime.recent,
+    )
+    health = HealthWatch(
+        state=runtime.state,
+        slow_seconds=settings.health_slow_seconds,
+        memory_percent=settings.memory_threshold_percent,
+        disk_percent=settings.disk_threshold_percent,
+        failures_to_fire=settings.health_failures,
+    )
+    metrics = runtime.metrics
+    return Operations(
+        on_signal=(lambda s: metrics.signal(source=s.source, state=s.state, kind=s.anomaly.kind))
+        if metrics
+        else None,
+        pipeline=pipeline,
+        proposer=proposer,
+        decisions=runtime.decisions,
+        store=runtime.store,
+        state=runtime.state,
+        notifier=lambda: runtime.notifier,
+        alert_token=secret_value(settings.alert_token),
+        health=health if settings.health_urls else None,
+        health_urls=settings.health_urls,
+        health_client=httpx.Client(timeout=settings.health_timeout_seconds),
+        health_interval_seconds=settings.health_interval_seconds,
+        health_failing_interval_seconds=settings.health_failing_interval_seconds,
+        retry_unposted=not monitoring,
     )
 
 
@@ -425,4 +602,5 @@ def build_monitor(
         db=runtime.db,
         pull_requests=build_follower(runtime, on_delivered=on_delivered),
         interval_seconds=runtime.settings.monitor_interval_seconds,
+        metrics=runtime.metrics,
     )

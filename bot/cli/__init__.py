@@ -5,6 +5,7 @@ scan_command.py   ``mendbot scan``;  scan_output.py: its JSON lines and tables
 run_command.py    ``mendbot run``: the long-running bot
 fixes_command.py  ``mendbot fixes list | show | implement | reject | revert``
 eval_command.py   ``mendbot eval``: the fix evaluation over case folders
+stats_command.py  ``mendbot stats``: what fixes and operational actions achieved
 messages.py       the words the command line shows
 support.py        settings loading, errors, the audit actor
 """

@@ -99,14 +99,14 @@ def _show(args: argparse.Namespace, runtime: Runtime) -> int:
         return EXIT_OK
     out(say.proposal_details(proposal))
     out()
-    out(diff.rstrip("\n") if diff else say.no_change())
+    out(diff.rstrip("\n") if diff else say.no_change(proposal))
     out()
     out(say.audit_lines(trail))
     return EXIT_OK
 
 
 def _implement(args: argparse.Namespace, runtime: Runtime) -> int:
-    if runtime.implementor is None:
+    if runtime.implementor is None and not _is_action(runtime, args.id):
         err(say.NO_REPOSITORY)
         return EXIT_USAGE
     final = runtime.decisions.implement(args.id, actor=local_actor(args.actor))
@@ -115,6 +115,14 @@ def _implement(args: argparse.Namespace, runtime: Runtime) -> int:
         return EXIT_OK
     err(say.outcome(final))
     return EXIT_FAILED
+
+
+def _is_action(runtime: Runtime, proposal_id: str) -> bool:
+    """True when the proposal carries an operational action (no repository needed)."""
+    try:
+        return runtime.store.get(proposal_id).action is not None
+    except ProposalNotFound:
+        return False
 
 
 def _reject(args: argparse.Namespace, runtime: Runtime) -> int:

@@ -1,4 +1,4 @@
-"""Process entry point: the ``mendbot`` command line (scan, run, fixes, eval).
+"""Process entry point: the ``mendbot`` command line (scan, run, fixes, eval, stats).
 
 This module only parses arguments, reads the settings once and dispatches; each command
 lives in its own module (``bot/cli/scan_command.py``, ``bot/cli/run_command.py``,
@@ -54,7 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_fixes(sub)
     _add_eval(sub)
+    _add_stats(sub)
     return parser
+
+
+def _add_stats(sub: argparse._SubParsersAction) -> None:
+    stats = sub.add_parser(
+        "stats",
+        help="what each operational action achieved, per anomaly kind",
+        description="Outcomes of restarts, redeploys, rollbacks and cleanups: how often the "
+        "signal cleared in time after each, per action kind and anomaly kind.",
+    )
+    stats.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def _add_scan(sub: argparse._SubParsersAction) -> None:
@@ -198,6 +209,7 @@ _COMMANDS = {
     "run": "bot.cli.run_command",
     "fixes": "bot.cli.fixes_command",
     "eval": "bot.cli.eval_command",
+    "stats": "bot.cli.stats_command",
 }
 
 

@@ -142,8 +142,12 @@ def _field(label: str, value: str) -> str:
     return head + indent.join(line.rstrip() for line in lines)
 
 
-def no_change() -> str:
-    """``fixes show`` for a proposal without edits."""
+def no_change(proposal: FixProposal | None = None) -> str:
+    """``fixes show`` for a proposal without edits: its action, or "needs investigation"."""
+    if proposal is not None and proposal.action is not None:
+        action = proposal.action
+        rule = f", runbook rule {action.rule}" if action.rule else ""
+        return f"action: {action.describe()} (trust level {action.trust}{rule})"
     return "(no change proposed: needs investigation)"
 
 
@@ -196,6 +200,8 @@ def progress(event: ProposalEvent) -> str | None:
 
 def outcome(proposal: FixProposal) -> str:
     """``fixes implement``: the final line(s) for the proposal's status."""
+    if proposal.status is ProposalStatus.APPLIED and proposal.action is not None:
+        return f"{proposal.id} done: {proposal.action.describe()}"
     if proposal.status is ProposalStatus.APPLIED:
         return (
             f"{proposal.id} applied: commit {proposal.commit_sha} pushed. {proof_status(proposal)}"

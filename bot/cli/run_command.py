@@ -6,7 +6,9 @@ the runtime's) -> the proactive monitor when a log source is configured (otherwi
 monitoring is off, and Slack and ``/health`` are still served) -> the HTTP server on
 ``$PORT`` (``/slack/events`` unless Socket Mode, and ``GET /health``) -> Socket Mode when
 ``SLACK_APP_TOKEN`` is set -> wait for SIGTERM or SIGINT -> stop in reverse order, letting
-a running cycle and a running apply finish.
+a running cycle and a running apply finish. The operations half (the alert webhook, health
+checks, the action queue: :func:`monitoring.runtime.build_operations`) starts beside the
+monitor; the summary says which parts of it are on.
 
 Exit codes: 0 after a clean stop, 2 when the configuration or a start-up step is wrong
 (the message says which variable).
@@ -54,6 +56,7 @@ def summary_lines(
         f"  repository:  {repository}",
         f"  delivery:    {_delivery(settings)}",
         f"  health:      http://0.0.0.0:{settings.port}/health",
+        *operations_lines(settings),
     ]
     if settings.delivery == "pull_request" and not source:
         warnings = [*warnings, unfollowed_pull_requests_warning()]
@@ -76,6 +79,34 @@ def unfollowed_pull_requests_warning() -> str:
         "MENDBOT_DELIVERY=pull_request, but monitoring is off: pull requests are opened, "
         "yet merges and closes are only noticed by monitoring cycles (configure a log source)"
     )
+
+
+def operations_lines(settings: Settings) -> list[str]:
+    """The summary lines of the operations half: alerts, health checks, actions, metrics."""
+    alerts = (
+        f"POST http://0.0.0.0:{settings.port}/webhook/alerts (Authorization: Bearer)"
+        if settings.alert_token
+        else "off (no MENDBOT_ALERT_TOKEN: /webhook/alerts answers 404)"
+    )
+    checks = (
+        f"{len(settings.health_urls)} URL(s) every {settings.health_interval_seconds:g} s "
+        f"({settings.health_failing_interval_seconds:g} s while failing)"
+        if settings.health_urls
+        else "off (set MENDBOT_HEALTH_URLS)"
+    )
+    trust = ", ".join(f"{k}={v}" for k, v in sorted(settings.trust.items())) or "every kind ask"
+    actions = (
+        "off (MENDBOT_REMEDIATION=off: report only)"
+        if settings.remediation == "off"
+        else f"{settings.remediation} ({trust}; runbook {settings.runbook_path or 'default'})"
+    )
+    return [
+        f"  alerts:      {alerts}",
+        f"  checks:      {checks}",
+        f"  actions:     {actions}",
+        f"  prometheus:  {settings.prometheus_url or 'off (set PROMETHEUS_URL)'}",
+        f"  metrics:     http://0.0.0.0:{settings.port}/metrics",
+    ]
 
 
 def source_failed_warning(error: Exception) -> str:
@@ -136,13 +167,15 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
 
     from bot.cli.messages import database_error
     from bot.slack.config import configured_notifier
+    from core.metrics import Metrics
     from fixes.persistence.errors import DatabaseUnusable
-    from monitoring.runtime import build_monitor, build_runtime
+    from monitoring.runtime import build_monitor, build_operations, build_runtime
     from monitoring.sources import LogSourceError
 
-    notifier = configured_notifier(settings)
+    metrics = Metrics()
+    notifier = configured_notifier(settings, metrics=metrics)
     try:
-        runtime = build_runtime(settings, notifier=notifier)
+        runtime = build_runtime(settings, notifier=notifier, metrics=metrics)
     except (DatabaseUnusable, SQLAlchemyError) as error:
         raise _StartError(database_error(error).removeprefix("mendbot: ")) from error
     except Exception as error:
@@ -152,11 +185,14 @@ def _start(settings: Settings, stack: ExitStack) -> list[str]:
         monitor = build_monitor(runtime)
     except LogSourceError as error:
         raise _StartError(f"log source: {error}") from error
+    operations = build_operations(runtime, monitor.pipeline, monitoring=monitor.source is not None)
     bot, warnings = _slack_bot(settings, runtime, monitor, stack)
-    _serve(settings, bot, monitor.health, stack)
+    _serve(settings, bot, monitor.health, stack, operations, metrics)
     source_note = _check_source(monitor.source, settings, warnings) if monitor.source else ""
     monitor.start()
     stack.callback(monitor.stop)
+    operations.start()
+    stack.callback(operations.stop)
     source = monitor.source.name if monitor.source else None
     return summary_lines(
         settings,
@@ -211,7 +247,12 @@ def _slack_bot(
 
 
 def _serve(
-    settings: Settings, bot: Any, health: Callable[[], dict[str, Any]], stack: ExitStack
+    settings: Settings,
+    bot: Any,
+    health: Callable[[], dict[str, Any]],
+    stack: ExitStack,
+    operations: Any,
+    metrics: Any,
 ) -> None:
     from bot.http_server import serve_http
     from bot.slack.app import SlackBotError
@@ -221,6 +262,8 @@ def _serve(
             port=settings.port,
             slack=None if bot is None or bot.socket_mode else bot,
             health=health,
+            alerts=operations,
+            metrics=metrics.render,
         ).start()
     except (OSError, SlackBotError) as error:
         raise _StartError(f"cannot serve HTTP on port {settings.port}: {error}") from error

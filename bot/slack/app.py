@@ -47,7 +47,7 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.slack import replies
+from bot.slack import ops_replies, replies
 from bot.slack.commands import (
     BUTTONS,
     Command,
@@ -65,6 +65,7 @@ from bot.slack.proposal_message import detail_message
 from core.edits import unified_diff
 from core.notifier import Notifier
 from core.proposals import FixProposal, ProposalStatus
+from fixes.actions.runner import ActionRunner
 from fixes.decisions import DecisionRefused, Decisions
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalNotFound, ProposalStore
@@ -215,7 +216,8 @@ class SlackBot:
             "list": self._list,
             "status": self._status,
             "pause": self._pause_or_resume,
-            "resume": self._pause_or_resume,
+            "resume": self._resume,
+            "stats": self._stats,
             "help": self._help,
         }
         try:
@@ -319,6 +321,29 @@ class SlackBot:
             self.store.audit(actor=str(origin.user), action="paused" if pausing else "resumed")
         text = replies.monitor_switched(pausing=pausing, changed=changed, user=origin.user)
         self._reply(origin, text)
+
+    def _resume(self, command: Command, origin: Origin) -> None:
+        """``resume <target>`` closes a breaker when an action ever ran on that target;
+        otherwise (``resume``, ``resume please``) it resumes monitoring, as it always did."""
+        actions = self.decisions.actions
+        if command.target and actions is not None and actions.knows(command.target):
+            self._resume_target(actions, command.target, origin)
+        else:
+            self._pause_or_resume(command, origin)
+
+    def _resume_target(self, actions: ActionRunner, target: str, origin: Origin) -> None:
+        changed = actions.resume(target)
+        self.store.audit(
+            actor=str(origin.user),
+            action="breaker_resumed",
+            details={"target": target, "was_open": changed},
+        )
+        self._reply(origin, ops_replies.breaker_resumed(target, changed=changed, user=origin.user))
+
+    def _stats(self, command: Command, origin: Origin) -> None:
+        actions = self.decisions.actions
+        stats = actions.runs.stats() if actions is not None else []
+        self._reply(origin, ops_replies.stats_text(stats))
 
     def _help(self, command: Command, origin: Origin) -> None:
         self._reply(origin, replies.help_text(command.problem))

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from bot.slack.mrkdwn import unescape
 
 CommandName = Literal[
-    "implement", "reject", "revert", "show", "list", "status", "pause", "resume", "help"
+    "implement", "reject", "revert", "show", "list", "status", "pause", "resume", "stats", "help"
 ]
 
 #: A proposal id as ``ProposalStore.add`` makes them: ``fix_YYYYMMDD_HHMMSS[_N]``, N >= 2.
@@ -45,6 +45,8 @@ BUTTONS: dict[str, CommandName] = {
 }
 #: Longest reject or revert reason kept, in characters.
 MAX_REASON_CHARS = 500
+#: What ``resume <target>`` accepts as a target (a service id, a container name...).
+TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 
 _WORDS: dict[str, CommandName] = {
     "implement": "implement",
@@ -59,6 +61,7 @@ _WORDS: dict[str, CommandName] = {
     "status": "status",
     "pause": "pause",
     "resume": "resume",
+    "stats": "stats",
     "help": "help",
 }
 _MENTION = re.compile(r"<@[UWB][A-Z0-9]+(?:\|[^>]*)?>")
@@ -75,12 +78,14 @@ class Command:
         reason: for reject and revert: the words after the id (plain text, at most 500
             characters).
         problem: why the request was not understood (then ``name == "help"``).
+        target: for ``resume <target>``: whose breaker to close (None: resume monitoring).
     """
 
     name: CommandName
     proposal_id: str | None = None
     reason: str = ""
     problem: str | None = None
+    target: str | None = None
 
     @property
     def privileged(self) -> bool:
@@ -171,6 +176,8 @@ def parse_mention(text: str) -> Command:
     name = _WORDS.get(word)
     if name is None:
         return Command("help", problem=f"I don't know “{word[:40]}”.")
+    if name == "resume" and len(words) > 1:
+        return _resume_target(words[1])
     if name not in NEEDS_ID:
         return Command(name)
     rest = " ".join(words[1:])
@@ -186,6 +193,16 @@ def parse_mention(text: str) -> Command:
         after = rest.split(ids[0], 1)[1]
         reason = unescape(after.strip().strip(_DECORATION).strip())[:MAX_REASON_CHARS]
     return Command(name, proposal_id=ids[0], reason=reason)
+
+
+def _resume_target(word: str) -> Command:
+    """``resume <target>``: close a target's breaker (the target checked, not trusted)."""
+    target = unescape(word.strip(_DECORATION.replace(":", "")))
+    if not TARGET.match(target):
+        return Command(
+            "help", problem="`resume` takes a target such as a service id or a container name."
+        )
+    return Command("resume", target=target)
 
 
 def button_command(action_id: str, value: str | None) -> Command | None:

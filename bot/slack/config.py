@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.slack.notifier import SlackNotifier, api_base_url
+from core.metrics import Metrics
 from core.notifier import Notifier, NullNotifier
 from settings import Settings, secret_value
 
@@ -96,16 +97,19 @@ def make_web_client(config: SlackConfig) -> WebClient:
     return client
 
 
-def configured_notifier(settings: Settings) -> Notifier:
+def configured_notifier(settings: Settings, *, metrics: Metrics | None = None) -> Notifier:
     """The process's notifier: a :class:`SlackNotifier` for ``SLACK_CHANNEL`` when
     ``SLACK_BOT_TOKEN`` and ``SLACK_CHANNEL`` are set (diffs read against
     ``TARGET_REPO_PATH``), else a :class:`~core.notifier.NullNotifier` (proposals are only
-    stored)."""
+    stored). With ``metrics``, every Web API call is counted."""
     config = slack_config(settings)
     if not config.enabled or config.channel is None:
         return NullNotifier()
     return SlackNotifier(
-        client=make_web_client(config), channel=config.channel, repo_root=settings.target_repo_path
+        client=make_web_client(config),
+        channel=config.channel,
+        repo_root=settings.target_repo_path,
+        on_call=(lambda method, ok: metrics.slack_call(method, ok=ok)) if metrics else None,
     )
 
 

@@ -25,7 +25,7 @@ Errors::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from slack_sdk import WebClient
@@ -63,6 +63,7 @@ REFRESHING_EVENTS = frozenset(
         "verified",
         "regressed",
         "reverted",
+        "resolved",
     }
 )
 #: Event kinds also shown in the channel, not only in the thread.
@@ -78,6 +79,7 @@ BROADCAST_EVENTS = frozenset(
         "verified",
         "regressed",
         "reverted",
+        "not_cleared",
     }
 )
 
@@ -117,6 +119,7 @@ class SlackNotifier:
         repo_root: the service's checkout, so diffs carry real line numbers (optional).
         outbox: how messages are sent; default: a :class:`~bot.slack.outbox.SlackOutbox`
             on ``client`` (the Slack app shares it, so one channel is paced as one).
+        on_call: told ``(method, ok)`` after every Web API call (``/metrics``).
     """
 
     def __init__(
@@ -126,11 +129,13 @@ class SlackNotifier:
         channel: str,
         repo_root: Path | None = None,
         outbox: SlackOutbox | None = None,
+        on_call: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.client = client
         self.channel = channel
         self.repo_root = repo_root
         self.outbox = outbox or SlackOutbox(client=client)
+        self.on_call = on_call
 
     def message_for(self, proposal: FixProposal) -> SlackMessage:
         """The proposal's message in its current form (with the diff against the checkout)."""
@@ -153,7 +158,9 @@ class SlackNotifier:
         try:
             response = self.outbox.send("chat_postMessage", channel=self.channel, **payload)
         except (SlackClientError, OSError) as error:
+            self._count("chat_postMessage", ok=False)
             raise SlackDeliveryError(f"could not post {proposal.id}: {_why(error)}") from error
+        self._count("chat_postMessage", ok=True)
         return f"{response['channel']}:{response['ts']}"
 
     def post_event(self, proposal: FixProposal, event: ProposalEvent) -> None:
@@ -202,7 +209,14 @@ class SlackNotifier:
         try:
             self.outbox.send(method, **kwargs)
         except (SlackClientError, OSError) as error:
+            self._count(method, ok=False)
             log.warning("Slack %s failed (message dropped): %s", method, _why(error))
+        else:
+            self._count(method, ok=True)
+
+    def _count(self, method: str, *, ok: bool) -> None:
+        if self.on_call is not None:
+            self.on_call(method.replace("_", "."), ok)
 
 
 def _why(error: Exception) -> str:

@@ -44,6 +44,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.slack.action_message import action_blocks
 from bot.slack.block_kit import (
     CONTEXT_MAX,
     FALLBACK_MAX,
@@ -82,6 +83,7 @@ STATUS_LABEL = {
     ProposalStatus.VERIFIED: ":white_check_mark: verified: the error stopped after the deploy",
     ProposalStatus.REGRESSED: ":chart_with_upwards_trend: regressed: see the thread",
     ProposalStatus.REVERTED: ":rewind: reverted",
+    ProposalStatus.RESOLVED: ":white_check_mark: resolved before anyone acted",
 }
 NO_CHANGE = (
     "*No code change proposed*: this needs investigation by a person. Reject it to dismiss it."
@@ -149,6 +151,7 @@ def _full_blocks(proposal: FixProposal, diff: str, diff_sections: int) -> list[B
         blocks.append(_sample(proposal))
     blocks.append(_root_cause(proposal))
     blocks += _change(proposal, diff, diff_sections)
+    blocks += action_blocks(proposal)
     blocks.append(_reasoning(proposal))
     blocks.append(_risk(proposal))
     if proposal.implementable:
@@ -317,13 +320,7 @@ def _decision_blocks(proposal: FixProposal, *, with_buttons: bool = True) -> lis
                 action_id=APPROVE_ACTION,
                 value=proposal.id,
                 style="primary",
-                confirm=ConfirmObject(
-                    title="Apply this fix?",
-                    text="mendbot will edit the repository, run the validation, then commit "
-                    "and push (the platform deploys on push). Any failure rolls it back.",
-                    confirm="Apply",
-                    deny="Cancel",
-                ),
+                confirm=_confirm(proposal),
             )
         )
     buttons.append(
@@ -356,6 +353,24 @@ def _revert_blocks(proposal: FixProposal) -> list[Block]:
 
 def _revert_hint(proposal_id: str) -> str:
     return f"To revert: @mendbot revert {proposal_id}"
+
+
+def _confirm(proposal: FixProposal) -> ConfirmObject:
+    """The confirm dialog of Approve: what a yes will do."""
+    if proposal.action is not None:
+        return ConfirmObject(
+            title="Run this action?",
+            text=f"mendbot will {proposal.action.describe()}, then watch the signal clear.",
+            confirm="Run",
+            deny="Cancel",
+        )
+    return ConfirmObject(
+        title="Apply this fix?",
+        text="mendbot will edit the repository, run the validation, then commit "
+        "and push (the platform deploys on push). Any failure rolls it back.",
+        confirm="Apply",
+        deny="Cancel",
+    )
 
 
 def _decision_hint(proposal_id: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.slack.action_message import action_event_text
 from bot.slack.block_kit import FALLBACK_MAX, clip
 from bot.slack.mrkdwn import actor, code_block, duration, escape, safe, when
 from core.notifier import ProposalEvent
@@ -45,6 +46,9 @@ def event_text(proposal: FixProposal, event: ProposalEvent, *, in_thread: bool =
 
 
 def _words(proposal: FixProposal, event: ProposalEvent) -> str:
+    action_text = action_event_text(proposal, event)
+    if action_text is not None:
+        return action_text
     d = event.details
     who = actor(event.actor)
     texts = {
@@ -83,6 +87,19 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
         "pull_request_opened": lambda: _pull_request_opened(d),
         "pull_request_merged": lambda: _pull_request_merged(d),
         "pull_request_closed": lambda: _pull_request_closed(d),
+        "resolved": lambda: _resolved(d),
+        "not_cleared": lambda: (
+            ":rotating_light: The action ran but the signal did not clear within "
+            f"{duration(float(d.get('waited_seconds') or 0))}. A person needs to look."
+        ),
+        "action_queued": lambda: (
+            ":hourglass: The platform's API does not answer "
+            f"({_said(d.get('reason') or 'unreachable')}); the action is queued and retried "
+            "with backoff. You will hear when it runs."
+        ),
+        "action_refused": lambda: (
+            f":no_entry: Not acted on: {_said(d.get('reason') or 'refused')}."
+        ),
     }
     texts.update(_after_the_push(proposal, d, who))
     return texts[event.kind]()
@@ -226,6 +243,15 @@ def _reverted(d: dict[str, Any], who: str) -> str:
     how = "automatically" if d.get("automatic") else f"by {who}"
     why = f" ({_said(d['why'], 500)})" if d.get("why") else ""
     return f":rewind: Reverted {how}{why}: {commit} pushed. The platform deploys it from there."
+
+
+def _resolved(d: dict[str, Any]) -> str:
+    what = "The alert resolved" if d.get("source") == "alert" else "The health check passes again"
+    if "seconds" in d:
+        return (
+            f":white_check_mark: {what} {duration(float(d['seconds']))} after the action: verified."
+        )
+    return f":white_check_mark: {what}; closing this proposal."
 
 
 def _failed(d: dict[str, Any]) -> str:

@@ -35,6 +35,8 @@ class ApplyOutcome(BaseModel):
         proven: when applied with a regression test: True when it failed before the fix
             with the logged exception and passed after; False when it did not reproduce
             the failure (not committed); None without a test.
+        action_detail: for an operational action, what the platform was asked to do.
+        watch_seconds: for an operational action, how long its signal may take to clear.
     """
 
     status: Literal["applied", "rolled_back", "failed", "awaiting_merge"]
@@ -46,6 +48,8 @@ class ApplyOutcome(BaseModel):
     branch: str | None = None
     pull_request: dict[str, Any] | None = None
     proven: bool | None = None
+    action_detail: str | None = None
+    watch_seconds: float | None = None
 
 
 class RevertOutcome(BaseModel):

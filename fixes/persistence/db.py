@@ -190,6 +190,32 @@ class VerificationRow(SQLModel, table=True):
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
+class ActionRunRow(SQLModel, table=True):
+    """One operational action of a proposal: its retry queue, its verification watch and
+    its outcome (``fixes.actions.runs``). ``phase``: running, queued, watching, done;
+    ``result`` once done: cleared, not_cleared, failed, refused."""
+
+    __tablename__ = "action_runs"
+
+    proposal_id: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(index=True, max_length=64)
+    target: str = Field(index=True, max_length=200)
+    action_kind: str = Field(max_length=32)
+    anomaly_kind: str = Field(max_length=32)
+    rule: str = Field(default="", max_length=100)
+    automatic: bool = False
+    phase: str = Field(index=True, max_length=16)
+    result: str | None = Field(default=None, max_length=16)
+    attempts: int = 0
+    told_queued: bool = False
+    due_at: datetime | None = _time(default=None, nullable=True)
+    started_at: datetime = _time()
+    acted_at: datetime | None = _time(default=None, nullable=True)
+    finished_at: datetime | None = _time(default=None, nullable=True, index=True)
+    seconds_to_clear: float | None = None
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 class Database:
     """An engine plus the schema; hand one instance to every store in the process.
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +102,9 @@ class Diagnoser:
         self.engine: str | None = None
         self.usage: dict[str, DiagnosisUsage] = {}
         self._usage: DiagnosisUsage | None = None
+        #: Told after each LM diagnosis: ``(requests, input tokens, output tokens, seconds,
+        #: ok)`` from DSPy's LM history (``/metrics``); None = not measured.
+        self.on_lm: Callable[[int, int, int, float, bool], None] | None = None
 
     def propose(self, anomalies: Sequence[Anomaly]) -> list[FixProposal]:
         """One unsaved proposal per anomaly, in the order given.
@@ -264,7 +267,7 @@ class Diagnoser:
         history = getattr(lm, "history", None)
         before = {id(entry) for entry in history} if isinstance(history, list) else set()
         try:
-            answer = run_program(lm, inputs, review)
+            answer = self._measured(lm, lambda: run_program(lm, inputs, review))
         finally:
             if isinstance(history, list) and self._usage is not None:
                 self._usage.add_requests(e for e in history if id(e) not in before)
@@ -277,6 +280,26 @@ class Diagnoser:
             inputs.total_chars,
         )
         return self._draft_from(answer, anomaly, context, index)
+
+    def _measured(self, lm: Any, ask: Callable[[], Any]) -> Any:
+        """``ask()``, telling :attr:`on_lm` the requests, tokens and seconds it took."""
+        if self.on_lm is None:
+            return ask()
+        before, started, ok = len(lm.history), time.monotonic(), False
+        try:
+            answer = ask()
+            ok = True
+            return answer
+        finally:
+            made = lm.history[before:]
+            usage = [entry.get("usage") or {} for entry in made]
+            self.on_lm(
+                len(made),
+                sum(int(u.get("prompt_tokens") or 0) for u in usage),
+                sum(int(u.get("completion_tokens") or 0) for u in usage),
+                time.monotonic() - started,
+                ok,
+            )
 
     def _draft_from(
         self, answer: Any, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None

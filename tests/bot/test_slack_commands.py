@@ -37,7 +37,9 @@ ID = "fix_20261121_023300"
         ("<@U0BOT> list", Command("list")),
         ("<@U0BOT>   status  ", Command("status")),
         ("<@U0BOT> pause", Command("pause")),
-        ("<@U0BOT> resume please", Command("resume")),
+        # A word after resume may name a breaker's target; the app resumes monitoring
+        # when no action ever ran on it (see test_slack_actions.py).
+        ("<@U0BOT> resume please", Command("resume", target="please")),
         ("<@U0BOT> help", Command("help")),
         ("<@U0BOT>", Command("help")),
         ("", Command("help")),

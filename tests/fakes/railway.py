@@ -24,6 +24,13 @@ Behaviours modelled on Railway's:
   ``branch``... as Railway records for a deploy from GitHub).
 - Queued failures (:meth:`FakeRailway.fail_next`) answer the next requests, e.g. 429 with
   ``Retry-After`` or a 503, before real answers resume.
+- The mutations mendbot's actions use: ``deploymentRestart(id)`` and
+  ``deploymentRollback(id)`` (a known deployment, else "Deployment not found"),
+  ``serviceInstanceRedeploy(environmentId, serviceId)``; each is recorded in
+  :attr:`FakeRailway.actions`, and :attr:`FakeRailway.refuse_actions` makes them fail as
+  Railway does (HTTP 200, a GraphQL error). ``deployment(id) { serviceId }`` knows this
+  service's deployments and those in :attr:`FakeRailway.other_deployments`;
+  ``deployments(input)`` lists this service's, newest first, with ``canRollback``.
 
 Usage::
 
@@ -147,6 +154,9 @@ class FakeRailway:
         self.active: list[str] = []
         self.invalid: list[str] = []
         self.operations: list[tuple[str, dict[str, Any]]] = []
+        self.actions: list[tuple[str, dict[str, Any]]] = []
+        self.refuse_actions: str | None = None
+        self.other_deployments: dict[str, str] = {}
         self._failures: list[Reply] = []
         self._lock = threading.RLock()
         self.server = FakeServer()
@@ -299,6 +309,17 @@ class FakeRailway:
             guard()
             return self._logs(deploymentId, **window)
 
+        def action(name: str) -> Any:
+            def resolve(_info: Any, **args: Any) -> bool:
+                guard()
+                return self._action(name, args)
+
+            return resolve
+
+        def deployment(_info: Any, id: str) -> dict[str, Any]:
+            guard()
+            return self._deployment_of(id)
+
         def deployments(_info: Any, input: dict[str, Any], **page: Any) -> dict[str, Any]:
             guard()
             return self._deployments(input, **page)
@@ -306,8 +327,40 @@ class FakeRailway:
         return {
             "serviceInstance": service_instance,
             "deploymentLogs": deployment_logs,
+            "deployment": deployment,
             "deployments": deployments,
+            "deploymentRestart": action("deploymentRestart"),
+            "deploymentRollback": action("deploymentRollback"),
+            "serviceInstanceRedeploy": action("serviceInstanceRedeploy"),
         }
+
+    def _action(self, name: str, args: dict[str, Any]) -> bool:
+        with self._lock:
+            if self.refuse_actions:
+                raise graphql.GraphQLError(self.refuse_actions)
+            if "id" in args and args["id"] not in self.deployments:
+                raise graphql.GraphQLError("Deployment not found")
+            if "serviceId" in args and (args["environmentId"], args["serviceId"]) != (
+                self.environment_id,
+                self.service_id,
+            ):
+                raise graphql.GraphQLError("ServiceInstance not found")
+            self.actions.append((name, dict(args)))
+            return True
+
+    def _deployment_of(self, deployment_id: str) -> dict[str, Any]:
+        with self._lock:
+            if deployment_id in self.deployments:
+                found = _deployment(self.deployments[deployment_id])
+                return {**found, "serviceId": self.service_id}
+            if deployment_id in self.other_deployments:
+                return {
+                    "id": deployment_id,
+                    "serviceId": self.other_deployments[deployment_id],
+                    "status": "SUCCESS",
+                    "createdAt": "2026-01-01T00:00:00Z",
+                }
+        raise graphql.GraphQLError("Deployment not found")
 
     def _authorized(self, request: Request) -> bool:
         bearer = (request.header("authorization") or "").removeprefix("Bearer ").strip()
@@ -333,12 +386,20 @@ class FakeRailway:
     def _deployments(
         self, where: dict[str, Any], first: int | None = None, **_page: Any
     ) -> dict[str, Any]:
-        wanted = (where.get("environmentId"), where.get("serviceId"))
-        if wanted != (self.environment_id, self.service_id):
+        if (
+            where.get("environmentId", self.environment_id) != self.environment_id
+            or where.get("serviceId", self.service_id) != self.service_id
+        ):
             return {"edges": [], "pageInfo": _page_info()}
         with self._lock:
             ordered = sorted(self.deployments.values(), key=lambda d: d.created_at, reverse=True)
-            nodes = [_deployment(d) for d in ordered[: first if first is not None else None]]
+            nodes = [
+                {
+                    **_deployment(d),
+                    "canRollback": d.id != self.latest_id and d.status in ("SUCCESS", "REMOVED"),
+                }
+                for d in ordered[: first if first is not None else None]
+            ]
         edges = [{"cursor": node["id"], "node": node} for node in nodes]
         return {"edges": edges, "pageInfo": _page_info(len(ordered) > len(nodes))}
 

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy
 from pydantic import BaseModel, Field
 
+from core.actions import Action
 from core.models import Anomaly, Diagnosis, FrameModel, Severity
 from core.proposals import Edit, Evidence, FixProposal, ProposalStatus, RegressionTest, Risk
 from fixes.persistence.db import PROPOSAL_COLUMNS, Database, ProposalRow, SchemaMismatch
@@ -88,6 +89,13 @@ SAMPLE = FixProposal(
         reaches="POST /orders",
     ),
     proven=True,
+    action=Action(
+        kind="rollback",
+        target="svc-1",
+        trust="auto",
+        rule="alert-down-rollback",
+        params={"environment_id": "env-2"},
+    ),
 )
 #: Fields that ``ProposalStore.add`` sets itself, whatever the proposal says.
 SET_BY_ADD = {"id", "status", "updated_at"}
