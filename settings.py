@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         "empty = SLACK_CHANNEL.",
     )
     slack_api_url: str | None = Field(None, validation_alias="SLACK_API_URL")
+    slack_posts_per_second: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        validation_alias="MENDBOT_SLACK_POSTS_PER_SECOND",
+        description="Posts per second per channel after a burst of 3 (Slack allows about 1).",
+    )
     proposal_ttl_seconds: int = Field(
         24 * 3600, gt=0, validation_alias="MENDBOT_PROPOSAL_TTL_SECONDS"
     )

@@ -36,6 +36,9 @@ def make_settings(tmp_path: Path):
 
     def factory(**overrides: object) -> Settings:
         overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'mendbot.db'}")
+        # Slack's pace (one post a second per channel) is tested on its own
+        # (tests/bot/test_slack_outbox.py); elsewhere it would only make flows slow.
+        overrides.setdefault("slack_posts_per_second", 100.0)
         return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
     return factory

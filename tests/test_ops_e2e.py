@@ -87,6 +87,7 @@ class Scene:
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_CHANNEL": "#ops",
             "SLACK_API_URL": self.slack.api_url,
+            "MENDBOT_SLACK_POSTS_PER_SECOND": "100",  # pacing is tested on its own
             "SLACK_APPROVERS": ALICE,
             "MENDBOT_ALERT_TOKEN": TOKEN,
             "MENDBOT_REMEDIATION": "auto",
@@ -292,7 +293,12 @@ def test_auto_restart_on_a_failing_health_check_then_three_strikes(scene: Scene)
             30,
         )
         scene.service.route("GET", "/health", Reply.json({"ok": True}))
-        time.sleep(2.5)  # a passing check ends the episode
+        seen = len(scene.service.received("/health"))
+        wait_until(  # two passing checks end the episode (however loaded the machine is)
+            "the service healthy again",
+            lambda seen=seen: len(scene.service.received("/health")) >= seen + 2,
+            30,
+        )
     breaker = wait_until(
         "the breaker notice",
         lambda: [

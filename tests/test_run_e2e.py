@@ -183,6 +183,7 @@ class Scene:
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_CHANNEL": "#ops",
             "SLACK_API_URL": self.slack.api_url,
+            "MENDBOT_SLACK_POSTS_PER_SECOND": "100",  # pacing is tested on its own
             "SLACK_APPROVERS": ALICE,
             "RAILWAY_SERVICE_NAME": "mendbot",
             "MENDBOT_LM": "openai/fake-model",

@@ -176,6 +176,7 @@ def test_no_corpus_secret_reaches_any_sink(tmp_path: Path) -> None:
                 "SLACK_BOT_TOKEN": slack.bot_token,
                 "SLACK_CHANNEL": "#ops",
                 "SLACK_API_URL": slack.api_url,
+                "MENDBOT_SLACK_POSTS_PER_SECOND": "100",  # pacing is tested on its own
                 "TARGET_REPO_PATH": str(repo.work),
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             }

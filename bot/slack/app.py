@@ -429,7 +429,9 @@ def _outbox(notifier: Notifier, client: WebClient | None, config: SlackConfig) -
     """The Slack notifier's outbox (one client, one pace per channel), else a new one."""
     if client is None and isinstance(notifier, SlackNotifier):
         return notifier.outbox
-    return SlackOutbox(client=client or make_web_client(config))
+    return SlackOutbox(
+        client=client or make_web_client(config), posts_per_second=config.posts_per_second
+    )
 
 
 def _make_app(client: WebClient, signing_secret: str | None) -> App:

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.slack.notifier import SlackNotifier, api_base_url
+from bot.slack.outbox import SlackOutbox
 from core.metrics import Metrics
 from core.notifier import Notifier, NullNotifier
 from settings import Settings, secret_value
@@ -37,6 +38,7 @@ class SlackConfig:
         app_token: ``SLACK_APP_TOKEN`` (``xapp-...``): Socket Mode instead of HTTP.
         approvers: ``SLACK_APPROVERS`` as given (validated by the app).
         api_url: ``SLACK_API_URL``, the Web API base (tests, proxies); None = Slack's.
+        posts_per_second: ``MENDBOT_SLACK_POSTS_PER_SECOND``, the pace of posts per channel.
         command_channels: ``SLACK_COMMAND_CHANNELS`` as given; empty = ``channel``.
     """
 
@@ -47,6 +49,7 @@ class SlackConfig:
     approvers: tuple[str, ...] = ()
     api_url: str | None = None
     command_channels: tuple[str, ...] = ()
+    posts_per_second: float = 1.0
 
     def __repr__(self) -> str:  # never print a token
         return f"SlackConfig(channel={self.channel!r}, approvers={self.approvers!r})"
@@ -79,6 +82,7 @@ def slack_config(settings: Settings) -> SlackConfig:
         approvers=tuple(settings.slack_approvers),
         api_url=settings.slack_api_url,
         command_channels=tuple(settings.slack_command_channels),
+        posts_per_second=settings.slack_posts_per_second,
     )
 
 
@@ -105,8 +109,10 @@ def configured_notifier(settings: Settings, *, metrics: Metrics | None = None) -
     config = slack_config(settings)
     if not config.enabled or config.channel is None:
         return NullNotifier()
+    client = make_web_client(config)
     return SlackNotifier(
-        client=make_web_client(config),
+        client=client,
+        outbox=SlackOutbox(client=client, posts_per_second=config.posts_per_second),
         channel=config.channel,
         repo_root=settings.target_repo_path,
         on_call=(lambda method, ok: metrics.slack_call(method, ok=ok)) if metrics else None,

@@ -60,6 +60,9 @@ def test_client_from_settings_reaches_slack_api_url(slack: FakeSlack, make_setti
     assert make_web_client(slack_config(settings)).auth_test()["user_id"] == "U0MENDBOT"
     notifier = configured_notifier(settings)
     assert isinstance(notifier, SlackNotifier) and notifier.channel == "#ops"
+    assert notifier.outbox.posts_per_second == 100.0  # the test settings' pace
+    paced = configured_notifier(settings.model_copy(update={"slack_posts_per_second": 1.0}))
+    assert isinstance(paced, SlackNotifier) and paced.outbox.posts_per_second == 1.0
     assert isinstance(configured_notifier(make_settings(slack_bot_token=BOT_TOKEN)), NullNotifier)
 
 

@@ -105,7 +105,7 @@ def lm_settings(make_settings, llm: FakeOpenAI, repo):
             "lm": "openai/fake-model",
             "openai_base_url": llm.base_url,
             "openai_api_key": "sk-test",
-            "lm_timeout_seconds": 5.0,
+            "lm_timeout_seconds": 30.0,  # a loaded CI machine is slow; timeouts set their own
             "lm_max_retries": 0,
             "target_repo_path": repo.work,
         }
