@@ -28,7 +28,7 @@ from core.proposals import FixProposal
 from fixes.apply.contract import ApplyOutcome
 from fixes.apply.github import GitHubClient, GitHubError
 from fixes.apply.pull_request_text import pull_request_body, pull_request_title
-from fixes.apply.transaction import kept_branch_name
+from fixes.apply.rollback import kept_branch_name
 
 
 def fix_branch_name(proposal_id: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from fixes.apply.contract import ApplyOutcome, RevertOutcome
 from fixes.apply.gitops import GitCommandFailed, GitOps
 from fixes.apply.journal import Journal, JournalEntry, Phase
-from fixes.apply.transaction import own_commit, roll_back
+from fixes.apply.rollback import own_commit, roll_back
 
 #: Seconds the fetch before recovery may take (offline, the last known remote head does).
 RECOVERY_FETCH_SECONDS = 30.0
