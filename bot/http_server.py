@@ -226,65 +226,71 @@ def _json(status: int, payload: dict[str, Any]) -> Response:
     return status, {"Content-Type": ["application/json; charset=utf-8"]}, body
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """One request to :class:`HttpServer`: routes by path, bounds the body, answers."""
+
+    #: Set per server by :func:`_make_handler`.
+    mendbot: HttpServer
+    protocol_version = "HTTP/1.1"
+    server_version = "mendbot"
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == HEALTH_PATH:
+            self._send(*self.mendbot.handle_health())
+        elif path == METRICS_PATH:
+            self._send(*self.mendbot.handle_metrics())
+        else:
+            self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        try:
+            length = max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            length = MAX_BODY_BYTES + 1
+        if parts.path not in (EVENTS_PATH, ALERTS_PATH):
+            self._discard(length)
+            self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
+            return
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(*_json(413, {"ok": False, "error": HTTP_TOO_LARGE}))
+            return
+        body = self.rfile.read(length) if length else b""
+        if parts.path == ALERTS_PATH:
+            self._send(*self.mendbot.handle_alerts(body, self.headers.get("Authorization")))
+            return
+        headers: dict[str, str | Sequence[str]] = {
+            name.lower(): self.headers.get_all(name) or [] for name in self.headers
+        }
+        self._send(*self.mendbot.handle_events(body, parts.query, headers))
+
+    def _discard(self, length: int) -> None:
+        if 0 < length <= MAX_BODY_BYTES:
+            self.rfile.read(length)
+        elif length:
+            self.close_connection = True
+
+    def _send(self, status: int, headers: dict[str, Any], body: bytes) -> None:
+        self.send_response(status)
+        for name, values in headers.items():
+            if name.lower() == "content-length":
+                continue
+            for value in values if isinstance(values, (list, tuple)) else [values]:
+                self.send_header(name, str(value))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up: its loss
+            self.close_connection = True
+            log.info("client went away before the answer to %s", self.path)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http %s", format % args)
+
+
 def _make_handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
-    class _Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "mendbot"
-
-        def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            if path == HEALTH_PATH:
-                self._send(*server.handle_health())
-            elif path == METRICS_PATH:
-                self._send(*server.handle_metrics())
-            else:
-                self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
-
-        def do_POST(self) -> None:
-            parts = urlsplit(self.path)
-            try:
-                length = max(0, int(self.headers.get("Content-Length") or 0))
-            except ValueError:
-                length = MAX_BODY_BYTES + 1
-            if parts.path not in (EVENTS_PATH, ALERTS_PATH):
-                self._discard(length)
-                self._send(*_json(404, {"ok": False, "error": HTTP_NOT_FOUND}))
-                return
-            if length > MAX_BODY_BYTES:
-                self.close_connection = True
-                self._send(*_json(413, {"ok": False, "error": HTTP_TOO_LARGE}))
-                return
-            body = self.rfile.read(length) if length else b""
-            if parts.path == ALERTS_PATH:
-                self._send(*server.handle_alerts(body, self.headers.get("Authorization")))
-                return
-            headers: dict[str, str | Sequence[str]] = {
-                name.lower(): self.headers.get_all(name) or [] for name in self.headers
-            }
-            self._send(*server.handle_events(body, parts.query, headers))
-
-        def _discard(self, length: int) -> None:
-            if 0 < length <= MAX_BODY_BYTES:
-                self.rfile.read(length)
-            elif length:
-                self.close_connection = True
-
-        def _send(self, status: int, headers: dict[str, Any], body: bytes) -> None:
-            self.send_response(status)
-            for name, values in headers.items():
-                if name.lower() == "content-length":
-                    continue
-                for value in values if isinstance(values, (list, tuple)) else [values]:
-                    self.send_header(name, str(value))
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up: its loss
-                self.close_connection = True
-                log.info("client went away before the answer to %s", self.path)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("http %s", format % args)
-
-    return _Handler
+    """The handler class bound to ``server`` (http.server builds one handler per request)."""
+    return type("MendbotHandler", (_Handler,), {"mendbot": server})
