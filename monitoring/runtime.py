@@ -64,6 +64,7 @@ from monitoring.auto_revert import AutoReverter
 from monitoring.deploys import DeployFollower, WaitDeploys
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
+from monitoring.fix_history import FixHistory
 from monitoring.monitor import ProactiveMonitor
 from monitoring.operations import Operations
 from monitoring.pipeline import CyclePipeline, RecentRecords
@@ -112,6 +113,7 @@ class Runtime:
         runbook: which action answers which anomaly (``MENDBOT_RUNBOOK`` or the default).
         recent: the last log records read (the logs around an alert).
         metrics: the process's own metrics (``GET /metrics``).
+        fix_history: earlier fixes' outcomes: calibration and the fix breaker.
     """
 
     settings: Settings
@@ -126,6 +128,7 @@ class Runtime:
     runbook: Runbook | None = None
     recent: RecentRecords | None = None
     metrics: Metrics | None = None
+    fix_history: FixHistory | None = None
 
     def with_notifier(self, notifier: Notifier) -> Runtime:
         """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
@@ -195,6 +198,12 @@ def build_runtime(
         runbook=runbook,
         recent=RecentRecords(),
         metrics=metrics,
+        fix_history=FixHistory(
+            store=store,
+            state=state,
+            failures=settings.fix_breaker_failures,
+            cooldown_seconds=settings.fix_breaker_cooldown_seconds,
+        ),
     )
 
 
@@ -386,6 +395,7 @@ def build_pipeline(
         verifier=verifier,
         context=prometheus_context(settings),
         recent=runtime.recent,
+        history=runtime.fix_history,
     )
 
 
