@@ -33,6 +33,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,6 +56,7 @@ from fixes.apply.implementor import FixImplementor
 from fixes.decisions import Decisions
 from fixes.persistence.at_rest import mask_at_rest
 from fixes.persistence.db import Database
+from fixes.persistence.programs import ProgramStore
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
 from fixes.persistence.verifications import VerificationStore
@@ -65,6 +67,7 @@ from monitoring.deploys import DeployFollower, WaitDeploys
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
 from monitoring.fix_history import FixHistory
+from monitoring.learning import ProgramLoader
 from monitoring.monitor import ProactiveMonitor
 from monitoring.operations import Operations
 from monitoring.pipeline import CyclePipeline, RecentRecords
@@ -280,7 +283,11 @@ def lm_config(settings: Settings) -> LMConfig | None:
 
 
 def build_diagnoser(
-    settings: Settings, *, state: KeyValueStore | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    state: KeyValueStore | None = None,
+    metrics: Metrics | None = None,
+    program: Callable[[], Any] | None = None,
 ) -> Diagnoser:
     """The diagnoser: the LM when configured (else offline playbooks), the repository's
     code as evidence, at most ``MENDBOT_MAX_DIAGNOSES_PER_CYCLE`` LM diagnoses a cycle.
@@ -289,6 +296,8 @@ def build_diagnoser(
         settings: the process settings.
         state: keeps the LM diagnosis cache across restarts; None keeps it in memory.
         metrics: counts LM requests, tokens and seconds.
+        program: the compiled diagnosis program to use (:class:`ProgramLoader`); None = the
+            uncompiled one.
     """
     diagnoser = Diagnoser(
         lm=lm_config(settings),
@@ -296,6 +305,7 @@ def build_diagnoser(
         max_lm_diagnoses=settings.max_diagnoses_per_cycle,
         state=state,
         policy=edit_policy(settings),
+        program=program,
     )
     if metrics is not None:
         diagnoser.on_lm = lambda requests, tokens_in, tokens_out, seconds, ok: metrics.lm(
@@ -369,7 +379,11 @@ def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource 
 
 
 def build_pipeline(
-    runtime: Runtime, *, diagnose: bool = True, verifier: Verifier | None = None
+    runtime: Runtime,
+    *,
+    diagnose: bool = True,
+    verifier: Verifier | None = None,
+    program: Callable[[], Any] | None = None,
 ) -> CyclePipeline:
     """One cycle's core over the runtime's stores: ``LogAnalyzer`` (its baseline in the
     state store, ``MENDBOT_SLOW_THRESHOLD_SECONDS``) and the diagnoser, with
@@ -381,11 +395,16 @@ def build_pipeline(
         diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
         verifier: follows pushed fixes through the cycles (the monitor's); None for a
             one-off scan, whose records need not be the service's latest.
+        program: the compiled diagnosis program; default with ``MENDBOT_LM``: the newest
+            one ``mendbot learn`` saved in the runtime's database, looked up before each
+            LM diagnosis (:class:`~monitoring.learning.ProgramLoader`).
     """
     settings, state = runtime.settings, runtime.state
+    if program is None and settings.lm:
+        program = ProgramLoader(ProgramStore(runtime.db))
     return CyclePipeline(
         analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
-        diagnoser=build_diagnoser(settings, state=state, metrics=runtime.metrics)
+        diagnoser=build_diagnoser(settings, state=state, metrics=runtime.metrics, program=program)
         if diagnose
         else None,
         store=runtime.store,
