@@ -7,7 +7,8 @@ the LM is evaluated, unset = the offline playbooks); with an LM, ``--program`` p
 diagnosis program: ``none`` (default) the uncompiled one, ``latest`` or an id one that
 ``mendbot learn`` saved in ``DATABASE_URL`` (before and after learning, on the same cases).
 Progress goes to stderr, one line per case and incident; the tables, or with ``--json``
-one ``{"type": "incident", ...}`` object per incident then ``{"type": "summary", ...}``, go to stdout.
+one ``{"type": "incident", ...}`` object per incident then ``{"type": "summary", ...}``,
+go to stdout.
 
 Exit codes (as in :mod:`bot.cli.main`): 0 done, 1 a floor (``--min-fixed``,
 ``--max-harmful``, ...) was missed, 2 bad cases or a virtualenv that cannot be built.
