@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from core.edits import EditRejected, locate_in_repo
+from core.evidence import recheck
+from core.models import Anomaly
 from core.policy import DEFAULT_POLICY, EditPolicy
 from core.proposals import Edit, FixProposal, ProposalStatus
 from core.redact import Redactor
@@ -116,12 +118,11 @@ def _example(proposal: FixProposal, repo_path: Path, policy: EditPolicy) -> dict
         root = Path(scratch)
         _tree_before(repo_path, proposal.commit_sha, root)
         _check_edits_apply(proposal, root)
+        anomaly = _frames_found_again(proposal, root, policy)
         index = RepoIndex(root=root, policy=policy)
-        context = build_context(proposal.anomaly, index)
+        context = build_context(anomaly, index)
         code = Redactor(label_prefix="CODE_", source_code=True)
-        inputs = build_inputs(
-            proposal.anomaly, context, index, log_redactor=Redactor(), code_redactor=code
-        )
+        inputs = build_inputs(anomaly, context, index, log_redactor=Redactor(), code_redactor=code)
     if not inputs.current_code:
         raise LearnError("no code context before the fix (the evidence is not in that tree)")
     edits = [
@@ -141,6 +142,31 @@ def _example(proposal: FixProposal, repo_path: Path, policy: EditPolicy) -> dict
         risk_notes=proposal.risk_notes,
         regression_test=code.redact(test.content) if test is not None and proposal.proven else "",
     )
+
+
+def _frames_found_again(proposal: FixProposal, root: Path, policy: EditPolicy) -> Anomaly:
+    """The anomaly with each frame the proposal's evidence vouched for moved to where that
+    line is in ``root`` (found again by its text, :func:`core.evidence.recheck`): fixes
+    applied between the diagnosis and this one may have moved it."""
+    check = recheck(root, proposal.evidence, anomaly=proposal.anomaly, policy=policy)
+    moved: dict[tuple[str, int], int] = {}
+    for old in (e for e in proposal.evidence if e.kind == "frame"):
+        new = next(
+            (
+                h
+                for h in check.held
+                if (h.kind, h.path, h.detail, h.function, h.code_sha256)
+                == (old.kind, old.path, old.detail, old.function, old.code_sha256)
+            ),
+            None,
+        )
+        if new is not None:
+            moved[(old.detail, old.line)] = new.line
+    frames = [
+        f.model_copy(update={"line": moved.get((f.file, f.line), f.line)})
+        for f in proposal.anomaly.frames
+    ]
+    return proposal.anomaly.model_copy(update={"frames": frames})
 
 
 def _check_edits_apply(proposal: FixProposal, root: Path) -> None:

@@ -10,6 +10,9 @@ diagnosis cost); everything else is internal::
     signatures.py  AnalyzeAnomaly, GenerateFix            } imported only when
     program.py     the dspy.Module and the DSPy boundary  } MENDBOT_LM is set
     lm.py          dspy.LM from the settings               }
+    compiled.py    labelled examples, LabeledFewShot /     } (and for mendbot learn)
+                   BootstrapFewShot, a compiled program's  }
+                   state saved and loaded (demos only)     }
     playbooks.py   offline root causes (remedies/: the edits they may propose, by class)
     titles.py      a proposal's one-line title, placeholders taken out
     cache.py       LM diagnoses per fingerprint, model and code digest

@@ -25,6 +25,7 @@ from tests.conftest import ROOT
 from tests.fakes import anomalies as A
 from tests.fakes.git import git, make_repo
 from tests.fakes.openai import FakeOpenAI, chat_fields, is_fix_request
+from tests.fakes.proposals import frame_evidence, make_proposal
 
 SERVICE = ROOT / "examples" / "service"
 KEY_LINE = '    user = STATS["users"][body["user_id"]]   # bug: unknown users raise KeyError\n'
@@ -100,18 +101,17 @@ def lm_settings(make_settings, llm: FakeOpenAI, repo, database_url: str):
     return factory
 
 
-def verified_fix(store: ProposalStore, repo, *, edits: list[Edit] | None = None) -> FixProposal:
-    """A KeyError fix as the loop leaves it: proposed, applied (committed in the checkout)
-    and verified after its deploy."""
+def verified_fix(
+    store: ProposalStore, repo, *, edits: list[Edit] | None = None, source: str | None = None
+) -> FixProposal:
+    """A KeyError fix as the loop leaves it: proposed (its evidence the frame app.py:31 in
+    ``source``, default: the checkout now), applied (committed) and verified."""
     fix = Edit(path="app.py", old_text=KEY_LINE, new_text=GUARD + KEY_LINE)
     anomaly = A.keyerror(samples=[A.KEYERROR_TRACEBACK + f"\nAuthorization: Bearer {LOG_SECRET}"])
-    from tests.fakes.proposals import make_proposal
-
-    proposal = make_proposal(edits or [fix], root_cause=ROOT_CAUSE).model_copy(
-        update={"anomaly": anomaly, "fingerprint": anomaly.fingerprint}
-    )
-    stored = store.add(proposal)
     app = repo.work / "app.py"
+    evidence = frame_evidence(source or app.read_text(), "app.py", 31, "orders")
+    proposal = make_proposal(edits or [fix], root_cause=ROOT_CAUSE, evidence=[evidence])
+    stored = store.add(proposal.model_copy(update={"anomaly": anomaly, "fingerprint": "kf"}))
     if edits is None:
         app.write_text(app.read_text().replace(KEY_LINE, GUARD + KEY_LINE))
     else:
@@ -298,3 +298,22 @@ def test_the_learn_command_exit_codes(
     assert ProgramStore(db).latest_id() == row["id"]
     db.dispose()
     get_settings.cache_clear()
+
+
+def test_a_frame_moved_by_an_earlier_fix_is_found_again(lm_settings, repo) -> None:
+    """Diagnosed on the code as it was; an earlier fix in the same file (applied first)
+    moved orders() down twelve lines: the example still has its code context."""
+    settings = lm_settings()
+    db = Database(settings.database_url)
+    store, programs = ProposalStore(db), ProgramStore(db)
+    as_diagnosed = (repo.work / "app.py").read_text()
+    app = repo.work / "app.py"
+    moved = "".join(f"# moved down {n}\n" for n in range(12)) + '@app.post("/orders")'
+    app.write_text(app.read_text().replace('@app.post("/orders")', moved))
+    git(repo.work, "commit", "-qam", "an earlier fix above orders()")
+    fix = verified_fix(store, repo, source=as_diagnosed)
+    result = learn(store, programs, repo_path=repo.work, lm=None, optimizer="labeled")
+    assert result.examples.proposal_ids == [fix.id] and result.examples.skipped == []
+    [demo] = programs.latest().state["predictors"]["generate_fix"]["demos"]  # type: ignore[union-attr]
+    assert 'STATS["users"][body["user_id"]]' in demo["current_code"]
+    db.dispose()
