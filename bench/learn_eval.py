@@ -2,10 +2,12 @@
 on cases not used for learning.
 
 1. **Train cases**: each is run through the fix evaluation (``run_case``, kept in
-   ``WORK/train/<case>``). A fix the case's oracle shows fixed (failed before, passes after)
-   is marked ``verified`` in that case's database, as the verify window would after a
-   deploy (actor ``eval-oracle``); :func:`monitoring.learning.verified_examples` turns
-   those into labelled examples against the case's own repository.
+   ``WORK/train/<case>``), diagnosed by the offline playbooks (``--train-with lm``: by
+   the LM, whose own verified fixes then teach it). A fix the case's oracle shows fixed
+   (failed before, passes after) is marked ``verified`` in that case's database, as the
+   verify window would after a deploy (actor ``eval-oracle``);
+   :func:`monitoring.learning.verified_examples` turns those into labelled examples
+   against the case's own repository.
 2. **Compile**: all examples, ``LabeledFewShot`` or ``BootstrapFewShot`` (with
    ``MENDBOT_LM``), saved in ``WORK/programs.db`` (``compiled_programs``).
 3. **Test cases**: each run twice, with the uncompiled program and with the compiled one;
@@ -15,7 +17,8 @@ Usage (from the repository root; the LM from the usual variables)::
 
     MENDBOT_LM=openai/<model> OPENAI_BASE_URL=http://127.0.0.1:8765/v1 \\
         .venv/bin/python bench/learn_eval.py --train bookings_api flask_shop \\
-        --test fastapi_multi json_worker [--optimizer labeled|bootstrap] [--max-demos 3]
+        --test fastapi_multi json_worker [--optimizer labeled|bootstrap] [--max-demos 3] \\
+        [--train-with playbooks|lm] [--work DIR]
 
 Without ``MENDBOT_LM`` the playbooks diagnose and both test runs are the same (the
 plumbing is exercised, the program is not used). Prints a table and one JSON line
@@ -56,7 +59,8 @@ def main() -> int:
     settings = get_settings()
     work = Path(args.work or tempfile.mkdtemp(prefix="mendbot-learn-eval-"))
     train, test = _cases(args.train), _cases(args.test)
-    examples, ids = _train(train, settings, work, args.venv_cache)
+    trainer = settings if args.train_with == "lm" else settings.model_copy(update={"lm": None})
+    examples, ids = _train(train, trainer, work, args.venv_cache)
     if not examples:
         print("no train case gave a verified fix: nothing to learn from", file=sys.stderr)
         return 1
@@ -72,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--train", nargs="+", required=True, metavar="CASE")
     parser.add_argument("--test", nargs="+", required=True, metavar="CASE")
     parser.add_argument("--optimizer", choices=("labeled", "bootstrap"), default="labeled")
+    parser.add_argument(
+        "--train-with",
+        choices=("playbooks", "lm"),
+        default="playbooks",
+        help="who diagnoses the train cases (their verified fixes are the examples)",
+    )
     parser.add_argument("--max-demos", type=int, default=3)
     parser.add_argument("--venv-cache", default=str(DEFAULT_VENV_CACHE))
     parser.add_argument("--work", help="keep everything here (default: a new temp folder)")
