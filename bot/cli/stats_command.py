@@ -25,7 +25,7 @@ from dataclasses import asdict
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.support import fail
+from bot.cli.support import fail, out
 from core.text import one_line
 from fixes.actions.runs import ActionRuns, ActionStats
 from fixes.persistence.db import Database
@@ -86,9 +86,9 @@ def _print_json(
 
 def _print_actions(stats: Sequence[ActionStats]) -> None:
     if not stats:
-        print("no operational action has finished yet")
+        out("no operational action has finished yet")
         return
-    print(
+    out(
         f"{'action':<18} {'anomaly':<18} {'success':>7} {'ran':>4} {'cleared':>7} "
         f"{'stayed':>6} {'failed':>6} {'refused':>7} {'median s':>8}"
     )
@@ -96,7 +96,7 @@ def _print_actions(stats: Sequence[ActionStats]) -> None:
         median = (
             f"{s.median_seconds_to_clear:.1f}" if s.median_seconds_to_clear is not None else "-"
         )
-        print(
+        out(
             f"{s.action_kind:<18} {s.anomaly_kind:<18} {s.success_rate:>7.0%} "
             f"{s.total - s.refused:>4} {s.cleared:>7} {s.not_cleared:>6} {s.failed:>6} "
             f"{s.refused:>7} {median:>8}"
@@ -108,28 +108,28 @@ def _print_fixes(
     fingerprints: Sequence[OutcomeStats],
     breakers: dict[str, BreakerState],
 ) -> None:
-    print()
+    out()
     if not fixes:
-        print("no code fix has an outcome yet")
+        out("no code fix has an outcome yet")
         return
-    print("code fixes (success = verified of judged: verified, regressed, reverted, rolled back)")
+    out("code fixes (success = verified of judged: verified, regressed, reverted, rolled back)")
     heads = " ".join(f"{c.replace('_', ' '):>11}" for c in _FIX_COLUMNS)
-    print(f"{'source':<24} {'anomaly':<16} {'success':>7} {'judged':>6} {heads}")
+    out(f"{'source':<24} {'anomaly':<16} {'success':>7} {'judged':>6} {heads}")
     for f in fixes:
         rate = f"{f.success_rate:.0%}" if f.success_rate is not None else "-"
         counts = " ".join(f"{f.counts[c]:>11}" for c in _FIX_COLUMNS)
         source = one_line(f.key["source"], 24)
-        print(f"{source:<24} {f.key['anomaly_kind']:<16} {rate:>7} {f.judged:>6} {counts}")
+        out(f"{source:<24} {f.key['anomaly_kind']:<16} {rate:>7} {f.judged:>6} {counts}")
         if f.rejected_reasons:
             reasons = "; ".join(
                 f"{one_line(reason, 80) or '(no reason)'} x{n}"
                 for reason, n in f.rejected_reasons.most_common(5)
             )
-            print(f"{'':<24} rejected: {reasons}")
+            out(f"{'':<24} rejected: {reasons}")
     for f in fingerprints:
         breaker = breakers[f.key["fingerprint"]]
         state = _breaker_words(breaker)
-        print(
+        out(
             f"fingerprint {f.key['fingerprint']}: {sum(f.counts.values())} fixes, "
             f"{f.failed_attempts} failed; {state}"
         )
