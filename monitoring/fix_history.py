@@ -127,9 +127,12 @@ class FixHistory:
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database failed.
         """
+        every = self.outcomes.failed_attempts(fingerprint)  # one query; most have none
+        if len(every) < self.failures:
+            return BreakerState(fingerprint, tuple(every))
         closed = self._closed_at(fingerprint)
         while True:
-            failures = self.outcomes.failed_attempts(fingerprint, since=closed)
+            failures = [f for f in every if closed is None or f.at > closed]
             if len(failures) < self.failures:
                 return BreakerState(fingerprint, tuple(failures))
             opened = failures[self.failures - 1].at
