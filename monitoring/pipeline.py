@@ -388,7 +388,6 @@ class _Counted:
         records: Iterable[LogRecord],
         tap: Callable[[LogRecord], None] | None = None,
         recent: RecentRecords | None = None,
-        history: FixHistory | None = None,
     ) -> None:
         self._records = records
         self._tap = tap
