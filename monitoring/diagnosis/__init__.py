@@ -10,7 +10,10 @@ diagnosis cost); everything else is internal::
     signatures.py  AnalyzeAnomaly, GenerateFix            } imported only when
     program.py     the dspy.Module and the DSPy boundary  } MENDBOT_LM is set
     lm.py          dspy.LM from the settings               }
+    config.py      LMConfig: which LM to ask and how to reach it (no dspy import)
+    draft.py       Draft: what a playbook or the LM concluded, before the FixProposal
     playbooks.py   offline root causes (remedies/: the edits they may propose, by class)
+    reproduce.py   the regression test a playbook writes, per way a failure is reached
     titles.py      a proposal's one-line title, placeholders taken out
     cache.py       LM diagnoses per fingerprint, model and code digest
     usage.py       DiagnosisUsage: LM requests, tokens and seconds per anomaly
