@@ -114,6 +114,20 @@ def review_change(
         leftover = PLACEHOLDER.search(edit.new_text)
         if leftover:
             raise EditRejected(edit.path, REJECT_PLACEHOLDER.format(placeholder=leftover[0]))
+    return ReviewedChange(
+        edits=normalised,
+        evidence=check.held,
+        risk_reasons=_check_texts(root, texts, policy),
+        contents={target: after.encode("utf-8") for target, (_, after) in texts.items()},
+    )
+
+
+def _check_texts(root: Path, texts: dict[Path, tuple[str, str]], policy: EditPolicy) -> list[str]:
+    """Rules on each changed file's text (parses, not a rewrite); returns the risk reasons.
+
+    Raises:
+        EditRejected: a file that no longer parses, or is rewritten beyond the policy.
+    """
     reasons: list[str] = []
     for target, (before, after) in texts.items():
         path = target.relative_to(root).as_posix()
@@ -121,12 +135,7 @@ def review_change(
             _check_parses(path, after)
         check_rewrite(path, before, after, policy)
         reasons += [r for r in risk_reasons(path, before, after) if r not in reasons]
-    return ReviewedChange(
-        edits=normalised,
-        evidence=check.held,
-        risk_reasons=reasons,
-        contents={target: after.encode("utf-8") for target, (_, after) in texts.items()},
-    )
+    return reasons
 
 
 def recheck_proposal(repo_root: Path, proposal: FixProposal, policy: EditPolicy) -> ReviewedChange:

@@ -5,8 +5,9 @@
     actions/      operational actions: runbook, trust, executors, breaker, verification
     decisions.py  approve / implement / reject / expire / recover / revert, shared by
                   Slack and CLI
+    interrupted.py  what a killed process left approved/applying, and its outcome
     revert.py     undoing a pushed fix: checks, the implementor's revert, the record
-    refusals.py   DecisionRefused, the one error a decision raises
+    refusals.py   DecisionRefused, the one error a decision raises, and its common forms
     pull_requests.py  PullRequestFollower: a fix's pull request merged -> applied,
                   closed -> rejected (MENDBOT_DELIVERY=pull_request)
 

@@ -42,8 +42,9 @@ from core.redact import scrub_secrets
 from fixes.actions.flow import ActionFlow
 from fixes.actions.runner import ActionRunner
 from fixes.apply.contract import ApplyOutcome, Implementor
+from fixes.interrupted import given_up, is_mine, stuck_code_fixes
 from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
-from fixes.refusals import DecisionRefused, RefusalCode
+from fixes.refusals import DecisionRefused, RefusalCode, no_repository, not_open
 from fixes.revert import RevertResult, check_revertible, record_recovered_reverts
 from fixes.revert import revert as _revert
 
@@ -113,9 +114,7 @@ class Decisions:
                 f"{proposal_id} needs investigation: it has no change to apply",
             )
         elif self.implementor is None:
-            raise DecisionRefused(
-                proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
-            )
+            raise no_repository(proposal_id)
         try:
             approved = self.store.transition(
                 proposal_id,
@@ -127,7 +126,7 @@ class Decisions:
                 decided_at=self.clock(),
             )
         except InvalidTransition as lost:
-            raise self._not_open(proposal_id, lost.current) from lost
+            raise not_open(proposal_id, lost.current) from lost
         self.notifier.post_event(approved, ProposalEvent(kind="approved", actor=actor))
         return approved
 
@@ -149,9 +148,7 @@ class Decisions:
         if self._get(proposal_id).action is not None:
             return self._execute_action(proposal_id)
         if self.implementor is None:
-            raise DecisionRefused(
-                proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
-            )
+            raise no_repository(proposal_id)
         with self._apply_lock(None) as held:
             if not held:
                 return self._finish(
@@ -191,7 +188,7 @@ class Decisions:
         except ProposalNotFound as missing:
             raise DecisionRefused(proposal_id, "not_found", str(missing)) from missing
         except InvalidTransition as lost:
-            raise self._not_open(proposal_id, lost.current) from lost
+            raise not_open(proposal_id, lost.current) from lost
 
     def _run_implementor(self, applying: FixProposal) -> FixProposal:
         proposal_id = applying.id
@@ -234,7 +231,7 @@ class Decisions:
         """
         proposal = self._get(proposal_id)
         if proposal.status is not ProposalStatus.PROPOSED:
-            raise self._not_open(proposal_id, proposal.status)
+            raise not_open(proposal_id, proposal.status)
         try:
             rejected = self.store.transition(
                 proposal_id,
@@ -246,7 +243,7 @@ class Decisions:
                 decided_at=self.clock(),
             )
         except InvalidTransition as lost:
-            raise self._not_open(proposal_id, lost.current) from lost
+            raise not_open(proposal_id, lost.current) from lost
         self.notifier.post_event(
             rejected, ProposalEvent(kind="rejected", actor=actor, details={"reason": reason})
         )
@@ -294,14 +291,8 @@ class Decisions:
         with self._apply_lock(0) as held:
             if not held:
                 return []
-            stuck = [
-                p
-                for p in self.store.list(
-                    statuses={ProposalStatus.APPLYING, ProposalStatus.APPROVED}, limit=1000
-                )
-                if p.action is None  # actions: ActionFlow.recover and the queue
-            ]
-            mine = {p.id for p in stuck if self._is_mine(p)}
+            stuck = stuck_code_fixes(self.store)
+            mine = {p.id for p in stuck if is_mine(self.store, self.implementor, p)}
             here = [p.id for p in stuck if p.id in mine and p.status is ProposalStatus.APPLYING]
             recovered = (
                 self.implementor.recover_interrupted(applying=here) if self.implementor else {}
@@ -310,7 +301,13 @@ class Decisions:
             for proposal in stuck:
                 found = recovered.get(proposal.id)
                 outcome = found if isinstance(found, ApplyOutcome) else None
-                outcome = outcome or self._given_up(proposal, proposal.id in mine)
+                outcome = outcome or given_up(
+                    proposal,
+                    mine=proposal.id in mine,
+                    now=self.clock(),
+                    lock_wait_seconds=getattr(self.implementor, "lock_wait_seconds", 0.0),
+                    abandoned_after=self.abandoned_after,
+                )
                 if outcome is None:
                     continue
                 try:
@@ -332,15 +329,9 @@ class Decisions:
                 later commits touched the same lines).
         """
         return _revert(
-            self.store,
-            self.notifier,
-            self.implementor,
-            self._apply_lock,
-            proposal_id,
-            actor=actor,
-            reason=reason,
-            automatic=automatic,
-        )
+            self.store, self.notifier, self.implementor, self._apply_lock, proposal_id,
+            actor=actor, reason=reason, automatic=automatic,
+        )  # fmt: skip
 
     def check_revertible(self, proposal_id: str) -> FixProposal:
         """The proposal, if it may be reverted now (a quick check before queueing one).
@@ -353,35 +344,6 @@ class Decisions:
     def _owner(self) -> dict[str, str] | None:
         location = getattr(self.implementor, "location", None)
         return {"owner": location} if location else None
-
-    def _is_mine(self, proposal: FixProposal) -> bool:
-        """True when this process's checkout is the one the proposal was approved or
-        started on (by the ``owner`` its last approved/applying audit event recorded)."""
-        if self.implementor is None:
-            return False
-        location = getattr(self.implementor, "location", None)
-        trail = self.store.audit_trail(proposal.id)
-        marks = [e for e in trail if e.action in ("approved", "applying")]
-        owner = marks[-1].details.get("owner") if marks else None
-        return owner is None or location is None or owner == location
-
-    def _given_up(self, proposal: FixProposal, mine: bool) -> ApplyOutcome | None:
-        idle = self.clock() - (proposal.updated_at or proposal.created_at)
-        approved = proposal.status is ProposalStatus.APPROVED
-        wait = getattr(self.implementor, "lock_wait_seconds", 0.0) + 60.0
-        grace = timedelta(seconds=wait) if approved and mine else self.abandoned_after
-        if idle < grace:
-            return None
-        if approved:
-            return ApplyOutcome(
-                status="failed",
-                reason="approved but never started (mendbot stopped); nothing was changed",
-            )
-        return ApplyOutcome(
-            status="failed",
-            reason="interrupted: the process applying it on another checkout stopped; "
-            "check that repository (its next start rolls it back)",
-        )
 
     def _apply_lock(self, wait_seconds: float | None) -> AbstractContextManager[bool]:
         exclusive = getattr(self.implementor, "exclusive", None)
@@ -402,7 +364,7 @@ class Decisions:
                 proven=outcome.proven,
             )
         except InvalidTransition as lost:
-            raise self._not_open(proposal_id, lost.current) from lost
+            raise not_open(proposal_id, lost.current) from lost
         event_details = {k: v for k, v in details.items() if k != "status"}
         self.notifier.post_event(
             final, ProposalEvent(kind=_event_kind(outcome), details=event_details)
@@ -419,7 +381,7 @@ class Decisions:
 
     def _check_open(self, proposal: FixProposal) -> None:
         if proposal.status is not ProposalStatus.PROPOSED:
-            raise self._not_open(proposal.id, proposal.status)
+            raise not_open(proposal.id, proposal.status)
         if self._is_expired(proposal):
             self._expire(proposal)
             hours = self.ttl.total_seconds() / 3600
@@ -449,12 +411,6 @@ class Decisions:
             ProposalEvent(kind="expired", details={"ttl_seconds": self.ttl.total_seconds()}),
         )
         return expired
-
-    @staticmethod
-    def _not_open(proposal_id: str, current: ProposalStatus) -> DecisionRefused:
-        return DecisionRefused(
-            proposal_id, "not_open", f"{proposal_id} is already {current.value.replace('_', ' ')}"
-        )
 
 
 @contextmanager

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from core.proposals import ProposalStatus
+
 RefusalCode = Literal[
     "not_found",
     "not_open",
@@ -35,3 +37,16 @@ class DecisionRefused(Exception):
         self.proposal_id = proposal_id
         self.code = code
         self.reason = reason
+
+
+def not_open(proposal_id: str, current: ProposalStatus) -> DecisionRefused:
+    """``not_open``: the proposal is already in ``current`` (someone decided first)."""
+    state = current.value.replace("_", " ")
+    return DecisionRefused(proposal_id, "not_open", f"{proposal_id} is already {state}")
+
+
+def no_repository(proposal_id: str) -> DecisionRefused:
+    """``no_repository``: no checkout is configured to apply or revert in."""
+    return DecisionRefused(
+        proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
+    )

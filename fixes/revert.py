@@ -27,7 +27,7 @@ from core.redact import scrub_secrets
 from fixes.apply.contract import RevertOutcome
 from fixes.apply.transaction import EventSink
 from fixes.persistence.store import SYSTEM_ACTOR, InvalidTransition, ProposalNotFound, ProposalStore
-from fixes.refusals import DecisionRefused
+from fixes.refusals import DecisionRefused, no_repository, not_open
 
 #: The checkout's apply lock: ``lock(wait_seconds)`` yields whether it is held.
 Lock = Callable[[float | None], AbstractContextManager[bool]]
@@ -79,8 +79,7 @@ def revert(
         store, notifier: where proposals live and who is told.
         implementor: the ``FixImplementor`` (anything with :class:`Reverting`'s method).
         lock: the checkout's apply lock (``Decisions._apply_lock``).
-        proposal_id: the fix.
-        actor: who asks (``Approved-by:``); ``mendbot`` for an automatic revert.
+        proposal_id, actor: the fix; who asks (``Approved-by:``, ``mendbot`` when automatic).
         reason: why, for the commit message and the audit trail.
         automatic: ``MENDBOT_AUTO_REVERT`` asked for it (audited, said in the thread).
 
@@ -112,9 +111,7 @@ def revert(
                 store, notifier, proposal, outcome, actor=actor, reason=reason, automatic=automatic
             )
         except InvalidTransition as lost:
-            state = lost.current.value.replace("_", " ")
-            message = f"{proposal_id} is already {state}"
-            raise DecisionRefused(proposal_id, "not_open", message) from lost
+            raise not_open(proposal_id, lost.current) from lost
 
 
 def check_revertible(store: ProposalStore, implementor: object, proposal_id: str) -> FixProposal:
@@ -142,9 +139,7 @@ def check_revertible(store: ProposalStore, implementor: object, proposal_id: str
             proposal_id, "not_revertible", f"{proposal_id} has no pushed commit to revert"
         )
     if not callable(getattr(implementor, "revert", None)):
-        raise DecisionRefused(
-            proposal_id, "no_repository", "no repository is configured (set TARGET_REPO_PATH)"
-        )
+        raise no_repository(proposal_id)
     return proposal
 
 

@@ -26,6 +26,7 @@ Orchestration over the stages (may import ``fixes``)::
     operations.py        signals in, actions out: the webhook, health checks, action queue
     signal_proposals.py  the proposal a signal gets: its diagnosis and runbook action
     proactive_monitor.py start_monitoring() for a REPL
+    scratch.py           a scratch git copy with a bare remote (``scan --repo``, ``eval``)
 
 Above the orchestration (drives scan and implement, as a person would)::
 

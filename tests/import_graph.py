@@ -90,6 +90,7 @@ LOOSE = {
     "fixes.pull_requests": "fixes.decisions",
     "fixes.refusals": "fixes.decisions",
     "fixes.revert": "fixes.decisions",
+    "fixes.interrupted": "fixes.decisions",
     "bot.http_server": "bot.http",
 }
 

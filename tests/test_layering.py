@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -37,6 +39,20 @@ def test_every_package_says_what_it_holds() -> None:
         if init.parts[len(ROOT.parts)] in ("core", "monitoring", "fixes", "bot"):
             text = init.read_text(encoding="utf-8").strip()
             assert text.startswith('"""'), f"{init.relative_to(ROOT)} has no docstring"
+
+
+def test_every_package_map_names_each_of_its_modules_and_subpackages() -> None:
+    """The module map in each ``__init__`` docstring keeps up with the files beside it."""
+    missing = []
+    for init in sorted(ROOT.glob("*/**/__init__.py")):
+        if init.parts[len(ROOT.parts)] not in ("core", "monitoring", "fixes", "bot"):
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        members = [p.stem for p in init.parent.glob("*.py") if p.name != "__init__.py"]
+        members += [p.parent.name for p in init.parent.glob("*/__init__.py")]
+        named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", doc))
+        missing += [f"{init.parent.relative_to(ROOT)}/{m}" for m in members if m not in named]
+    assert missing == [], f"not in their package's module map: {sorted(missing)}"
 
 
 def test_the_script_prints_the_graph() -> None:

@@ -1,5 +1,6 @@
 """Slack bot stage: the Slack app, one module per job (requests come in at the top).
 
+- ``config``: the Slack side of the composition root (the ``SLACK_*`` settings).
 - ``app``: the Bolt app: listeners, who may decide, handing applies to a worker thread.
 - ``commands``: what a mention or a button asks for, where it came from (pure).
 - ``gate``: whether it may be done: command channels, a button's own message, approvers.

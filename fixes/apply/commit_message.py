@@ -8,7 +8,9 @@ the trailers ``Reverts-Fix-Id:`` and ``Approved-by:`` (never ``Fix-Id:``, so the
 mistaken for the fix). Proposal text is untrusted (it comes from logs and an LM), so it is reduced
 to printable one-line summaries and wrapped paragraphs that cannot pose as trailers: every control,
 bidi and invisible character is shown as an escape (:func:`core.text.printable`), so ``git log`` in
-a terminal prints it as text.
+a terminal prints it as text. A closing keyword before an issue reference (``fixes #12``, which
+closes issue 12 when the commit reaches GitHub's default branch) is put in brackets
+(``[fixes] #12``), so a log line cannot close an issue through a fix's commit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ REVERTS_FIX_ID_TRAILER = "Reverts-Fix-Id"
 PROVEN_BY_TRAILER = "Proven-by"
 _SUMMARY_CHARS = 72
 _TRAILER_LIKE = re.compile(r"[A-Za-z0-9][\w-]*\s*:").match
+#: GitHub's closing keywords followed by an issue reference (``#12``, ``owner/repo#12``, a URL).
+_CLOSING = re.compile(
+    r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)"
+    r"(?=:?\s+(?:[\w.-]+/[\w.-]+)?#\d|:?\s+https?://)"
+)
 
 
 def commit_message(proposal: FixProposal, *, approved_by: str, proven: bool | None = None) -> str:
@@ -101,8 +108,13 @@ def revert_message(
     return f'Revert "Auto-fix: {summary}"\n\n{body}\n\n{trailers}\n'
 
 
+def _unclosing(text: str) -> str:
+    """``text`` with every closing keyword bracketed: ``fixes #12`` -> ``[fixes] #12``."""
+    return _CLOSING.sub(lambda m: f"[{m[0]}]", text)
+
+
 def _paragraph(text: str, max_chars: int = 1500) -> str:
-    text = printable(text).strip()
+    text = _unclosing(printable(text)).strip()
     if len(text) > max_chars:
         text = text[: max_chars - 3] + "..."
     lines = []
@@ -118,5 +130,5 @@ def _paragraph(text: str, max_chars: int = 1500) -> str:
 
 
 def _one_line(text: str, max_chars: int) -> str:
-    text = one_line(text)
+    text = _unclosing(one_line(text))
     return text if len(text) <= max_chars else text[: max_chars - 3].rstrip() + "..."

@@ -64,13 +64,7 @@ def revert_fix(
     base, contents = planned
     fix = str(proposal.commit_sha)
     paths = [p.relative_to(gitops.root).as_posix() for p in contents]
-
-    def forward(event: ProposalEvent) -> None:
-        if event.kind == "applying":
-            details = {"fix_commit": fix, "files": paths}
-            event = ProposalEvent(kind="reverting", actor=approved_by, details=details)
-        on_event(event)
-
+    forward = _as_reverting(on_event, fix_commit=fix, files=paths, actor=approved_by)
     try:
         transaction = ApplyTransaction.begin(
             gitops=gitops,
@@ -87,6 +81,20 @@ def revert_fix(
         return _refused(f"refused: cannot take the backup: {error}", fix)
     message = revert_message(proposal, fix_commit=fix, approved_by=approved_by, reason=reason)
     return _as_revert(transaction.run(message), fix)
+
+
+def _as_reverting(
+    on_event: EventSink, *, fix_commit: str, files: list[str], actor: str
+) -> EventSink:
+    """``on_event``, with the transaction's ``applying`` event told as ``reverting``."""
+
+    def forward(event: ProposalEvent) -> None:
+        if event.kind == "applying":
+            details = {"fix_commit": fix_commit, "files": files}
+            event = ProposalEvent(kind="reverting", actor=actor, details=details)
+        on_event(event)
+
+    return forward
 
 
 def _plan(

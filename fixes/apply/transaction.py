@@ -137,8 +137,7 @@ class ApplyTransaction:
 
         Args:
             gitops, journal: the checkout (preflight passed) and its journal.
-            proposal_id: the fix being applied.
-            base_sha: HEAD after the preflight.
+            proposal_id, base_sha: the fix being applied; HEAD after the preflight.
             contents: absolute path -> new bytes (None: delete it), in edit order.
             validator, baseline: the checks, and :meth:`Validator.baseline` of the paths
                 taken before any write.
@@ -154,13 +153,9 @@ class ApplyTransaction:
             OSError: a file to back up cannot be read.
         """
         entry = journal.begin(
-            proposal_id=proposal_id,
-            branch=gitops.branch,
-            remote=gitops.remote,
-            base_sha=base_sha,
-            paths=list(contents),
-            kind=kind,
-        )
+            proposal_id=proposal_id, branch=gitops.branch, remote=gitops.remote,
+            base_sha=base_sha, paths=list(contents), kind=kind,
+        )  # fmt: skip
         return cls(
             gitops=gitops,
             journal=journal,

@@ -201,8 +201,7 @@ class ProposalStore:
         """Move a proposal to ``to`` atomically and audit it.
 
         Args:
-            proposal_id: the proposal.
-            to: the new status.
+            proposal_id, to: the proposal and its new status.
             actor: who causes it (Slack user id, ``cli:<user>``, ``mendbot``).
             expected: statuses it may start from; default: every status that
                 :data:`~core.proposals.TRANSITIONS` allows to reach ``to``.
@@ -218,12 +217,8 @@ class ProposalStore:
             InvalidTransition: it is in another state (someone else got there first).
             ValueError: an unknown field name.
         """
-        unknown = set(fields) - _TRANSITION_FIELDS
-        if unknown:
-            raise ValueError(f"cannot set {sorted(unknown)} in a transition")
+        fields = _checked_fields(fields)
         sources = _sources(to, expected)
-        if fields.get("error"):
-            fields["error"] = scrub_secrets(fields["error"])
         now = utcnow()
         audit = _transition_facts(sources, details or {}, fields)
         values: dict[str, Any] = {"status": to.value, "updated_at": now}
@@ -346,6 +341,16 @@ def _facts(proposal: FixProposal) -> dict[str, Any]:
         "kind": proposal.anomaly.kind,
         "edits": len(proposal.edits),
     }
+
+
+def _checked_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with ``error`` masked; ValueError on a name a transition cannot set."""
+    unknown = set(fields) - _TRANSITION_FIELDS
+    if unknown:
+        raise ValueError(f"cannot set {sorted(unknown)} in a transition")
+    if fields.get("error"):
+        fields = {**fields, "error": scrub_secrets(fields["error"])}
+    return fields
 
 
 def _sources(

@@ -9,7 +9,7 @@ rule names a system, and none is tuned per log):
 * host:port pairs (``github.com:443``), absolute paths and URLs with two segments or more
   (``/var/www/html/``, ``s3://10.0.0.1:9000/a/b``), relative paths with a dot
   (``com.example.app/.ui.MainView``), dotted names with three parts or more
-  (``com.example.app``);
+  (``com.example.app``), but not a qualified constant (``app.intent.action.SCREEN_ON``);
 * quantities: a number with its unit as a separate word (``1.16 KB``, ``350 ms``,
   ``30 seconds``), a comparison before a number (``<1 sec``), clock times and any other
   word made of variables and punctuation only (``00:02``, ``10.0.0.1:80,``);
@@ -137,8 +137,16 @@ _RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("/",), re.compile(r"(?<![\w<>*.-])(?:[\w.*<>-]+:/)?(?:/[\w.*<>@%+~-]*){2,}"), WILDCARD),
     # then relative paths with a dot in a segment: pkg/.Activity, a.b/c.d
     (("/",), re.compile(r"(?<![\w<>*])[\w.$-]*(?:\.[\w$-]*/|/[\w$-]*\.)[\w./$-]*"), WILDCARD),
-    # dotted names with three parts or more: com.example.app, host.example.org
-    ((".",), re.compile(r"(?<![\w.<>*/-])[A-Za-z_][\w-]*(?:\.[\w-]+){2,}(?![\w<>*-])"), WILDCARD),
+    # dotted names with three parts or more: com.example.app, host.example.org; not a
+    # qualified constant, whose last part is UPPER_SNAKE: app.intent.action.SCREEN_ON
+    (
+        (".",),
+        re.compile(
+            r"(?<![\w.<>*/-])(?![\w.-]*\.[A-Z][A-Z0-9]*_[A-Z0-9_]*(?![\w.<>*-]))"
+            r"[A-Za-z_][\w-]*(?:\.[\w-]+){2,}(?![\w<>*-])"
+        ),
+        WILDCARD,
+    ),
     # a comparison before a number: <1 sec, >=5
     (
         ("<<*>", "><*>", "~<*>", "<=<*>", ">=<*>", "~=<*>"),

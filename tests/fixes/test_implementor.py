@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -376,6 +377,33 @@ def test_commit_message_keeps_untrusted_text_out_of_the_trailers(tmp_path: Path)
         "Approved-by": "U1 Anomaly: forged",
         "Anomaly": proposal.fingerprint,
     }
+
+
+#: GitHub's closing-keyword grammar: keyword, optional colon, whitespace, an issue reference.
+CLOSES = re.compile(
+    r"(?i)\b(close[sd]?|fix(e[sd])?|resolve[sd]?):?\s+([\w.-]+/[\w.-]+)?(#\d|https?://)"
+)
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "Fixes #1",
+        "this closes acme/orders#2",
+        "RESOLVED: https://github.com/acme/orders/issues/3",
+        "fix:\t#4",
+        "word " * 14 + "fixed #5",  # wrapped: the keyword at a line's end, #5 on the next
+        "close\n#6",
+    ],
+)
+def test_commit_message_closes_no_issue(evil: str) -> None:
+    proposal = make_proposal(title=evil, root_cause=evil).model_copy(update={"reasoning": evil})
+    proposal.anomaly.summary = evil
+
+    message = commit_message(proposal, approved_by=evil, proven=None)
+
+    assert CLOSES.search(message) is None, message
+    assert message.count("[") >= 3  # still readable: the keyword kept, in brackets
 
 
 def test_commit_url_for_known_forges(service: RepoPair) -> None:

@@ -37,6 +37,12 @@ def _shape(message: str) -> str:
         ("saved to s3://10.10.34.11:9000/pjhe/test/1", "saved to <*>"),
         ("start cmp=com.tencent.mm/.ui.LauncherUI ok", "start cmp = <*> ok"),
         ("acquire name=com.android.phone, ws=null", "acquire name = <*> , ws = null"),
+        # a qualified constant is part of the program, not data: it stays
+        (
+            "onReceive action: a.intent.action.SCREEN_ON",
+            "onReceive action : a.intent.action.SCREEN_ON",
+        ),
+        ("unit java.util.TimeUnit.SECONDS here", "unit <*> here"),
         ("connection from 1.2.3.4 () at Fri Jul  1 07:57:30 2005", "connection from <*> at <*>"),
         # key=value, quotes and brackets: only the value varies
         ('tag="View Lock", uid=1001', 'tag = " View\u2423Lock " , uid = <*>'),
