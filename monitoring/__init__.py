@@ -11,6 +11,7 @@ Stages (each imports only ``core`` and ``settings``, sources also ``parsing``)::
 Orchestration over the stages (may import ``fixes``)::
 
     pipeline.py          one cycle: analyze, dedupe, diagnose, store, notify
+    recent.py            RecentRecords: the last records read (logs around an alert)
     verification.py      Verifier: after a push, follow the deploy, judge the fix, revert
     watch.py             counting a watched fingerprint's events in a cycle's records
     deploys.py           DeployFollower: Railway's deployments, or a fixed wait

@@ -40,19 +40,18 @@ around it), and the records of every cycle pass through the optional
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from core.clock import utcnow
-from core.models import SIGNAL_KINDS, Anomaly, Level, LogRecord
+from core.models import SIGNAL_KINDS, Anomaly, LogRecord
 from core.notifier import Notifier, ProposalEvent
 from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
 from fixes.persistence.store import SYSTEM_ACTOR, ProposalStore
+from monitoring.recent import RecentRecords
 
 if TYPE_CHECKING:
     from monitoring.fix_history import FixHistory
@@ -349,34 +348,6 @@ class CyclePipeline:
             if e.action in ("notify_failed", "posted")
         ]
         return bool(events) and events[-1] == "notify_failed"
-
-
-class RecentRecords:
-    """The last records read (thread-safe), for the logs around an alert's start.
-
-    Args:
-        max_records: how many are kept (the oldest go first).
-    """
-
-    def __init__(self, max_records: int = 2000) -> None:
-        self._records: deque[LogRecord] = deque(maxlen=max_records)
-        self._lock = threading.Lock()
-
-    def add(self, record: LogRecord) -> None:
-        """Keep ``record`` (evicting the oldest when full)."""
-        with self._lock:
-            self._records.append(record)
-
-    def around(
-        self, moment: datetime, *, seconds: float = 120.0, limit: int = 5
-    ) -> list[LogRecord]:
-        """Up to ``limit`` records within ``seconds`` of ``moment`` (aware UTC), warnings
-        and errors first, then the nearest in time; returned oldest first."""
-        span = timedelta(seconds=seconds)
-        with self._lock:
-            near = [r for r in self._records if abs(r.timestamp - moment) <= span]
-        near.sort(key=lambda r: (-(r.level.rank >= Level.WARNING.rank), abs(r.timestamp - moment)))
-        return sorted(near[:limit], key=lambda r: r.timestamp)
 
 
 class _Counted:

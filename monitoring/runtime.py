@@ -70,7 +70,8 @@ from monitoring.fix_history import FixHistory
 from monitoring.learning import ProgramLoader
 from monitoring.monitor import ProactiveMonitor
 from monitoring.operations import Operations
-from monitoring.pipeline import CyclePipeline, RecentRecords
+from monitoring.pipeline import CyclePipeline
+from monitoring.recent import RecentRecords
 from monitoring.signal_proposals import SignalProposer
 from monitoring.signals.health import HealthWatch
 from monitoring.signals.prometheus import PrometheusContext, PrometheusError

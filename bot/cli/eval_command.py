@@ -28,6 +28,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli.support import fail
 from fixes.persistence.db import Database
 from fixes.persistence.programs import ProgramStore
 from monitoring.evaluation.cases import BUNDLED_CASES_DIR, CaseError, find_cases
@@ -51,11 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.keep and any((Path(args.keep) / case.name).exists() for case in cases):
         _err(f"mendbot: --keep {args.keep}: a folder for one of the cases exists already")
         return EXIT_USAGE
-    try:
-        program = _program(getattr(args, "program", "none"), settings)
-    except LearnError as error:
-        _err(f"mendbot: {error}")
-        return EXIT_USAGE
+    program = _program(getattr(args, "program", "none"), settings)
     started = time.monotonic()
     results: list[CaseResult] = []
     for case in cases:
@@ -102,7 +99,7 @@ def _program(choice: str, settings: Settings) -> Callable[[], Any] | None:
     (which is opened only then). Without ``MENDBOT_LM`` a program has nothing to change.
 
     Raises:
-        LearnError: no such program, or it does not load.
+        SystemExit: (2) no such program, it does not load, or the database cannot be read.
     """
     if choice == "none":
         return None
@@ -112,9 +109,11 @@ def _program(choice: str, settings: Settings) -> Callable[[], Any] | None:
     try:
         db = Database(settings.database_url)
     except SQLAlchemyError as error:
-        raise LearnError(f"cannot open the database: {error.__class__.__name__}") from error
+        raise fail(f"cannot open the database: {error.__class__.__name__}") from error
     try:
         program = program_choice(ProgramStore(db), choice)
+    except LearnError as error:
+        raise fail(str(error)) from error
     finally:
         db.dispose()
     _err(f"mendbot: LM diagnoses use compiled program {choice}")

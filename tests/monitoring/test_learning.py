@@ -317,3 +317,25 @@ def test_a_frame_moved_by_an_earlier_fix_is_found_again(lm_settings, repo) -> No
     [demo] = programs.latest().state["predictors"]["generate_fix"]["demos"]  # type: ignore[union-attr]
     assert 'STATS["users"][body["user_id"]]' in demo["current_code"]
     db.dispose()
+
+
+def test_eval_program_choice_errors_are_clear(
+    lm_settings, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path
+) -> None:
+    """``mendbot eval --program``: nothing saved, or not an id, is exit 2 before any case
+    runs."""
+    settings = lm_settings()
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "MENDBOT_LM": "openai/fake-model",
+        "OPENAI_BASE_URL": str(settings.openai_base_url),
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    case = str(ROOT / "evals" / "json_worker")
+    assert main(["eval", case, "--program", "latest"]) == 2
+    assert "no compiled program 'latest' is saved (run mendbot learn)" in capsys.readouterr().err
+    assert main(["eval", case, "--program", "../../x"]) == 2
+    assert "--program takes latest, none or a program id" in capsys.readouterr().err
+    get_settings.cache_clear()
