@@ -134,6 +134,20 @@ class Settings(BaseSettings):
         300.0, gt=0, validation_alias="MONITOR_INTERVAL_SECONDS"
     )
     cooldown_seconds: float = Field(6 * 3600.0, ge=0, validation_alias="MENDBOT_COOLDOWN_SECONDS")
+    fix_breaker_failures: int = Field(
+        3,
+        ge=1,
+        validation_alias="MENDBOT_FIX_BREAKER_FAILURES",
+        description="Failed fixes (rolled back, regressed, reverted) of one fingerprint "
+        "that stop fix proposals for it.",
+    )
+    fix_breaker_cooldown_seconds: float = Field(
+        86400.0,
+        ge=0,
+        validation_alias="MENDBOT_FIX_BREAKER_COOLDOWN_SECONDS",
+        description="An open fix breaker closes by itself this long after it opened; "
+        "0 = only a person closes it.",
+    )
     slow_threshold_seconds: float = Field(
         1.0, gt=0, validation_alias="MENDBOT_SLOW_THRESHOLD_SECONDS"
     )

@@ -1,6 +1,6 @@
 """The process on top: the command line, the Slack app and the HTTP server.
 
-    cli/            ``mendbot scan | run | fixes | stats``: arguments, output, exit codes
+    cli/            ``mendbot scan | run | fixes | eval | stats | learn``: arguments, exits
     slack/          the Bolt app, proposal messages, mention commands, the Slack notifier
     http_server.py  ``/slack/events``, ``/health``, ``/webhook/alerts``, ``/metrics`` on ``$PORT``
 

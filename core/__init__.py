@@ -1,7 +1,8 @@
 """Shared contracts: the types and rules every stage passes on; imports no stage.
 
 models.py     LogRecord, Frame, Anomaly, Diagnosis, Level, Severity
-proposals.py  FixProposal, Edit, Evidence, Risk, ProposalStatus and TRANSITIONS, AuditEvent
+proposals.py  FixProposal, Edit, Evidence, Risk, ProposalStatus and TRANSITIONS, AuditEvent,
+              TrackRecord (how earlier fixes of its kind ended; calibrated confidence)
 policy.py     EditPolicy: protected paths (MENDBOT_PROTECTED_PATHS), caps, rewrite limits
 edits.py      path and text rules of one edit set (check_edits), and its diff
 evidence.py   whether a frame, emitter or definition agrees with the code (locate, recheck)

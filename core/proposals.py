@@ -163,6 +163,52 @@ class RegressionTest(BaseModel):
     reaches: str = ""
 
 
+#: Pseudo-outcomes the stated confidence counts for in :func:`calibrated_confidence`.
+PRIOR_WEIGHT = 2.0
+
+
+def diagnosis_source(diagnosis: Diagnosis) -> str:
+    """Where a diagnosis came from, as outcomes are grouped: ``lm:<model>`` for an LM's
+    (``lm`` when the model is unknown), ``playbook`` for the offline playbooks (which are
+    chosen by the anomaly's kind, so source and anomaly kind name the playbook)."""
+    if diagnosis.source == "lm":
+        return f"lm:{diagnosis.model}" if diagnosis.model else "lm"
+    return "playbook"
+
+
+def calibrated_confidence(stated: float, verified: int, judged: int) -> float:
+    """The stated confidence (0..1) moved toward the share of earlier fixes of the same
+    kind that were verified: ``(verified + stated * PRIOR_WEIGHT) / (judged + PRIOR_WEIGHT)``,
+    so with no history it is the stated one and with much history the record decides."""
+    return (verified + stated * PRIOR_WEIGHT) / (judged + PRIOR_WEIGHT)
+
+
+class TrackRecord(BaseModel):
+    """How earlier fixes of the same kind ended, counted when this proposal was made.
+
+    "Of the same kind" means: the same diagnosis source (:func:`diagnosis_source`:
+    ``playbook`` or ``lm:<model>``) and the same anomaly kind (``repeated_error``, ...).
+
+    Attributes:
+        source, anomaly_kind: the kind.
+        verified: earlier fixes of that kind whose status is ``verified``.
+        judged: those that reached a verdict: verified, regressed, reverted, rolled back.
+        confidence: :func:`calibrated_confidence` of the diagnosis' stated confidence.
+    """
+
+    source: str
+    anomaly_kind: str
+    verified: int = Field(ge=0)
+    judged: int = Field(ge=0)
+    confidence: float = Field(ge=0.0, le=1.0)
+
+    def sentence(self) -> str:
+        """``fixes of this kind: 7 of 9 verified`` (or that none was judged yet)."""
+        if not self.judged:
+            return "no fix of this kind judged yet"
+        return f"fixes of this kind: {self.verified} of {self.judged} verified"
+
+
 class FixProposal(BaseModel):
     """A diagnosed anomaly with the change that would fix it, waiting for a person.
 
@@ -196,6 +242,8 @@ class FixProposal(BaseModel):
             there was no test or nothing was applied.
         action: instead of edits, an operational action (restart, redeploy, ...); None for
             a code fix.
+        track_record: how earlier fixes of the same kind ended, when it was proposed (a
+            code fix only; None before the cycle counts them, or for older proposals).
     """
 
     id: str = ""
@@ -222,6 +270,7 @@ class FixProposal(BaseModel):
     regression_test: RegressionTest | None = None
     proven: bool | None = None
     action: Action | None = None
+    track_record: TrackRecord | None = None
 
     @property
     def implementable(self) -> bool:

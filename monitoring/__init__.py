@@ -11,10 +11,15 @@ Stages (each imports only ``core`` and ``settings``, sources also ``parsing``)::
 Orchestration over the stages (may import ``fixes``)::
 
     pipeline.py          one cycle: analyze, dedupe, diagnose, store, notify
+    recent.py            RecentRecords: the last records read (logs around an alert)
     verification.py      Verifier: after a push, follow the deploy, judge the fix, revert
     watch.py             counting a watched fingerprint's events in a cycle's records
     deploys.py           DeployFollower: Railway's deployments, or a fixed wait
     auto_revert.py       MENDBOT_AUTO_REVERT: revert a failed or regressed fix, once
+    fix_history.py       FixHistory: earlier fixes' outcomes calibrate new ones; the fix
+                         breaker per fingerprint (resume fix proposals for <fingerprint>)
+    learning.py          mendbot learn: verified fixes -> labelled examples -> a compiled
+                         diagnosis program in the database; ProgramLoader for the diagnoser
     monitor.py           ProactiveMonitor: cycles on an APScheduler job
     monitor_state.py     its health: failures, alerts, the adaptive interval
     status.py            MonitorStatus and MonitorControl, what the bot may ask

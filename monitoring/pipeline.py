@@ -10,7 +10,8 @@ the analyzer finds, in order:
    has no thread (held, or its posting failed) is only counted, never told in the channel;
 3. a rejection within ``cooldown_seconds`` suppresses it, and so does a fix applied
    recently when every event predates ``applied + applied_grace_seconds`` (the fix is
-   still deploying);
+   still deploying), and an open fix breaker (too many failed fixes for it; see
+   :mod:`monitoring.fix_history`);
 4. otherwise it is diagnosed and stored. Then at most ``max_posts_per_cycle``
    (``MENDBOT_MAX_PROPOSALS_PER_CYCLE``) of the new proposals are posted, most severe
    first (then most events), and the notifier's thread handle is stored with each; the
@@ -39,21 +40,21 @@ around it), and the records of every cycle pass through the optional
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from core.clock import utcnow
-from core.models import SIGNAL_KINDS, Anomaly, Level, LogRecord
+from core.models import SIGNAL_KINDS, Anomaly, LogRecord
 from core.notifier import Notifier, ProposalEvent
 from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus
 from core.redact import scrub_secrets
 from fixes.persistence.store import SYSTEM_ACTOR, ProposalStore
+from monitoring.recent import RecentRecords
 
 if TYPE_CHECKING:
+    from monitoring.fix_history import FixHistory
     from monitoring.sources.base import CursoredSource
     from monitoring.verification import Verifier
 
@@ -135,6 +136,9 @@ class CyclePipeline:
         context: adds facts to a new anomaly before diagnosis (Prometheus' figures);
             it must not raise.
         recent: keeps the last records read, for the logs around an alert.
+        history: earlier fixes' outcomes: the fix breaker holds an anomaly whose fixes
+            failed too often, and new code fixes get their kind's track record
+            (:class:`~monitoring.fix_history.FixHistory`); None = neither.
     """
 
     def __init__(
@@ -152,6 +156,7 @@ class CyclePipeline:
         verifier: Verifier | None = None,
         context: Callable[[Anomaly], Anomaly] | None = None,
         recent: RecentRecords | None = None,
+        history: FixHistory | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.diagnoser = diagnoser
@@ -165,6 +170,7 @@ class CyclePipeline:
         self.verifier = verifier if self.diagnose else None
         self.context = context
         self.recent = recent
+        self.history = history
 
     def process(self, records: Iterable[LogRecord]) -> CycleResult:
         """Run the cycle over ``records`` (one window, oldest first).
@@ -209,7 +215,7 @@ class CyclePipeline:
             standing = self.store.open_for_fingerprint(anomaly.fingerprint)
             if standing is not None:
                 result.repeats.append((self._seen_again(standing, anomaly, result), anomaly.count))
-            elif self._suppressed(anomaly):
+            elif self._suppressed(anomaly) or self._held(anomaly):
                 result.suppressed.append(anomaly)
             else:
                 fresh.append(anomaly)
@@ -220,7 +226,10 @@ class CyclePipeline:
         if propose is None:
             assert self.diagnoser is not None
             propose = self.diagnoser.propose
-        stored = self.store.add_many(propose(fresh))
+        drafts = propose(fresh)
+        if self.history is not None:
+            drafts = self.history.calibrate(drafts)
+        stored = self.store.add_many(drafts)
         self._post_within_cap(stored, result)
 
     def run_once(self, source: CursoredSource, *, commit: bool = True) -> CycleResult:
@@ -303,6 +312,10 @@ class CyclePipeline:
             return anomaly.last_seen < when + self.applied_grace
         return False
 
+    def _held(self, anomaly: Anomaly) -> bool:
+        """True while the fix breaker of the anomaly's fingerprint is open."""
+        return self.history is not None and self.history.holds(anomaly, self.notifier)
+
     def _post(self, proposal: FixProposal, result: CycleResult | None) -> FixProposal:
         try:
             thread_ref = self.notifier.post_proposal(proposal)
@@ -335,34 +348,6 @@ class CyclePipeline:
             if e.action in ("notify_failed", "posted")
         ]
         return bool(events) and events[-1] == "notify_failed"
-
-
-class RecentRecords:
-    """The last records read (thread-safe), for the logs around an alert's start.
-
-    Args:
-        max_records: how many are kept (the oldest go first).
-    """
-
-    def __init__(self, max_records: int = 2000) -> None:
-        self._records: deque[LogRecord] = deque(maxlen=max_records)
-        self._lock = threading.Lock()
-
-    def add(self, record: LogRecord) -> None:
-        """Keep ``record`` (evicting the oldest when full)."""
-        with self._lock:
-            self._records.append(record)
-
-    def around(
-        self, moment: datetime, *, seconds: float = 120.0, limit: int = 5
-    ) -> list[LogRecord]:
-        """Up to ``limit`` records within ``seconds`` of ``moment`` (aware UTC), warnings
-        and errors first, then the nearest in time; returned oldest first."""
-        span = timedelta(seconds=seconds)
-        with self._lock:
-            near = [r for r in self._records if abs(r.timestamp - moment) <= span]
-        near.sort(key=lambda r: (-(r.level.rank >= Level.WARNING.rank), abs(r.timestamp - moment)))
-        return sorted(near[:limit], key=lambda r: r.timestamp)
 
 
 class _Counted:

@@ -33,6 +33,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,6 +56,7 @@ from fixes.apply.implementor import FixImplementor
 from fixes.decisions import Decisions
 from fixes.persistence.at_rest import mask_at_rest
 from fixes.persistence.db import Database
+from fixes.persistence.programs import ProgramStore
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
 from fixes.persistence.verifications import VerificationStore
@@ -64,9 +66,12 @@ from monitoring.auto_revert import AutoReverter
 from monitoring.deploys import DeployFollower, WaitDeploys
 from monitoring.diagnosis import Diagnoser
 from monitoring.diagnosis.config import LMConfig
+from monitoring.fix_history import FixHistory
+from monitoring.learning import ProgramLoader
 from monitoring.monitor import ProactiveMonitor
 from monitoring.operations import Operations
-from monitoring.pipeline import CyclePipeline, RecentRecords
+from monitoring.pipeline import CyclePipeline
+from monitoring.recent import RecentRecords
 from monitoring.signal_proposals import SignalProposer
 from monitoring.signals.health import HealthWatch
 from monitoring.signals.prometheus import PrometheusContext, PrometheusError
@@ -112,6 +117,7 @@ class Runtime:
         runbook: which action answers which anomaly (``MENDBOT_RUNBOOK`` or the default).
         recent: the last log records read (the logs around an alert).
         metrics: the process's own metrics (``GET /metrics``).
+        fix_history: earlier fixes' outcomes: calibration and the fix breaker.
     """
 
     settings: Settings
@@ -126,6 +132,7 @@ class Runtime:
     runbook: Runbook | None = None
     recent: RecentRecords | None = None
     metrics: Metrics | None = None
+    fix_history: FixHistory | None = None
 
     def with_notifier(self, notifier: Notifier) -> Runtime:
         """Tell ``notifier`` from now on (here and in ``decisions``); returns self."""
@@ -195,6 +202,12 @@ def build_runtime(
         runbook=runbook,
         recent=RecentRecords(),
         metrics=metrics,
+        fix_history=FixHistory(
+            store=store,
+            state=state,
+            failures=settings.fix_breaker_failures,
+            cooldown_seconds=settings.fix_breaker_cooldown_seconds,
+        ),
     )
 
 
@@ -271,7 +284,11 @@ def lm_config(settings: Settings) -> LMConfig | None:
 
 
 def build_diagnoser(
-    settings: Settings, *, state: KeyValueStore | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    state: KeyValueStore | None = None,
+    metrics: Metrics | None = None,
+    program: Callable[[], Any] | None = None,
 ) -> Diagnoser:
     """The diagnoser: the LM when configured (else offline playbooks), the repository's
     code as evidence, at most ``MENDBOT_MAX_DIAGNOSES_PER_CYCLE`` LM diagnoses a cycle.
@@ -280,6 +297,8 @@ def build_diagnoser(
         settings: the process settings.
         state: keeps the LM diagnosis cache across restarts; None keeps it in memory.
         metrics: counts LM requests, tokens and seconds.
+        program: the compiled diagnosis program to use (:class:`ProgramLoader`); None = the
+            uncompiled one.
     """
     diagnoser = Diagnoser(
         lm=lm_config(settings),
@@ -287,6 +306,7 @@ def build_diagnoser(
         max_lm_diagnoses=settings.max_diagnoses_per_cycle,
         state=state,
         policy=edit_policy(settings),
+        program=program,
     )
     if metrics is not None:
         diagnoser.on_lm = lambda requests, tokens_in, tokens_out, seconds, ok: metrics.lm(
@@ -360,7 +380,11 @@ def build_source(settings: Settings, *, state: KeyValueStore) -> CursoredSource 
 
 
 def build_pipeline(
-    runtime: Runtime, *, diagnose: bool = True, verifier: Verifier | None = None
+    runtime: Runtime,
+    *,
+    diagnose: bool = True,
+    verifier: Verifier | None = None,
+    program: Callable[[], Any] | None = None,
 ) -> CyclePipeline:
     """One cycle's core over the runtime's stores: ``LogAnalyzer`` (its baseline in the
     state store, ``MENDBOT_SLOW_THRESHOLD_SECONDS``) and the diagnoser, with
@@ -372,11 +396,16 @@ def build_pipeline(
         diagnose: False = only find anomalies (``mendbot scan --no-diagnose``).
         verifier: follows pushed fixes through the cycles (the monitor's); None for a
             one-off scan, whose records need not be the service's latest.
+        program: the compiled diagnosis program; default with ``MENDBOT_LM``: the newest
+            one ``mendbot learn`` saved in the runtime's database, looked up before each
+            LM diagnosis (:class:`~monitoring.learning.ProgramLoader`).
     """
     settings, state = runtime.settings, runtime.state
+    if program is None and settings.lm:
+        program = ProgramLoader(ProgramStore(runtime.db))
     return CyclePipeline(
         analyzer=LogAnalyzer(state=state, slow_threshold_seconds=settings.slow_threshold_seconds),
-        diagnoser=build_diagnoser(settings, state=state, metrics=runtime.metrics)
+        diagnoser=build_diagnoser(settings, state=state, metrics=runtime.metrics, program=program)
         if diagnose
         else None,
         store=runtime.store,
@@ -386,6 +415,7 @@ def build_pipeline(
         verifier=verifier,
         context=prometheus_context(settings),
         recent=runtime.recent,
+        history=runtime.fix_history,
     )
 
 

@@ -21,7 +21,7 @@ from core.models import Anomaly, Diagnosis
 from core.proposals import FixProposal, Risk
 from fixes.actions.runbook import Runbook
 from fixes.actions.trust import TrustPolicy
-from monitoring.pipeline import RecentRecords
+from monitoring.recent import RecentRecords
 
 #: Alert labels that may name the service or container an alert is about.
 SUBJECT_LABELS = ("service", "job", "container", "container_name", "app", "railway_service")

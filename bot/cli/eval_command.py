@@ -1,10 +1,14 @@
-"""Process entry point: ``mendbot eval [CASES_DIR...] [--json] [--venv-cache DIR] [floors]``.
+"""Process entry point: ``mendbot eval [CASES_DIR...] [--json] [--venv-cache DIR] [--program
+latest|none|ID] [floors]``.
 
 Runs the fix evaluation (:mod:`monitoring.evaluation`) over case folders, or folders of
 cases (default: the bundled ``evals/``), with the caller's settings (``MENDBOT_LM`` set =
-the LM is evaluated, unset = the offline playbooks). Progress goes to stderr, one line per
-case and incident; the tables, or with ``--json`` one ``{"type": "incident", ...}`` object
-per incident then ``{"type": "summary", ...}``, go to stdout.
+the LM is evaluated, unset = the offline playbooks); with an LM, ``--program`` picks the
+diagnosis program: ``none`` (default) the uncompiled one, ``latest`` or an id one that
+``mendbot learn`` saved in ``DATABASE_URL`` (before and after learning, on the same cases).
+Progress goes to stderr, one line per case and incident; the tables, or with ``--json``
+one ``{"type": "incident", ...}`` object per incident then ``{"type": "summary", ...}``,
+go to stdout.
 
 Exit codes (as in :mod:`bot.cli.main`): 0 done, 1 a floor (``--min-fixed``,
 ``--max-harmful``, ...) was missed, 2 bad cases or a virtualenv that cannot be built.
@@ -17,14 +21,21 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli.support import fail
+from fixes.persistence.db import Database
+from fixes.persistence.programs import ProgramStore
 from monitoring.evaluation.cases import BUNDLED_CASES_DIR, CaseError, find_cases
 from monitoring.evaluation.harness import CaseResult, run_case
 from monitoring.evaluation.report import Floors, IncidentRow, render, summarize, verdict
 from monitoring.evaluation.venvs import VenvError
+from monitoring.learning import LearnError, program_choice
 from settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -41,6 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.keep and any((Path(args.keep) / case.name).exists() for case in cases):
         _err(f"mendbot: --keep {args.keep}: a folder for one of the cases exists already")
         return EXIT_USAGE
+    program = _program(getattr(args, "program", "none"), settings)
     started = time.monotonic()
     results: list[CaseResult] = []
     for case in cases:
@@ -52,6 +64,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 venv_cache=Path(args.venv_cache),
                 progress=_err,
                 keep_dir=Path(args.keep) / case.name if args.keep else None,
+                program=program,
             )
         except (VenvError, subprocess.CalledProcessError) as error:
             _err(f"mendbot: {case.name}: {error}")
@@ -79,6 +92,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for problem in problems:
         _err(f"mendbot: eval below its floor: {problem}")
     return EXIT_FAILED if problems else EXIT_OK
+
+
+def _program(choice: str, settings: Settings) -> Callable[[], Any] | None:
+    """``--program``: None for ``none``; else the saved program from ``DATABASE_URL``
+    (which is opened only then). Without ``MENDBOT_LM`` a program has nothing to change.
+
+    Raises:
+        SystemExit: (2) no such program, it does not load, or the database cannot be read.
+    """
+    if choice == "none":
+        return None
+    if not settings.lm:
+        _err(f"mendbot: --program {choice}: MENDBOT_LM is unset, so the playbooks diagnose")
+        return None
+    try:
+        db = Database(settings.database_url)
+    except SQLAlchemyError as error:
+        raise fail(f"cannot open the database: {error.__class__.__name__}") from error
+    try:
+        program = program_choice(ProgramStore(db), choice)
+    except LearnError as error:
+        raise fail(str(error)) from error
+    finally:
+        db.dispose()
+    _err(f"mendbot: LM diagnoses use compiled program {choice}")
+    return program
 
 
 def _progress_line(row: IncidentRow) -> str:

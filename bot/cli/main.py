@@ -1,4 +1,4 @@
-"""Process entry point: the ``mendbot`` command line (scan, run, fixes, eval, stats).
+"""Process entry point: the ``mendbot`` command line (scan, run, fixes, eval, stats, learn).
 
 This module only parses arguments, reads the settings once and dispatches; each command
 lives in its own module (``bot/cli/scan_command.py``, ``bot/cli/run_command.py``,
@@ -55,17 +55,57 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fixes(sub)
     _add_eval(sub)
     _add_stats(sub)
+    _add_learn(sub)
     return parser
 
 
 def _add_stats(sub: argparse._SubParsersAction) -> None:
     stats = sub.add_parser(
         "stats",
-        help="what each operational action achieved, per anomaly kind",
-        description="Outcomes of restarts, redeploys, rollbacks and cleanups: how often the "
-        "signal cleared in time after each, per action kind and anomaly kind.",
+        help="what operational actions and code fixes achieved",
+        description="Outcomes of restarts, redeploys, rollbacks and cleanups (how often the "
+        "signal cleared in time, per action kind and anomaly kind), then of code fixes: "
+        "verified of those judged (verified, regressed, reverted, rolled back) per diagnosis "
+        "source (playbook or lm:<model>) and anomaly kind, rejections with their reasons, "
+        "and the fingerprints whose fixes failed, with their fix breaker.",
+        epilog='examples:\n  mendbot stats\n  mendbot stats --json | grep \'"type": "fix"\'',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     stats.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _add_learn(sub: argparse._SubParsersAction) -> None:
+    learn = sub.add_parser(
+        "learn",
+        help="compile the diagnosis program from verified fixes",
+        description="Every approved fix that was verified after its deploy becomes a labelled "
+        "example: the inputs the diagnoser gives the LM (rebuilt from the code before the fix "
+        "commit in TARGET_REPO_PATH) and the root cause and edits that were verified. A DSPy "
+        "optimizer compiles the diagnosis program with them (LabeledFewShot without an LM; "
+        "BootstrapFewShot with MENDBOT_LM, keeping the LM's answers that would have made the "
+        "verified change) and the program is saved in the database, secrets masked. LM "
+        "diagnoses use the newest saved program from then on (mendbot run picks it up at its "
+        "next diagnosis). Exit 1, nothing saved, when no verified fix gives an example.",
+        epilog="examples:\n"
+        "  TARGET_REPO_PATH=/srv/app mendbot learn\n"
+        "  TARGET_REPO_PATH=/srv/app mendbot learn --optimizer labeled --max-demos 2 --json\n"
+        "  mendbot eval --program none --json > before.jsonl   # then --program latest",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    learn.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    learn.add_argument(
+        "--optimizer",
+        choices=("auto", "labeled", "bootstrap"),
+        default="auto",
+        help="auto (default): bootstrap with MENDBOT_LM set, else labeled",
+    )
+    learn.add_argument(
+        "--max-demos",
+        type=int,
+        default=3,
+        metavar="N",
+        help="few-shot demos per predictor at most (1-16, default %(default)s)",
+    )
 
 
 def _add_scan(sub: argparse._SubParsersAction) -> None:
@@ -172,7 +212,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "MENDBOT_LM set evaluates the LM; unset, the offline playbooks.",
         epilog="example (from the repository root):\n"
         "  mendbot eval evals/flask_shop --json\n"
-        "  mendbot eval --min-fixed 4 --max-harmful 0    # every bundled case, with floors",
+        "  mendbot eval --min-fixed 4 --max-harmful 0    # every bundled case, with floors\n"
+        "  MENDBOT_LM=openai/m mendbot eval --program latest   # after mendbot learn",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluation.add_argument(
@@ -195,6 +236,13 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     evaluation.add_argument(
         "--keep", metavar="DIR", help="run each case in DIR/<case> and keep it (to inspect)"
     )
+    evaluation.add_argument(
+        "--program",
+        default="none",
+        metavar="latest|none|ID",
+        help="the diagnosis program with MENDBOT_LM: none (default) the uncompiled one, "
+        "latest or ID a program saved by mendbot learn in DATABASE_URL",
+    )
     for flag, what in (
         ("--min-fixed", "exit 1 when fewer incidents are fixed"),
         ("--max-harmful", "exit 1 when more fixes are harmful"),
@@ -210,6 +258,7 @@ _COMMANDS = {
     "fixes": "bot.cli.fixes_command",
     "eval": "bot.cli.eval_command",
     "stats": "bot.cli.stats_command",
+    "learn": "bot.cli.learn_command",
 }
 
 

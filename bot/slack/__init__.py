@@ -9,7 +9,8 @@
 - ``thread_events``: the reply in a proposal's thread for each event (words).
 - ``held_message``: the one message listing a cycle's proposals held over its cap.
 - ``action_message``: an operational action's blocks and thread replies (words).
-- ``ops_replies``: the answers to ``stats`` and ``resume <target>`` (words).
+- ``ops_replies``: the answers to ``stats``, ``resume <target>`` and ``resume fix proposals
+  for <fingerprint>`` (words).
 - ``notifier``: ``SlackNotifier``, posting and updating those through the Web API.
 - ``outbox``: the one door to Slack's chat methods: payloads defused, posts paced.
 - ``block_kit``: ``SlackMessage``, Slack's size limits, shortening to fit them.

@@ -69,6 +69,7 @@ from fixes.actions.runner import ActionRunner
 from fixes.decisions import DecisionRefused, Decisions
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalNotFound, ProposalStore
+from monitoring.fix_history import FixHistory
 from monitoring.status import MonitorControl
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class BotRuntime(Protocol):
     state: StateStore
     decisions: Decisions
     notifier: Notifier
+    fix_history: FixHistory | None
 
 
 class SlackBot:
@@ -138,6 +140,7 @@ class SlackBot:
         self.state = runtime.state
         self.decisions = runtime.decisions
         self.notifier = runtime.notifier
+        self.fix_history = runtime.fix_history
         self.monitor = monitor
         self.approvers, _ignored = split_approvers(config.approvers)
         self.socket_mode = config.socket_mode
@@ -217,6 +220,7 @@ class SlackBot:
             "status": self._status,
             "pause": self._pause_or_resume,
             "resume": self._resume,
+            "resume_fixes": self._resume_fixes,
             "stats": self._stats,
             "help": self._help,
         }
@@ -340,10 +344,20 @@ class SlackBot:
         )
         self._reply(origin, ops_replies.breaker_resumed(target, changed=changed, user=origin.user))
 
+    def _resume_fixes(self, command: Command, origin: Origin) -> None:
+        """``resume fix proposals for <fingerprint>``: close its fix breaker (audited)."""
+        fingerprint, history = str(command.target), self.fix_history
+        result = history.resume(fingerprint, actor=str(origin.user)) if history else "unknown"
+        self._reply(origin, ops_replies.fix_breaker_resumed(fingerprint, result, user=origin.user))
+
     def _stats(self, command: Command, origin: Origin) -> None:
         actions = self.decisions.actions
         stats = actions.runs.stats() if actions is not None else []
-        self._reply(origin, ops_replies.stats_text(stats))
+        text = ops_replies.stats_text(stats)
+        if self.fix_history is not None:
+            fixes = self.fix_history.outcomes.stats()
+            text += "\n\n" + ops_replies.fix_stats_text(fixes, self.fix_history.open_breakers())
+        self._reply(origin, text)
 
     def _help(self, command: Command, origin: Origin) -> None:
         self._reply(origin, replies.help_text(command.problem))

@@ -21,7 +21,17 @@ from typing import Any, Literal
 from bot.slack.mrkdwn import unescape
 
 CommandName = Literal[
-    "implement", "reject", "revert", "show", "list", "status", "pause", "resume", "stats", "help"
+    "implement",
+    "reject",
+    "revert",
+    "show",
+    "list",
+    "status",
+    "pause",
+    "resume",
+    "resume_fixes",
+    "stats",
+    "help",
 ]
 
 #: A proposal id as ``ProposalStore.add`` makes them: ``fix_YYYYMMDD_HHMMSS[_N]``, N >= 2.
@@ -29,7 +39,9 @@ PROPOSAL_ID = re.compile(r"(?<!\w)fix_\d{8}_\d{6}(?:_\d{1,12})?(?!\w)")
 #: An immutable Slack user id.
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 #: Commands that change something: only approvers may give them.
-PRIVILEGED: frozenset[str] = frozenset({"implement", "reject", "revert", "pause", "resume"})
+PRIVILEGED: frozenset[str] = frozenset(
+    {"implement", "reject", "revert", "pause", "resume", "resume_fixes"}
+)
 #: Commands that name one proposal.
 NEEDS_ID: frozenset[str] = frozenset({"implement", "reject", "revert", "show"})
 #: Commands whose words after the id are a reason.
@@ -47,6 +59,10 @@ BUTTONS: dict[str, CommandName] = {
 MAX_REASON_CHARS = 500
 #: What ``resume <target>`` accepts as a target (a service id, a container name...).
 TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
+#: What ``resume fix proposals for <fingerprint>`` accepts: an anomaly fingerprint.
+FINGERPRINT = re.compile(r"^[0-9a-f]{8,64}$")
+#: The words between ``resume`` and the fingerprint (``for`` may be left out).
+_FIX_PROPOSALS = (("fix", "proposals"), ("fixes",), ("fix",))
 
 _WORDS: dict[str, CommandName] = {
     "implement": "implement",
@@ -78,7 +94,9 @@ class Command:
         reason: for reject and revert: the words after the id (plain text, at most 500
             characters).
         problem: why the request was not understood (then ``name == "help"``).
-        target: for ``resume <target>``: whose breaker to close (None: resume monitoring).
+        target: for ``resume <target>``: whose breaker to close (None: resume monitoring);
+            for ``resume_fixes`` (``resume fix proposals for <fingerprint>``): the
+            fingerprint whose fix breaker to close.
     """
 
     name: CommandName
@@ -177,7 +195,7 @@ def parse_mention(text: str) -> Command:
     if name is None:
         return Command("help", problem=f"I don't know “{word[:40]}”.")
     if name == "resume" and len(words) > 1:
-        return _resume_target(words[1])
+        return _resume_fixes(words[1:]) or _resume_target(words[1])
     if name not in NEEDS_ID:
         return Command(name)
     rest = " ".join(words[1:])
@@ -203,6 +221,26 @@ def _resume_target(word: str) -> Command:
             "help", problem="`resume` takes a target such as a service id or a container name."
         )
     return Command("resume", target=target)
+
+
+def _resume_fixes(words: list[str]) -> Command | None:
+    """``resume fix proposals for <fingerprint>`` (also ``resume fixes for <fp>``); None
+    when the words are not that form. The fingerprint is checked, not trusted."""
+    lowered = [w.strip(_DECORATION).lower() for w in words]
+    lead = next((p for p in _FIX_PROPOSALS if tuple(lowered[: len(p)]) == p), None)
+    if lead is None:
+        return None
+    rest = words[len(lead) :]
+    if rest and rest[0].strip(_DECORATION).lower() == "for":
+        rest = rest[1:]
+    fingerprint = unescape(rest[0].strip(_DECORATION)).lower() if len(rest) == 1 else ""
+    if not FINGERPRINT.match(fingerprint):
+        return Command(
+            "help",
+            problem="`resume fix proposals for` takes one anomaly fingerprint, e.g. "
+            "`resume fix proposals for 3f2a9c0d1e4b5a69` (`fixes show` prints it).",
+        )
+    return Command("resume_fixes", target=fingerprint)
 
 
 def button_command(action_id: str, value: str | None) -> Command | None:

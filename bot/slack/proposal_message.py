@@ -196,12 +196,22 @@ def _facts(proposal: FixProposal) -> ContextBlock:
     parts = [
         f"Risk: *{proposal.risk.value}*",
         f"kind `{proposal.anomaly.kind}`",
-        f"diagnosis: {escape(source)}, confidence {diagnosis.confidence:.0%}",
+        f"diagnosis: {escape(source)}, {_confidence(proposal)}",
         f"posted {when(proposal.created_at)}",
     ]
     if proposal.seen_again:
         parts.append(f"seen again {proposal.seen_again} time(s) since")
     return _context(" · ".join(parts))
+
+
+def _confidence(proposal: FixProposal) -> str:
+    """``confidence 80%``, or calibrated by the track record of fixes of the same kind:
+    ``confidence 78% (fixes of this kind: 7 of 9 verified; stated 80%)``."""
+    stated = proposal.diagnosis.confidence
+    record = proposal.track_record
+    if record is None:
+        return f"confidence {stated:.0%}"
+    return f"confidence {record.confidence:.0%} ({record.sentence()}; stated {stated:.0%})"
 
 
 def _seen(proposal: FixProposal) -> SectionBlock:

@@ -26,7 +26,8 @@ HELP = """*mendbot* watches the service's logs and proposes fixes; nothing is ap
 • `@mendbot status`: monitoring, last cycle, log source health
 • `@mendbot pause` / `@mendbot resume`: stop or restart monitoring (approvers only)
 • `@mendbot resume <target>`: automatic actions on a target again after 3 failures (approvers)
-• `@mendbot stats`: how well each action worked, per anomaly kind
+• `@mendbot resume fix proposals for <fingerprint>`: fixes proposed again after 3 failed (approvers)
+• `@mendbot stats`: how well each action and each kind of fix worked
 • `@mendbot help`: this message"""
 
 MONITOR_OFF = "Monitoring is off (no log source is configured), so there is nothing to pause."

@@ -8,4 +8,6 @@ anomalies.py  running totals of every anomaly fingerprint ever seen
 state.py    StateStore: small JSON values and once-only keys
 at_rest.py  mask_at_rest: rows an older mendbot stored in clear, masked once
 verifications.py  VerificationStore: following each pushed fix to production
+outcomes.py       FixOutcomes: how code fixes ended, derived from status and audit trail
+programs.py       ProgramStore: compiled diagnosis programs (``mendbot learn``)
 """

@@ -216,6 +216,21 @@ class ActionRunRow(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class CompiledProgramRow(SQLModel, table=True):
+    """A compiled diagnosis program (``mendbot learn``): the demos DSPy's optimizer chose,
+    as JSON (``state``, secrets masked), and what it was compiled from. Rows are inserted,
+    never updated; the newest is the one the diagnoser uses."""
+
+    __tablename__ = "compiled_programs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _time(index=True)
+    optimizer: str = Field(max_length=32)
+    model: str | None = Field(default=None, max_length=200)
+    proposal_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class Database:
     """An engine plus the schema; hand one instance to every store in the process.
 

@@ -10,6 +10,9 @@ diagnosis cost); everything else is internal::
     signatures.py  AnalyzeAnomaly, GenerateFix            } imported only when
     program.py     the dspy.Module and the DSPy boundary  } MENDBOT_LM is set
     lm.py          dspy.LM from the settings               }
+    compiled.py    labelled examples, LabeledFewShot /     } (and for mendbot learn)
+                   BootstrapFewShot, a compiled program's  }
+                   state saved and loaded (demos only)     }
     config.py      LMConfig: which LM to ask and how to reach it (no dspy import)
     draft.py       Draft: what a playbook or the LM concluded, before the FixProposal
     playbooks.py   offline root causes (remedies/: the edits they may propose, by class)

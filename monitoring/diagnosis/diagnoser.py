@@ -77,6 +77,8 @@ class Diagnoser:
         max_lm_diagnoses: LM diagnoses per :meth:`propose` call at most
             (``MENDBOT_MAX_DIAGNOSES_PER_CYCLE``); the rest get playbooks.
         state: persists the LM diagnosis cache across restarts; None keeps it in memory.
+        program: called before each LM diagnosis: the compiled program to run (a
+            ``DiagnoseAndFix`` with demos, ``mendbot learn``), or None for the uncompiled one.
 
     Attributes:
         usage: fingerprint -> what its latest diagnosis cost (LM requests, tokens, seconds).
@@ -92,7 +94,9 @@ class Diagnoser:
         max_lm_diagnoses: int = 3,
         state: KeyValueStore | None = None,
         policy: EditPolicy = DEFAULT_POLICY,
+        program: Callable[[], Any] | None = None,
     ) -> None:
+        self.program = program
         self.lm_config = lm
         self.policy = policy
         self.repo_path = repo_path
@@ -267,7 +271,8 @@ class Diagnoser:
         history = getattr(lm, "history", None)
         before = {id(entry) for entry in history} if isinstance(history, list) else set()
         try:
-            answer = self._measured(lm, lambda: run_program(lm, inputs, review))
+            compiled = self.program() if self.program is not None else None
+            answer = self._measured(lm, lambda: run_program(lm, inputs, review, compiled))
         finally:
             if isinstance(history, list) and self._usage is not None:
                 self._usage.add_requests(e for e in history if id(e) not in before)

@@ -121,8 +121,11 @@ class DiagnoseAndFix(dspy.Module):
                 feedback = msg.RETRY_FEEDBACK.format(reason=rejected)
 
 
-def run_program(lm: dspy.LM, inputs: LMInputs, review: Review) -> LMAnswer:
-    """Run :class:`DiagnoseAndFix` with ``lm``.
+def run_program(
+    lm: dspy.LM, inputs: LMInputs, review: Review, program: DiagnoseAndFix | None = None
+) -> LMAnswer:
+    """Run :class:`DiagnoseAndFix` with ``lm``: ``program`` (a compiled one, with demos:
+    :mod:`monitoring.diagnosis.compiled`) or else a fresh, uncompiled one.
 
     Raises:
         LMUnavailable: the LM could not be reached, timed out, or refused the request.
@@ -131,7 +134,7 @@ def run_program(lm: dspy.LM, inputs: LMInputs, review: Review) -> LMAnswer:
     adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
     try:
         with dspy.context(lm=lm, adapter=adapter):
-            return DiagnoseAndFix()(inputs=inputs, review=review)
+            return (program or DiagnoseAndFix())(inputs=inputs, review=review)
     except LMError as error:
         retryable = is_retryable_lm_error(error)
         if _is_timeout(error):

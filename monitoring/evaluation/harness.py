@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.models import Anomaly
 from core.proposals import FixProposal, ProposalStatus
@@ -68,6 +69,7 @@ def run_case(
     venv_cache: Path,
     progress: Progress = lambda line: None,
     keep_dir: Path | None = None,
+    program: Callable[[], Any] | None = None,
 ) -> CaseResult:
     """Evaluate one case (see the module docstring for the steps).
 
@@ -78,28 +80,45 @@ def run_case(
         venv_cache: where the case's virtualenv is kept.
         progress: told one line per step.
         keep_dir: run in this (empty or new) folder and keep it, instead of a temporary one.
+        program: the compiled diagnosis program LM diagnoses use (``mendbot eval
+            --program``); None = the uncompiled one (the case's database has none).
     """
     started = time.monotonic()
     venv = ensure_venv(case.requirements, cache_dir=venv_cache)
     if keep_dir is not None:
         keep_dir.mkdir(parents=True, exist_ok=True)
-        result = _run_in(case, keep_dir, settings=settings, venv=venv, progress=progress)
+        result = _run_in(
+            case, keep_dir, settings=settings, venv=venv, progress=progress, program=program
+        )
     else:
         with tempfile.TemporaryDirectory(prefix=f"mendbot-eval-{case.name}-") as scratch:
-            result = _run_in(case, Path(scratch), settings=settings, venv=venv, progress=progress)
+            result = _run_in(
+                case,
+                Path(scratch),
+                settings=settings,
+                venv=venv,
+                progress=progress,
+                program=program,
+            )
     result.seconds = time.monotonic() - started
     return result
 
 
 def _run_in(
-    case: Case, work: Path, *, settings: Settings, venv: Path, progress: Progress
+    case: Case,
+    work: Path,
+    *,
+    settings: Settings,
+    venv: Path,
+    progress: Progress,
+    program: Callable[[], Any] | None = None,
 ) -> CaseResult:
     repo = make_repository(case.repo, work)
     oracles = [p for i in case.incidents if (p := case.oracle_path(i))]
     before = run_oracles(oracles, case_root=case.root, repo=repo, venv=venv)
     runtime = build_runtime(case_settings(settings, case, work=work, repo=repo, venv=venv))
     try:
-        cycle, usage = _scan(runtime, case)
+        cycle, usage = _scan(runtime, case, program)
         progress(f"{case.name}: {cycle.summary()}")
         outcomes = _implement_all(runtime, cycle.new_proposals)
     finally:
@@ -190,8 +209,10 @@ class _Outcome:
     proven: bool | None = None
 
 
-def _scan(runtime: Runtime, case: Case) -> tuple[CycleResult, dict[str, DiagnosisUsage]]:
-    pipeline = build_pipeline(runtime)
+def _scan(
+    runtime: Runtime, case: Case, program: Callable[[], Any] | None = None
+) -> tuple[CycleResult, dict[str, DiagnosisUsage]]:
+    pipeline = build_pipeline(runtime, program=program)
     cycle = pipeline.process(read_records(str(case.log)))
     diagnoser = pipeline.diagnoser
     usage = diagnoser.usage if isinstance(diagnoser, Diagnoser) else {}

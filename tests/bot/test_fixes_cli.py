@@ -187,3 +187,21 @@ def test_revert_that_no_longer_applies_exits_3_and_changes_nothing(
     assert service.remote_head() == head
     assert store.get(proposal.id).status is ProposalStatus.APPLIED
     assert main(["fixes", "revert", "fix_19990101_000000"]) == 3
+
+
+def test_show_and_the_slack_message_give_the_calibrated_confidence(env, store, capsys) -> None:
+    from bot.slack.proposal_message import proposal_message
+    from core.proposals import TrackRecord
+
+    record = TrackRecord(
+        source="playbook", anomaly_kind="repeated_error", verified=7, judged=9, confidence=0.79
+    )
+    proposal = store.add(make_proposal().model_copy(update={"track_record": record}))
+    assert main(["fixes", "show", proposal.id]) == 0
+    shown = capsys.readouterr().out
+    assert "confidence:  79% (playbook; fixes of this kind: 7 of 9 verified; stated 85%)" in shown
+    blocks = str(proposal_message(store.get(proposal.id)).blocks)
+    assert "confidence 79% (fixes of this kind: 7 of 9 verified; stated 85%)" in blocks
+    plain = store.add(make_proposal(fingerprint="fp3"))
+    assert main(["fixes", "show", plain.id]) == 0
+    assert "confidence:  85% (playbook)" in capsys.readouterr().out

@@ -72,3 +72,42 @@ def test_an_action_proposal_is_shown_implemented_and_counted(env, railway, capsy
     assert row["success_rate"] == 1.0 and row["median_seconds_to_clear"] == 12.5
     assert main(["stats"]) == 0
     assert "100%" in capsys.readouterr().out
+
+
+def test_stats_show_fix_outcomes_and_open_breakers(env, capsys) -> None:
+    from core.proposals import ProposalStatus as S
+
+    runtime = build_runtime(get_settings())
+    store = runtime.store
+    paths = {
+        S.VERIFIED: [S.APPROVED, S.APPLYING, S.APPLIED, S.VERIFIED],
+        S.REGRESSED: [S.APPROVED, S.APPLYING, S.APPLIED, S.REGRESSED],
+        S.ROLLED_BACK: [S.APPROVED, S.APPLYING, S.ROLLED_BACK],
+        S.REJECTED: [S.REJECTED],
+    }
+    for outcome in (S.VERIFIED, S.REGRESSED, S.ROLLED_BACK, S.REGRESSED, S.REJECTED):
+        stored = store.add(make_proposal())
+        for step in paths[outcome]:
+            details = {"reason": "not \x1b[31mnow"} if step is S.REJECTED else None
+            store.transition(stored.id, step, actor="cli:alice", details=details)
+    runtime.close()
+
+    assert main(["stats"]) == 0
+    out = capsys.readouterr().out
+    assert "no operational action has finished yet" in out
+    assert "playbook" in out and "repeated_error" in out and "25%" in out
+    assert "fix proposals stopped" in out and "resume fix proposals for 3f2a9c0d1e4b5a69" in out
+    assert "\x1b" not in out and "not \\x1b[31mnow x1" in out
+
+    assert main(["stats", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    fix = next(r for r in rows if r["type"] == "fix")
+    assert (fix["source"], fix["anomaly_kind"], fix["verified"], fix["judged"]) == (
+        "playbook",
+        "repeated_error",
+        1,
+        4,
+    )
+    assert fix["success_rate"] == 0.25 and fix["rejected_reasons"] == {"not \x1b[31mnow": 1}
+    [fingerprint] = [r for r in rows if r["type"] == "fingerprint"]
+    assert fingerprint["breaker_open"] is True and fingerprint["failed_attempts"] == 3

@@ -17,7 +17,15 @@ from pydantic import BaseModel, Field
 
 from core.actions import Action
 from core.models import Anomaly, Diagnosis, FrameModel, Severity
-from core.proposals import Edit, Evidence, FixProposal, ProposalStatus, RegressionTest, Risk
+from core.proposals import (
+    Edit,
+    Evidence,
+    FixProposal,
+    ProposalStatus,
+    RegressionTest,
+    Risk,
+    TrackRecord,
+)
 from fixes.persistence.db import PROPOSAL_COLUMNS, Database, ProposalRow, SchemaMismatch
 from fixes.persistence.store import ProposalStore
 
@@ -95,6 +103,13 @@ SAMPLE = FixProposal(
         trust="auto",
         rule="alert-down-rollback",
         params={"environment_id": "env-2"},
+    ),
+    track_record=TrackRecord(
+        source="lm:openai/gpt-4o-mini",
+        anomaly_kind="new_error",
+        verified=7,
+        judged=9,
+        confidence=0.79,
     ),
 )
 #: Fields that ``ProposalStore.add`` sets itself, whatever the proposal says.
