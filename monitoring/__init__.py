@@ -23,7 +23,7 @@ Orchestration over the stages (may import ``fixes``)::
     monitor.py           ProactiveMonitor: cycles on an APScheduler job
     monitor_state.py     its health: failures, alerts, the adaptive interval
     status.py            MonitorStatus and MonitorControl, what the bot may ask
-    runtime.py           the composition root: every object built from Settings
+    runtime/             the composition root: every object built from Settings
     operations.py        signals in, actions out: the webhook, health checks, action queue
     signal_proposals.py  the proposal a signal gets: its diagnosis and runbook action
     proactive_monitor.py start_monitoring() for a REPL

@@ -217,9 +217,8 @@ def learn(
         store, programs: the database's proposals and compiled programs.
         repo_path: the service's checkout (``TARGET_REPO_PATH``) holding the fix commits.
         lm: the LM for ``bootstrap`` (``MENDBOT_LM``); None = ``labeled`` only.
-        optimizer: ``auto`` (``bootstrap`` with an LM, else ``labeled``), ``labeled`` or
-            ``bootstrap``.
-        max_demos: demos per predictor at most.
+        optimizer, max_demos: ``auto`` (``bootstrap`` with an LM, else ``labeled``),
+            ``labeled`` or ``bootstrap``; demos per predictor at most.
 
     Returns:
         The saved program, the examples and the demos each predictor got.
@@ -246,11 +245,9 @@ def learn(
         )
     except Exception as error:  # DSPy and LM errors: say why, save nothing
         raise LearnError(f"compiling failed: {type(error).__name__}: {error}"[:300]) from error
+    model = lm.model if lm and chosen == "bootstrap" else None
     saved = programs.save(
-        state,
-        optimizer=OPTIMIZER_NAMES[chosen],
-        model=lm.model if lm and chosen == "bootstrap" else None,
-        proposal_ids=examples.proposal_ids,
+        state, optimizer=OPTIMIZER_NAMES[chosen], model=model, proposal_ids=examples.proposal_ids
     )
     demos = {name: len(p["demos"]) for name, p in state["predictors"].items()}
     return LearnResult(program=saved, examples=examples, demos=demos)

@@ -47,7 +47,7 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.slack import ops_replies, replies
+from bot.slack import replies
 from bot.slack.commands import (
     BUTTONS,
     Command,
@@ -61,11 +61,9 @@ from bot.slack.gate import Gate, Refusal
 from bot.slack.gate import startup_warnings as startup_warnings  # where mendbot run finds it
 from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import SlackOutbox
-from bot.slack.proposal_message import detail_message
-from core.edits import unified_diff
+from bot.slack.queries import Queries
 from core.notifier import Notifier
 from core.proposals import FixProposal, ProposalStatus
-from fixes.actions.runner import ActionRunner
 from fixes.decisions import DecisionRefused, Decisions
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalNotFound, ProposalStore
@@ -76,8 +74,6 @@ log = logging.getLogger(__name__)
 
 #: Prefix of the once-keys that dedupe Slack event deliveries.
 EVENT_KEY_PREFIX = "slack:event:"
-#: Proposals shown by ``list``.
-LIST_LIMIT = 15
 
 
 class SlackBotError(Exception):
@@ -155,6 +151,14 @@ class SlackBot:
             approvers=self.approvers, command_channels=channels, thread_of=self._thread_of
         )
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mendbot-apply")
+        self.queries = Queries(
+            store=self.store,
+            decisions=self.decisions,
+            notifier=self.notifier,
+            fix_history=self.fix_history,
+            monitor=monitor,
+            post=self._post,
+        )
         self.app.event("app_mention")(self._on_mention)
         for action_id in BUTTONS:
             self.app.action(action_id)(self._on_button)
@@ -215,14 +219,7 @@ class SlackBot:
             "implement": self._implement,
             "reject": self._reject,
             "revert": self._revert,
-            "show": self._show,
-            "list": self._list,
-            "status": self._status,
-            "pause": self._pause_or_resume,
-            "resume": self._resume,
-            "resume_fixes": self._resume_fixes,
-            "stats": self._stats,
-            "help": self._help,
+            **self.queries.handlers(),
         }
         try:
             handlers[command.name](command, origin)
@@ -293,74 +290,6 @@ class SlackBot:
         age = self.decisions.clock() - proposal.created_at
         if proposal.status is ProposalStatus.PROPOSED and age > self.decisions.ttl:
             self.decisions.expire_stale()
-
-    def _show(self, command: Command, origin: Origin) -> None:
-        try:
-            proposal = self.store.get(str(command.proposal_id))
-        except ProposalNotFound:
-            self._reply(origin, replies.not_found(str(command.proposal_id)))
-            return
-        diff = (
-            self.notifier.diff_for(proposal)
-            if isinstance(self.notifier, SlackNotifier)
-            else unified_diff(proposal.edits)
-        )
-        message = detail_message(proposal, diff=diff, with_buttons=False)
-        self._post(channel=origin.channel, thread_ts=origin.thread_ts, **message.payload())
-
-    def _list(self, command: Command, origin: Origin) -> None:
-        self._reply(origin, replies.proposal_list(self.store.list(limit=LIST_LIMIT)))
-
-    def _status(self, command: Command, origin: Origin) -> None:
-        status = self.monitor.status() if self.monitor is not None else None
-        self._reply(origin, replies.monitor_status(status, self.store.count_by_status()))
-
-    def _pause_or_resume(self, command: Command, origin: Origin) -> None:
-        if self.monitor is None:
-            self._reply(origin, replies.MONITOR_OFF)
-            return
-        pausing = command.name == "pause"
-        changed = self.monitor.pause() if pausing else self.monitor.resume()
-        if changed:
-            self.store.audit(actor=str(origin.user), action="paused" if pausing else "resumed")
-        text = replies.monitor_switched(pausing=pausing, changed=changed, user=origin.user)
-        self._reply(origin, text)
-
-    def _resume(self, command: Command, origin: Origin) -> None:
-        """``resume <target>`` closes a breaker when an action ever ran on that target;
-        otherwise (``resume``, ``resume please``) it resumes monitoring, as it always did."""
-        actions = self.decisions.actions
-        if command.target and actions is not None and actions.knows(command.target):
-            self._resume_target(actions, command.target, origin)
-        else:
-            self._pause_or_resume(command, origin)
-
-    def _resume_target(self, actions: ActionRunner, target: str, origin: Origin) -> None:
-        changed = actions.resume(target)
-        self.store.audit(
-            actor=str(origin.user),
-            action="breaker_resumed",
-            details={"target": target, "was_open": changed},
-        )
-        self._reply(origin, ops_replies.breaker_resumed(target, changed=changed, user=origin.user))
-
-    def _resume_fixes(self, command: Command, origin: Origin) -> None:
-        """``resume fix proposals for <fingerprint>``: close its fix breaker (audited)."""
-        fingerprint, history = str(command.target), self.fix_history
-        result = history.resume(fingerprint, actor=str(origin.user)) if history else "unknown"
-        self._reply(origin, ops_replies.fix_breaker_resumed(fingerprint, result, user=origin.user))
-
-    def _stats(self, command: Command, origin: Origin) -> None:
-        actions = self.decisions.actions
-        stats = actions.runs.stats() if actions is not None else []
-        text = ops_replies.stats_text(stats)
-        if self.fix_history is not None:
-            fixes = self.fix_history.outcomes.stats()
-            text += "\n\n" + ops_replies.fix_stats_text(fixes, self.fix_history.open_breakers())
-        self._reply(origin, text)
-
-    def _help(self, command: Command, origin: Origin) -> None:
-        self._reply(origin, replies.help_text(command.problem))
 
     # --- refusals and replies ----------------------------------------------------------------
     def _thread_of(self, proposal_id: str) -> str | None:

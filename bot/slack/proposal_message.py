@@ -33,10 +33,7 @@ it is sent.)
 from __future__ import annotations
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
-    ButtonElement,
-    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -55,7 +52,7 @@ from bot.slack.block_kit import (
     clip,
     cut,
 )
-from bot.slack.commands import APPROVE_ACTION, REJECT_ACTION, REVERT_ACTION
+from bot.slack.buttons import decision_actions, decision_hint, revert_blocks, revert_hint
 from bot.slack.mrkdwn import SEVERITY_EMOJI, actor, code_block, duration, escape, safe, when
 from core.edits import unified_diff
 from core.proposals import OPEN_STATUSES, FixProposal, ProposalStatus, proof_status
@@ -170,7 +167,7 @@ def _compact_blocks(proposal: FixProposal) -> list[Block]:
         _facts(proposal),
     ]
     if proposal.status is ProposalStatus.REGRESSED:
-        blocks += _revert_blocks(proposal)
+        blocks += revert_blocks(proposal)
     return blocks
 
 
@@ -319,75 +316,11 @@ def _decision_blocks(proposal: FixProposal, *, with_buttons: bool = True) -> lis
     """Buttons and the words while a decision can still be taken, else the status."""
     if proposal.status is not ProposalStatus.PROPOSED:
         return [_status(proposal)]
-    hint = _context(_decision_hint(proposal.id))
+    hint = _context(decision_hint(proposal.id))
     if not with_buttons:
         return [_status(proposal), hint]
-    buttons: list[ButtonElement] = []
-    if proposal.implementable:
-        buttons.append(
-            ButtonElement(
-                text="Approve",
-                action_id=APPROVE_ACTION,
-                value=proposal.id,
-                style="primary",
-                confirm=_confirm(proposal),
-            )
-        )
-    buttons.append(
-        ButtonElement(text="Reject", action_id=REJECT_ACTION, value=proposal.id, style="danger")
-    )
     blocks: list[Block] = [] if proposal.implementable else [_section(NO_CHANGE)]
-    return [*blocks, ActionsBlock(block_id="mendbot_decision", elements=buttons), hint]
-
-
-def _revert_blocks(proposal: FixProposal) -> list[Block]:
-    """The Revert button (a confirm dialog first) and the words that do the same."""
-    button = ButtonElement(
-        text="Revert",
-        action_id=REVERT_ACTION,
-        value=proposal.id,
-        style="danger",
-        confirm=ConfirmObject(
-            title="Revert this fix?",
-            text="mendbot will git revert the fix commit, run the validation, then commit "
-            "and push the revert (the platform deploys on push). Nothing is force-pushed.",
-            confirm="Revert",
-            deny="Cancel",
-        ),
-    )
-    return [
-        ActionsBlock(block_id="mendbot_revert", elements=[button]),
-        _context(_revert_hint(proposal.id)),
-    ]
-
-
-def _revert_hint(proposal_id: str) -> str:
-    return f"To revert: @mendbot revert {proposal_id}"
-
-
-def _confirm(proposal: FixProposal) -> ConfirmObject:
-    """The confirm dialog of Approve: what a yes will do."""
-    if proposal.action is not None:
-        return ConfirmObject(
-            title="Run this action?",
-            text=f"mendbot will {proposal.action.describe()}, then watch the signal clear.",
-            confirm="Run",
-            deny="Cancel",
-        )
-    return ConfirmObject(
-        title="Apply this fix?",
-        text="mendbot will edit the repository, run the validation, then commit "
-        "and push (the platform deploys on push). Any failure rolls it back.",
-        confirm="Apply",
-        deny="Cancel",
-    )
-
-
-def _decision_hint(proposal_id: str) -> str:
-    """The words that do what the buttons do (also in the notification fallback)."""
-    return (
-        f"To approve: @mendbot implement {proposal_id} / To reject: @mendbot reject {proposal_id}"
-    )
+    return [*blocks, decision_actions(proposal), hint]
 
 
 def _fallback(proposal: FixProposal) -> str:
@@ -397,9 +330,9 @@ def _fallback(proposal: FixProposal) -> str:
         f"Status: {proposal.status.value.replace('_', ' ')}",
     ]
     if proposal.status is ProposalStatus.PROPOSED:
-        lines.append(_decision_hint(proposal.id))
+        lines.append(decision_hint(proposal.id))
     if proposal.status is ProposalStatus.REGRESSED:
-        lines.append(_revert_hint(proposal.id))
+        lines.append(revert_hint(proposal.id))
     return cut("\n".join(lines), FALLBACK_MAX)
 
 

@@ -49,9 +49,15 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
     action_text = action_event_text(proposal, event)
     if action_text is not None:
         return action_text
-    d = event.details
-    who = actor(event.actor)
-    texts = {
+    d, who = event.details, actor(event.actor)
+    texts = _fix_texts(proposal, d, who) | _signal_texts(d, who)
+    texts.update(_after_the_push(proposal, d, who))
+    return texts[event.kind]()
+
+
+def _fix_texts(proposal: FixProposal, d: dict[str, Any], who: str) -> dict[str, Callable[[], str]]:
+    """A code fix's way to ``applied`` (or not): the reply per event kind."""
+    texts: dict[str, Callable[[], str]] = {
         "approved": lambda: f":white_check_mark: Approved by {who}. Applying it now.",
         "applying": lambda: (
             ":gear: Applying: files backed up, editing "
@@ -83,6 +89,13 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
             f":eyes: Seen again: {d.get('count', '?')} more time(s)"
             + (f" ({d['total']} in all since posted)." if "total" in d else ".")
         ),
+    }
+    return texts
+
+
+def _signal_texts(d: dict[str, Any], who: str) -> dict[str, Callable[[], str]]:
+    """Pull requests and signals' actions: the reply per event kind."""
+    return {
         "refused": lambda: f":raised_hand: Refused {who}: {_said(d.get('reason', ''))}",
         "pull_request_opened": lambda: _pull_request_opened(d),
         "pull_request_merged": lambda: _pull_request_merged(d),
@@ -101,8 +114,6 @@ def _words(proposal: FixProposal, event: ProposalEvent) -> str:
             f":no_entry: Not acted on: {_said(d.get('reason') or 'refused')}."
         ),
     }
-    texts.update(_after_the_push(proposal, d, who))
-    return texts[event.kind]()
 
 
 def _after_the_push(
