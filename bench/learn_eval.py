@@ -18,7 +18,7 @@ Usage (from the repository root; the LM from the usual variables)::
     MENDBOT_LM=openai/<model> OPENAI_BASE_URL=http://127.0.0.1:8765/v1 \\
         .venv/bin/python bench/learn_eval.py --train bookings_api flask_shop \\
         --test fastapi_multi json_worker [--optimizer labeled|bootstrap] [--max-demos 3] \\
-        [--train-with playbooks|lm] [--work DIR]
+        [--train-with playbooks|lm] [--work DIR] [--before EVAL_JSONL]
 
 Without ``MENDBOT_LM`` the playbooks diagnose and both test runs are the same (the
 plumbing is exercised, the program is not used). Prints a table and one JSON line
@@ -65,7 +65,11 @@ def main() -> int:
         print("no train case gave a verified fix: nothing to learn from", file=sys.stderr)
         return 1
     program = _compile(examples, ids, settings, work, args.optimizer, args.max_demos)
-    before = _evaluate(test, settings, work / "before", args.venv_cache, None)
+    before = (
+        _summary_from(Path(args.before))
+        if args.before
+        else _evaluate(test, settings, work / "before", args.venv_cache, None)
+    )
     after = _evaluate(test, settings, work / "after", args.venv_cache, lambda: program)
     _report(before, after, examples=len(examples), work=work, lm=settings.lm)
     return 0
@@ -85,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-demos", type=int, default=3)
     parser.add_argument("--venv-cache", default=str(DEFAULT_VENV_CACHE))
     parser.add_argument("--work", help="keep everything here (default: a new temp folder)")
+    parser.add_argument(
+        "--before",
+        metavar="JSONL",
+        help="take the 'before' figures from this `mendbot eval --json` output (the test "
+        "cases, run with the same LM settings and no compiled program) instead of running "
+        "them again: a local model takes minutes per diagnosis",
+    )
     return parser
 
 
@@ -172,6 +183,22 @@ def _evaluate(
     rows = [row for r in results for row in r.rows]
     extras = [extra for r in results for extra in r.extras]
     return summarize(rows, extras, seconds=sum(r.seconds for r in results))
+
+
+def _summary_from(path: Path) -> dict[str, Any]:
+    """The summary object (``{"type": "summary", ...}``) of a ``mendbot eval --json`` output.
+
+    Raises:
+        SystemExit: the file holds no summary object.
+    """
+    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and item.get("type") == "summary":
+            return item
+    raise SystemExit(f"{path}: no summary object (is it `mendbot eval --json` output?)")
 
 
 def _report(
