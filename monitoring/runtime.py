@@ -258,7 +258,8 @@ def build_delivery(github: GitHubClient | None) -> Delivery:
 
 def lm_config(settings: Settings) -> LMConfig | None:
     """The diagnosis LM from ``MENDBOT_LM``, ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
-    ``MENDBOT_LM_TIMEOUT_SECONDS`` and ``MENDBOT_LM_MAX_RETRIES``; None when no model is set."""
+    ``MENDBOT_LM_TIMEOUT_SECONDS``, ``MENDBOT_LM_MAX_RETRIES``, ``MENDBOT_LM_MAX_TOKENS`` and
+    ``MENDBOT_LM_ADAPTER``; None when no model is set."""
     if not settings.lm:
         return None
     return LMConfig(
@@ -267,6 +268,8 @@ def lm_config(settings: Settings) -> LMConfig | None:
         base_url=settings.openai_base_url,
         timeout_seconds=settings.lm_timeout_seconds,
         max_retries=settings.lm_max_retries,
+        max_tokens=settings.lm_max_tokens,
+        adapter=settings.lm_adapter,
     )
 
 
@@ -287,6 +290,7 @@ def build_diagnoser(
         max_lm_diagnoses=settings.max_diagnoses_per_cycle,
         state=state,
         policy=edit_policy(settings),
+        lm_only=settings.lm_only,
     )
     if metrics is not None:
         diagnoser.on_lm = lambda requests, tokens_in, tokens_out, seconds, ok: metrics.lm(

@@ -1,0 +1,161 @@
+"""Diagnosis with the LM: DSPy adapters that recover what a model meant from a near miss.
+
+DSPy's :class:`dspy.ChatAdapter` and :class:`dspy.JSONAdapter` parse an answer strictly;
+the subclasses here parse it the same way first, and only when that fails read each
+field again with :mod:`monitoring.diagnosis.coerce` (edits with unescaped quotes or as a
+Python repr, a Markdown risk level or severity, a confidence written as ``85%``, a missing
+``regression_test`` or ``reasoning``). What still does not read raises DSPy's
+``AdapterParseError``, whose message the program quotes in its one retry.
+
+``MENDBOT_LM_ADAPTER`` chooses (see :func:`build_adapter`):
+
+- ``chat`` (default): the ChatAdapter's ``[[ ## field ## ]]`` sections, with DSPy's
+  fallback to the JSON adapter after an answer that does not parse (one more request);
+- ``json``: the JSON adapter only, asking the server for ``response_format:
+  {"type": "json_object"}`` when DSPy does not know the model's structured-output support
+  (servers that constrain decoding to it, such as llama.cpp, then write valid JSON only;
+  a server that refuses the parameter fails the request).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, get_args, get_origin
+
+import dspy
+from dspy.adapters.chat_adapter import field_header_pattern
+from dspy.adapters.utils import parse_value
+from dspy.utils.exceptions import AdapterParseError
+
+from monitoring.diagnosis.coerce import read_edits, unfence
+
+AdapterName = Literal["chat", "json"]
+#: Output fields an answer may leave out (read as "").
+OPTIONAL_FIELDS = frozenset({"regression_test", "reasoning"})
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def build_adapter(name: AdapterName) -> dspy.Adapter:
+    """The adapter ``MENDBOT_LM_ADAPTER`` names (``chat`` or ``json``, see the module)."""
+    if name == "json":
+        return TolerantJSONAdapter(ask_json_object=True)
+    return TolerantChatAdapter()
+
+
+class TolerantChatAdapter(dspy.ChatAdapter):
+    """The ChatAdapter, reading fields tolerantly when its strict parse fails; its JSON
+    fallback is a :class:`TolerantJSONAdapter`."""
+
+    def _make_json_adapter_fallback(self) -> dspy.Adapter:
+        return TolerantJSONAdapter(ask_json_object=False)
+
+    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+        try:
+            return super().parse(signature, completion)
+        except AdapterParseError:
+            fields = read_fields(signature, chat_sections(completion))
+            if fields is None:
+                raise
+            return fields
+
+
+class TolerantJSONAdapter(dspy.JSONAdapter):
+    """The JSONAdapter, reading fields tolerantly when its strict parse fails.
+
+    Args:
+        ask_json_object: send ``response_format: {"type": "json_object"}`` when DSPy would
+            send no response format (a model it does not know).
+    """
+
+    def __init__(self, *, ask_json_object: bool) -> None:
+        super().__init__(use_native_function_calling=False)
+        self.ask_json_object = ask_json_object
+
+    def _prepare_response_format(
+        self, lm: Any, lm_kwargs: dict[str, Any], signature: type[dspy.Signature]
+    ) -> None:
+        super()._prepare_response_format(lm, lm_kwargs, signature)
+        if self.ask_json_object and "response_format" not in lm_kwargs:
+            lm_kwargs["response_format"] = {"type": "json_object"}
+
+    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+        try:
+            return super().parse(signature, completion)
+        except AdapterParseError:
+            fields = read_fields(signature, json_sections(signature, completion))
+            if fields is None:
+                raise
+            return fields
+
+
+def chat_sections(completion: str) -> dict[str, str]:
+    """Field name -> text under its ``[[ ## name ## ]]`` header (the first occurrence)."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in completion.splitlines():
+        match = field_header_pattern.match(line.strip())
+        if match:
+            name = match.group(1)
+            current = None if name in sections else sections.setdefault(name, [])
+            rest = line.strip()[match.end() :].strip()
+            if current is not None and rest:
+                current.append(rest)
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines).strip() for name, lines in sections.items()}
+
+
+def json_sections(signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+    """Field name -> value of a JSON answer, read with the edit reader's key anchoring when
+    the JSON itself does not parse (only the ``edits`` field can be recovered so)."""
+    import json_repair
+
+    parsed = json_repair.loads(unfence(completion.strip()))
+    fields = dict(parsed) if isinstance(parsed, dict) else {}
+    if "edits" in signature.output_fields:
+        edits = read_edits(completion)
+        if edits is not None:
+            fields["edits"] = edits
+    return fields
+
+
+def read_fields(signature: type[dspy.Signature], sections: dict[str, Any]) -> dict[str, Any] | None:
+    """Every output field of ``signature`` read from ``sections``, or None when one cannot be."""
+    fields: dict[str, Any] = {}
+    for name, info in signature.output_fields.items():
+        if name not in sections:
+            if name in OPTIONAL_FIELDS:
+                fields[name] = ""
+                continue
+            return None
+        try:
+            fields[name] = read_value(sections[name], info.annotation)
+        except (ValueError, TypeError):
+            return None
+    return fields
+
+
+def read_value(value: Any, annotation: Any) -> Any:
+    """``value`` as ``annotation``: DSPy's reading, then ours (edits, Literals, numbers).
+
+    Raises:
+        ValueError: it cannot be read as ``annotation`` either way.
+    """
+    try:
+        return parse_value(value, annotation)
+    except (ValueError, TypeError):
+        pass
+    if get_origin(annotation) is list and isinstance(value, str):
+        edits = read_edits(value)
+        if edits is not None:
+            return parse_value(edits, annotation)
+    if get_origin(annotation) is Literal and isinstance(value, str):
+        cleaned = value.strip(" \n*_`'\".:").upper()
+        if cleaned in get_args(annotation):
+            return cleaned
+    if annotation is float and isinstance(value, str):
+        match = _NUMBER.search(value)
+        if match:
+            number = float(match.group(0))
+            return number / 100 if "%" in value and number > 1 else number
+    raise ValueError(f"cannot read {str(value)[:80]!r} as {annotation}")
