@@ -42,6 +42,8 @@ _KEY = re.compile(
 )
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(?P<body>.*?)\n\s*```\s*$", re.DOTALL)
 _LEVEL = re.compile(r"\b(LOW|MEDIUM|HIGH)\b", re.IGNORECASE)
+_NOTES = re.compile(r"\bnotes?\W*:\W*(.*)", re.IGNORECASE | re.DOTALL)
+_LEVEL_LABEL = re.compile(r"^\W*(?:risk\s*)?level\W*:\W*", re.IGNORECASE)
 _VALID_ESCAPE = re.compile(r'\\(?!["\\/bfnrtu])')
 #: Longest text these readings look at, in characters (a bigger answer is not read again).
 MAX_READ_CHARS = 60_000
@@ -143,7 +145,9 @@ def read_risk(value: Any) -> Any:
     match = _LEVEL.search(value)
     if match is None:
         return value
-    notes = (value[: match.start()] + value[match.end() :]).strip(" \n*_`:-.")
+    labelled = _NOTES.search(value)
+    rest = labelled.group(1) if labelled else value[: match.start()] + value[match.end() :]
+    notes = _LEVEL_LABEL.sub("", rest).strip(" \n*_`:-.")
     return {"level": match.group(1).upper(), "notes": notes}
 
 

@@ -12,7 +12,9 @@ reads. It never guesses between candidates:
   ``./``, backslashes, an absolute path inside the repository), then must resolve inside
   the repository and not be protected (:func:`core.edits.resolve_in_repo`: ``..``,
   symlinks leading out, NUL and other invisible characters are refused); an edit without
-  a path takes the one file the evidence points at, and is refused when there are more;
+  a path, or with one naming no file (``app.py`` for ``shop/app.py``, ``app.py:orders``
+  where the frame is in ``views.py``), takes the evidence file of that name, else the one
+  file the evidence points at, and is refused when it could mean more than one;
 - ``old_text`` that occurs exactly once is kept as written; otherwise the unique run of
   whole lines whose normalised form (no indentation, no trailing whitespace, one quote
   kind, single spaces, line-number prefixes dropped, blank lines skipped) equals the
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from core.edits import EditRejected, read_exact, resolve_in_repo
 from core.policy import EditPolicy
@@ -40,6 +42,7 @@ REJECT_EMPTY_OLD = (
     "are not allowed)"
 )
 REJECT_NO_PATH = "the edit names no file; set path to one of: {allowed}"
+REJECT_NO_FILE = "file does not exist; the files you may edit are: {allowed}"
 REJECT_NOT_FOUND = (
     "old text does not occur in the file, even ignoring indentation, quotes and trailing "
     "whitespace; copy whole lines verbatim from current_code"
@@ -51,7 +54,12 @@ REJECT_AMBIGUOUS = (
 #: Lines of context added (each way) at most, to make a located span a unique substring.
 MAX_CONTEXT_GROWTH = 3
 
-_LINE_SUFFIX = re.compile(r"(?::\d+(?:[-:]\d+)?|,?\s+lines?\s+\d+(?:\s*-\s*\d+)?)$")
+#: A file name with an extension, then ``:31``, ``:31-40``, ``:31:9``, `` lines 20-35`` or
+#: ``:orders`` / ``:orders()`` (a component as the analysis names it).
+_LINE_SUFFIX = re.compile(
+    r"^(?P<file>.*\.[A-Za-z0-9]+)"
+    r"(?::\d+(?:[-:]\d+)?|:[A-Za-z_][\w.]*(?:\(\))?|,?\s+lines?\s+\d+(?:\s*-\s*\d+)?)$"
+)
 _NUMBER_PREFIX = re.compile(r"^\s*\d+\s*(?:[:|]\s?|\s)")
 _SPACES = re.compile(r"\s+")
 
@@ -83,7 +91,8 @@ def locate_edits(
         if edit.old_text.strip() == "":
             raise EditRejected(path, REJECT_EMPTY_OLD)
         if not target.is_file():
-            raise EditRejected(path, "file does not exist")
+            path = _evidence_file_for(path, evidence_files)
+            target = resolve_in_repo(root, path, policy)
         text = read_exact(target, path)
         old, new = locate_lines(text, edit.old_text, edit.new_text, path=path)
         located.append(Edit(path=path, old_text=old, new_text=new))
@@ -108,7 +117,8 @@ def normalise_path(raw: str, *, repo_root: Path, evidence_files: Collection[str]
     path = raw.strip().strip("`'\"").strip().replace("\\", "/")
     if "\x00" in path:
         return path  # refused, with its reason, by core.edits
-    path = _LINE_SUFFIX.sub("", path).strip()
+    suffixed = _LINE_SUFFIX.match(path)
+    path = suffixed.group("file").strip() if suffixed else path
     if path.startswith("/"):
         path = _inside(repo_root, path)
     while path.startswith("./"):
@@ -119,6 +129,22 @@ def normalise_path(raw: str, *, repo_root: Path, evidence_files: Collection[str]
     if len(unique) == 1:
         return unique[0]
     raise EditRejected("(no path)", REJECT_NO_PATH.format(allowed=", ".join(unique) or "none"))
+
+
+def _evidence_file_for(path: str, evidence_files: Collection[str]) -> str:
+    """The evidence file a path to no file means: the one of the same name, or the only
+    one (``app.py`` for ``shop/app.py``; a component name the analysis used).
+
+    Raises:
+        EditRejected: no evidence file, or several, could be meant.
+    """
+    unique = sorted(set(evidence_files))
+    named = [f for f in unique if PurePosixPath(f).name == PurePosixPath(path).name]
+    if len(named) == 1:
+        return named[0]
+    if len(unique) == 1:
+        return unique[0]
+    raise EditRejected(path, REJECT_NO_FILE.format(allowed=", ".join(unique) or "none"))
 
 
 def _inside(repo_root: Path, absolute: str) -> str:
@@ -151,6 +177,8 @@ def locate_lines(text: str, old: str, new: str, *, path: str) -> tuple[str, str]
     spans = _matching_spans(lines, old_lines)
     if not spans:
         raise EditRejected(path, REJECT_NOT_FOUND)
+    if len(spans) > 1:  # the one indented as written, if only one is
+        spans = [span for span in spans if _indented_alike(lines, span, old_lines)] or spans
     if len(spans) > 1:
         raise EditRejected(path, REJECT_AMBIGUOUS.format(count=len(spans)))
     first, last = spans[0]
@@ -185,6 +213,12 @@ def _matching_spans(lines: list[str], old_lines: list[str]) -> list[tuple[int, i
         for start in range(len(keys) - size + 1)
         if keys[start : start + size] == wanted
     ]
+
+
+def _indented_alike(lines: list[str], span: tuple[int, int], old_lines: list[str]) -> bool:
+    """Whether the span's non-blank lines equal the old ones but for trailing space."""
+    shown = [line.rstrip() for line in lines[span[0] : span[1] + 1] if line.strip()]
+    return shown == [line.rstrip() for line in old_lines if line.strip()]
 
 
 def _indent(line: str) -> str:
