@@ -118,8 +118,11 @@ def _anchored(text: str) -> list[dict[str, str]]:
 
 
 def _value(raw: str, quote: str) -> str:
-    """A quoted value's text: up to its last ``quote``, escapes read as JSON reads them."""
-    closing = raw.rfind(quote)
+    """A quoted value's text: up to where its object ends (the quote, then ``}`` and ``]``
+    or ``, {``, or ``}`` on a line of its own), else to its last ``quote``; escapes read as
+    JSON reads them."""
+    ends = re.search(re.escape(quote) + r"\s*(?:\n\s*\}|\}\s*(?:\]|,\s*\{))", raw)
+    closing = ends.start() if ends else raw.rfind(quote)
     body = raw[:closing] if closing >= 0 else raw.rstrip().rstrip(",}]").rstrip()
     escaped = _VALID_ESCAPE.sub(r"\\\\", body)
     escaped = re.sub(r'(?<!\\)((?:\\\\)*)"', r'\1\\"', escaped).replace("\t", "\\t")

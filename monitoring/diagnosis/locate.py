@@ -19,7 +19,9 @@ reads. It never guesses between candidates:
   whole lines whose normalised form (no indentation, no trailing whitespace, one quote
   kind, single spaces, line-number prefixes dropped, blank lines skipped) equals the
   edit's is taken, its exact text becomes ``old_text`` and ``new_text`` is re-indented by
-  the same shift; no such run, or more than one, refuses the edit;
+  the same shift (its lines that restate a located line are spelled as the file spells
+  them, so the diff shows only the change); no such run, or more than one, refuses the
+  edit (two runs are told apart only by indentation written exactly);
 - an empty ``old_text`` is refused (a fix changes lines that exist; its regression test
   is a field of its own).
 
@@ -183,7 +185,8 @@ def locate_lines(text: str, old: str, new: str, *, path: str) -> tuple[str, str]
         raise EditRejected(path, REJECT_AMBIGUOUS.format(count=len(spans)))
     first, last = spans[0]
     shifted = _reindent(new_lines, _indent_of(old_lines), _indent(lines[first]))
-    return _unique_span(text, lines, first, last, shifted, path)
+    kept = _as_in_file(shifted, lines[first : last + 1])
+    return _unique_span(text, lines, first, last, kept, path)
 
 
 def _strip_numbers(lines: list[str]) -> list[str]:
@@ -248,6 +251,16 @@ def _reindent(new_lines: list[str], old_indent: str, file_indent: str) -> list[s
         width = max(0, len(_indent(line)) + shift)
         out.append(unit * width + line.lstrip())
     return out
+
+
+def _as_in_file(new_lines: list[str], located: list[str]) -> list[str]:
+    """New lines that restate a located line (same key) spelled as the file spells it, so
+    that the diff shows only what the edit changes, not its drift in quotes or spaces."""
+    exact = {_key(line): line.strip() for line in located if line.strip()}
+    return [
+        _indent(line) + exact[_key(line)] if line.strip() and _key(line) in exact else line
+        for line in new_lines
+    ]
 
 
 def _unique_span(
