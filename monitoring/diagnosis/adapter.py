@@ -1,11 +1,14 @@
 """Diagnosis with the LM: DSPy adapters that recover what a model meant from a near miss.
 
-DSPy's :class:`dspy.ChatAdapter` and :class:`dspy.JSONAdapter` parse an answer strictly;
-the subclasses here parse it the same way first, and only when that fails read each
-field again with :mod:`monitoring.diagnosis.coerce` (edits with unescaped quotes or as a
-Python repr, a Markdown risk level or severity, a confidence written as ``85%``, a missing
-``regression_test`` or ``reasoning``). What still does not read raises DSPy's
-``AdapterParseError``, whose message the program quotes in its one retry.
+The subclasses of DSPy's :class:`dspy.ChatAdapter` and :class:`dspy.JSONAdapter` here keep
+DSPy's prompts and read each field with DSPy's ``parse_value`` (a Markdown severity or
+risk level, a confidence written as ``85%`` and a missing ``regression_test`` or
+``reasoning`` are read too), except the edits: those are read by
+:func:`monitoring.diagnosis.coerce.read_edits` first (strict JSON, a Python repr, else cut
+at the known keys), because ``json_repair``, which DSPy's parse falls back to, ends a JSON
+string at the first unescaped quote inside the code and returns a shortened ``new_text``
+that still validates. An answer that reads neither way goes to DSPy's own ``parse``; what
+that refuses raises ``AdapterParseError``, whose message the program quotes in its retry.
 
 ``MENDBOT_LM_ADAPTER`` chooses (see :func:`build_adapter`):
 
@@ -25,9 +28,8 @@ from typing import Any, Literal, get_args, get_origin
 import dspy
 from dspy.adapters.chat_adapter import field_header_pattern
 from dspy.adapters.utils import parse_value
-from dspy.utils.exceptions import AdapterParseError
 
-from monitoring.diagnosis.coerce import read_edits, unfence
+from monitoring.diagnosis.coerce import anchored_edits, read_edits, strict, unfence
 
 AdapterName = Literal["chat", "json"]
 #: Output fields an answer may leave out (read as "").
@@ -50,13 +52,8 @@ class TolerantChatAdapter(dspy.ChatAdapter):
         return TolerantJSONAdapter(ask_json_object=False)
 
     def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
-        try:
-            return super().parse(signature, completion)
-        except AdapterParseError:
-            fields = read_fields(signature, chat_sections(completion))
-            if fields is None:
-                raise
-            return fields
+        fields = read_fields(signature, chat_sections(completion))
+        return fields if fields is not None else super().parse(signature, completion)
 
 
 class TolerantJSONAdapter(dspy.JSONAdapter):
@@ -79,13 +76,8 @@ class TolerantJSONAdapter(dspy.JSONAdapter):
             lm_kwargs["response_format"] = {"type": "json_object"}
 
     def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
-        try:
-            return super().parse(signature, completion)
-        except AdapterParseError:
-            fields = read_fields(signature, json_sections(signature, completion))
-            if fields is None:
-                raise
-            return fields
+        fields = read_fields(signature, json_sections(signature, completion))
+        return fields if fields is not None else super().parse(signature, completion)
 
 
 def chat_sections(completion: str) -> dict[str, str]:
@@ -106,15 +98,19 @@ def chat_sections(completion: str) -> dict[str, str]:
 
 
 def json_sections(signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
-    """Field name -> value of a JSON answer, read with the edit reader's key anchoring when
-    the JSON itself does not parse (only the ``edits`` field can be recovered so)."""
+    """Field name -> value of a JSON answer; when it is not strict JSON (or a Python
+    literal), the other fields as ``json_repair`` reads them and the edits cut at their keys."""
     import json_repair
 
-    parsed = json_repair.loads(unfence(completion.strip()))
-    fields = dict(parsed) if isinstance(parsed, dict) else {}
+    text = unfence(completion.strip())
+    whole = strict(text)
+    if isinstance(whole, dict):
+        return whole
+    repaired = json_repair.loads(text)
+    fields = dict(repaired) if isinstance(repaired, dict) else {}
     if "edits" in signature.output_fields:
-        edits = read_edits(completion)
-        if edits is not None:
+        edits = anchored_edits(text)
+        if edits or "edits" not in fields:
             fields["edits"] = edits
     return fields
 
@@ -136,19 +132,20 @@ def read_fields(signature: type[dspy.Signature], sections: dict[str, Any]) -> di
 
 
 def read_value(value: Any, annotation: Any) -> Any:
-    """``value`` as ``annotation``: DSPy's reading, then ours (edits, Literals, numbers).
+    """``value`` as ``annotation``: a list (the edits) by :func:`read_edits` first, then
+    DSPy's reading, then ours (Literals in Markdown, numbers in prose).
 
     Raises:
         ValueError: it cannot be read as ``annotation`` either way.
     """
-    try:
-        return parse_value(value, annotation)
-    except (ValueError, TypeError):
-        pass
     if get_origin(annotation) is list and isinstance(value, str):
         edits = read_edits(value)
         if edits is not None:
             return parse_value(edits, annotation)
+    try:
+        return parse_value(value, annotation)
+    except (ValueError, TypeError):
+        pass
     if get_origin(annotation) is Literal and isinstance(value, str):
         cleaned = value.strip(" \n*_`'\".:").upper()
         if cleaned in get_args(annotation):

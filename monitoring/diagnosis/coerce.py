@@ -61,12 +61,12 @@ def read_edits(text: str) -> list[dict[str, str]] | None:
     text = unfence(text.strip())
     if len(text) > MAX_READ_CHARS:
         return None
-    parsed = _strict(text)
+    parsed = strict(text)
     if isinstance(parsed, dict):
         parsed = [parsed]
     if isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed):
         return [edit_fields(item) for item in parsed]
-    anchored = _anchored(text)
+    anchored = anchored_edits(text)
     return anchored or None
 
 
@@ -76,8 +76,8 @@ def unfence(text: str) -> str:
     return match.group("body") if match else text
 
 
-def _strict(text: str) -> Any:
-    """JSON, else a Python literal, else None."""
+def strict(text: str) -> Any:
+    """``text`` read as JSON, else as a Python literal, else None (no repair, no guess)."""
     try:
         return json.loads(text)
     except ValueError:
@@ -99,9 +99,10 @@ def edit_fields(item: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _anchored(text: str) -> list[dict[str, str]]:
-    """Edit objects cut at their keys: each value runs from the quote after ``key:`` to the
-    last matching quote before the next key (or the object's end)."""
+def anchored_edits(text: str) -> list[dict[str, str]]:
+    """Edit objects cut at their keys (``[]`` when ``text`` names none): each value runs
+    from the quote after ``key:`` to where its object ends or the last matching quote
+    before the next key."""
     marks = list(_KEY.finditer(text))
     edits: list[dict[str, str]] = []
     current: dict[str, str] = {}
@@ -142,7 +143,7 @@ def read_risk(value: Any) -> Any:
         return value
     if not isinstance(value, str):
         return value
-    parsed = _strict(unfence(value.strip()))
+    parsed = strict(unfence(value.strip()))
     if isinstance(parsed, dict):
         return read_risk(parsed)
     match = _LEVEL.search(value)

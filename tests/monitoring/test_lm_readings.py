@@ -150,3 +150,20 @@ def test_json_adapter_strict_answers_parse_as_dspy_parses_them():
     )
     fields = TolerantJSONAdapter(ask_json_object=False).parse(GenerateFix, answer)
     assert fields["edits"] == [ProposedEdit(path="a.py", old_text="x", new_text="y")]
+
+
+def test_mixed_escaped_and_unescaped_quotes_keep_the_whole_new_text():
+    """Verbatim shape from the real model: json_repair (DSPy's fallback) ends new_text at
+    ``{"order": order_id`` and the shortened text still validates; ours reads it whole."""
+    answer = chat(
+        edits='[{"old_text": "x = 1", "new_text": "data = json.dumps({"order": order_id, '
+        '\\"amount\\": cents}).encode()\\nreturn data", "path": "shop/payments.py:30"}]',
+        reasoning="r",
+        risk_assessment='{"level": "HIGH", "notes": "n"}',
+        regression_test="",
+    )
+    [edit] = TolerantChatAdapter().parse(GenerateFix, answer)["edits"]
+    assert edit.new_text == (
+        'data = json.dumps({"order": order_id, "amount": cents}).encode()\nreturn data'
+    )
+    assert edit.path == "shop/payments.py:30"  # the locator normalises it
