@@ -35,7 +35,7 @@ import re
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 
-from core.edits import EditRejected, read_exact, resolve_in_repo
+from core.edits import MAX_PATH_CHARS, EditRejected, read_exact, resolve_in_repo
 from core.policy import EditPolicy
 from core.proposals import Edit
 
@@ -117,7 +117,7 @@ def normalise_path(raw: str, *, repo_root: Path, evidence_files: Collection[str]
         EditRejected: no path was given and the evidence names more than one file (or none).
     """
     path = raw.strip().strip("`'\"").strip().replace("\\", "/")
-    if "\x00" in path:
+    if "\x00" in path or len(path) > MAX_PATH_CHARS:
         return path  # refused, with its reason, by core.edits
     suffixed = _LINE_SUFFIX.match(path)
     path = suffixed.group("file").strip() if suffixed else path
