@@ -1,11 +1,11 @@
 """Diagnosis with the LM: DSPy adapters that recover what a model meant from a near miss.
 
-The subclasses of DSPy's :class:`dspy.ChatAdapter` and :class:`dspy.JSONAdapter` here keep
-DSPy's prompts and read each field with DSPy's ``parse_value`` (a Markdown severity or
-risk level, a confidence written as ``85%`` and a missing ``regression_test`` or
-``reasoning`` are read too), except the edits: those are read by
-:func:`monitoring.diagnosis.coerce.read_edits` first (strict JSON, a Python repr, else cut
-at the known keys), because ``json_repair``, which DSPy's parse falls back to, ends a JSON
+The subclasses of DSPy's :class:`dspy.ChatAdapter` and :class:`dspy.JSONAdapter` here
+keep DSPy's prompts and read each field with DSPy's ``parse_value`` (a Markdown list of
+components, a Markdown severity or risk level, a confidence written as ``85%`` and a
+missing ``regression_test`` or ``reasoning`` are read too), except the edits: those are
+read by :func:`monitoring.diagnosis.coerce.read_edits` first (strict JSON, a Python repr,
+else cut at the known keys), because ``json_repair``, which DSPy's parse falls back to, ends a JSON
 string at the first unescaped quote inside the code and returns a shortened ``new_text``
 that still validates. An answer that reads neither way goes to DSPy's own ``parse``; what
 that refuses raises ``AdapterParseError``, whose message the program quotes in its retry.
@@ -29,7 +29,13 @@ import dspy
 from dspy.adapters.chat_adapter import field_header_pattern
 from dspy.adapters.utils import parse_value
 
-from monitoring.diagnosis.coerce import anchored_edits, read_edits, strict, unfence
+from monitoring.diagnosis.coerce import (
+    anchored_edits,
+    read_bullets,
+    read_edits,
+    strict,
+    unfence,
+)
 
 AdapterName = Literal["chat", "json"]
 #: Output fields an answer may leave out (read as "").
@@ -132,13 +138,18 @@ def read_fields(signature: type[dspy.Signature], sections: dict[str, Any]) -> di
 
 
 def read_value(value: Any, annotation: Any) -> Any:
-    """``value`` as ``annotation``: a list (the edits) by :func:`read_edits` first, then
-    DSPy's reading, then ours (Literals in Markdown, numbers in prose).
+    """``value`` as ``annotation``: the edits by :func:`read_edits` and a list of strings
+    written as a Markdown list by :func:`read_bullets` first, then DSPy's reading, then
+    ours (Literals in Markdown, numbers in prose).
 
     Raises:
         ValueError: it cannot be read as ``annotation`` either way.
     """
-    if get_origin(annotation) is list and isinstance(value, str):
+    if annotation == list[str] and isinstance(value, str):
+        bullets = read_bullets(value)
+        if bullets is not None and strict(value) is None:
+            return bullets
+    elif get_origin(annotation) is list and isinstance(value, str):
         edits = read_edits(value)
         if edits is not None:
             return parse_value(edits, annotation)

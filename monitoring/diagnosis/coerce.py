@@ -11,6 +11,7 @@ near misses without guessing at anything else (none imports dspy):
 - :func:`edit_fields`: synonyms of the edit keys (``file``, ``old``, ``search``, ...)
   mapped to ours, and a missing path left empty (the locator then takes the one file the
   evidence names, or refuses);
+- :func:`read_bullets`: a list of strings written as a Markdown list;
 - :func:`read_risk`: a risk written as Markdown or prose (``**low**``, ``Low - only the
   guard changes``) instead of an object;
 - :func:`risk_level`: ``**Low**``, `` `HIGH` ``, ``medium.`` -> ``LOW``/``HIGH``/``MEDIUM``.
@@ -42,6 +43,7 @@ _KEY = re.compile(
 )
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(?P<body>.*?)\n\s*```\s*$", re.DOTALL)
 _LEVEL = re.compile(r"\b(LOW|MEDIUM|HIGH)\b", re.IGNORECASE)
+_BULLET = re.compile(r"^[ \t]{0,3}(?:[-*\u2022]|\d+[.)])[ \t]+(.+)$", re.MULTILINE)
 _NOTES = re.compile(r"\bnotes?\W*:\W*(.*)", re.IGNORECASE | re.DOTALL)
 _LEVEL_LABEL = re.compile(r"^\W*(?:risk\s*)?level\W*:\W*", re.IGNORECASE)
 _VALID_ESCAPE = re.compile(r'\\(?!["\\/bfnrtu])')
@@ -132,6 +134,13 @@ def _value(raw: str, quote: str) -> str:
     except ValueError:
         return body
     return str(value) if quote == '"' else str(value).replace("\\'", "'")
+
+
+def read_bullets(text: str) -> list[str] | None:
+    """The items of a Markdown list (``- a``, ``* b``, ``1. c``), each its first line
+    without backticks; None when ``text`` has no such item."""
+    items = [m.group(1).strip().strip("`").strip() for m in _BULLET.finditer(text)]
+    return [item for item in items if item] or None
 
 
 def read_risk(value: Any) -> Any:

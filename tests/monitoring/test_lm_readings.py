@@ -167,3 +167,19 @@ def test_mixed_escaped_and_unescaped_quotes_keep_the_whole_new_text():
         'data = json.dumps({"order": order_id, "amount": cents}).encode()\nreturn data'
     )
     assert edit.path == "shop/payments.py:30"  # the locator normalises it
+
+
+def test_components_written_as_a_markdown_list_read_as_a_list():
+    """Verbatim shape from the real model on flask_shop (it cost a JSON-fallback request)."""
+    answer = chat(
+        root_cause="The gateway is down.",
+        severity_assessment="HIGH",
+        affected_components="- shop/payments.py:30 (writes the message)\n- lines 28-31:\n"
+        "    ```python\n    return json.load(response)\n    ```",
+        confidence="0.9",
+    )
+    fields = TolerantChatAdapter().parse(AnalyzeAnomaly, answer)
+    assert fields["affected_components"] == [
+        "shop/payments.py:30 (writes the message)",
+        "lines 28-31:",
+    ]
