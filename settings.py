@@ -67,7 +67,8 @@ class Settings(BaseSettings):
         ge=64,
         validation_alias="MENDBOT_LM_MAX_TOKENS",
         description="Most tokens the LM may write per request; a small local model that "
-        "repeats itself stops here (1500 suits one writing 5-30 tokens a second).",
+        "repeats itself stops here (1000 suits one writing 5-30 tokens a second; "
+        "MENDBOT_LM_TIMEOUT_SECONDS must cover the prompt plus this many tokens).",
     )
     lm_adapter: Literal["chat", "json"] = Field(
         "chat",

@@ -175,7 +175,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "  mendbot eval evals/flask_shop --json\n"
         "  mendbot eval --min-fixed 4 --max-harmful 0    # every bundled case, with floors\n"
         "  MENDBOT_LM=openai/qwen2.5-coder-1.5b-instruct OPENAI_API_KEY=local \\\n"
-        "    OPENAI_BASE_URL=http://127.0.0.1:8765/v1 MENDBOT_LM_MAX_TOKENS=1500 \\\n"
+        "    OPENAI_BASE_URL=http://127.0.0.1:8765/v1 MENDBOT_LM_MAX_TOKENS=1000 \\\n"
         "    mendbot eval --lm-only --json    # the LM alone (a local model, see README)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
