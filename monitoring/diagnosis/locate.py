@@ -176,6 +176,7 @@ def locate_lines(text: str, old: str, new: str, *, path: str) -> tuple[str, str]
         return old, new
     lines = text.replace("\r\n", "\n").split("\n")
     old_lines, new_lines = _strip_numbers(old.split("\n")), _strip_numbers(new.split("\n"))
+    new_lines = _trim_like(new_lines, old_lines)
     spans = _matching_spans(lines, old_lines)
     if not spans:
         raise EditRejected(path, REJECT_NOT_FOUND)
@@ -187,6 +188,18 @@ def locate_lines(text: str, old: str, new: str, *, path: str) -> tuple[str, str]
     shifted = _reindent(new_lines, _indent_of(old_lines), _indent(lines[first]))
     kept = _as_in_file(shifted, lines[first : last + 1])
     return _unique_span(text, lines, first, last, kept, path)
+
+
+def _trim_like(new_lines: list[str], old_lines: list[str]) -> list[str]:
+    """``new_lines`` without as many blank lines at each end as ``old_lines`` has there
+    (a triple-quoted string's first and last line: not part of the match, nor the change)."""
+
+    def blanks(lines: list[str]) -> int:
+        return next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+
+    head = min(blanks(old_lines), blanks(new_lines))
+    tail = min(blanks(old_lines[::-1]), blanks(new_lines[::-1]))
+    return new_lines[head : len(new_lines) - tail]
 
 
 def _strip_numbers(lines: list[str]) -> list[str]:

@@ -183,3 +183,16 @@ def test_components_written_as_a_markdown_list_read_as_a_list():
         "shop/payments.py:30 (writes the message)",
         "lines 28-31:",
     ]
+
+
+def test_edits_as_a_fenced_python_literal_with_triple_quoted_strings():
+    """Verbatim shape from the real model on json_worker."""
+    written = (
+        '```python\n[\n    {\n        "old_text": """\n        return json.loads(text)\n'
+        '        """,\n        "new_text": """\n        try:\n            return json.loads(text)\n'
+        '        except json.JSONDecodeError:\n            raise\n        """,\n'
+        '        "path": "worker/handlers.py lines 24"\n    }\n]\n```'
+    )
+    [edit] = read_value(written, list[ProposedEdit])
+    assert edit.path == "worker/handlers.py lines 24"
+    assert edit.old_text.strip() == "return json.loads(text)"

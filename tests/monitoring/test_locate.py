@@ -178,3 +178,18 @@ def test_normalise_path_leaves_refusal_to_the_core_checks(repo):
     assert normalise_path("/etc/passwd", repo_root=repo.resolve(), evidence_files=[]) == (
         "/etc/passwd"
     )
+
+
+def test_blank_first_and_last_lines_of_a_triple_quoted_edit_are_not_added():
+    text = "def parse(text):\n    return json.loads(text)\n"
+    old, new = locate_lines(
+        text,
+        "\n        return json.loads(text)\n        ",
+        "\n        try:\n            return json.loads(text)\n        except ValueError:\n"
+        "            return None\n        ",
+        path="worker/handlers.py",
+    )
+    assert old == "    return json.loads(text)"
+    assert new == (
+        "    try:\n        return json.loads(text)\n    except ValueError:\n        return None"
+    )
