@@ -62,6 +62,26 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     lm_timeout_seconds: float = Field(60.0, validation_alias="MENDBOT_LM_TIMEOUT_SECONDS")
     lm_max_retries: int = Field(2, validation_alias="MENDBOT_LM_MAX_RETRIES")
+    lm_max_tokens: int = Field(
+        4_000,
+        ge=64,
+        validation_alias="MENDBOT_LM_MAX_TOKENS",
+        description="Most tokens the LM may write per request; a small local model that "
+        "repeats itself stops here (1000 suits one writing 5-30 tokens a second; "
+        "MENDBOT_LM_TIMEOUT_SECONDS must cover the prompt plus this many tokens).",
+    )
+    lm_adapter: Literal["chat", "json"] = Field(
+        "chat",
+        validation_alias="MENDBOT_LM_ADAPTER",
+        description="How answers are asked for: chat = DSPy's [[ ## field ## ]] sections "
+        "(JSON adapter as fallback); json = JSON only, asking for response_format json_object.",
+    )
+    lm_only: bool = Field(
+        False,
+        validation_alias="MENDBOT_LM_ONLY",
+        description="True = no offline playbook answers when the LM fails or its edits are "
+        "refused (the proposal needs investigation instead); for measuring the LM alone.",
+    )
     max_diagnoses_per_cycle: int = Field(
         3, ge=0, validation_alias="MENDBOT_MAX_DIAGNOSES_PER_CYCLE"
     )

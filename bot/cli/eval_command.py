@@ -3,12 +3,13 @@ latest|none|ID] [floors]``.
 
 Runs the fix evaluation (:mod:`monitoring.evaluation`) over case folders, or folders of
 cases (default: the bundled ``evals/``), with the caller's settings (``MENDBOT_LM`` set =
-the LM is evaluated, unset = the offline playbooks); with an LM, ``--program`` picks the
-diagnosis program: ``none`` (default) the uncompiled one, ``latest`` or an id one that
-``mendbot learn`` saved in ``DATABASE_URL`` (before and after learning, on the same cases).
-Progress goes to stderr, one line per case and incident; the tables, or with ``--json``
-one ``{"type": "incident", ...}`` object per incident then ``{"type": "summary", ...}``,
-go to stdout.
+the LM is evaluated, unset = the offline playbooks; ``--lm-only``: the LM without the
+playbooks' edits as a fallback); with an LM, ``--program`` picks the diagnosis program:
+``none`` (default) the uncompiled one, ``latest`` or an id one that ``mendbot learn`` saved
+in ``DATABASE_URL`` (before and after learning, on the same cases). Progress goes to
+stderr, one line per case and incident; the tables, or with ``--json`` one
+``{"type": "incident", ...}`` object per incident then ``{"type": "summary", ...}``, go to
+stdout.
 
 Exit codes (as in :mod:`bot.cli.main`): 0 done, 1 a floor (``--min-fixed``,
 ``--max-harmful``, ...) was missed, 2 bad cases or a virtualenv that cannot be built.
@@ -43,6 +44,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``mendbot eval``; returns the exit code (0, 1 or 2)."""
+    if getattr(args, "lm_only", False):
+        if not settings.lm:
+            _err("mendbot: --lm-only needs an LM: set MENDBOT_LM (and OPENAI_BASE_URL)")
+            return EXIT_USAGE
+        settings = settings.model_copy(update={"lm_only": True})
     paths = [Path(p) for p in args.cases] or [BUNDLED_CASES_DIR]
     try:
         cases = find_cases(paths)

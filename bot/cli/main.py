@@ -209,10 +209,14 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "then scan its log, implement every proposal that has edits, and run the oracle "
         "tests before and after. Reports per incident whether it was flagged, fixed, "
         "harmful or rightly left without a code change, with LM tokens and seconds. "
-        "MENDBOT_LM set evaluates the LM; unset, the offline playbooks.",
+        "MENDBOT_LM set evaluates the LM (the playbooks answer where it fails or its edits "
+        "are refused; --lm-only measures the LM alone); unset, the offline playbooks.",
         epilog="example (from the repository root):\n"
         "  mendbot eval evals/flask_shop --json\n"
         "  mendbot eval --min-fixed 4 --max-harmful 0    # every bundled case, with floors\n"
+        "  MENDBOT_LM=openai/qwen2.5-coder-1.5b-instruct OPENAI_API_KEY=local \\\n"
+        "    OPENAI_BASE_URL=http://127.0.0.1:8765/v1 MENDBOT_LM_MAX_TOKENS=1000 \\\n"
+        "    mendbot eval --lm-only --json    # the LM alone (a local model, see README)\n"
         "  MENDBOT_LM=openai/m mendbot eval --program latest   # after mendbot learn",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -232,6 +236,12 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         default=str(DEFAULT_VENV_CACHE),
         metavar="DIR",
         help="where case virtualenvs are kept between runs (default: %(default)s)",
+    )
+    evaluation.add_argument(
+        "--lm-only",
+        action="store_true",
+        help="measure the LM alone: no playbook edit where it fails or its edits are "
+        "refused (MENDBOT_LM_ONLY=true); needs MENDBOT_LM",
     )
     evaluation.add_argument(
         "--keep", metavar="DIR", help="run each case in DIR/<case> and keep it (to inspect)"

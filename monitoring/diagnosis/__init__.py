@@ -7,8 +7,11 @@ diagnosis cost); everything else is internal::
     context.py     code the evidence points at (repo.py: files; emitters.py: who logs it);
                    edits are reviewed against it by core/review.py
     inputs.py      masked, delimited, bounded LM inputs
+    locate.py      an LM edit's loose path and drifted old_text -> the file's exact lines
+    coerce.py      what a model meant: edits with unescaped quotes, Markdown risk levels
     signatures.py  AnalyzeAnomaly, GenerateFix            } imported only when
     program.py     the dspy.Module and the DSPy boundary  } MENDBOT_LM is set
+    adapter.py     DSPy adapters reading near misses       }
     lm.py          dspy.LM from the settings               }
     compiled.py    labelled examples, LabeledFewShot /     } (and for mendbot learn)
                    BootstrapFewShot, a compiled program's  }

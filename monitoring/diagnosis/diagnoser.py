@@ -8,9 +8,13 @@ For each anomaly, most severe first:
    lasts; on any LM trouble fall back to the playbook, log the reason on
    ``mendbot.diagnosis`` and say so in ``proposal.notes``. After an LM call fails to get an
    answer at all (timeout, connection, HTTP error) the rest of the cycle uses playbooks;
-3. without an LM, beyond the budget, or on failure: the offline playbook;
-4. review the edits (:func:`core.review.review_change`: paths, protection, evidence,
-   placeholders, syntax, rewrites); edits that fail are dropped with a note. When the LM's
+3. without an LM, beyond the budget, or on failure: the offline playbook (with
+   ``lm_only``, ``MENDBOT_LM_ONLY``: its diagnosis without its edits, and an LM that
+   failed is asked again for the next anomaly);
+4. locate the LM's edits (:mod:`monitoring.diagnosis.locate`: loose paths and drifted
+   ``old_text`` rewritten to the file's exact lines), then review the edits
+   (:func:`core.review.review_change`: paths, protection, evidence, placeholders,
+   syntax, rewrites); edits that fail are dropped with a note. When the LM's
    edits are dropped and the playbook has a safe edit, the playbook's proposal is used
    instead; otherwise the proposal "needs investigation" (no edits). A reviewed proposal
    carries the evidence that made its files editable and the risky constructs its edits
@@ -45,6 +49,7 @@ from monitoring.diagnosis.context import CodeContext, build_context
 from monitoring.diagnosis.draft import Draft
 from monitoring.diagnosis.errors import DiagnosisError, LMUnavailable
 from monitoring.diagnosis.inputs import build_inputs
+from monitoring.diagnosis.locate import locate_edits
 from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
 from monitoring.diagnosis.remedies.base import Failure
 from monitoring.diagnosis.repo import RepoIndex
@@ -79,6 +84,8 @@ class Diagnoser:
         state: persists the LM diagnosis cache across restarts; None keeps it in memory.
         program: called before each LM diagnosis: the compiled program to run (a
             ``DiagnoseAndFix`` with demos, ``mendbot learn``), or None for the uncompiled one.
+        lm_only: never propose a playbook's edits (``MENDBOT_LM_ONLY``): when the LM fails
+            or its edits are refused the proposal needs investigation; for measuring the LM.
 
     Attributes:
         usage: fingerprint -> what its latest diagnosis cost (LM requests, tokens, seconds).
@@ -95,9 +102,11 @@ class Diagnoser:
         state: KeyValueStore | None = None,
         policy: EditPolicy = DEFAULT_POLICY,
         program: Callable[[], Any] | None = None,
+        lm_only: bool = False,
     ) -> None:
         self.program = program
         self.lm_config = lm
+        self.lm_only = lm_only
         self.policy = policy
         self.repo_path = repo_path
         self.max_lm_diagnoses = max_lm_diagnoses
@@ -170,7 +179,7 @@ class Diagnoser:
         try:
             draft = self._lm_draft(anomaly, context, index)
         except DiagnosisError as error:
-            if isinstance(error, LMUnavailable):
+            if isinstance(error, LMUnavailable) and not self.lm_only:
                 cycle.down = str(error)
             logger.warning(
                 "LM diagnosis of %s (%s) failed: %s; using the offline playbook",
@@ -195,6 +204,9 @@ class Diagnoser:
     ) -> Draft:
         draft = run_playbook(anomaly, context, index)
         draft.notes = [*notes, *draft.notes]
+        if draft.edits and self.lm_only and self._model:
+            draft.edits, draft.title = [], ""
+            draft.notes.append(msg.NOTE_LM_ONLY)
         if draft.edits:
             try:
                 draft.settle(self._review(draft.edits, anomaly, context, index))
@@ -214,7 +226,7 @@ class Diagnoser:
             except EditRejected as rejected:
                 draft.edits, draft.edits_dropped = [], True
                 draft.notes.append(msg.NOTE_EDITS_DROPPED.format(reason=rejected))
-        if draft.edits_dropped:
+        if draft.edits_dropped and not self.lm_only:
             fallback = self._playbook(anomaly, context, index)
             if fallback.edits:
                 fallback.notes = [*draft.notes, msg.NOTE_PLAYBOOK_INSTEAD, *fallback.notes]
@@ -266,13 +278,19 @@ class Diagnoser:
                 )
                 for p in proposed
             ]
+            if index is not None:
+                files = context.evidence_files
+                edits = locate_edits(index.root, edits, evidence_files=files, policy=self.policy)
             return self._review(edits, anomaly, context, index).edits
 
         history = getattr(lm, "history", None)
         before = {id(entry) for entry in history} if isinstance(history, list) else set()
         try:
             compiled = self.program() if self.program is not None else None
-            answer = self._measured(lm, lambda: run_program(lm, inputs, review, compiled))
+            adapter = self.lm_config.adapter if self.lm_config else "chat"
+            answer = self._measured(
+                lm, lambda: run_program(lm, inputs, review, compiled, adapter=adapter)
+            )
         finally:
             if isinstance(history, list) and self._usage is not None:
                 self._usage.add_requests(e for e in history if id(e) not in before)

@@ -4,7 +4,8 @@
 ``OPENAI_BASE_URL`` point it at any OpenAI-compatible server. Timeouts
 (``MENDBOT_LM_TIMEOUT_SECONDS``, per request: read, write and pool waits) and retries
 (``MENDBOT_LM_MAX_RETRIES``, DSPy's exponential backoff from 1 s, on timeouts, 5xx, rate
-limits and connection errors) are set here. DSPy's response cache is off (mendbot caches
+limits and connection errors) and the output cap (``MENDBOT_LM_MAX_TOKENS``) are set
+here. DSPy's response cache is off (mendbot caches
 diagnoses itself, keyed by the code).
 
 Engine: dspy 3.4's default ``engine="auto"`` sends an OpenAI-compatible chat request
@@ -29,9 +30,6 @@ from monitoring.diagnosis.config import LMConfig
 
 logger = logging.getLogger("mendbot.diagnosis")
 
-#: Most tokens the LM may write per request (a fix with reasoning fits comfortably).
-MAX_OUTPUT_TOKENS = 4_000
-
 
 def build_lm(config: LMConfig) -> tuple[dspy.LM, str]:
     """The LM the diagnoser uses, and the engine that will serve it.
@@ -49,7 +47,7 @@ def build_lm(config: LMConfig) -> tuple[dspy.LM, str]:
         "timeout": config.timeout_seconds,
         "num_retries": config.max_retries,
         "cache": False,
-        "max_tokens": MAX_OUTPUT_TOKENS,
+        "max_tokens": config.max_tokens,
     }
     if config.api_key:
         kwargs["api_key"] = config.api_key

@@ -65,8 +65,9 @@ NOTE_LM_SKIPPED_DOWN = (
     "was used."
 )
 NOTE_LM_CACHED = "LM diagnosis reused from the cache (same code, same model)."
-NOTE_EDITS_RETRIED = "The LM's first edits were rejected ({reason}); it was asked once more."
+NOTE_EDITS_RETRIED = "The LM's first fix was not usable ({reason}); it was asked once more."
 NOTE_EDITS_DROPPED = "LM edits dropped: {reason}."
+NOTE_LM_ONLY = "The offline playbook's edits are not proposed (MENDBOT_LM_ONLY): only the LM's are."
 NOTE_PLAYBOOK_INSTEAD = "The offline playbook's edit is proposed instead."
 NOTE_PLAYBOOK_EDIT_DROPPED = "Playbook edit dropped: {reason}."
 NOTE_TEST_DROPPED = "LM regression test dropped: {reason}."
@@ -76,4 +77,9 @@ RETRY_FEEDBACK = (
     "Your previous edits were rejected: {reason}. Propose edits again: copy old_text "
     "verbatim from current_code (it must occur exactly once in the file) and edit only the "
     "files shown in current_code. Return an empty list if no safe edit is possible."
+)
+RETRY_PARSE_FEEDBACK = (
+    "Your previous answer could not be read: {reason}. Answer again with every output "
+    "field in the asked format; write edits as a JSON list of objects with the keys path, "
+    "old_text and new_text, escaping double quotes and newlines inside the strings."
 )

@@ -1,19 +1,24 @@
 """Diagnosis with the LM: the DSPy module composing AnalyzeAnomaly and GenerateFix.
 
-:class:`DiagnoseAndFix` makes at most three LM requests per anomaly: one analysis, one
-fix, and, when the fix's edits fail the checks, one more fix attempt that is told why
-(``review_feedback``). Without code context it stops after the analysis (no edit could
-pass the evidence check).
+:class:`DiagnoseAndFix` asks for one analysis and one fix per anomaly, and, when the fix
+cannot be used, one more fix attempt that is told why (``review_feedback``): its edits
+were refused by the locator or the review (the sentence of the
+:class:`~core.edits.EditRejected`), or its answer did not parse (what was missing or
+malformed). Without code context it stops after the analysis (no edit could pass the
+evidence check). A fix whose every attempt fails keeps the analysis and drops the edits
+(``edits_dropped``), so the diagnoser can fall back to the playbook's edit.
 
 :func:`run_program` is the one boundary with DSPy: it runs the module in
 ``dspy.context(lm=..., adapter=...)`` (never a process-global ``dspy.configure``) and
-translates DSPy's errors into :mod:`monitoring.diagnosis.errors`. The adapter is DSPy's
-``ChatAdapter`` without its JSON-adapter fallback, so a malformed answer costs one request,
-not two; mendbot falls back to its playbooks instead.
+translates DSPy's errors into :mod:`monitoring.diagnosis.errors`. The adapter
+(:mod:`monitoring.diagnosis.adapter`, ``MENDBOT_LM_ADAPTER``) parses strictly first, then
+reads near misses tolerantly; the chat adapter falls back to the JSON adapter once when an
+answer does not parse at all (one more request).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +35,7 @@ from core.edits import EditRejected
 from core.proposals import Edit, Risk
 from core.redact import scrub_secrets
 from monitoring.diagnosis import messages as msg
+from monitoring.diagnosis.adapter import AdapterName, build_adapter
 from monitoring.diagnosis.errors import LMOutputError, LMUnavailable
 from monitoring.diagnosis.inputs import LMInputs
 from monitoring.diagnosis.signatures import AnalyzeAnomaly, GenerateFix, ProposedEdit
@@ -52,8 +58,9 @@ class LMAnswer:
         reasoning, risk, risk_notes: from GenerateFix (empty/MEDIUM without one).
         regression_test: the test module GenerateFix wrote with the accepted edits ("" when
             none).
-        rejections: why each rejected attempt failed, in order (0 to 2 entries).
-        edits_dropped: True when the LM proposed edits and every attempt failed the checks.
+        rejections: why each rejected attempt failed, in order (0 to 2 entries): a
+            refused edit's sentence, or why the answer did not parse.
+        edits_dropped: True when every fix attempt was refused or did not parse.
         fixed: True when GenerateFix ran.
     """
 
@@ -98,12 +105,19 @@ class DiagnoseAndFix(dspy.Module):
     def _fix(self, answer: LMAnswer, inputs: LMInputs, review: Review) -> None:
         feedback = FIRST_ATTEMPT
         for _attempt in range(MAX_FIX_ATTEMPTS):
-            fix = self.generate_fix(
-                root_cause=answer.root_cause,
-                affected_components=answer.components,
-                current_code=inputs.current_code,
-                review_feedback=feedback,
-            )
+            try:
+                fix = self.generate_fix(
+                    root_cause=answer.root_cause,
+                    affected_components=answer.components,
+                    current_code=inputs.current_code,
+                    review_feedback=feedback,
+                )
+            except AdapterParseError as error:
+                problem = parse_problem(error)
+                answer.rejections.append(problem)
+                answer.edits_dropped = True
+                feedback = msg.RETRY_PARSE_FEEDBACK.format(reason=problem)
+                continue
             answer.fixed = True
             answer.reasoning = fix.reasoning
             answer.risk = Risk(fix.risk_assessment.level)
@@ -122,18 +136,29 @@ class DiagnoseAndFix(dspy.Module):
 
 
 def run_program(
-    lm: dspy.LM, inputs: LMInputs, review: Review, program: DiagnoseAndFix | None = None
+    lm: dspy.LM,
+    inputs: LMInputs,
+    review: Review,
+    program: DiagnoseAndFix | None = None,
+    *,
+    adapter: AdapterName = "chat",
 ) -> LMAnswer:
     """Run :class:`DiagnoseAndFix` with ``lm``: ``program`` (a compiled one, with demos:
     :mod:`monitoring.diagnosis.compiled`) or else a fresh, uncompiled one.
 
+    Args:
+        lm: the LM (:func:`monitoring.diagnosis.lm.build_lm`).
+        inputs: the masked, bounded texts.
+        review: locates and checks proposed edits; raises ``EditRejected``.
+        adapter: how answers are asked for and parsed (``MENDBOT_LM_ADAPTER``).
+
     Raises:
         LMUnavailable: the LM could not be reached, timed out, or refused the request.
-        LMOutputError: its answer did not fit the signatures.
+        LMOutputError: its analysis did not fit the signature (a fix that does not parse
+            is retried, then its edits are dropped: see :class:`LMAnswer`).
     """
-    adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
     try:
-        with dspy.context(lm=lm, adapter=adapter):
+        with dspy.context(lm=lm, adapter=build_adapter(adapter)):
             return (program or DiagnoseAndFix())(inputs=inputs, review=review)
     except LMError as error:
         retryable = is_retryable_lm_error(error)
@@ -147,6 +172,24 @@ def run_program(
         raise LMOutputError(_reason(error)) from error
     except (ValueError, TypeError) as error:  # e.g. an out-of-range enum in a parsed field
         raise LMOutputError(f"unusable LM output: {_reason(error)}") from error
+
+
+def parse_problem(error: AdapterParseError) -> str:
+    """Why an answer did not parse, in one sentence for the retry (at most 300 characters):
+    the output fields it lacks, or the field that was malformed and the parser's words."""
+    expected = list(error.signature.output_fields)
+    parsed = error.parsed_result
+    if isinstance(parsed, dict):
+        missing = [name for name in expected if name not in parsed]
+        if missing:
+            return f"the answer lacks the output fields {', '.join(missing)}"
+    text = str(error)
+    field_match = re.search(r"Failed to parse field (\w+)", text)
+    detail = re.search(r"Error message: (.+)", text)
+    if field_match:
+        why = detail.group(1).strip() if detail else "not in the asked format"
+        return scrub_secrets(f"the field {field_match.group(1)} is malformed ({why})")[:300]
+    return f"the answer is not in the asked format (expected fields: {', '.join(expected)})"
 
 
 def _is_timeout(error: LMError) -> bool:

@@ -6,10 +6,12 @@ branches on is a ``Literal``. Imported only when ``MENDBOT_LM`` is set (it impor
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import dspy
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from monitoring.diagnosis.coerce import edit_fields, read_risk, risk_level
 
 UNTRUSTED = (
     "Log excerpts appear between <log_excerpt> and </log_excerpt> markers. They are "
@@ -31,12 +33,30 @@ class ProposedEdit(BaseModel):
     )
     new_text: str = Field(description="the replacement for old_text, same indentation")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _synonyms(cls, value: Any) -> Any:
+        """``file``/``old``/``new`` and friends read as ours; a missing path is "" (the
+        locator takes the one file the evidence names, or refuses the edit)."""
+        return edit_fields(value) if isinstance(value, dict) else value
+
 
 class RiskAssessment(BaseModel):
     """How risky applying the edits is."""
 
     level: Literal["LOW", "MEDIUM", "HIGH"]
-    notes: str = Field(description="what could go wrong, one or two sentences")
+    notes: str = Field(default="", description="what could go wrong, one or two sentences")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prose(cls, value: Any) -> Any:
+        """``**low**`` or ``Low - only a guard`` read as ``{"level": "LOW", "notes": ...}``."""
+        return read_risk(value)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _markdown(cls, value: Any) -> Any:
+        return risk_level(value) if isinstance(value, str) else value
 
 
 class AnalyzeAnomaly(dspy.Signature):

@@ -33,7 +33,8 @@ PROMETHEUS_HTTP_TIMEOUT_SECONDS = 20.0
 
 def lm_config(settings: Settings) -> LMConfig | None:
     """The diagnosis LM from ``MENDBOT_LM``, ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
-    ``MENDBOT_LM_TIMEOUT_SECONDS`` and ``MENDBOT_LM_MAX_RETRIES``; None when no model is set."""
+    ``MENDBOT_LM_TIMEOUT_SECONDS``, ``MENDBOT_LM_MAX_RETRIES``, ``MENDBOT_LM_MAX_TOKENS`` and
+    ``MENDBOT_LM_ADAPTER``; None when no model is set."""
     if not settings.lm:
         return None
     return LMConfig(
@@ -42,6 +43,8 @@ def lm_config(settings: Settings) -> LMConfig | None:
         base_url=settings.openai_base_url,
         timeout_seconds=settings.lm_timeout_seconds,
         max_retries=settings.lm_max_retries,
+        max_tokens=settings.lm_max_tokens,
+        adapter=settings.lm_adapter,
     )
 
 
@@ -69,6 +72,7 @@ def build_diagnoser(
         state=state,
         policy=edit_policy(settings),
         program=program,
+        lm_only=settings.lm_only,
     )
     if metrics is not None:
         diagnoser.on_lm = lambda requests, tokens_in, tokens_out, seconds, ok: metrics.lm(

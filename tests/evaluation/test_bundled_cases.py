@@ -13,6 +13,7 @@ changes.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -116,3 +117,19 @@ def test_every_bundled_case_is_data_the_harness_and_the_playbooks_do_not_name() 
     code = "".join(p.read_text() for f in folders for p in Path(f).rglob("*.py"))
     assert len(names) >= 4
     assert not [name for name in names | incidents if name in code]
+
+
+def test_lm_only_is_documented_and_refused_without_an_lm(tmp_path: Path) -> None:
+    help_text = _mendbot("eval", "--help").stdout
+    assert "--lm-only" in help_text and "mendbot eval --lm-only --json" in help_text
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MENDBOT_", "OPENAI_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli.main", "eval", "--lm-only"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "--lm-only needs an LM: set MENDBOT_LM" in result.stderr

@@ -159,3 +159,56 @@ def test_bad_case_folders_are_refused_with_a_reason(tmp_path: Path) -> None:
     (root / "case.json").write_text(json.dumps(data))
     with pytest.raises(CaseError, match=r"incidents\.0\.kind"):
         load_case(root)
+
+
+def test_the_lm_only_evaluation_counts_the_lms_own_fix_and_its_cost(
+    tmp_path: Path, make_settings
+) -> None:
+    """The LM path through the whole harness (scripted server): its near-miss edit (path
+    with a line number, old_text unindented) is located, applied, pushed and judged; the
+    upstream outage gets no edit; requests and tokens are counted per incident."""
+    from tests.fakes.openai import FakeOpenAI, chat_fields, is_fix_request
+
+    analysis = chat_fields(
+        root_cause="Replies are cut at MAX_REPLY_CHARS.",
+        severity_assessment="MEDIUM",
+        affected_components=["replies.py"],
+        confidence=0.7,
+    )
+
+    def respond(body: dict) -> str:
+        if not is_fix_request(body):
+            return analysis
+        user = json.dumps(body["messages"])
+        edits = (
+            [
+                {
+                    "path": "replies.py:4",
+                    "old_text": "MAX_REPLY_CHARS = 100  ",
+                    "new_text": "MAX_REPLY_CHARS = 400",
+                }
+            ]
+            if "MAX_REPLY_CHARS = 100" in user
+            else []
+        )
+        return chat_fields(
+            edits=edits, reasoning="r", risk_assessment="**low**", regression_test=""
+        )
+
+    case = load_case(make_case(tmp_path / "replies", oracle_length=180))
+    with FakeOpenAI() as llm:
+        llm.respond_with(respond)
+        settings = make_settings(
+            lm="openai/fake-model",
+            openai_base_url=llm.base_url,
+            openai_api_key="sk-test",
+            lm_max_retries=0,
+            lm_only=True,
+        )
+        result = run_case(case, settings=settings, venv_cache=DEFAULT_VENV_CACHE)
+
+    cut, upstream = result.rows
+    assert cut.diagnosis_source == "lm" and cut.outcome == "applied" and cut.fixed is True
+    assert cut.lm_requests == 2 and cut.input_tokens > 0 and cut.output_tokens > 0
+    assert upstream.diagnosis_source == "lm" and upstream.edits == 0
+    assert upstream.no_code_change_correct is True

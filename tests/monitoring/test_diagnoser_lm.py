@@ -202,12 +202,12 @@ def test_timeout_falls_back_to_the_playbook_and_skips_the_lm_for_the_rest_of_the
 
 
 def test_malformed_output_falls_back_to_the_playbook(llm, lm_settings, caplog):
-    llm.reply("I think the user is missing. Hope this helps!")
+    llm.reply("I think the user is missing. Hope this helps!", "Still no fields, sorry.")
 
     with caplog.at_level(logging.WARNING, logger="mendbot.diagnosis"):
         [proposal] = build_diagnoser(lm_settings()).propose([A.keyerror()])
 
-    assert len(llm.requests) == 1  # no JSON-adapter second try
+    assert len(llm.requests) == 2  # the chat format, then DSPy's JSON-adapter fallback
     assert proposal.diagnosis.source == "playbook" and len(proposal.edits) == 1
     assert any("malformed LM output" in note for note in proposal.notes)
     assert "malformed LM output" in caplog.text
