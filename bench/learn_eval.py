@@ -59,7 +59,8 @@ def main() -> int:
     settings = get_settings()
     work = Path(args.work or tempfile.mkdtemp(prefix="mendbot-learn-eval-"))
     train, test = _cases(args.train), _cases(args.test)
-    trainer = settings if args.train_with == "lm" else settings.model_copy(update={"lm": None})
+    offline = {"lm": None, "lm_only": False}  # the playbooks diagnose and propose edits
+    trainer = settings if args.train_with == "lm" else settings.model_copy(update=offline)
     examples, ids = _train(train, trainer, work, args.venv_cache)
     if not examples:
         print("no train case gave a verified fix: nothing to learn from", file=sys.stderr)
