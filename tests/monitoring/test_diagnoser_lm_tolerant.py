@@ -210,3 +210,19 @@ def test_chat_fields_helper_still_parses_strictly(llm, lm_settings):
     [proposal] = build_diagnoser(lm_settings()).propose([A.keyerror()])
     assert len(llm.requests) == 2 and proposal.edits == []
     assert proposal.reasoning == "nothing safe"
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("openai/fake-model", "max_completion_tokens"),  # OpenAI's own name
+        ("hosted_vllm/fake-model", "max_tokens"),  # what llama-cpp-python's server reads
+    ],
+)
+def test_the_output_cap_uses_the_field_the_model_string_names(llm, lm_settings, model, field):
+    """README, "The LM on a real model": a self-hosted OpenAI-compatible server that reads
+    only ``max_tokens`` is named ``hosted_vllm/<model>`` so that the cap binds there."""
+    build_diagnoser(lm_settings(lm=model, lm_max_tokens=700)).propose([A.keyerror()])
+
+    bodies = llm.bodies()
+    assert bodies and all(b.get(field) == 700 for b in bodies)
