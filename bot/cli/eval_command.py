@@ -78,16 +78,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for row in result.rows:
             _err(_progress_line(row))
         results.append(result)
-    rows = [row for r in results for row in r.rows]
-    extras = [extra for r in results for extra in r.extras]
-    summary = summarize(rows, extras, seconds=time.monotonic() - started)
-    if args.json:
-        for row in rows:
-            print(json.dumps(row.to_json()))
-        print(json.dumps(summary))
-    else:
-        # A pipe or a CI log gets the tables whole, not squeezed into 80 columns.
-        render(Console(width=None if sys.stdout.isatty() else 130), rows, summary)
+    summary = _print_results(results, seconds=time.monotonic() - started, as_json=args.json)
     floors = Floors(
         min_fixed=args.min_fixed,
         max_harmful=args.max_harmful,
@@ -98,6 +89,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for problem in problems:
         _err(f"mendbot: eval below its floor: {problem}")
     return EXIT_FAILED if problems else EXIT_OK
+
+
+def _print_results(results: list[CaseResult], *, seconds: float, as_json: bool) -> dict[str, Any]:
+    """Print the incidents and the summary (tables, or JSON lines); returns the summary."""
+    rows = [row for r in results for row in r.rows]
+    extras = [extra for r in results for extra in r.extras]
+    summary = summarize(rows, extras, seconds=seconds)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row.to_json()))
+        print(json.dumps(summary))
+    else:
+        # A pipe or a CI log gets the tables whole, not squeezed into 80 columns.
+        render(Console(width=None if sys.stdout.isatty() else 130), rows, summary)
+    return summary
 
 
 def _program(choice: str, settings: Settings) -> Callable[[], Any] | None:

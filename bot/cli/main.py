@@ -237,6 +237,11 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="where case virtualenvs are kept between runs (default: %(default)s)",
     )
+    _add_eval_choices(evaluation)
+
+
+def _add_eval_choices(evaluation: argparse.ArgumentParser) -> None:
+    """``eval``'s options on what is measured, and its floors."""
     evaluation.add_argument(
         "--lm-only",
         action="store_true",

@@ -17,7 +17,7 @@ diagnosis cost); everything else is internal::
                    BootstrapFewShot, a compiled program's  }
                    state saved and loaded (demos only)     }
     config.py      LMConfig: which LM to ask and how to reach it (no dspy import)
-    draft.py       Draft: what a playbook or the LM concluded, before the FixProposal
+    draft.py       Draft: what a playbook or the LM concluded; proposal_from() makes the FixProposal
     playbooks.py   offline root causes (remedies/: the edits they may propose, by class)
     reproduce.py   the regression test a playbook writes, per way a failure is reached
     titles.py      a proposal's one-line title, placeholders taken out

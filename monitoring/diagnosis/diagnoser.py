@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 from core.edits import EditRejected
 from core.models import Anomaly, Diagnosis, Severity
 from core.policy import DEFAULT_POLICY, EditPolicy
-from core.proposals import Edit, FixProposal, ProposalStatus, RegressionTest
-from core.redact import Redactor, mask_proposal, scrub_secrets
+from core.proposals import Edit, FixProposal, RegressionTest
+from core.redact import Redactor, scrub_secrets
 from core.review import REJECT_NO_EVIDENCE_NONE, ReviewedChange, review_change
 from monitoring.diagnosis import messages as msg
 from monitoring.diagnosis.cache import DiagnosisCache
 from monitoring.diagnosis.context import CodeContext, build_context
-from monitoring.diagnosis.draft import Draft
+from monitoring.diagnosis.draft import Draft, proposal_from
 from monitoring.diagnosis.errors import DiagnosisError, LMUnavailable
 from monitoring.diagnosis.inputs import build_inputs
 from monitoring.diagnosis.locate import locate_edits
@@ -54,7 +54,6 @@ from monitoring.diagnosis.playbooks import evidence_facts, run_playbook
 from monitoring.diagnosis.remedies.base import Failure
 from monitoring.diagnosis.repo import RepoIndex
 from monitoring.diagnosis.reproduce import regression_test, review_test
-from monitoring.diagnosis.titles import title_for
 from monitoring.diagnosis.usage import DiagnosisUsage
 
 if TYPE_CHECKING:  # lm.py imports dspy (~60 MB): only when an LM diagnosis is made
@@ -134,7 +133,7 @@ class Diagnoser:
         for position in _most_severe_first(anomalies):
             drafts[position] = self._diagnose_safely(anomalies[position], index, cycle)
         now = datetime.now(UTC)
-        return [_proposal(anomaly, *drafts[i], now) for i, anomaly in enumerate(anomalies)]
+        return [proposal_from(anomaly, *drafts[i], now) for i, anomaly in enumerate(anomalies)]
 
     # --- one anomaly ----------------------------------------------------------------------
     def _diagnose_safely(
@@ -399,25 +398,3 @@ def _no_fix_reason(context: CodeContext, index: RepoIndex | None) -> str:
     if index is None:
         return msg.NO_REPOSITORY
     return msg.NO_CODE_FOUND if context.empty else msg.REASON_LM_NO_EDIT
-
-
-def _proposal(anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetime) -> FixProposal:
-    """The unsaved proposal; every text a person reads is masked for secrets."""
-    return mask_proposal(
-        FixProposal(
-            fingerprint=anomaly.fingerprint,
-            anomaly=anomaly,
-            diagnosis=draft.diagnosis,
-            title=title_for(anomaly, context, draft.title),
-            edits=draft.edits,
-            reasoning=draft.reasoning,
-            evidence=draft.evidence,
-            risk=draft.risk,
-            risk_notes=draft.risk_notes,
-            risk_reasons=draft.risk_reasons,
-            notes=draft.notes,
-            regression_test=draft.regression_test if draft.edits else None,
-            status=ProposalStatus.PROPOSED,
-            created_at=now,
-        )
-    )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from core.models import Diagnosis
-from core.proposals import Edit, Evidence, RegressionTest, Risk
+from core.models import Anomaly, Diagnosis
+from core.proposals import Edit, Evidence, FixProposal, ProposalStatus, RegressionTest, Risk
+from core.redact import mask_proposal
+from monitoring.diagnosis.context import CodeContext
+from monitoring.diagnosis.titles import title_for
 
 if TYPE_CHECKING:
     from core.review import ReviewedChange
@@ -87,3 +91,28 @@ class Draft:
                 else None
             ),
         )
+
+
+def proposal_from(
+    anomaly: Anomaly, draft: Draft, context: CodeContext, now: datetime
+) -> FixProposal:
+    """The unsaved ``proposed`` proposal a draft makes, created at ``now`` (aware UTC);
+    every text a person reads is masked for secrets (:func:`core.redact.mask_proposal`)."""
+    return mask_proposal(
+        FixProposal(
+            fingerprint=anomaly.fingerprint,
+            anomaly=anomaly,
+            diagnosis=draft.diagnosis,
+            title=title_for(anomaly, context, draft.title),
+            edits=draft.edits,
+            reasoning=draft.reasoning,
+            evidence=draft.evidence,
+            risk=draft.risk,
+            risk_notes=draft.risk_notes,
+            risk_reasons=draft.risk_reasons,
+            notes=draft.notes,
+            regression_test=draft.regression_test if draft.edits else None,
+            status=ProposalStatus.PROPOSED,
+            created_at=now,
+        )
+    )
