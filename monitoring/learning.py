@@ -309,6 +309,7 @@ def load_saved(saved: SavedProgram) -> Any:
             error,
         )
         return None
+    module.mendbot_program_id = saved.id  # part of the diagnosis cache's key
     logger.info(
         "diagnosis uses compiled program #%d (%s, %d verified fixes, saved %s)",
         saved.id,

@@ -161,6 +161,10 @@ class Diagnoser:
         model = self.lm_config.model if self.lm_config else None
         if not model:
             return self._playbook(anomaly, context, index)
+        compiled = self.program() if self.program is not None else None
+        program_id = getattr(compiled, "mendbot_program_id", None)
+        if program_id is not None:  # a diagnosis before `mendbot learn` is not reused after
+            model = f"{model}+program#{program_id}"
         cached = self._cache.get(
             fingerprint=anomaly.fingerprint, model=model, digest=context.digest
         )
@@ -176,7 +180,7 @@ class Diagnoser:
             return self._playbook(anomaly, context, index, note)
         cycle.budget -= 1
         try:
-            draft = self._lm_draft(anomaly, context, index)
+            draft = self._lm_draft(anomaly, context, index, compiled)
         except DiagnosisError as error:
             if isinstance(error, LMUnavailable) and not self.lm_only:
                 cycle.down = str(error)
@@ -258,7 +262,9 @@ class Diagnoser:
         )
 
     # --- the LM -------------------------------------------------------------------------------
-    def _lm_draft(self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None) -> Draft:
+    def _lm_draft(
+        self, anomaly: Anomaly, context: CodeContext, index: RepoIndex | None, compiled: Any
+    ) -> Draft:
         from monitoring.diagnosis.program import run_program  # imports dspy
 
         lm = self._get_lm()
@@ -285,7 +291,6 @@ class Diagnoser:
         history = getattr(lm, "history", None)
         before = {id(entry) for entry in history} if isinstance(history, list) else set()
         try:
-            compiled = self.program() if self.program is not None else None
             adapter = self.lm_config.adapter if self.lm_config else "chat"
             answer = self._measured(
                 lm, lambda: run_program(lm, inputs, review, compiled, adapter=adapter)

@@ -156,6 +156,27 @@ def test_after_learn_the_demos_are_in_the_lm_request_and_not_before(lm_settings,
     db.dispose()
 
 
+def test_a_diagnosis_cached_before_learning_is_asked_again_after(lm_settings, llm, repo):
+    settings = lm_settings()
+    db = Database(settings.database_url)
+    store, programs = ProposalStore(db), ProgramStore(db)
+    verified_fix(store, repo)
+    llm.respond_with(answering)
+    diagnoser = build_diagnoser(settings, program=ProgramLoader(programs))
+    same = A.keyerror(fingerprint="same0000000000")
+
+    diagnoser.propose([same])
+    asked = len(llm.requests)
+    diagnoser.propose([same])
+    assert len(llm.requests) == asked  # same code, same program: the cache answers
+
+    learn(store, programs, repo_path=repo.work, lm=None, optimizer="labeled")
+    diagnoser.propose([same])
+    assert len(llm.requests) > asked  # a new program: asked again, with its demos
+    assert "LEARNED-ROOT-CAUSE" in json.dumps(llm.requests[asked].json())
+    db.dispose()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_a_saved_program_round_trips_and_is_masked(database_url: str) -> None:
     db = Database(database_url)
