@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.support import fail
-from fixes.persistence.db import Database
+from bot.cli.support import fail, open_database_or_exit
 from fixes.persistence.programs import ProgramStore
 from monitoring.evaluation.cases import BUNDLED_CASES_DIR, CaseError, find_cases
 from monitoring.evaluation.harness import CaseResult, run_case
@@ -118,10 +116,7 @@ def _program(choice: str, settings: Settings) -> Callable[[], Any] | None:
     if not settings.lm:
         _err(f"mendbot: --program {choice}: MENDBOT_LM is unset, so the playbooks diagnose")
         return None
-    try:
-        db = Database(settings.database_url)
-    except SQLAlchemyError as error:
-        raise fail(f"cannot open the database: {error.__class__.__name__}") from error
+    db = open_database_or_exit(settings)
     try:
         program = program_choice(ProgramStore(db), choice)
     except LearnError as error:

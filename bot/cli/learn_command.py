@@ -11,10 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.cli.support import err, fail, out
-from fixes.persistence.db import Database
+from bot.cli.support import err, fail, open_database_or_exit, out
 from fixes.persistence.programs import ProgramStore
 from fixes.persistence.store import ProposalStore
 from monitoring.learning import LearnError, LearnResult, NoExamples, learn
@@ -37,10 +34,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     lm = lm_config(settings)
     if args.optimizer == "bootstrap" and lm is None:
         raise fail("--optimizer bootstrap needs an LM: set MENDBOT_LM")
-    try:
-        db = Database(settings.database_url)
-    except SQLAlchemyError as error:
-        raise fail(f"cannot open the database: {error.__class__.__name__}") from error
+    db = open_database_or_exit(settings)
     try:
         result = learn(
             ProposalStore(db),

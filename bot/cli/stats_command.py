@@ -23,12 +23,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.cli.support import fail, out
+from bot.cli.support import open_database_or_exit, out
 from core.text import one_line
 from fixes.actions.runs import ActionRuns, ActionStats
-from fixes.persistence.db import Database
 from fixes.persistence.outcomes import OutcomeStats
 from fixes.persistence.state import StateStore
 from fixes.persistence.store import ProposalStore
@@ -41,10 +38,7 @@ _FIX_COLUMNS = ("verified", "regressed", "reverted", "rolled_back", "failed", "r
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the outcomes; returns the exit code (0, or 2 when the database fails)."""
-    try:
-        db = Database(settings.database_url)
-    except SQLAlchemyError as error:
-        raise fail(f"cannot open the database: {error.__class__.__name__}") from error
+    db = open_database_or_exit(settings)
     try:
         history = FixHistory(
             store=ProposalStore(db),

@@ -12,8 +12,12 @@ import getpass
 import sys
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cli.messages import database_error
 from core.text import printable
+from fixes.persistence.db import Database
+from fixes.persistence.errors import DatabaseUnusable
 from settings import Settings, get_settings
 
 EXIT_USAGE = 2
@@ -33,6 +37,16 @@ def fail(message: str, code: int = EXIT_USAGE) -> SystemExit:
     """Print ``mendbot: <message>`` to stderr and return a SystemExit to raise."""
     err(f"mendbot: {message}")
     return SystemExit(code)
+
+
+def open_database_or_exit(settings: Settings) -> Database:
+    """``DATABASE_URL`` opened (schema created), or exit 2 with one line saying where and
+    why (read-only, corrupt, unreachable, an older schema): never a traceback."""
+    try:
+        return Database(settings.database_url)
+    except (DatabaseUnusable, SQLAlchemyError) as error:
+        err(database_error(error))
+        raise SystemExit(EXIT_USAGE) from None
 
 
 def load_settings_or_exit() -> Settings:

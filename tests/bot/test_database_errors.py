@@ -1,4 +1,5 @@
-"""An unusable database stops ``scan``, ``run`` and ``fixes`` with one line and exit 2.
+"""An unusable database stops every command that opens it (``scan``, ``run``, ``fixes``,
+``stats``, ``learn``, ``eval --program``) with one line and exit 2.
 
 Read-only, corrupt, unreachable (PostgreSQL on a closed port) and older-schema databases,
 through the real command line in a child process. Nothing is lost: the database file is
@@ -93,16 +94,36 @@ def _file_state(url: str) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("command", ["scan", "run", "fixes"])
-@pytest.mark.parametrize("kind", list(DATABASES))
+COMMANDS = {
+    "scan": ["scan"],
+    "run": ["run"],
+    "fixes": ["fixes", "list"],
+    "stats": ["stats"],
+    "learn": ["learn"],
+    "eval --program": ["eval", str(ROOT / "evals" / "json_worker"), "--program", "latest"],
+}
+
+
+#: The commands that open the database before anything else try two kinds (the suite's time).
+SHORT = [
+    (kind, command)
+    for command in COMMANDS
+    for kind in DATABASES
+    if command in ("scan", "run", "fixes") or kind in ("corrupt", "unreachable")
+]
+
+
+@pytest.mark.parametrize(("kind", "command"), SHORT)
 def test_one_line_and_exit_2(tmp_path: Path, kind: str, command: str) -> None:
     url = DATABASES[kind](tmp_path)
     before = _file_state(url)
     log = tmp_path / "service.log"
     log.write_bytes(EXCERPT.read_bytes())
-    argv = {"scan": ["scan"], "run": ["run"], "fixes": ["fixes", "list"]}[command]
+    env = {"DATABASE_URL": url, "MENDBOT_LOG_FILE": str(log), "TARGET_REPO_PATH": str(tmp_path)}
+    if command == "eval --program":  # --program is read with an LM only; none is asked
+        env |= {"MENDBOT_LM": "openai/unused", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}
 
-    done = _mendbot(tmp_path, *argv, env={"DATABASE_URL": url, "MENDBOT_LOG_FILE": str(log)})
+    done = _mendbot(tmp_path, *COMMANDS[command], env=env)
 
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
