@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import subprocess
 import tarfile
 import tempfile
@@ -182,9 +183,14 @@ def _check_edits_apply(proposal: FixProposal, root: Path) -> None:
             raise LearnError(f"the verified edit of {edit.path} does not apply before the fix")
 
 
+_SHA = re.compile(r"[0-9a-f]{7,64}")
+
+
 def _tree_before(repo_path: Path, commit_sha: str, into: Path) -> None:
     """Extract the tree of ``commit_sha``'s first parent into ``into`` (read-only for the
     repository; archive members that would land outside ``into`` are refused)."""
+    if not _SHA.fullmatch(commit_sha):  # never an option to git, whatever the row holds
+        raise LearnError(f"the stored commit {commit_sha[:64]!r} is not a commit sha")
     try:
         archived = subprocess.run(
             ["git", "-C", str(repo_path), "archive", "--format=tar", f"{commit_sha}^1"],

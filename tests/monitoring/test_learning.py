@@ -266,6 +266,25 @@ def test_a_fix_commit_missing_from_the_checkout_is_skipped_with_the_reason(
     db.dispose()
 
 
+def test_a_stored_commit_that_reads_as_an_option_never_reaches_git(lm_settings, repo, tmp_path):
+    settings = lm_settings()
+    db = Database(settings.database_url)
+    store, programs = ProposalStore(db), ProgramStore(db)
+    good = verified_fix(store, repo)
+    planted = tmp_path / "planted.tar"
+    forged = store.add(verified_fix(store, repo).model_copy(update={"id": ""}))
+    for step in (S.APPROVED, S.APPLYING):
+        store.transition(forged.id, step, actor="U0ALICE")
+    store.transition(forged.id, S.APPLIED, actor="mendbot", commit_sha=f"--output={planted}")
+    store.transition(forged.id, S.VERIFIED, actor="mendbot")
+    result = learn(store, programs, repo_path=repo.work, lm=None, optimizer="labeled")
+    assert good.id in result.examples.proposal_ids
+    assert forged.id not in result.examples.proposal_ids
+    assert "is not a commit sha" in dict(result.examples.skipped)[forged.id]
+    assert not planted.exists()
+    db.dispose()
+
+
 def test_bootstrap_keeps_the_lm_answers_that_make_the_verified_change(
     lm_settings, llm, repo
 ) -> None:
