@@ -21,6 +21,7 @@ it was. Call :func:`revert_fix` holding the checkout's apply lock
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from core.notifier import ProposalEvent
@@ -32,6 +33,8 @@ from fixes.apply.history import RevertConflict, revert_contents
 from fixes.apply.journal import Journal, JournalError
 from fixes.apply.transaction import ApplyTransaction, EventSink
 from fixes.apply.validation import Validator
+
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
 def revert_fix(
@@ -105,6 +108,8 @@ def _plan(
     fix = proposal.commit_sha
     if not fix:
         return _refused(f"{proposal.id} has no pushed commit to revert", fix)
+    if not _SHA.fullmatch(fix):  # a stored value is never passed to git as an option
+        return _refused(f"{proposal.id}'s stored commit is not a commit sha", None)
     try:
         if journal.read() is not None:
             return _refused("an interrupted change is still journaled; restart mendbot", fix)

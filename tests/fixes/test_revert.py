@@ -12,12 +12,14 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from core.notifier import InMemoryNotifier
 from core.proposals import Edit, ProposalStatus, RegressionTest
 from fixes.apply.history import changed_lines
 from fixes.apply.implementor import FixImplementor
 from fixes.decisions import DecisionRefused
+from fixes.persistence.db import ProposalRow
 from monitoring.runtime import Runtime, build_runtime
 from tests.fakes.git import RepoPair, git, make_repo, reject_pushes
 from tests.fakes.proposals import APP, SERVICE, make_proposal, tree_hashes
@@ -135,6 +137,24 @@ def test_a_revert_that_no_longer_applies_is_refused_and_changes_nothing(
     assert not (service.work / ".git" / "mendbot" / "journal.json").exists()
     assert runtime.store.get(fix.id).status is ProposalStatus.APPLIED
     assert len(_events(runtime, fix.id)) == events  # nothing told: the requester is answered
+
+
+@pytest.mark.parametrize("stored", ["--output=/tmp/x", "HEAD~1", "-n1"])
+def test_a_stored_commit_that_is_not_a_sha_is_refused_before_git(
+    runtime_for, service: RepoPair, stored: str
+) -> None:
+    runtime = runtime_for()
+    fix = _applied(runtime)
+    table = ProposalRow.__table__  # type: ignore[attr-defined]
+    with runtime.db.engine.begin() as conn:  # tampered outside the store
+        conn.execute(sqlalchemy.update(table).where(table.c.id == fix.id).values(commit_sha=stored))
+    before = tree_hashes(service.work)
+
+    with pytest.raises(DecisionRefused) as refused:
+        runtime.decisions.revert(fix.id, actor="U0BOB")
+
+    assert "is not a commit sha" in refused.value.reason
+    assert tree_hashes(service.work) == before and service.remote_head() == service.head()
 
 
 def test_later_commits_elsewhere_in_the_file_are_kept(
