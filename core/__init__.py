@@ -16,6 +16,6 @@ redact/       secret masking with stable placeholders (scrub_secrets, Redactor,
               mask_anomaly, mask_proposal): formats, context rules, encoded forms
 frames.py     which traceback frame is the application's (app_frame)
 state.py      the KeyValueStore protocol stages keep cursors and baselines in
-clock.py      utcnow(): aware UTC
+clock.py      utcnow(): aware UTC; parse_retry_after(): an HTTP Retry-After in seconds
 metrics.py    Metrics: mendbot's own health for GET /metrics (prometheus-client)
 """

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from core.actions import Action
+from core.clock import parse_retry_after
 from fixes.actions.errors import ActionFailed, ActionRefused, ActionUnavailable
 
 SERVICE_QUERY = """
@@ -236,7 +237,7 @@ class RailwayExecutor:
         if status == 429 or status >= 500:
             raise ActionUnavailable(
                 f"Railway answered HTTP {status}",
-                retry_after_seconds=_retry_after(response.headers.get("Retry-After")),
+                retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status in (401, 403):
             raise ActionFailed(
@@ -254,10 +255,3 @@ class RailwayExecutor:
                 "be allowed to deploy this service"
             )
         return ActionFailed(f"Railway said: {messages}")
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from core.clock import parse_retry_after
 from core.models import Level, LogRecord
 from core.state import KeyValueStore
 
@@ -92,14 +93,6 @@ def check_http_status(response: httpx.Response, *, backend: str, auth_hint: str)
             f"{backend} refused the credentials (HTTP {status}); check {auth_hint}"
         )
     raise LogSourceError(f"{backend} answered HTTP {status}: {response.text[:200]}")
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form only), or None."""
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 @dataclass
